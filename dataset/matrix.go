@@ -1,0 +1,120 @@
+package dataset
+
+import (
+	"fmt"
+	"math"
+	"slices"
+)
+
+// Matrix is a dense float32 view of a frame's feature columns for a set of rows: X holds
+// N rows of prod(Shape) values each. A single tensor feature column keeps its shape; numeric
+// columns (and several tensor columns) are flattened into one vector per row.
+type Matrix struct {
+	X     []float32
+	N     int
+	Shape []int    // per-example shape
+	Names []string // feature names, for flat vectors built from numeric columns
+}
+
+// Features builds the feature matrix of the given rows (nil = all rows). A missing value in
+// a feature is an error naming the column and row: impute first.
+func (f *Frame) Features(rows []int) (*Matrix, error) {
+	cols, err := f.FeatureColumns()
+	if err != nil {
+		return nil, err
+	}
+	if len(cols) == 0 {
+		return nil, fmt.Errorf("no feature columns (all columns are label/group/id/split)")
+	}
+	if rows == nil {
+		rows = make([]int, f.NumRows())
+		for i := range rows {
+			rows[i] = i
+		}
+	}
+	m := &Matrix{N: len(rows)}
+	if len(cols) == 1 && cols[0].Kind == Tensor {
+		c := cols[0]
+		size := TensorSize(c.Shape)
+		m.Shape = slices.Clone(c.Shape)
+		m.X = make([]float32, 0, len(rows)*size)
+		for _, r := range rows {
+			m.X = append(m.X, c.Row(r)...)
+		}
+		m.Names = []string{c.Name}
+		return m, nil
+	}
+	width := 0
+	for _, c := range cols {
+		if c.Kind == Tensor {
+			width += TensorSize(c.Shape)
+			m.Names = append(m.Names, c.Name)
+		} else {
+			width++
+			m.Names = append(m.Names, c.Name)
+		}
+	}
+	m.Shape = []int{width}
+	m.X = make([]float32, 0, len(rows)*width)
+	for _, r := range rows {
+		for _, c := range cols {
+			if !c.IsValid(r) {
+				return nil, fmt.Errorf("feature %q is missing in row %d: impute it first (transform.impute)", c.Name, r)
+			}
+			switch c.Kind {
+			case Tensor:
+				m.X = append(m.X, c.Row(r)...)
+			default:
+				v := c.Float64(r)
+				if math.IsNaN(v) {
+					return nil, fmt.Errorf("feature %q is NaN in row %d: impute it first (transform.impute)", c.Name, r)
+				}
+				m.X = append(m.X, float32(v))
+			}
+		}
+	}
+	return m, nil
+}
+
+// Labels returns the label of each given row (nil = all rows) as class indices for a
+// classification frame (using the classes in the metadata, or the integer values) or as
+// float values for regression, with the class names.
+func (f *Frame) Labels(rows []int) (cls []int, reg []float64, err error) {
+	lc := f.Label()
+	if lc == nil {
+		return nil, nil, fmt.Errorf("no label column (set label: in the ingest stage)")
+	}
+	if rows == nil {
+		rows = make([]int, f.NumRows())
+		for i := range rows {
+			rows[i] = i
+		}
+	}
+	if f.Meta[MetaTask] == "regression" {
+		for _, r := range rows {
+			v := lc.Float64(r)
+			if math.IsNaN(v) {
+				return nil, nil, fmt.Errorf("label %q missing or not numeric in row %d", lc.Name, r)
+			}
+			reg = append(reg, v)
+		}
+		return nil, reg, nil
+	}
+	classes := f.Classes()
+	index := map[string]int{}
+	for i, c := range classes {
+		index[c] = i
+	}
+	for _, r := range rows {
+		if !lc.IsValid(r) {
+			return nil, nil, fmt.Errorf("label %q missing in row %d", lc.Name, r)
+		}
+		t := lc.Text(r)
+		k, ok := index[t]
+		if !ok {
+			return nil, nil, fmt.Errorf("label %q value %q in row %d is not one of the classes %v", lc.Name, t, r, classes)
+		}
+		cls = append(cls, k)
+	}
+	return cls, nil, nil
+}

@@ -1,0 +1,7 @@
+// Package all imports every stage kind so that it registers in stages.Default.
+// Each stage package adds one blank import here.
+package all
+
+import (
+	_ "github.com/biopipe/biopipe/stages" // the registry itself
+)
