@@ -75,7 +75,11 @@ func dumpWithEDFlib(t *testing.T, bin, path string) *edflibDump {
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(make([]byte, 1<<20), 1<<26)
 	atoi := func(s string) int { v, err := strconv.Atoi(strings.TrimSpace(s)); require.NoError(t, err); return v }
-	atof := func(s string) float64 { v, err := strconv.ParseFloat(strings.TrimSpace(s), 64); require.NoError(t, err); return v }
+	atof := func(s string) float64 {
+		v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		require.NoError(t, err)
+		return v
+	}
 	for sc.Scan() {
 		line := sc.Text()
 		key, rest, _ := strings.Cut(line, " ")
