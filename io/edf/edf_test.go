@@ -1,6 +1,7 @@
 package edf
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"math"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/biopipe/biopipe/io/inspect"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -296,4 +298,58 @@ func FuzzParseTALs(f *testing.F) {
 			t.Fatalf("TAL count %d != %d", len(again), len(tals))
 		}
 	})
+}
+
+func TestInspect(t *testing.T) {
+	h := testHeader(EDFPlus)
+	nrec := 4
+	samples := [][]float64{make([]float64, nrec*64), make([]float64, nrec*8), nil}
+	for i := range samples[0] {
+		samples[0][i] = float64(i%7) * 10
+	}
+	for i := range samples[1] {
+		samples[1][i] = 5
+	}
+	path := filepath.Join(t.TempDir(), "rec.edf")
+	require.NoError(t, WriteFile(path, h, samples, []Annotation{{Onset: 1, Duration: 0.5, Text: "T1"}}))
+	in, err := inspect.Find(path)
+	require.NoError(t, err)
+	assert.Equal(t, "edf", in.Name)
+	v, err := in.Inspect(context.Background(), path)
+	require.NoError(t, err)
+	s := v.(*Summary)
+	assert.Equal(t, "EDF+", s.Format)
+	assert.Equal(t, h.Patient, s.Patient)
+	assert.Equal(t, 4, s.NumRecords)
+	require.Len(t, s.Signals, 2)
+	g := s.Signals[0]
+	assert.Equal(t, "EEG Fpz-Cz", g.Label)
+	assert.Equal(t, 128.0, g.SampleRate)
+	assert.Equal(t, 256, g.NSamples)
+	require.Len(t, g.First, 10)
+	var mean, sq float64
+	for _, x := range samples[0] {
+		mean += x
+	}
+	mean /= float64(len(samples[0]))
+	for _, x := range samples[0] {
+		sq += (x - mean) * (x - mean)
+	}
+	std := math.Sqrt(sq / float64(len(samples[0])))
+	for i := range g.First {
+		assert.InDelta(t, samples[0][i], g.First[i], 0.01)
+	}
+	assert.InDelta(t, mean, g.Mean, 0.01)
+	assert.InDelta(t, std, g.Std, 0.01)
+	assert.InDelta(t, 5, s.Signals[1].Mean, 0.01)
+	assert.InDelta(t, 0, s.Signals[1].Std, 1e-3)
+	assert.Equal(t, []Annotation{{Onset: 1, Duration: 0.5, Text: "T1"}}, s.Annotations)
+	var buf bytes.Buffer
+	require.NoError(t, in.Text(&buf, v))
+	assert.Contains(t, buf.String(), "EEG Fpz-Cz")
+	assert.Contains(t, buf.String(), "T1")
+	buf.Reset()
+	require.NoError(t, inspect.WriteJSON(&buf, v))
+	assert.Contains(t, buf.String(), `"physical_dimension": "uV"`)
+	assert.Contains(t, buf.String(), `"n_samples": 256`)
 }
