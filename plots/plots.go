@@ -1,0 +1,310 @@
+// Package plots draws biopipe's evaluation figures with gonum/plot and returns them as PNG
+// bytes: line charts (loss and metric curves per epoch), ROC and precision-recall curves
+// with the operating point, a confusion-matrix heat map and a reliability diagram.
+// The output for the same input is the same, byte for byte.
+package plots
+
+import (
+	"bytes"
+	"fmt"
+	"image/color"
+	"math"
+	"strconv"
+
+	"github.com/biopipe/biopipe/metrics"
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/font"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/text"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+)
+
+// Size of every figure.
+var (
+	Width  = 5 * vg.Inch
+	Height = 3.75 * vg.Inch
+)
+
+// palette is a colour-blind-safe set (Okabe-Ito).
+var palette = []color.Color{
+	color.RGBA{0, 114, 178, 255},   // blue
+	color.RGBA{213, 94, 0, 255},    // vermillion
+	color.RGBA{0, 158, 115, 255},   // green
+	color.RGBA{204, 121, 167, 255}, // purple
+	color.RGBA{230, 159, 0, 255},   // orange
+	color.RGBA{86, 180, 233, 255},  // sky
+	color.RGBA{0, 0, 0, 255},       // black
+}
+
+// Series is one named line.
+type Series struct {
+	Name string
+	X, Y []float64
+}
+
+// Point is a marked point with a label.
+type Point struct {
+	X, Y  float64
+	Label string
+}
+
+// Lines draws one line per series (NaN values are left out) and returns the PNG.
+func Lines(title, xlabel, ylabel string, series []Series) ([]byte, error) {
+	p := newPlot(title, xlabel, ylabel)
+	for i, s := range series {
+		xy := points(s.X, s.Y)
+		if len(xy) == 0 {
+			continue
+		}
+		l, sc, err := plotter.NewLinePoints(xy)
+		if err != nil {
+			return nil, fmt.Errorf("plot %q: series %q: %w", title, s.Name, err)
+		}
+		c := palette[i%len(palette)]
+		l.Color = c
+		l.Width = vg.Points(1.5)
+		sc.Color = c
+		sc.Radius = vg.Points(1.5)
+		if len(xy) > 60 {
+			sc.Radius = 0
+		}
+		p.Add(l, sc)
+		p.Legend.Add(s.Name, l)
+	}
+	return render(p)
+}
+
+// ROC draws a ROC curve with its AUROC in the legend, the chance diagonal and the
+// operating point (nil for none).
+func ROC(c metrics.Curve, auroc float64, op *Point) ([]byte, error) {
+	p := newPlot("ROC curve", "False positive rate (1 - specificity)", "True positive rate (sensitivity)")
+	square(p)
+	if err := diagonal(p); err != nil {
+		return nil, err
+	}
+	if err := curve(p, c, fmt.Sprintf("AUROC = %.3f", auroc), op); err != nil {
+		return nil, err
+	}
+	p.Legend.Left = false
+	p.Legend.Top = false
+	return render(p)
+}
+
+// PR draws a precision-recall curve with its average precision, the prevalence baseline
+// and the operating point (nil for none).
+func PR(c metrics.Curve, ap, prevalence float64, op *Point) ([]byte, error) {
+	p := newPlot("Precision-recall curve", "Recall (sensitivity)", "Precision (PPV)")
+	square(p)
+	if !math.IsNaN(prevalence) {
+		base, err := plotter.NewLine(plotter.XYs{{X: 0, Y: prevalence}, {X: 1, Y: prevalence}})
+		if err != nil {
+			return nil, err
+		}
+		base.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+		base.Color = color.Gray{150}
+		p.Add(base)
+		p.Legend.Add(fmt.Sprintf("prevalence = %.3f", prevalence), base)
+	}
+	if err := curve(p, c, fmt.Sprintf("AP = %.3f", ap), op); err != nil {
+		return nil, err
+	}
+	p.Legend.Left = true
+	p.Legend.Top = false
+	return render(p)
+}
+
+// Confusion draws the confusion matrix as a heat map with the count in each cell and the
+// row-normalised share shading it. Rows are true classes, columns predictions.
+func Confusion(cm metrics.Confusion, classes []string) ([]byte, error) {
+	k := len(cm)
+	if k == 0 {
+		return nil, fmt.Errorf("confusion heat map: empty matrix")
+	}
+	p := newPlot("Confusion matrix", "Predicted class", "True class")
+	var labels plotter.XYLabels
+	var styles []text.Style
+	for t := 0; t < k; t++ {
+		row := 0
+		for _, v := range cm[t] {
+			row += v
+		}
+		for q := 0; q < k; q++ {
+			share := 0.0
+			if row > 0 {
+				share = float64(cm[t][q]) / float64(row)
+			}
+			y := float64(k - 1 - t)
+			x := float64(q)
+			poly, err := plotter.NewPolygon(plotter.XYs{{X: x - 0.5, Y: y - 0.5}, {X: x + 0.5, Y: y - 0.5}, {X: x + 0.5, Y: y + 0.5}, {X: x - 0.5, Y: y + 0.5}})
+			if err != nil {
+				return nil, err
+			}
+			poly.Color = blend(share)
+			poly.LineStyle.Color = color.White
+			p.Add(poly)
+			labels.XYs = append(labels.XYs, plotter.XY{X: x, Y: y})
+			labels.Labels = append(labels.Labels, fmt.Sprintf("%d\n%.0f%%", cm[t][q], 100*share))
+			fg := color.Color(color.Black)
+			if share > 0.55 {
+				fg = color.White
+			}
+			styles = append(styles, text.Style{
+				Color: fg, Font: font.From(plot.DefaultFont, vg.Points(11)), Handler: plot.DefaultTextHandler,
+				XAlign: draw.XCenter, YAlign: draw.YCenter,
+			})
+		}
+	}
+	lab, err := plotter.NewLabels(labels)
+	if err != nil {
+		return nil, err
+	}
+	lab.TextStyle = styles
+	p.Add(lab)
+	names := classNames(classes, k)
+	var xt, yt []plot.Tick
+	for i := 0; i < k; i++ {
+		xt = append(xt, plot.Tick{Value: float64(i), Label: names[i]})
+		yt = append(yt, plot.Tick{Value: float64(k - 1 - i), Label: names[i]})
+	}
+	p.X.Tick.Marker = plot.ConstantTicks(xt)
+	p.Y.Tick.Marker = plot.ConstantTicks(yt)
+	p.X.Min, p.X.Max = -0.5, float64(k)-0.5
+	p.Y.Min, p.Y.Max = -0.5, float64(k)-0.5
+	p.X.Tick.Length = 0
+	p.Y.Tick.Length = 0
+	p.X.LineStyle.Width = 0
+	p.Y.LineStyle.Width = 0
+	p.X.Padding = 0
+	p.Y.Padding = 0
+	return render(p)
+}
+
+// Reliability draws a reliability diagram: observed frequency against mean predicted
+// probability per bin (marker area grows with the bin count), with the diagonal of perfect
+// calibration; ece is shown in the title.
+func Reliability(bins []metrics.Bin, ece float64) ([]byte, error) {
+	p := newPlot(fmt.Sprintf("Reliability diagram (ECE = %.3f)", ece), "Mean predicted probability", "Observed frequency")
+	square(p)
+	if err := diagonal(p); err != nil {
+		return nil, err
+	}
+	var xy plotter.XYs
+	maxN := 1
+	for _, b := range bins {
+		xy = append(xy, plotter.XY{X: b.Confidence, Y: b.Accuracy})
+		maxN = max(maxN, b.Count)
+	}
+	if len(xy) > 0 {
+		l, sc, err := plotter.NewLinePoints(xy)
+		if err != nil {
+			return nil, err
+		}
+		l.Color = palette[0]
+		l.Width = vg.Points(1.5)
+		sc.Color = palette[0]
+		sc.GlyphStyleFunc = func(i int) draw.GlyphStyle {
+			r := 2 + 4*math.Sqrt(float64(bins[i].Count)/float64(maxN))
+			return draw.GlyphStyle{Color: palette[0], Radius: vg.Points(r), Shape: draw.CircleGlyph{}}
+		}
+		p.Add(l, sc)
+		p.Legend.Add("model", l)
+	}
+	p.Legend.Left = true
+	return render(p)
+}
+
+func newPlot(title, xlabel, ylabel string) *plot.Plot {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = xlabel
+	p.Y.Label.Text = ylabel
+	p.Add(plotter.NewGrid())
+	p.Legend.Top = true
+	p.Legend.XOffs = -vg.Points(8)
+	p.Legend.YOffs = vg.Points(8)
+	p.Legend.Padding = vg.Points(2)
+	return p
+}
+
+func square(p *plot.Plot) {
+	p.X.Min, p.X.Max = 0, 1
+	p.Y.Min, p.Y.Max = 0, 1.02
+}
+
+func diagonal(p *plot.Plot) error {
+	d, err := plotter.NewLine(plotter.XYs{{X: 0, Y: 0}, {X: 1, Y: 1}})
+	if err != nil {
+		return err
+	}
+	d.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+	d.Color = color.Gray{150}
+	p.Add(d)
+	return nil
+}
+
+func curve(p *plot.Plot, c metrics.Curve, name string, op *Point) error {
+	xy := points(c.X, c.Y)
+	if len(xy) > 0 {
+		l, err := plotter.NewLine(xy)
+		if err != nil {
+			return err
+		}
+		l.Color = palette[0]
+		l.Width = vg.Points(2)
+		p.Add(l)
+		p.Legend.Add(name, l)
+	}
+	if op != nil && !math.IsNaN(op.X) && !math.IsNaN(op.Y) {
+		sc, err := plotter.NewScatter(plotter.XYs{{X: op.X, Y: op.Y}})
+		if err != nil {
+			return err
+		}
+		sc.Color = palette[1]
+		sc.Radius = vg.Points(4)
+		sc.Shape = draw.CircleGlyph{}
+		p.Add(sc)
+		p.Legend.Add(op.Label, sc)
+	}
+	return nil
+}
+
+func points(x, y []float64) plotter.XYs {
+	var xy plotter.XYs
+	for i := range x {
+		if i < len(y) && !math.IsNaN(x[i]) && !math.IsNaN(y[i]) && !math.IsInf(x[i], 0) && !math.IsInf(y[i], 0) {
+			xy = append(xy, plotter.XY{X: x[i], Y: y[i]})
+		}
+	}
+	return xy
+}
+
+func blend(share float64) color.Color {
+	// white -> blue
+	lerp := func(a, b uint8) uint8 { return uint8(float64(a) + (float64(b)-float64(a))*share) }
+	return color.RGBA{lerp(247, 8), lerp(251, 69), lerp(255, 148), 255}
+}
+
+func classNames(classes []string, k int) []string {
+	out := make([]string, k)
+	for i := range out {
+		if i < len(classes) && classes[i] != "" {
+			out[i] = classes[i]
+		} else {
+			out[i] = strconv.Itoa(i)
+		}
+	}
+	return out
+}
+
+func render(p *plot.Plot) ([]byte, error) {
+	wt, err := p.WriterTo(Width, Height, "png")
+	if err != nil {
+		return nil, fmt.Errorf("render %q: %w", p.Title.Text, err)
+	}
+	var buf bytes.Buffer
+	if _, err := wt.WriteTo(&buf); err != nil {
+		return nil, fmt.Errorf("render %q: %w", p.Title.Text, err)
+	}
+	return buf.Bytes(), nil
+}

@@ -1,0 +1,60 @@
+package plots
+
+import (
+	"bytes"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/biopipe/biopipe/metrics"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestFigures(t *testing.T) {
+	truth := []int{0, 0, 1, 1, 0, 1, 1, 0}
+	score := []float64{0.1, 0.4, 0.35, 0.8, 0.2, 0.9, 0.6, 0.7}
+	cm, err := metrics.ConfusionMatrix(truth, []int{0, 0, 0, 1, 0, 1, 1, 1}, 2)
+	require.NoError(t, err)
+	bins := metrics.Reliability(truth, score, 5)
+	roc := metrics.ROC(truth, score)
+	figures := map[string]func() ([]byte, error){
+		"lines": func() ([]byte, error) {
+			return Lines("Loss", "epoch", "loss", []Series{
+				{Name: "train", X: []float64{1, 2, 3}, Y: []float64{0.9, 0.5, 0.3}},
+				{Name: "val", X: []float64{1, 2, 3}, Y: []float64{1.0, math.NaN(), 0.4}},
+			})
+		},
+		"roc": func() ([]byte, error) {
+			return ROC(roc, metrics.AUROC(truth, score), &Point{X: 0.25, Y: 0.75, Label: "threshold 0.50"})
+		},
+		"pr": func() ([]byte, error) {
+			return PR(metrics.PR(truth, score), metrics.AveragePrecision(truth, score), 0.5, nil)
+		},
+		"confusion": func() ([]byte, error) { return Confusion(cm, []string{"benign", "malignant"}) },
+		"confusion3": func() ([]byte, error) {
+			return Confusion(metrics.Confusion{{5, 1, 0}, {0, 3, 2}, {1, 0, 7}}, nil)
+		},
+		"reliability": func() ([]byte, error) { return Reliability(bins, metrics.ECE(bins)) },
+	}
+	dir := os.Getenv("BIOPIPE_PLOTS_OUT") // set to look at the figures
+	for name, fn := range figures {
+		t.Run(name, func(t *testing.T) {
+			a, err := fn()
+			require.NoError(t, err)
+			img, err := png.Decode(bytes.NewReader(a))
+			require.NoError(t, err)
+			assert.Equal(t, int(Width.Dots(96)+0.5), img.Bounds().Dx())
+			b, err := fn()
+			require.NoError(t, err)
+			assert.True(t, bytes.Equal(a, b), "same input, same bytes")
+			if dir != "" {
+				require.NoError(t, os.WriteFile(filepath.Join(dir, name+".png"), a, 0o644))
+			}
+		})
+	}
+	_, err = Confusion(nil, nil)
+	assert.Error(t, err)
+}
