@@ -308,3 +308,33 @@ func render(p *plot.Plot) ([]byte, error) {
 	}
 	return buf.Bytes(), nil
 }
+
+// Scatter draws predicted against true values with the identity line (regression).
+func Scatter(title string, truth, pred []float64) ([]byte, error) {
+	p := newPlot(title, "True value", "Predicted value")
+	xy := points(truth, pred)
+	if len(xy) == 0 {
+		return nil, fmt.Errorf("plot %q: no finite points", title)
+	}
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, q := range xy {
+		lo = math.Min(lo, math.Min(q.X, q.Y))
+		hi = math.Max(hi, math.Max(q.X, q.Y))
+	}
+	id, err := plotter.NewLine(plotter.XYs{{X: lo, Y: lo}, {X: hi, Y: hi}})
+	if err != nil {
+		return nil, err
+	}
+	id.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+	id.Color = color.Gray{150}
+	sc, err := plotter.NewScatter(xy)
+	if err != nil {
+		return nil, err
+	}
+	sc.Color = palette[0]
+	sc.Radius = vg.Points(2)
+	p.Add(id, sc)
+	p.Legend.Add("y = x", id)
+	p.Legend.Left = true
+	return render(p)
+}

@@ -38,6 +38,9 @@ func TestFigures(t *testing.T) {
 			return Confusion(metrics.Confusion{{5, 1, 0}, {0, 3, 2}, {1, 0, 7}}, nil)
 		},
 		"reliability": func() ([]byte, error) { return Reliability(bins, metrics.ECE(bins)) },
+		"scatter": func() ([]byte, error) {
+			return Scatter("Predicted vs true", []float64{1, 2, 3}, []float64{1.1, 1.9, 3.3})
+		},
 	}
 	dir := os.Getenv("BIOPIPE_PLOTS_OUT") // set to look at the figures
 	for name, fn := range figures {
@@ -57,4 +60,31 @@ func TestFigures(t *testing.T) {
 	}
 	_, err = Confusion(nil, nil)
 	assert.Error(t, err)
+}
+
+func TestHistory(t *testing.T) {
+	tests := []struct {
+		name string
+		raw  string
+	}{
+		{"list", `[{"epoch":1,"train_loss":0.9,"val_loss":1.0,"val_accuracy":0.5},{"epoch":2,"train_loss":0.5,"val_loss":0.7,"val_accuracy":0.8}]`},
+		{"object", `{"best_epoch":2,"epochs":[{"train_loss":0.9,"val_loss":1.0,"val_accuracy":0.5},{"train_loss":0.5,"val_loss":0.7,"val_accuracy":0.8,"note":"x"}]}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h, err := ParseHistory([]byte(tc.raw))
+			require.NoError(t, err)
+			require.Len(t, h, 2)
+			assert.Equal(t, []string{"loss", "accuracy"}, h.Metrics())
+			s := h.Series("loss")
+			require.Len(t, s, 2)
+			assert.Equal(t, []float64{1, 2}, s[0].X)
+			assert.Equal(t, []float64{1.0, 0.7}, s[1].Y)
+			png, err := h.Curve("loss")
+			require.NoError(t, err)
+			assert.NotEmpty(t, png)
+		})
+	}
+	_, err := ParseHistory([]byte(`"nope"`))
+	assert.ErrorContains(t, err, "history")
 }
