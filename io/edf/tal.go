@@ -109,7 +109,7 @@ func parseTALNumber(b []byte, signed bool) (float64, error) {
 // formatTALNumber writes a number the way the TAL grammar wants (no exponent).
 func formatTALNumber(v float64, signed bool) string {
 	s := strconv.FormatFloat(v, 'f', -1, 64)
-	if signed && v >= 0 {
+	if signed && s[0] != '-' {
 		s = "+" + s
 	}
 	return s
