@@ -1,0 +1,7 @@
+// Package all imports every model family so that it registers in the models registry.
+// Each family package adds one blank import here.
+package all
+
+import (
+	_ "github.com/biopipe/biopipe/models/mlp" // "mlp"
+)

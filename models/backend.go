@@ -1,0 +1,60 @@
+package models
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/gomlx/compute"
+	_ "github.com/gomlx/compute/gobackend" // the pure-Go backend, registered as "go"
+)
+
+// DefaultBackend is the embedded pure-Go backend; it needs nothing installed.
+const DefaultBackend = "go"
+
+// xlaAvailable is set by backend_xla.go when biopipe is built with -tags xla.
+var xlaAvailable bool
+
+var (
+	backendsMu sync.Mutex
+	backends   = map[string]compute.Backend{}
+)
+
+// NormalizeBackend maps "" to DefaultBackend and checks the name: "go", "xla:cpu" or
+// "xla:cuda". XLA backends are only available in binaries built with -tags xla.
+func NormalizeBackend(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	switch name {
+	case "", DefaultBackend:
+		return DefaultBackend, nil
+	case "xla:cpu", "xla:cuda":
+		if !xlaAvailable {
+			return "", fmt.Errorf("backend %q: this biopipe binary was built without XLA support; rebuild with `go build -tags xla` (the XLA backend downloads its PJRT plugin on first use unless GOMLX_NO_AUTO_INSTALL is set), or use backend \"go\"", name)
+		}
+		return name, nil
+	}
+	return "", fmt.Errorf("unknown backend %q (valid backends: go, xla:cpu, xla:cuda)", name)
+}
+
+// NewBackend returns the compute backend with this name ("" = "go"). Backends are created
+// once per process and shared.
+func NewBackend(name string) (compute.Backend, error) {
+	name, err := NormalizeBackend(name)
+	if err != nil {
+		return nil, err
+	}
+	backendsMu.Lock()
+	defer backendsMu.Unlock()
+	if b, ok := backends[name]; ok {
+		return b, nil
+	}
+	var b compute.Backend
+	if perr := catch(func() { b, err = compute.NewWithConfig(name) }); perr != nil {
+		err = perr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("backend %q: %w", name, err)
+	}
+	backends[name] = b
+	return b, nil
+}

@@ -1,0 +1,126 @@
+package models
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Card is the model card, model.json in a model artifact.
+type Card struct {
+	Family          string         `json:"family"`
+	Params          map[string]any `json:"params"` // resolved hyper-parameters (defaults filled)
+	Task            Task           `json:"task"`
+	InputShape      []int          `json:"input_shape"` // per example
+	Classes         []string       `json:"classes,omitempty"`
+	FeatureNames    []string       `json:"feature_names,omitempty"`
+	Outputs         []string       `json:"outputs"`         // names of the model outputs, main first
+	Standardisation string         `json:"standardisation"` // "none": inputs are fed as given (standardise upstream)
+	Epochs          int            `json:"epochs"`          // configured
+	EpochsRun       int            `json:"epochs_run"`
+	BestEpoch       int            `json:"best_epoch"` // the epoch whose weights were kept (1-based)
+	BatchSize       int            `json:"batch_size"`
+	Optimizer       OptimizerConfig `json:"optimizer"`
+	EarlyStopping   EarlyStopping  `json:"early_stopping"`
+	Backend         string         `json:"backend"`
+	Seed            int64          `json:"seed"`
+	TrainExamples   int            `json:"train_examples"`
+	ValExamples     int            `json:"val_examples"`
+	NumParameters   int            `json:"num_parameters"` // trainable scalars
+	InitFrom        *InitReport    `json:"init_from,omitempty"`
+	Final           *EpochRecord   `json:"final,omitempty"` // metrics of the kept epoch
+	TrainSeconds    float64        `json:"train_seconds"`
+}
+
+// EpochRecord is one epoch of training history. Metrics absent for the task or without
+// validation data are omitted. Accuracy is for classification, MSE for regression and
+// reconstruction.
+type EpochRecord struct {
+	Epoch         int      `json:"epoch"`
+	TrainLoss     float64  `json:"train_loss"` // mean loss over the epoch's batches (training mode)
+	ValLoss       *float64 `json:"val_loss,omitempty"`
+	TrainAccuracy *float64 `json:"train_accuracy,omitempty"`
+	ValAccuracy   *float64 `json:"val_accuracy,omitempty"`
+	TrainMSE      *float64 `json:"train_mse,omitempty"`
+	ValMSE        *float64 `json:"val_mse,omitempty"`
+	Seconds       float64  `json:"seconds"`
+}
+
+func (r *EpochRecord) setMetric(task Task, val bool, v float64) {
+	switch {
+	case task == Classification && val:
+		r.ValAccuracy = ptr(v)
+	case task == Classification:
+		r.TrainAccuracy = ptr(v)
+	case val:
+		r.ValMSE = ptr(v)
+	default:
+		r.TrainMSE = ptr(v)
+	}
+}
+
+func (r *EpochRecord) monitored(monitor string) float64 {
+	if monitor == MonitorValAccuracy {
+		return deref(r.ValAccuracy)
+	}
+	return deref(r.ValLoss)
+}
+
+// History is history.json in a model artifact.
+type History struct {
+	Monitor      string        `json:"monitor,omitempty"` // early-stopping metric ("" without validation data)
+	BestEpoch    int           `json:"best_epoch"`
+	StoppedEarly bool          `json:"stopped_early"`
+	RestoredBest bool          `json:"restored_best"` // the best epoch's weights replaced the last epoch's
+	Epochs       []EpochRecord `json:"epochs"`
+}
+
+// ReadCard reads model.json from a model artifact folder.
+func ReadCard(dir string) (Card, error) {
+	var c Card
+	path := filepath.Join(dir, CardFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return c, fmt.Errorf("model artifact: %w", err)
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return c, fmt.Errorf("%s: %w", path, err)
+	}
+	if c.Family == "" {
+		return c, fmt.Errorf("%s: no \"family\"", path)
+	}
+	return c, nil
+}
+
+// ReadHistory reads history.json from a model artifact folder.
+func ReadHistory(dir string) (History, error) {
+	var h History
+	path := filepath.Join(dir, HistoryFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return h, fmt.Errorf("model artifact: %w", err)
+	}
+	if err := json.Unmarshal(b, &h); err != nil {
+		return h, fmt.Errorf("%s: %w", path, err)
+	}
+	return h, nil
+}
+
+// File names inside a model artifact (the same as stages.ModelCardFile etc.).
+const (
+	CardFile      = "model.json"
+	HistoryFile   = "history.json"
+	CheckpointDir = "checkpoint"
+)
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := writeFileAtomic(path, append(b, '\n')); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}

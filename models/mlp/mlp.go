@@ -1,0 +1,91 @@
+// Package mlp registers the "mlp" model family: a multilayer perceptron over the flattened
+// input, for classification and regression.
+package mlp
+
+import (
+	"fmt"
+
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/layers"
+	"github.com/gomlx/gomlx/ml/layers/activation"
+	"github.com/gomlx/gomlx/ml/layers/norm"
+	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/biopipe/biopipe/models"
+	"github.com/biopipe/biopipe/stages"
+)
+
+// Hyper-parameter names.
+const (
+	ParamHidden        = "hidden"
+	ParamActivation    = "activation"
+	ParamDropout       = "dropout"
+	ParamNormalization = "normalization"
+)
+
+// Activations and normalizations accepted.
+var (
+	Activations    = []string{"relu", "gelu", "tanh", "swish"}
+	Normalizations = []string{"none", "batch", "layer"}
+)
+
+// Params are the family's hyper-parameters.
+var Params = []stages.Field{
+	{Name: ParamHidden, Type: stages.Ints, Default: []any{64, 32}, Min: stages.Bound(1),
+		Doc: "hidden layer widths, input to output; [] is a linear model"},
+	{Name: ParamActivation, Type: stages.String, Default: "relu", Enum: Activations,
+		Doc: "activation after each hidden layer"},
+	{Name: ParamDropout, Type: stages.Float, Default: 0.0, Min: stages.Bound(0), Max: stages.Bound(0.95),
+		Doc: "dropout rate after each hidden layer (training only)"},
+	{Name: ParamNormalization, Type: stages.String, Default: "none", Enum: Normalizations,
+		Doc: "normalization after each hidden layer's linear transform: none, batch (batch norm) or layer"},
+}
+
+func init() {
+	models.Register(&models.Family{
+		Name:   "mlp",
+		Doc:    "multilayer perceptron on the flattened input (tabular features, small tensors)",
+		Params: Params,
+		Build:  Build,
+	})
+}
+
+// Build returns the MLP network for the spec and params.
+func Build(spec models.Spec, p stages.Config) (*models.Network, error) {
+	if spec.Task != models.Classification && spec.Task != models.Regression && spec.Task != models.Reconstruction {
+		return nil, fmt.Errorf("mlp: unsupported task %q", spec.Task)
+	}
+	hidden := p.Ints(ParamHidden)
+	act := activation.FromName(p.String(ParamActivation))
+	dropout := p.Float(ParamDropout)
+	normalization := p.String(ParamNormalization)
+	outDim := spec.OutputDim()
+	forward := func(scope *model.Scope, x *graph.Node) []*graph.Node {
+		b := x.Shape().Dimensions[0]
+		h := graph.Reshape(x, b, x.Shape().Size()/b)
+		for i, width := range hidden {
+			ls := scope.In("hidden_%d", i)
+			h = layers.DenseWithBias(ls, h, width)
+			switch normalization {
+			case "batch":
+				h = norm.BatchNorm(ls, h, -1).Done()
+			case "layer":
+				h = norm.LayerNorm(ls, h, -1).Done()
+			}
+			h = activation.Apply(act, h)
+			h = layers.DropoutStatic(ls, h, dropout)
+		}
+		return []*graph.Node{layers.DenseWithBias(scope.In("output"), h, outDim)}
+	}
+	return &models.Network{Forward: forward, OutputNames: []string{outputName(spec.Task)}}, nil
+}
+
+func outputName(t models.Task) string {
+	switch t {
+	case models.Classification:
+		return "probabilities"
+	case models.Regression:
+		return "prediction"
+	}
+	return "reconstruction"
+}

@@ -1,0 +1,167 @@
+// Package models holds biopipe's model families and the one training loop they share.
+//
+// A family (models/mlp, models/cnn, ...) registers itself by name with its hyper-parameters
+// declared once as []stages.Field, and a Build function that returns a Network: a GoMLX
+// graph-building function of a batch of inputs of any shape [N, ...]. Train runs the shared
+// loop (optimizer, task loss or the family's own, seeded mini-batches, early stopping with
+// restore of the best weights, per-epoch history, GoMLX checkpoint, model card); Load reads a
+// trained model artifact back for prediction.
+package models
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/biopipe/biopipe/stages"
+)
+
+// Task is what a model learns.
+type Task string
+
+// Tasks.
+const (
+	// Classification: the main output is logits [B, classes]; loss is softmax cross-entropy
+	// (binary problems are two classes); Predict returns per-class probabilities.
+	Classification Task = "classification"
+	// Regression: the main output is [B, 1]; loss is mean squared error; Predict returns [value].
+	Regression Task = "regression"
+	// Reconstruction: unsupervised; the main output has the shape of the input [B, ...] and
+	// the loss is the mean squared error against the input (autoencoders). Labels are not used.
+	Reconstruction Task = "reconstruction"
+)
+
+// Spec describes the data a Network is built for.
+type Spec struct {
+	InputShape []int // per-example shape, without the batch axis
+	Task       Task
+	NumClasses int // classification only
+}
+
+// OutputDim is the size of the main output per example: classes for classification, 1 for
+// regression, prod(InputShape) for reconstruction.
+func (s Spec) OutputDim() int {
+	switch s.Task {
+	case Classification:
+		return s.NumClasses
+	case Regression:
+		return 1
+	}
+	n := 1
+	for _, d := range s.InputShape {
+		n *= d
+	}
+	return n
+}
+
+// LossFunc computes a scalar loss from the batch input x, the labels (int32 [B,1] class
+// indices for classification, float32 [B,1] for regression, nil for reconstruction) and the
+// outputs of Forward. It is used for training and for validation loss.
+type LossFunc func(scope *model.Scope, x, labels *graph.Node, outputs []*graph.Node) *graph.Node
+
+// Network is what a family builds for one Spec and set of hyper-parameters.
+type Network struct {
+	// Forward builds the model for a float32 batch x of shape [B, InputShape...] and returns
+	// the main output first (classification: logits [B, classes]; regression: [B, 1];
+	// reconstruction: same shape as x, or [B, prod(InputShape)]) followed by any extra outputs
+	// (e.g. an autoencoder's latent code). Use scope for variables (GoMLX layers take it);
+	// scope.IsTraining(x.Graph()) tells training graphs (dropout, batch norm) from inference.
+	// Extra loss terms (a VAE's KL divergence) may be added with train.AddRegularizationLoss;
+	// they count in training only.
+	Forward func(scope *model.Scope, x *graph.Node) []*graph.Node
+	// OutputNames names Forward's outputs, main output first. Default: {"output"}.
+	OutputNames []string
+	// Loss, when set, replaces the task's default loss (training and validation).
+	Loss LossFunc
+}
+
+// Family is a registered model family.
+type Family struct {
+	Name string
+	Doc  string // one line
+	// Params are the family's hyper-parameters; the train stage lists the union of all
+	// families' params as its own fields. Defaults given here are applied by Train.
+	Params []stages.Field
+	// Task, when set, forces the task whatever the data's labels say (Reconstruction for
+	// autoencoders). Empty: the task follows the data (classification or regression).
+	Task Task
+	// Build returns the network for the spec and the validated, default-filled params.
+	Build func(spec Spec, params stages.Config) (*Network, error)
+}
+
+var (
+	regMu    sync.RWMutex
+	families = map[string]*Family{}
+)
+
+// Register adds a family; it panics on a duplicate or malformed declaration (a programming
+// error at init time).
+func Register(f *Family) {
+	if f.Name == "" || f.Build == nil {
+		panic(fmt.Sprintf("models: family %q needs a name and a Build function", f.Name))
+	}
+	regMu.Lock()
+	defer regMu.Unlock()
+	if _, dup := families[f.Name]; dup {
+		panic(fmt.Sprintf("models: family %q registered twice", f.Name))
+	}
+	families[f.Name] = f
+}
+
+// Get returns the family with this name; a miss lists the valid names.
+func Get(name string) (*Family, error) {
+	regMu.RLock()
+	f, ok := families[name]
+	regMu.RUnlock()
+	if ok {
+		return f, nil
+	}
+	names := Names()
+	if s := stages.Suggest(name, names); s != "" {
+		return nil, fmt.Errorf("unknown model family %q (did you mean %q? known families: %s)", name, s, strings.Join(names, ", "))
+	}
+	return nil, fmt.Errorf("unknown model family %q (known families: %s)", name, strings.Join(names, ", "))
+}
+
+// Names returns the registered family names, sorted.
+func Names() []string {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	out := make([]string, 0, len(families))
+	for n := range families {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Families returns the registered families in name order.
+func Families() []*Family {
+	var out []*Family
+	for _, n := range Names() {
+		f, _ := Get(n)
+		out = append(out, f)
+	}
+	return out
+}
+
+// ResolveParams validates raw hyper-parameter values (as decoded from YAML or JSON) against
+// the family's Params and fills defaults. Unknown names are errors naming the field.
+func (f *Family) ResolveParams(raw map[string]any) (stages.Config, error) {
+	if raw == nil {
+		raw = map[string]any{}
+	}
+	cfg, issues := stages.Check(f.Params, raw)
+	if len(issues) > 0 {
+		var parts []string
+		for _, is := range issues {
+			parts = append(parts, is.Error())
+		}
+		return nil, fmt.Errorf("model %q: %s", f.Name, strings.Join(parts, "; "))
+	}
+	return cfg, nil
+}

@@ -1,0 +1,703 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/layers/regularizer"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/train"
+	"github.com/gomlx/gomlx/ml/train/loss"
+	"github.com/gomlx/gomlx/ml/train/optimizer"
+
+	"github.com/biopipe/biopipe/dataset"
+	"github.com/biopipe/biopipe/stages"
+)
+
+// Data is a set of examples: inputs and, for supervised tasks, labels.
+type Data struct {
+	X       *dataset.Matrix
+	Classes []int     // classification: class index per row
+	Targets []float64 // regression: target per row
+}
+
+// Len returns the number of examples (0 for nil).
+func (d *Data) Len() int {
+	if d == nil || d.X == nil {
+		return 0
+	}
+	return d.X.N
+}
+
+// Optimizer names.
+const (
+	OptAdam  = "adam"
+	OptAdamW = "adamw"
+	OptSGD   = "sgd"
+)
+
+// OptimizerNames lists the valid optimizer names.
+var OptimizerNames = []string{OptAdam, OptAdamW, OptSGD}
+
+// OptimizerConfig selects the optimizer. WeightDecay is decoupled for adamw and an L2
+// penalty on dense/convolution weights for adam and sgd.
+type OptimizerConfig struct {
+	Name         string  `json:"name"`
+	LearningRate float64 `json:"learning_rate"`
+	WeightDecay  float64 `json:"weight_decay"`
+}
+
+// Monitors for early stopping.
+const (
+	MonitorValLoss     = "val_loss"     // lower is better
+	MonitorValAccuracy = "val_accuracy" // higher is better; classification only
+)
+
+// EarlyStopping stops training when the monitored validation metric has not improved by
+// more than MinDelta for Patience epochs, and restores the best epoch's weights.
+// Patience 0 disables it.
+type EarlyStopping struct {
+	Patience int     `json:"patience"`
+	MinDelta float64 `json:"min_delta"`
+	Monitor  string  `json:"monitor"`
+}
+
+// TrainOptions configures Train.
+type TrainOptions struct {
+	Family string         // registered family name
+	Params map[string]any // family hyper-parameters as given (defaults are filled from the family)
+
+	Train *Data // required
+	Val   *Data // optional: nil or empty means no validation and no early stopping
+
+	Task         Task     // the data's task; a family with its own Task overrides it
+	Classes      []string // class names (classification); len = number of classes
+	FeatureNames []string // for the model card
+
+	Epochs        int
+	BatchSize     int
+	Optimizer     OptimizerConfig
+	EarlyStopping EarlyStopping
+
+	Seed    int64
+	Backend string // "go" (default), "xla:cpu", "xla:cuda"
+
+	// InitFrom is a model artifact folder (with checkpoint/) or a checkpoint folder whose
+	// variables initialise those of the same name and shape (transfer learning).
+	InitFrom string
+
+	// OutDir, when set, receives checkpoint/, model.json and history.json.
+	OutDir string
+
+	// Progress starts a progress display (the train stage passes env.Progress); may be nil.
+	Progress func(desc string, total int) stages.Progress
+	// OnEpoch is called after every epoch; may be nil.
+	OnEpoch func(EpochRecord)
+	Log     *slog.Logger
+}
+
+// Result is what Train returns.
+type Result struct {
+	Card    Card
+	History History
+	Trained *Trained // the trained model (best weights), ready for Predict
+}
+
+// Variables of the network live under this scope; checkpoints hold only them.
+const modelScope = "model"
+
+const modelPrefix = "/" + modelScope + "/"
+
+func isModelVar(v *model.Variable) bool { return strings.HasPrefix(v.Path(), modelPrefix) }
+
+// Train trains a model of opts.Family and, when opts.OutDir is set, writes the model artifact.
+func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
+	start := time.Now()
+	fam, err := Get(opts.Family)
+	if err != nil {
+		return nil, err
+	}
+	params, err := fam.ResolveParams(opts.Params)
+	if err != nil {
+		return nil, err
+	}
+	log := opts.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	task := opts.Task
+	if fam.Task != "" {
+		task = fam.Task
+	}
+	if err := checkOptions(&opts, task); err != nil {
+		return nil, err
+	}
+	backendName, err := NormalizeBackend(opts.Backend)
+	if err != nil {
+		return nil, err
+	}
+	spec := Spec{InputShape: slices.Clone(opts.Train.X.Shape), Task: task, NumClasses: len(opts.Classes)}
+	net, err := buildNetwork(fam, spec, params)
+	if err != nil {
+		return nil, err
+	}
+	backend, err := NewBackend(backendName)
+	if err != nil {
+		return nil, err
+	}
+
+	store := model.NewStore()
+	if err := store.SetRNGStateFromSeed(opts.Seed); err != nil {
+		return nil, fmt.Errorf("model %q: seeding: %w", fam.Name, err)
+	}
+	opt, err := newOptimizer(store, opts.Optimizer)
+	if err != nil {
+		return nil, err
+	}
+	tm := &Trained{backend: backend, store: store, net: net, spec: spec}
+
+	// Create and initialise the variables once, so init_from can overwrite them and errors
+	// in the family's graph show up before training.
+	if err := tm.materialize(); err != nil {
+		return nil, fmt.Errorf("model %q: building the network: %w", fam.Name, err)
+	}
+	var initRep *InitReport
+	if opts.InitFrom != "" {
+		initRep, err = initFrom(store, opts.InitFrom)
+		if err != nil {
+			return nil, err
+		}
+		log.Info("init_from", "path", opts.InitFrom, "loaded", len(initRep.Loaded), "fresh", len(initRep.Fresh), "shape_mismatch", len(initRep.ShapeMismatch))
+	}
+
+	lossFn := net.Loss
+	if lossFn == nil {
+		lossFn = defaultLoss(task)
+	}
+	stepExec, err := model.NewExec(backend, store, func(scope *model.Scope, inputs []*graph.Node) []*graph.Node {
+		x, y := splitInputs(inputs)
+		g := x.Graph()
+		store.SetTraining(g, true)
+		outs := net.Forward(scope.In(modelScope), x)
+		mainLoss := scalar(lossFn(scope, x, y, outs))
+		train.AddMainLoss(mainLoss)
+		opt.UpdateGraph(scope, g, train.TotalLoss(g))
+		train.ExecPerStepUpdateGraphFn(g)
+		return []*graph.Node{mainLoss, metricSum(task, x, y, outs[0])}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("model %q: %w", fam.Name, err)
+	}
+	stepExec.SetMaxCache(16)
+	evalExec, err := model.NewExec(backend, store, func(scope *model.Scope, inputs []*graph.Node) []*graph.Node {
+		x, y := splitInputs(inputs)
+		outs := net.Forward(scope.In(modelScope), x)
+		l := scalar(lossFn(scope, x, y, outs))
+		b := float64(x.Shape().Dimensions[0])
+		return []*graph.Node{graph.MulScalar(l, b), metricSum(task, x, y, outs[0])}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("model %q: %w", fam.Name, err)
+	}
+	evalExec.SetMaxCache(16)
+
+	es := opts.EarlyStopping
+	hasVal := opts.Val.Len() > 0
+	if !hasVal {
+		es.Patience = 0
+	}
+	if es.Monitor == "" {
+		es.Monitor = MonitorValLoss
+	}
+	hist := History{Monitor: es.Monitor, Epochs: []EpochRecord{}}
+	if !hasVal {
+		hist.Monitor = ""
+	}
+
+	rng := rand.New(rand.NewPCG(uint64(opts.Seed), 0x62696f70697065)) // "biopipe"
+	order := make([]int, opts.Train.Len())
+	for i := range order {
+		order[i] = i
+	}
+	var prog stages.Progress = nopProgress{}
+	if opts.Progress != nil {
+		prog = opts.Progress("train "+fam.Name, opts.Epochs)
+	}
+	defer prog.Close()
+
+	best := math.Inf(1)
+	bestEpoch := 0
+	var bestWeights map[string]*tensors.Tensor
+	sinceBest := 0
+	for epoch := 1; epoch <= opts.Epochs; epoch++ {
+		t0 := time.Now()
+		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		var lossSum, metSum float64
+		for lo := 0; lo < len(order); lo += opts.BatchSize {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			hi := min(lo+opts.BatchSize, len(order))
+			l, m, err := runBatch(stepExec, opts.Train, task, order[lo:hi])
+			if err != nil {
+				return nil, fmt.Errorf("model %q: epoch %d: training step: %w", fam.Name, epoch, err)
+			}
+			if math.IsNaN(l) || math.IsInf(l, 0) {
+				return nil, fmt.Errorf("model %q: epoch %d: training loss is %v (lower the learning rate, or standardise the inputs/targets)", fam.Name, epoch, l)
+			}
+			lossSum += l * float64(hi-lo)
+			metSum += m
+		}
+		rec := EpochRecord{Epoch: epoch}
+		n := float64(len(order))
+		rec.TrainLoss = lossSum / n
+		rec.setMetric(task, false, metSum/n)
+		if hasVal {
+			vl, vm, err := evaluate(ctx, evalExec, opts.Val, task, evalBatch(opts.BatchSize))
+			if err != nil {
+				return nil, fmt.Errorf("model %q: epoch %d: validation: %w", fam.Name, epoch, err)
+			}
+			rec.ValLoss = ptr(vl)
+			rec.setMetric(task, true, vm)
+		}
+		rec.Seconds = time.Since(t0).Seconds()
+		hist.Epochs = append(hist.Epochs, rec)
+		prog.Add(1)
+		log.Debug("epoch", "model", fam.Name, "epoch", epoch, "train_loss", rec.TrainLoss, "val_loss", deref(rec.ValLoss))
+		if opts.OnEpoch != nil {
+			opts.OnEpoch(rec)
+		}
+
+		if !hasVal {
+			bestEpoch = epoch
+			continue
+		}
+		cur := rec.monitored(es.Monitor)
+		if es.Monitor == MonitorValAccuracy {
+			cur = -cur // higher is better
+		}
+		if epoch == 1 || cur < best-es.MinDelta {
+			best, bestEpoch, sinceBest = cur, epoch, 0
+			if es.Patience > 0 {
+				if bestWeights, err = snapshot(store); err != nil {
+					return nil, err
+				}
+			}
+			continue
+		}
+		sinceBest++
+		if es.Patience > 0 && sinceBest >= es.Patience {
+			hist.StoppedEarly = true
+			log.Info("early stopping", "model", fam.Name, "epoch", epoch, "best_epoch", bestEpoch, "monitor", es.Monitor)
+			break
+		}
+	}
+	epochsRun := len(hist.Epochs)
+	if es.Patience > 0 && bestWeights != nil && bestEpoch != epochsRun {
+		if err := restore(store, bestWeights); err != nil {
+			return nil, err
+		}
+		hist.RestoredBest = true
+	} else if es.Patience == 0 {
+		bestEpoch = epochsRun // no restore: the final weights are the model
+	}
+	hist.BestEpoch = bestEpoch
+
+	card := Card{
+		Family:          fam.Name,
+		Params:          map[string]any(params),
+		Task:            task,
+		InputShape:      spec.InputShape,
+		Classes:         opts.Classes,
+		FeatureNames:    opts.FeatureNames,
+		Outputs:         tm.outputNames(),
+		Standardisation: "none",
+		Epochs:          opts.Epochs,
+		EpochsRun:       epochsRun,
+		BestEpoch:       bestEpoch,
+		BatchSize:       opts.BatchSize,
+		Optimizer:       opts.Optimizer,
+		EarlyStopping:   opts.EarlyStopping,
+		Backend:         backendName,
+		Seed:            opts.Seed,
+		TrainExamples:   opts.Train.Len(),
+		ValExamples:     opts.Val.Len(),
+		NumParameters:   countParams(store),
+		InitFrom:        initRep,
+		TrainSeconds:    time.Since(start).Seconds(),
+	}
+	if epochsRun > 0 {
+		rec := hist.Epochs[bestEpoch-1]
+		card.Final = &rec
+	}
+	tm.card = card
+	if opts.OutDir != "" {
+		if err := tm.save(opts.OutDir, &hist); err != nil {
+			return nil, err
+		}
+	}
+	return &Result{Card: card, History: hist, Trained: tm}, nil
+}
+
+func checkOptions(o *TrainOptions, task Task) error {
+	if o.Train.Len() == 0 {
+		return errors.New("no training examples (split \"train\" is empty)")
+	}
+	if o.Epochs < 1 {
+		return fmt.Errorf("epochs must be at least 1, got %d", o.Epochs)
+	}
+	if o.BatchSize < 1 {
+		return fmt.Errorf("batch_size must be at least 1, got %d", o.BatchSize)
+	}
+	for _, d := range []*Data{o.Train, o.Val} {
+		if d.Len() == 0 {
+			continue
+		}
+		if !slices.Equal(d.X.Shape, o.Train.X.Shape) {
+			return fmt.Errorf("validation inputs have shape %v, training inputs %v", d.X.Shape, o.Train.X.Shape)
+		}
+		if want := d.X.N * dataset.TensorSize(d.X.Shape); len(d.X.X) != want {
+			return fmt.Errorf("input matrix holds %d values, want %d (%d rows of shape %v)", len(d.X.X), want, d.X.N, d.X.Shape)
+		}
+		switch task {
+		case Classification:
+			if len(d.Classes) != d.X.N {
+				return fmt.Errorf("classification needs one class label per row: %d labels for %d rows", len(d.Classes), d.X.N)
+			}
+			for i, c := range d.Classes {
+				if c < 0 || c >= len(o.Classes) {
+					return fmt.Errorf("row %d: class index %d out of range (%d classes)", i, c, len(o.Classes))
+				}
+			}
+		case Regression:
+			if len(d.Targets) != d.X.N {
+				return fmt.Errorf("regression needs one target per row: %d targets for %d rows", len(d.Targets), d.X.N)
+			}
+			for i, v := range d.Targets {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					return fmt.Errorf("row %d: regression target is %v", i, v)
+				}
+			}
+		}
+	}
+	switch task {
+	case Classification:
+		if len(o.Classes) < 2 {
+			return fmt.Errorf("classification needs at least 2 classes, got %d", len(o.Classes))
+		}
+	case Regression, Reconstruction:
+	default:
+		return fmt.Errorf("unknown task %q (want classification, regression or reconstruction)", task)
+	}
+	if o.Optimizer.Name == "" {
+		o.Optimizer.Name = OptAdam
+	}
+	if o.Optimizer.LearningRate <= 0 {
+		o.Optimizer.LearningRate = 1e-3
+	}
+	switch o.EarlyStopping.Monitor {
+	case "", MonitorValLoss:
+	case MonitorValAccuracy:
+		if task != Classification {
+			return fmt.Errorf("early_stopping.monitor %q needs a classification task (task is %s)", MonitorValAccuracy, task)
+		}
+	default:
+		return fmt.Errorf("early_stopping.monitor %q is not one of %s, %s", o.EarlyStopping.Monitor, MonitorValLoss, MonitorValAccuracy)
+	}
+	return nil
+}
+
+func buildNetwork(fam *Family, spec Spec, params stages.Config) (net *Network, err error) {
+	if perr := catch(func() { net, err = fam.Build(spec, params) }); perr != nil {
+		err = perr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("model %q: %w", fam.Name, err)
+	}
+	if net == nil || net.Forward == nil {
+		return nil, fmt.Errorf("model %q: Build returned no Forward function", fam.Name)
+	}
+	return net, nil
+}
+
+func newOptimizer(store *model.Store, c OptimizerConfig) (optimizer.Interface, error) {
+	if c.WeightDecay < 0 {
+		return nil, fmt.Errorf("optimizer.weight_decay must be >= 0, got %v", c.WeightDecay)
+	}
+	switch c.Name {
+	case OptAdam, "":
+		if c.WeightDecay > 0 {
+			store.RootScope().SetParam(regularizer.ParamL2, c.WeightDecay)
+		}
+		return optimizer.Adam().LearningRate(c.LearningRate).Done(), nil
+	case OptAdamW:
+		return optimizer.Adam().LearningRate(c.LearningRate).WeightDecay(c.WeightDecay).Done(), nil
+	case OptSGD:
+		if c.WeightDecay > 0 {
+			store.RootScope().SetParam(regularizer.ParamL2, c.WeightDecay)
+		}
+		return optimizer.StochasticGradientDescent().WithDecay(false).WithLearningRate(c.LearningRate).Done(), nil
+	}
+	msg := fmt.Sprintf("unknown optimizer %q (valid optimizers: %s)", c.Name, strings.Join(OptimizerNames, ", "))
+	if s := stages.Suggest(c.Name, OptimizerNames); s != "" {
+		msg = fmt.Sprintf("unknown optimizer %q (did you mean %q?)", c.Name, s)
+	}
+	return nil, errors.New(msg)
+}
+
+func splitInputs(inputs []*graph.Node) (x, y *graph.Node) {
+	x = inputs[0]
+	if len(inputs) > 1 {
+		y = inputs[1]
+	}
+	return
+}
+
+func scalar(n *graph.Node) *graph.Node {
+	if n == nil {
+		panic(errors.New("loss function returned nil"))
+	}
+	if !n.Shape().IsScalar() {
+		n = graph.ReduceAllMean(n)
+	}
+	return graph.ConvertDType(n, dtypes.Float32)
+}
+
+// flat reshapes [B, ...] to [B, prod(...)].
+func flat(x *graph.Node) *graph.Node {
+	b := x.Shape().Dimensions[0]
+	return graph.Reshape(x, b, x.Shape().Size()/max(b, 1))
+}
+
+// defaultLoss is the task's loss: softmax cross-entropy, or mean squared error.
+func defaultLoss(task Task) LossFunc {
+	return func(_ *model.Scope, x, y *graph.Node, outs []*graph.Node) *graph.Node {
+		out := outs[0]
+		switch task {
+		case Classification:
+			return loss.SparseCategoricalCrossEntropyLogits([]*graph.Node{y}, []*graph.Node{flat(out)})
+		case Regression:
+			return loss.MeanSquaredError([]*graph.Node{y}, []*graph.Node{flat(out)})
+		}
+		return loss.MeanSquaredError([]*graph.Node{flat(x)}, []*graph.Node{flat(out)})
+	}
+}
+
+// metricSum is the batch sum of the task metric: correct predictions (classification) or
+// per-example squared error (regression; reconstruction: mean over the example's values).
+func metricSum(task Task, x, y, out *graph.Node) *graph.Node {
+	out = flat(out)
+	switch task {
+	case Classification:
+		pred := graph.ArgMax(out, -1, dtypes.Int32)
+		hit := graph.Equal(pred, graph.Reshape(y, y.Shape().Dimensions[0]))
+		return graph.ReduceAllSum(graph.ConvertDType(hit, dtypes.Float32))
+	case Regression:
+		return graph.ReduceAllSum(graph.Square(graph.Sub(out, y)))
+	}
+	fx := flat(x)
+	d := float64(fx.Shape().Dimensions[1])
+	return graph.DivScalar(graph.ReduceAllSum(graph.Square(graph.Sub(out, fx))), d)
+}
+
+// batchTensors gathers the rows of d into an input tensor and, for supervised tasks, a
+// label tensor.
+func batchTensors(d *Data, task Task, rows []int) []any {
+	size := dataset.TensorSize(d.X.Shape)
+	buf := make([]float32, len(rows)*size)
+	for i, r := range rows {
+		copy(buf[i*size:(i+1)*size], d.X.X[r*size:(r+1)*size])
+	}
+	dims := append([]int{len(rows)}, d.X.Shape...)
+	args := []any{tensors.FromFlatDataAndDimensions(buf, dims...)}
+	switch task {
+	case Classification:
+		y := make([]int32, len(rows))
+		for i, r := range rows {
+			y[i] = int32(d.Classes[r])
+		}
+		args = append(args, tensors.FromFlatDataAndDimensions(y, len(rows), 1))
+	case Regression:
+		y := make([]float32, len(rows))
+		for i, r := range rows {
+			y[i] = float32(d.Targets[r])
+		}
+		args = append(args, tensors.FromFlatDataAndDimensions(y, len(rows), 1))
+	}
+	return args
+}
+
+// runBatch executes a 2-output (loss, metric) exec on the rows and returns the values.
+func runBatch(e *model.Exec, d *Data, task Task, rows []int) (float64, float64, error) {
+	args := batchTensors(d, task, rows)
+	defer finalizeArgs(args)
+	outs, err := call(e, args...)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer finalizeAll(outs)
+	l, err := scalarValue(outs[0])
+	if err != nil {
+		return 0, 0, err
+	}
+	m, err := scalarValue(outs[1])
+	return l, m, err
+}
+
+// evaluate returns the mean loss and mean metric over d.
+func evaluate(ctx context.Context, e *model.Exec, d *Data, task Task, batch int) (float64, float64, error) {
+	var lossSum, metSum float64
+	rows := make([]int, 0, batch)
+	for lo := 0; lo < d.Len(); lo += batch {
+		if err := ctx.Err(); err != nil {
+			return 0, 0, err
+		}
+		hi := min(lo+batch, d.Len())
+		rows = rows[:0]
+		for i := lo; i < hi; i++ {
+			rows = append(rows, i)
+		}
+		l, m, err := runBatch(e, d, task, rows)
+		if err != nil {
+			return 0, 0, err
+		}
+		lossSum += l
+		metSum += m
+	}
+	n := float64(d.Len())
+	return lossSum / n, metSum / n, nil
+}
+
+func evalBatch(train int) int { return max(train, 256) }
+
+func call(e *model.Exec, args ...any) (outs []*tensors.Tensor, err error) {
+	if perr := catch(func() { outs, err = e.Call(args...) }); perr != nil {
+		return nil, perr
+	}
+	return outs, err
+}
+
+func scalarValue(t *tensors.Tensor) (float64, error) {
+	v, err := tensors.CopyFlatData[float32](t)
+	if err != nil {
+		return 0, err
+	}
+	if len(v) != 1 {
+		return 0, fmt.Errorf("expected a scalar, got shape %s", t.Shape())
+	}
+	return float64(v[0]), nil
+}
+
+func finalizeArgs(args []any) {
+	for _, a := range args {
+		if t, ok := a.(*tensors.Tensor); ok {
+			_ = t.FinalizeAll()
+		}
+	}
+}
+
+func finalizeAll(ts []*tensors.Tensor) {
+	for _, t := range ts {
+		_ = t.FinalizeAll()
+	}
+}
+
+// snapshot copies the values of the model's variables.
+func snapshot(store *model.Store) (map[string]*tensors.Tensor, error) {
+	out := map[string]*tensors.Tensor{}
+	for v := range store.IterVariables() {
+		if !isModelVar(v) {
+			continue
+		}
+		val, err := v.Value()
+		if err != nil {
+			return nil, fmt.Errorf("variable %s: %w", v.Path(), err)
+		}
+		c, err := val.LocalClone()
+		if err != nil {
+			return nil, fmt.Errorf("variable %s: %w", v.Path(), err)
+		}
+		out[v.Path()] = c
+	}
+	return out, nil
+}
+
+func restore(store *model.Store, vals map[string]*tensors.Tensor) error {
+	for v := range store.IterVariables() {
+		if t, ok := vals[v.Path()]; ok {
+			if err := v.SetValue(t); err != nil {
+				return fmt.Errorf("restoring variable %s: %w", v.Path(), err)
+			}
+		}
+	}
+	return nil
+}
+
+func countParams(store *model.Store) int {
+	n := 0
+	for v := range store.IterVariables() {
+		if isModelVar(v) && v.Trainable {
+			n += v.Shape().Size()
+		}
+	}
+	return n
+}
+
+func catch(fn func()) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if e, ok := r.(error); ok {
+				err = e
+				return
+			}
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	fn()
+	return nil
+}
+
+type nopProgress struct{}
+
+func (nopProgress) Add(int) {}
+func (nopProgress) Close()  {}
+
+func ptr(v float64) *float64 { return &v }
+
+func deref(p *float64) float64 {
+	if p == nil {
+		return math.NaN()
+	}
+	return *p
+}
+
+// writeFileAtomic writes data to path through a temporary file in the same folder.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+

@@ -1,0 +1,352 @@
+package models
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"sync"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/model/checkpoint"
+
+	"github.com/biopipe/biopipe/dataset"
+)
+
+// Trained is a model ready for inference: trained by Train or read by Load.
+type Trained struct {
+	mu      sync.Mutex
+	backend compute.Backend
+	store   *model.Store
+	net     *Network
+	spec    Spec
+	card    Card
+	predict *model.Exec
+}
+
+// Card returns the model card.
+func (t *Trained) Card() Card { return t.card }
+
+// predictBatch is the number of rows per inference call; the last chunk is zero-padded so
+// one compiled graph serves every call.
+const predictBatch = 256
+
+// Output is one named output of a model for N examples.
+type Output struct {
+	Name   string
+	Shape  []int       // per example
+	Values [][]float32 // N rows of prod(Shape) values
+}
+
+func (t *Trained) outputNames() []string {
+	if len(t.net.OutputNames) > 0 {
+		return slices.Clone(t.net.OutputNames)
+	}
+	return []string{"output"}
+}
+
+func (t *Trained) forwardExec() (*model.Exec, error) {
+	if t.predict != nil {
+		return t.predict, nil
+	}
+	task := t.spec.Task
+	e, err := model.NewExec(t.backend, t.store, func(scope *model.Scope, x *graph.Node) []*graph.Node {
+		outs := slices.Clone(t.net.Forward(scope.In(modelScope), x))
+		if task == Classification {
+			outs[0] = graph.Softmax(flat(outs[0]), -1)
+		}
+		return outs
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.SetMaxCache(16)
+	t.predict = e
+	return e, nil
+}
+
+// materialize builds the inference graph once on one zero example, which creates (and
+// initialises) every variable the network uses in inference.
+func (t *Trained) materialize() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e, err := t.forwardExec()
+	if err != nil {
+		return err
+	}
+	dims := append([]int{1}, t.spec.InputShape...)
+	x := tensors.FromFlatDataAndDimensions(make([]float32, dataset.TensorSize(t.spec.InputShape)), dims...)
+	outs, err := call(e, x)
+	_ = x.FinalizeAll()
+	if err != nil {
+		return err
+	}
+	defer finalizeAll(outs)
+	if len(outs) == 0 {
+		return fmt.Errorf("the network has no outputs")
+	}
+	if names := t.outputNames(); len(names) != len(outs) {
+		return fmt.Errorf("the network returns %d outputs but names %d (%v)", len(outs), len(names), names)
+	}
+	main := outs[0].Shape().Size()
+	if want := t.spec.OutputDim(); main != want {
+		return fmt.Errorf("the main output has %d values per example (shape %s), want %d for %s", main, outs[0].Shape(), want, t.spec.Task)
+	}
+	return nil
+}
+
+// Predict returns the main output per row: class probabilities (softmax) for
+// classification, [value] for regression, the reconstruction (flattened) for autoencoders.
+func (t *Trained) Predict(ctx context.Context, x *dataset.Matrix) ([][]float32, error) {
+	outs, err := t.Outputs(ctx, x)
+	if err != nil {
+		return nil, err
+	}
+	return outs[0].Values, nil
+}
+
+// Outputs returns every output of the model per row (main output first, post-processed as
+// in Predict; extra outputs such as a latent code as the network returns them).
+func (t *Trained) Outputs(ctx context.Context, x *dataset.Matrix) ([]Output, error) {
+	if x == nil {
+		return nil, fmt.Errorf("predict: no input matrix")
+	}
+	size := dataset.TensorSize(t.spec.InputShape)
+	if dataset.TensorSize(x.Shape) != size {
+		return nil, fmt.Errorf("predict: inputs have shape %v, the model (%s) was trained on %v", x.Shape, t.card.Family, t.spec.InputShape)
+	}
+	if len(x.X) != x.N*size {
+		return nil, fmt.Errorf("predict: input matrix holds %d values, want %d (%d rows of %v)", len(x.X), x.N*size, x.N, x.Shape)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e, err := t.forwardExec()
+	if err != nil {
+		return nil, err
+	}
+	names := t.outputNames()
+	res := make([]Output, len(names))
+	for i := range res {
+		res[i].Name = names[i]
+		res[i].Values = make([][]float32, 0, x.N)
+	}
+	chunk := min(predictBatch, max(x.N, 1))
+	dims := append([]int{chunk}, t.spec.InputShape...)
+	for lo := 0; lo < x.N; lo += chunk {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		hi := min(lo+chunk, x.N)
+		buf := make([]float32, chunk*size)
+		copy(buf, x.X[lo*size:hi*size])
+		in := tensors.FromFlatDataAndDimensions(buf, dims...)
+		outs, err := call(e, in)
+		_ = in.FinalizeAll()
+		if err != nil {
+			return nil, fmt.Errorf("predict rows %d-%d: %w", lo, hi-1, err)
+		}
+		for i, o := range outs {
+			vals, err := tensors.CopyFlatData[float32](o)
+			if err != nil {
+				finalizeAll(outs)
+				return nil, fmt.Errorf("predict: output %q: %w", names[i], err)
+			}
+			per := len(vals) / chunk
+			if res[i].Shape == nil {
+				res[i].Shape = slices.Clone(o.Shape().Dimensions[1:])
+				if i == 0 && (t.spec.Task == Classification || len(res[i].Shape) == 0) {
+					res[i].Shape = []int{per}
+				}
+			}
+			for r := 0; r < hi-lo; r++ {
+				res[i].Values = append(res[i].Values, vals[r*per:(r+1)*per:(r+1)*per])
+			}
+		}
+		finalizeAll(outs)
+	}
+	return res, nil
+}
+
+// save writes checkpoint/ (the model's variables only), model.json and history.json.
+func (t *Trained) save(dir string, hist *History) error {
+	ckpt := filepath.Join(dir, CheckpointDir)
+	if err := os.MkdirAll(ckpt, 0o755); err != nil {
+		return fmt.Errorf("model artifact: %w", err)
+	}
+	saveStore := model.NewStore()
+	var paths []string
+	vars := map[string]*model.Variable{}
+	for v := range t.store.IterVariables() {
+		if isModelVar(v) {
+			paths = append(paths, v.Path())
+			vars[v.Path()] = v
+		}
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		val, err := vars[p].Value()
+		if err != nil {
+			return fmt.Errorf("checkpoint: variable %s: %w", p, err)
+		}
+		c, err := val.LocalClone()
+		if err != nil {
+			return fmt.Errorf("checkpoint: variable %s: %w", p, err)
+		}
+		if _, err := saveStore.CreateVariable(p, c); err != nil {
+			return fmt.Errorf("checkpoint: variable %s: %w", p, err)
+		}
+	}
+	err := catch(func() {
+		h, err := checkpoint.Build(saveStore).Dir(ckpt).Done()
+		if err == nil {
+			err = h.Save()
+		}
+		if err != nil {
+			panic(err)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: %w", ckpt, err)
+	}
+	if err := writeJSON(filepath.Join(dir, CardFile), t.card); err != nil {
+		return err
+	}
+	return writeJSON(filepath.Join(dir, HistoryFile), hist)
+}
+
+// Load reads a model artifact folder (model.json + checkpoint/) for inference on the named
+// backend ("" = "go").
+func Load(dir string, backend string) (*Trained, error) {
+	card, err := ReadCard(dir)
+	if err != nil {
+		return nil, err
+	}
+	fam, err := Get(card.Family)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, CardFile), err)
+	}
+	params, err := fam.ResolveParams(card.Params)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, CardFile), err)
+	}
+	spec := Spec{InputShape: card.InputShape, Task: card.Task, NumClasses: len(card.Classes)}
+	net, err := buildNetwork(fam, spec, params)
+	if err != nil {
+		return nil, err
+	}
+	b, err := NewBackend(backend)
+	if err != nil {
+		return nil, err
+	}
+	vals, err := readCheckpoint(dir)
+	if err != nil {
+		return nil, err
+	}
+	store := model.NewStore()
+	for p, v := range vals {
+		if _, err := store.CreateVariable(p, v); err != nil {
+			return nil, fmt.Errorf("%s: variable %s: %w", dir, p, err)
+		}
+	}
+	t := &Trained{backend: b, store: store, net: net, spec: spec, card: card}
+	if err := t.materialize(); err != nil {
+		return nil, fmt.Errorf("model %s: %w", dir, err)
+	}
+	for v := range store.IterVariables() {
+		if isModelVar(v) {
+			if _, ok := vals[v.Path()]; !ok {
+				return nil, fmt.Errorf("model %s: variable %s is not in the checkpoint (was the model trained with other params or code?)", dir, v.Path())
+			}
+		}
+	}
+	return t, nil
+}
+
+// readCheckpoint loads every variable of a checkpoint folder, or of the checkpoint/
+// folder inside a model artifact.
+func readCheckpoint(path string) (map[string]*tensors.Tensor, error) {
+	dir := path
+	if fi, err := os.Stat(filepath.Join(path, CheckpointDir)); err == nil && fi.IsDir() {
+		dir = filepath.Join(path, CheckpointDir)
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	src := model.NewStore()
+	err := catch(func() {
+		if _, err := checkpoint.Load(src).Dir(dir).Immediate().Done(); err != nil {
+			panic(err)
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", dir, err)
+	}
+	out := map[string]*tensors.Tensor{}
+	for v := range src.IterVariables() {
+		val, err := v.Value()
+		if err != nil {
+			return nil, fmt.Errorf("checkpoint %s: variable %s: %w", dir, v.Path(), err)
+		}
+		out[v.Path()] = val
+	}
+	return out, nil
+}
+
+// InitReport says which variables init_from loaded.
+type InitReport struct {
+	From          string   `json:"from"`
+	Loaded        []string `json:"loaded"`                   // same name and shape: copied
+	Fresh         []string `json:"fresh,omitempty"`          // not in the source: freshly initialised
+	ShapeMismatch []string `json:"shape_mismatch,omitempty"` // in the source with another shape: freshly initialised
+	Unused        []string `json:"unused,omitempty"`         // in the source, not in this model
+}
+
+func initFrom(store *model.Store, path string) (*InitReport, error) {
+	vals, err := readCheckpoint(path)
+	if err != nil {
+		return nil, fmt.Errorf("init_from %s: %w", path, err)
+	}
+	rep := &InitReport{From: path, Loaded: []string{}}
+	used := map[string]bool{}
+	for v := range store.IterVariables() {
+		if !isModelVar(v) {
+			continue
+		}
+		src, ok := vals[v.Path()]
+		switch {
+		case !ok:
+			rep.Fresh = append(rep.Fresh, v.Path())
+		case !src.Shape().Equal(v.Shape()):
+			rep.ShapeMismatch = append(rep.ShapeMismatch, fmt.Sprintf("%s (source %v, model %v)", v.Path(), src.Shape().Dimensions, v.Shape().Dimensions))
+			used[v.Path()] = true
+		default:
+			c, err := src.LocalClone()
+			if err != nil {
+				return nil, fmt.Errorf("init_from %s: %s: %w", path, v.Path(), err)
+			}
+			if err := v.SetValue(c); err != nil {
+				return nil, fmt.Errorf("init_from %s: %s: %w", path, v.Path(), err)
+			}
+			rep.Loaded = append(rep.Loaded, v.Path())
+			used[v.Path()] = true
+		}
+	}
+	for p := range vals {
+		if !used[p] {
+			rep.Unused = append(rep.Unused, p)
+		}
+	}
+	sort.Strings(rep.Loaded)
+	sort.Strings(rep.Fresh)
+	sort.Strings(rep.ShapeMismatch)
+	sort.Strings(rep.Unused)
+	if len(rep.Loaded) == 0 {
+		return nil, fmt.Errorf("init_from %s: no variable matches this model by name and shape (source has %d variables; this model's: %v)", path, len(vals), append(rep.Fresh, rep.ShapeMismatch...))
+	}
+	return rep, nil
+}
