@@ -1,0 +1,292 @@
+package evaluate
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/biopipe/biopipe/dataset"
+	"github.com/biopipe/biopipe/metrics"
+	"github.com/biopipe/biopipe/models"
+	"github.com/biopipe/biopipe/plots"
+	"github.com/biopipe/biopipe/stages"
+)
+
+// KindName is the stage kind's name.
+const KindName = "evaluate"
+
+// Config field names.
+const (
+	FieldThreshold         = "threshold"
+	FieldThresholdValue    = "threshold_value"
+	FieldTargetSensitivity = "target_sensitivity"
+	FieldBootstrap         = "bootstrap"
+	FieldLevel             = "ci_level"
+	FieldBins              = "calibration_bins"
+	FieldSplits            = "splits"
+)
+
+// Ports.
+const (
+	PortModel = "model"
+	PortData  = "data"
+)
+
+// Fields is the evaluate stage's config spec.
+var Fields = []stages.Field{
+	{Name: FieldThreshold, Type: stages.String, Default: metrics.ThresholdFixed,
+		Enum: []string{metrics.ThresholdFixed, metrics.ThresholdYouden, metrics.ThresholdSensitivity},
+		Doc:  "binary decision threshold: fixed (threshold_value), youden (max sensitivity+specificity-1) or sensitivity (reach target_sensitivity); fitted on the val split only"},
+	{Name: FieldThresholdValue, Type: stages.Float, Default: 0.5, Min: stages.Bound(0), Max: stages.Bound(1),
+		Doc: "probability of the positive class at or above which a binary prediction is positive (rule fixed)"},
+	{Name: FieldTargetSensitivity, Type: stages.Float, Default: 0.9, Min: stages.Bound(0), Max: stages.Bound(1),
+		Doc: "sensitivity the threshold must reach on the val split (rule sensitivity)"},
+	{Name: FieldBootstrap, Type: stages.Int, Default: 1000, Min: stages.Bound(0), Max: stages.Bound(100000),
+		Doc: "bootstrap resamples for the confidence intervals (0 = none); stratified by class, whole groups when the data has a group column; seeded by the pipeline seed"},
+	{Name: FieldLevel, Type: stages.Float, Default: 0.95, Min: stages.Bound(0.5), Max: stages.Bound(0.999),
+		Doc: "confidence level of the intervals"},
+	{Name: FieldBins, Type: stages.Int, Default: 10, Min: stages.Bound(2), Max: stages.Bound(100),
+		Doc: "equal-width bins of the reliability diagram and ECE"},
+	{Name: FieldSplits, Type: stages.Strings, Default: []any{dataset.Train, dataset.Val, dataset.Test},
+		Doc: "splits to evaluate, in report order (absent splits are skipped; figures use test, else the last)"},
+}
+
+func init() {
+	stages.Register(&stages.Kind{
+		Name: KindName,
+		Doc:  "metrics with bootstrap confidence intervals, predictions and figures of a trained model",
+		Description: `Runs the model on each split of the dataset and writes metrics.json: per split,
+every scalar metric as {value, ci_low, ci_high} (classification: accuracy, balanced accuracy,
+AUROC, AUPRC, F1 macro/micro, sensitivity, specificity, PPV, NPV, ECE, Brier; multiclass AUROC
+and AUPRC are one-vs-rest macro; regression: MSE, RMSE, MAE, R²), the confusion matrix, the
+threshold and the calibration bins. Also predictions.arrow, ROC/PR/confusion/reliability PNGs
+of the test split, and the model's per-epoch curves. Headline metrics go to the run manifest
+as <split>_<metric> (test_auroc, ...).`,
+		Version:     "1",
+		Fields:      Fields,
+		UsesBackend: true,
+		Inputs: []stages.Port{
+			{Name: PortModel, Type: stages.Model, Doc: "the trained model"},
+			{Name: PortData, Type: stages.Table, Doc: "the dataset with its split column"},
+		},
+		Output: stages.Port{Name: "metrics", Type: stages.Metrics, Doc: "metrics.json, predictions.arrow, figures"},
+		New: func(cfg stages.Config) (stages.Stage, error) {
+			return stages.StageFunc(func(ctx context.Context, env *stages.Env) error { return run(ctx, env, cfg) }), nil
+		},
+		Example: `- id: eval
+  kind: evaluate
+  inputs: [train, split]
+  with: {threshold: youden, bootstrap: 2000}`,
+	})
+}
+
+func run(ctx context.Context, env *stages.Env, cfg stages.Config) error {
+	mi, err := env.One(PortModel)
+	if err != nil {
+		return err
+	}
+	di, err := env.One(PortData)
+	if err != nil {
+		return err
+	}
+	frame, err := dataset.ReadFile(di.File(stages.DataFile))
+	if err != nil {
+		return fmt.Errorf("stage %q: %w", env.StageID, err)
+	}
+	model, err := models.Load(mi.Dir, env.Backend)
+	if err != nil {
+		return fmt.Errorf("stage %q: %w", env.StageID, err)
+	}
+	card := model.Card()
+	opt := Options{
+		Task: string(card.Task), Classes: card.Classes, Model: card.Family,
+		Threshold: cfg.String(FieldThreshold), FixedThreshold: cfg.Float(FieldThresholdValue),
+		TargetSensitivity: cfg.Float(FieldTargetSensitivity), Resamples: cfg.Int(FieldBootstrap),
+		Level: cfg.Float(FieldLevel), Seed: uint64(env.Seed), Bins: cfg.Int(FieldBins), Order: cfg.Strings(FieldSplits),
+	}
+	if opt.Task == "classification" && len(opt.Classes) == 0 {
+		opt.Classes = frame.Classes()
+	}
+	if opt.Task != "classification" && opt.Task != "regression" {
+		return fmt.Errorf("stage %q: model task %q: evaluate handles classification and regression", env.StageID, opt.Task)
+	}
+	preds := map[string]*Predictions{}
+	prog := env.Progress("predict", len(opt.Order))
+	for _, split := range opt.Order {
+		rows := frame.SplitRows(split)
+		if frame.Split() == nil && split != dataset.Test {
+			rows = nil // without a split column every row is test data
+		}
+		if len(rows) > 0 {
+			p, err := predict(ctx, model, frame, rows, opt)
+			if err != nil {
+				return fmt.Errorf("stage %q: split %q: %w", env.StageID, split, err)
+			}
+			preds[split] = p
+		}
+		prog.Add(1)
+	}
+	prog.Close()
+	out, err := Evaluate(ctx, preds, opt)
+	if err != nil {
+		return fmt.Errorf("stage %q: %w", env.StageID, err)
+	}
+	if err := historyFigures(mi.Dir, env.OutDir, out); err != nil {
+		env.Log.Warn("no per-epoch curves", "stage", env.StageID, "err", err)
+	}
+	if err := write(env, out, preds, opt); err != nil {
+		return fmt.Errorf("stage %q: %w", env.StageID, err)
+	}
+	for _, split := range out.Result.Splits {
+		s := out.Result.PerSplit[split]
+		for name, iv := range s.Metrics {
+			env.SetMetric(split+"_"+name, iv.Value)
+		}
+	}
+	if th := out.Result.Threshold; th != nil {
+		env.SetMetric("threshold", th.Value)
+	}
+	return nil
+}
+
+// predict runs the model on rows and pairs the outputs with the labels.
+func predict(ctx context.Context, model *models.Trained, frame *dataset.Frame, rows []int, opt Options) (*Predictions, error) {
+	x, err := frame.Features(rows)
+	if err != nil {
+		return nil, err
+	}
+	out, err := model.Predict(ctx, x)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) != len(rows) {
+		return nil, fmt.Errorf("model returned %d predictions for %d rows", len(out), len(rows))
+	}
+	cls, reg, err := frame.Labels(rows)
+	if err != nil {
+		return nil, err
+	}
+	p := &Predictions{Rows: rows, Truth: cls, Target: reg}
+	if g := frame.Group(); g != nil {
+		for _, r := range rows {
+			p.Groups = append(p.Groups, g.Text(r))
+		}
+	}
+	for _, row := range out {
+		f := make([]float64, len(row))
+		for i, v := range row {
+			f[i] = float64(v)
+		}
+		if opt.Task == "regression" {
+			if len(f) != 1 {
+				return nil, fmt.Errorf("regression model returned %d values per row, want 1", len(f))
+			}
+			p.Value = append(p.Value, f[0])
+		} else {
+			p.Probs = append(p.Probs, f)
+		}
+	}
+	return p, nil
+}
+
+// historyFigures copies history.json forward and draws the per-epoch curves.
+func historyFigures(modelDir, outDir string, out *Output) error {
+	b, err := os.ReadFile(filepath.Join(modelDir, stages.HistoryFile))
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(outDir, stages.HistoryFile), b, 0o644); err != nil {
+		return err
+	}
+	h, err := plots.ParseHistory(b)
+	if err != nil {
+		return err
+	}
+	var figs []Figure
+	for _, m := range h.Metrics() {
+		png, err := h.Curve(m)
+		if err != nil {
+			return err
+		}
+		file := "curve_" + m + ".png"
+		out.Figures[file] = png
+		figs = append(figs, Figure{File: file, Title: strings.ReplaceAll(m, "_", " ") + " per epoch",
+			Caption: "Training and validation " + strings.ReplaceAll(m, "_", " ") + " per epoch."})
+	}
+	out.Result.Figures = append(figs, out.Result.Figures...)
+	return nil
+}
+
+// write stores metrics.json, predictions.arrow and the figures in the output folder.
+func write(env *stages.Env, out *Output, preds map[string]*Predictions, opt Options) error {
+	b, err := json.MarshalIndent(out.Result, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(env.Out(stages.MetricsFile), append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	for name, png := range out.Figures {
+		if err := os.WriteFile(env.Out(name), png, 0o644); err != nil {
+			return err
+		}
+	}
+	return PredictionsFrame(out.Result, preds, opt).WriteFile(env.Out(stages.PredictionsFile))
+}
+
+// PredictionsFrame builds predictions.arrow: per evaluated row its position in the
+// dataset (row), split, true label, predicted label (or value) and class probabilities.
+func PredictionsFrame(res *Result, preds map[string]*Predictions, opt Options) *dataset.Frame {
+	f := dataset.New()
+	f.Meta[dataset.MetaTask] = opt.Task
+	row := &dataset.Column{Name: "row", Kind: dataset.Int}
+	split := &dataset.Column{Name: dataset.ColSplit, Kind: dataset.String}
+	if opt.Task == "regression" {
+		truth := &dataset.Column{Name: "label", Kind: dataset.Float}
+		pred := &dataset.Column{Name: "prediction", Kind: dataset.Float}
+		for _, s := range res.Splits {
+			p := preds[s]
+			for i, r := range p.Rows {
+				row.I = append(row.I, int64(r))
+				split.S = append(split.S, s)
+				truth.F = append(truth.F, p.Target[i])
+				pred.F = append(pred.F, p.Value[i])
+			}
+		}
+		f.Columns = []*dataset.Column{row, split, truth, pred}
+		f.Meta[dataset.MetaLabel] = "label"
+		return f
+	}
+	f.SetClasses(opt.Classes)
+	truth := &dataset.Column{Name: "label", Kind: dataset.String}
+	pred := &dataset.Column{Name: "prediction", Kind: dataset.String}
+	probs := make([]*dataset.Column, len(opt.Classes))
+	for c, name := range opt.Classes {
+		probs[c] = &dataset.Column{Name: "prob_" + name, Kind: dataset.Float, Meta: map[string]string{"biopipe.role": "prediction"}}
+	}
+	thr := 0.5
+	if res.Threshold != nil {
+		thr = res.Threshold.Value
+	}
+	for _, s := range res.Splits {
+		p := preds[s]
+		predicted := metrics.Predict(p.Probs, thr)
+		for i, r := range p.Rows {
+			row.I = append(row.I, int64(r))
+			split.S = append(split.S, s)
+			truth.S = append(truth.S, opt.Classes[p.Truth[i]])
+			pred.S = append(pred.S, opt.Classes[predicted[i]])
+			for c := range probs {
+				probs[c].F = append(probs[c].F, p.Probs[i][c])
+			}
+		}
+	}
+	pred.Meta = map[string]string{"biopipe.role": "prediction"}
+	row.Meta = map[string]string{"biopipe.role": "row"}
+	f.Columns = append([]*dataset.Column{row, split, truth, pred}, probs...)
+	f.Meta[dataset.MetaLabel] = "label"
+	return f
+}
