@@ -1,0 +1,33 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/biopipe/biopipe/io/inspect"
+)
+
+func newInspectCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "inspect FILE",
+		Short: "A quick look at a data file (table, DICOM, EDF, expression matrix)",
+		Example: `  biopipe inspect testdata/ehr/breast_cancer.csv
+  biopipe inspect scan.dcm --json`,
+		Args: cobra.ExactArgs(1),
+	}
+	asJSON := cmd.Flags().Bool("json", false, "machine-readable output")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		in, err := inspect.Find(args[0])
+		if err != nil {
+			return err
+		}
+		v, err := in.Inspect(cmd.Context(), args[0])
+		if err != nil {
+			return err
+		}
+		if *asJSON || in.Text == nil {
+			return inspect.WriteJSON(cmd.OutOrStdout(), v)
+		}
+		return in.Text(cmd.OutOrStdout(), v)
+	}
+	return cmd
+}

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/biopipe/biopipe/pipelines"
+	"github.com/biopipe/biopipe/stages"
+)
+
+func newRunCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "run FILE",
+		Short: "Run a pipeline: every stage whose inputs or config changed, the rest from cache",
+		Example: `  biopipe run configs/quickstart.yaml
+  biopipe run pipeline.yaml --set stages.train.with.epochs=5 --workdir /scratch/bp
+  biopipe run pipeline.yaml --force train      # re-run one stage
+  BIOPIPE_VAR_DATA=other.csv biopipe run pipeline.yaml`,
+		Args: cobra.ExactArgs(1),
+	}
+	f := cmd.Flags()
+	f.String("workdir", "", "work dir holding the artifact store and runs/ (default: .biopipe beside FILE)")
+	f.Int("jobs", 2, "independent stages run at the same time")
+	f.StringSlice("force", nil, "re-run these stage ids even when cached (--force alone: all)")
+	f.Lookup("force").NoOptDefVal = "*"
+	f.Bool("keep-going", false, "quarantine corrupt input files and go on, listing them in the report")
+	f.String("backend", "", "override the pipeline's backend: go | xla:cpu | xla:cuda (also GOMLX_BACKEND)")
+	f.StringArray("set", nil, "override a value: PATH=VALUE, e.g. stages.train.with.epochs=5 (repeatable)")
+	f.BoolP("quiet", "q", false, "only warnings and errors")
+	f.String("log-level", "info", "debug | info | warn | error")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		v := newViper(cmd)
+		plan, err := loadPlan(args[0], v.GetStringSlice("set"))
+		if err != nil {
+			return err
+		}
+		backend := v.GetString("backend")
+		if backend == "" {
+			backend = os.Getenv("GOMLX_BACKEND")
+		}
+		if backend != "" && !containsStr(pipelines.Backends, backend) {
+			return usageError{fmt.Errorf("--backend %q is not one of %s", backend, strings.Join(pipelines.Backends, ", "))}
+		}
+		opts := pipelines.Options{
+			WorkDir:   v.GetString("workdir"),
+			Jobs:      v.GetInt("jobs"),
+			KeepGoing: v.GetBool("keep-going"),
+			Backend:   backend,
+			Command:   "biopipe " + strings.Join(os.Args[1:], " "),
+			Log:       newLogger(v.GetString("log-level"), v.GetBool("quiet")),
+			Progress:  newProgress(os.Stderr, v.GetBool("quiet")),
+		}
+		for _, s := range v.GetStringSlice("force") {
+			if s == "*" {
+				opts.Force = true
+			} else if plan.Stage(s) == nil {
+				return usageError{fmt.Errorf("--force %s: no such stage", s)}
+			} else {
+				opts.ForceStages = append(opts.ForceStages, s)
+			}
+		}
+		m, runErr := pipelines.Run(cmd.Context(), plan, opts)
+		if m != nil {
+			printSummary(cmd.OutOrStdout(), m)
+		}
+		return runErr
+	}
+	return cmd
+}
+
+func containsStr(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// loadPlan loads, overrides and validates a pipeline file against the default registry.
+func loadPlan(file string, sets []string) (*pipelines.Plan, error) {
+	var ovs []pipelines.Override
+	envOvs, err := pipelines.EnvOverrides(os.Environ())
+	if err != nil {
+		return nil, usageError{err}
+	}
+	ovs = append(ovs, envOvs...)
+	for _, s := range sets {
+		o, err := pipelines.ParseOverride(s, "--set "+s)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		ovs = append(ovs, o)
+	}
+	src, err := pipelines.Load(file, ovs)
+	if err != nil {
+		if _, ok := err.(pipelines.SpecErrors); ok {
+			return nil, err
+		}
+		return nil, usageError{err}
+	}
+	return pipelines.Validate(src, stages.Default)
+}
+
+func printSummary(w interface{ Write([]byte) (int, error) }, m *pipelines.Manifest) {
+	fmt.Fprintf(w, "run %s  %s  (%d stages, %d cached, %.2fs)\n", m.RunID, m.Status, m.StageCount, m.CacheHits, m.DurationS)
+	for _, s := range m.Stages {
+		line := fmt.Sprintf("  %-14s %-22s %-8s %6.2fs", s.ID, s.Kind, s.Status, s.DurationS)
+		if s.Error != "" {
+			line += "  " + s.Error
+		}
+		fmt.Fprintln(w, line)
+	}
+	for id, mv := range m.Metrics {
+		if mm, ok := mv.(map[string]any); ok {
+			var parts []string
+			for _, k := range sortedMapKeys(mm) {
+				if f, ok := mm[k].(float64); ok {
+					parts = append(parts, fmt.Sprintf("%s=%.4f", k, f))
+				}
+			}
+			if len(parts) > 0 {
+				fmt.Fprintf(w, "  metrics[%s]: %s\n", id, strings.Join(parts, " "))
+			}
+		}
+	}
+	fmt.Fprintf(w, "manifest: %s/runs/%s/manifest.json\n", m.WorkDir, m.RunID)
+}
+
+func sortedMapKeys(m map[string]any) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,35 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+func newValidateCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "validate FILE",
+		Short: "Check a pipeline file without running it; every problem is listed with file:line:col",
+		Example: `  biopipe validate configs/quickstart.yaml
+  biopipe validate pipeline.yaml --set stages.train.with.epochs=5`,
+		Args: cobra.ExactArgs(1),
+	}
+	cmd.Flags().StringArray("set", nil, "override a value: PATH=VALUE (repeatable)")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		v := newViper(cmd)
+		plan, err := loadPlan(args[0], v.GetStringSlice("set"))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d stages: ", args[0], len(plan.Order))
+		for i, ps := range plan.Order {
+			if i > 0 {
+				fmt.Fprint(cmd.OutOrStdout(), " -> ")
+			}
+			fmt.Fprint(cmd.OutOrStdout(), ps.Spec.ID)
+		}
+		fmt.Fprintln(cmd.OutOrStdout(), ")")
+		return nil
+	}
+	return cmd
+}

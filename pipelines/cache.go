@@ -1,0 +1,190 @@
+package pipelines
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/biopipe/biopipe/dataset"
+	"github.com/biopipe/biopipe/stages"
+)
+
+// Entry describes a stored artifact.
+type Entry struct {
+	Key         string               `json:"key"`
+	Stage       string               `json:"stage"`
+	Kind        string               `json:"kind"`
+	Type        stages.PortType      `json:"type"`
+	Digest      string               `json:"digest"`
+	Files       map[string]string    `json:"files"` // relative path -> sha256
+	Metrics     map[string]any       `json:"metrics,omitempty"`
+	Quarantined []stages.Quarantined `json:"quarantined,omitempty"`
+	Created     time.Time            `json:"created"`
+	Dir         string               `json:"-"`
+}
+
+// Cache is the memoization store: a two-method interface keyed by the stage's cache key.
+type Cache interface {
+	// Load returns the stored artifact for key, if any.
+	Load(key string) (*Entry, bool)
+	// Save moves the finished folder dir into the store under key, atomically.
+	Save(key string, dir string, e *Entry) (*Entry, error)
+}
+
+// FSCache is a content-addressed store in a folder: <root>/<key[:2]>/<key>/ holds the
+// artifact files and .artifact.json. A folder appears under its final name only once its
+// files are synced, so a killed run never leaves a half artifact that a later run trusts.
+type FSCache struct{ Root string }
+
+const entryFile = ".artifact.json"
+
+func (c *FSCache) dir(key string) string { return filepath.Join(c.Root, key[:2], key) }
+
+// Load implements Cache.
+func (c *FSCache) Load(key string) (*Entry, bool) {
+	d := c.dir(key)
+	b, err := os.ReadFile(filepath.Join(d, entryFile))
+	if err != nil {
+		return nil, false
+	}
+	var e Entry
+	if json.Unmarshal(b, &e) != nil || e.Key != key {
+		return nil, false
+	}
+	e.Dir = d
+	return &e, true
+}
+
+// Save implements Cache. It hashes every file, writes .artifact.json, syncs, and renames
+// the folder into place.
+func (c *FSCache) Save(key string, dir string, e *Entry) (*Entry, error) {
+	files, digest, err := HashTree(dir)
+	if err != nil {
+		return nil, err
+	}
+	e.Key, e.Files, e.Digest, e.Created = key, files, digest, time.Now().UTC()
+	b, _ := json.MarshalIndent(e, "", "  ")
+	if err := dataset.AtomicWrite(filepath.Join(dir, entryFile), func(w *os.File) error { _, err := w.Write(b); return err }); err != nil {
+		return nil, err
+	}
+	if err := syncTree(dir); err != nil {
+		return nil, err
+	}
+	final := c.dir(key)
+	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(final); err == nil {
+		// Another run stored the same key meanwhile (or a forced re-run): replace it.
+		old := final + ".old-" + fmt.Sprint(time.Now().UnixNano())
+		if err := os.Rename(final, old); err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(old)
+	}
+	if err := os.Rename(dir, final); err != nil {
+		return nil, err
+	}
+	e.Dir = final
+	return e, nil
+}
+
+// HashTree returns the SHA-256 of every regular file under dir (relative, slash paths;
+// .artifact.json excluded) and one digest over the sorted list.
+func HashTree(dir string) (map[string]string, string, error) {
+	files := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || d.Name() == entryFile {
+			return nil
+		}
+		rel, _ := filepath.Rel(dir, p)
+		h, err := hashFile(p)
+		if err != nil {
+			return err
+		}
+		files[filepath.ToSlash(rel)] = h
+		return nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	h := sha256.New()
+	for _, n := range names {
+		fmt.Fprintf(h, "%s\x00%s\n", n, files[n])
+	}
+	return files, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func hashFile(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func syncTree(dir string) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return f.Sync()
+	})
+}
+
+// HashInput digests a file (its content) or a folder (names, sizes and modification times
+// of the files under it) for cache keys.
+func HashInput(path string) (string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	if !st.IsDir() {
+		return hashFile(path)
+	}
+	h := sha256.New()
+	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(path, p)
+		fmt.Fprintf(h, "%s\x00%d\x00%d\n", filepath.ToSlash(rel), info.Size(), info.ModTime().UnixNano())
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return "dir:" + hex.EncodeToString(h.Sum(nil)), nil
+}

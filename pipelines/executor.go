@@ -1,0 +1,410 @@
+package pipelines
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/biopipe/biopipe/stages"
+)
+
+// Options control a run.
+type Options struct {
+	WorkDir     string   // default: .biopipe beside the pipeline file
+	Jobs        int      // independent stages run concurrently, at most Jobs at a time (default 2)
+	Force       bool     // re-run every stage
+	ForceStages []string // re-run these stages
+	KeepGoing   bool     // readers quarantine corrupt inputs instead of failing
+	Backend     string   // overrides the pipeline's backend when set
+	Command     string   // the command line, for the manifest and report
+	Log         *slog.Logger
+	Progress    stages.ProgressFunc
+	Cache       Cache // default: FSCache under WorkDir/store
+}
+
+// ErrRunFailed is returned (wrapped) when a stage failed.
+var ErrRunFailed = errors.New("run failed")
+
+// DefaultWorkDir returns .biopipe beside the pipeline file.
+func DefaultWorkDir(file string) string { return filepath.Join(filepath.Dir(file), ".biopipe") }
+
+// SpecHash returns the SHA-256 of the resolved spec (canonical JSON).
+func SpecHash(src *Source) string {
+	b, _ := json.Marshal(src.Value)
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+type stageResult struct {
+	rec   *StageRecord
+	entry *Entry
+	err   error
+	done  chan struct{}
+}
+
+// Run executes a validated plan: each stage's cache key is computed from its kind, version,
+// resolved config, input digests and seed; a hit skips the stage. It writes the run manifest
+// and returns it; on a failed stage the error wraps ErrRunFailed.
+func Run(ctx context.Context, plan *Plan, opts Options) (*Manifest, error) {
+	if opts.WorkDir == "" {
+		opts.WorkDir = DefaultWorkDir(plan.Source.File)
+	}
+	if opts.Jobs <= 0 {
+		opts.Jobs = 2
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	wd, err := filepath.Abs(opts.WorkDir)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Cache == nil {
+		opts.Cache = &FSCache{Root: filepath.Join(wd, "store")}
+	}
+	backend := plan.Spec.Backend
+	if opts.Backend != "" {
+		backend = opts.Backend
+	}
+	start := time.Now().UTC()
+	specHash := SpecHash(plan.Source)
+	runID := start.Format("20060102-150405") + "-" + specHash[:8]
+	runDir := filepath.Join(wd, "runs", runID)
+	for i := 2; ; i++ {
+		if _, err := os.Stat(runDir); os.IsNotExist(err) {
+			break
+		}
+		runDir = filepath.Join(wd, "runs", fmt.Sprintf("%s-%d", runID, i))
+	}
+	runID = filepath.Base(runDir)
+	if err := os.MkdirAll(runDir, 0o755); err != nil {
+		return nil, err
+	}
+	host, _ := os.Hostname()
+	specYAML, _ := yaml.Marshal(plan.Source.Value)
+	info := stages.PipelineInfo{
+		Name: plan.Spec.Name, File: plan.Source.File, SpecHash: specHash, SpecYAML: string(specYAML),
+		Command: opts.Command, RunID: runID, Version: Version, Modules: BuildModules(),
+	}
+	for _, ps := range plan.Order {
+		info.Stages = append(info.Stages, stages.StageInfo{ID: ps.Spec.ID, Kind: ps.Spec.Kind, Inputs: ps.Spec.Inputs, Config: ps.Config})
+	}
+	m := &Manifest{
+		RunID: runID, Pipeline: plan.Spec.Name, File: plan.Source.File, Command: opts.Command,
+		SpecHash: specHash, Spec: plan.Source.Value, Biopipe: Version, GoVersion: goVersion(),
+		Modules: info.Modules, Backend: backend, Seed: plan.Spec.Seed, Host: host,
+		OS: osName(), Start: start, WorkDir: wd, Metrics: map[string]any{}, StageCount: len(plan.Order),
+	}
+	results := map[string]*stageResult{}
+	for _, ps := range plan.Order {
+		results[ps.Spec.ID] = &stageResult{rec: &StageRecord{ID: ps.Spec.ID, Kind: ps.Spec.Kind, Inputs: ps.Spec.Inputs}, done: make(chan struct{})}
+	}
+	sem := make(chan struct{}, opts.Jobs)
+	var wg sync.WaitGroup
+	for _, ps := range plan.Order {
+		wg.Add(1)
+		go func(ps *PlannedStage) {
+			defer wg.Done()
+			res := results[ps.Spec.ID]
+			defer close(res.done)
+			var failedDeps []string
+			for _, in := range ps.Spec.Inputs {
+				up := results[in]
+				<-up.done
+				if up.err != nil || up.entry == nil {
+					failedDeps = append(failedDeps, in)
+				}
+			}
+			if len(failedDeps) > 0 {
+				res.rec.Status = "skipped"
+				res.rec.Error = "upstream failed: " + strings.Join(failedDeps, ", ")
+				res.err = errors.New(res.rec.Error)
+				return
+			}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				res.rec.Status, res.err = "skipped", ctx.Err()
+				res.rec.Error = ctx.Err().Error()
+				return
+			}
+			defer func() { <-sem }()
+			res.entry, res.err = runStage(ctx, plan, ps, results, opts, backend, wd, runDir, info, res.rec)
+		}(ps)
+	}
+	wg.Wait()
+	m.End = time.Now().UTC()
+	m.DurationS = m.End.Sub(start).Seconds()
+	m.Status = "ok"
+	var failed []string
+	for _, ps := range plan.Order {
+		res := results[ps.Spec.ID]
+		m.Stages = append(m.Stages, res.rec)
+		if res.rec.CacheHit {
+			m.CacheHits++
+		}
+		if len(res.rec.Metrics) > 0 {
+			m.Metrics[ps.Spec.ID] = res.rec.Metrics
+		}
+		if res.rec.Status == "failed" {
+			failed = append(failed, fmt.Sprintf("stage %q: %s", ps.Spec.ID, res.rec.Error))
+		}
+	}
+	if len(failed) > 0 {
+		m.Status = "failed"
+	}
+	if err := WriteManifest(runDir, m); err != nil {
+		return m, err
+	}
+	if len(failed) > 0 {
+		return m, fmt.Errorf("%w: %s", ErrRunFailed, strings.Join(failed, "; "))
+	}
+	return m, nil
+}
+
+func osName() string {
+	b, err := os.ReadFile("/etc/os-release")
+	if err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "PRETTY_NAME="); ok {
+				return strings.Trim(v, `"`)
+			}
+		}
+	}
+	return ""
+}
+
+func runStage(ctx context.Context, plan *Plan, ps *PlannedStage, results map[string]*stageResult, opts Options,
+	backend, wd, runDir string, info stages.PipelineInfo, rec *StageRecord) (*Entry, error) {
+	t0 := time.Now()
+	rec.Start = t0.UTC()
+	fail := func(err error) (*Entry, error) {
+		rec.Status = "failed"
+		rec.Error = err.Error()
+		rec.DurationS = time.Since(t0).Seconds()
+		opts.Log.Error("stage failed", "stage", ps.Spec.ID, "kind", ps.Spec.Kind, "error", err)
+		return nil, err
+	}
+	cfg, pathDigests, err := resolvePaths(ps.Kind.Fields, ps.Config, filepath.Dir(plan.Source.File))
+	if err != nil {
+		return fail(err)
+	}
+	env := stages.NewEnv(opts.Progress)
+	env.StageID, env.Kind, env.Config, env.Seed, env.Backend = ps.Spec.ID, ps.Spec.Kind, cfg, plan.Spec.Seed, backend
+	env.WorkDir, env.RunDir, env.Pipeline, env.KeepGoing = wd, runDir, info, opts.KeepGoing
+	env.Log = opts.Log.With("stage", ps.Spec.ID)
+	var inputDigests []string
+	for _, b := range ps.Ports {
+		up := results[b.From]
+		upPS := plan.Stage(b.From)
+		env.Inputs = append(env.Inputs, stages.Input{StageID: b.From, Kind: upPS.Spec.Kind, Type: b.Type, Port: b.Port,
+			Dir: up.entry.Dir, Digest: up.entry.Digest, Config: upPS.Config})
+		inputDigests = append(inputDigests, b.Port+"="+up.entry.Digest)
+	}
+	env.Upstream = upstream(plan, ps, results)
+	keyDoc := map[string]any{
+		"kind": ps.Kind.Name, "version": ps.Kind.Version, "config": ps.Config, "paths": pathDigests,
+		"inputs": inputDigests, "seed": plan.Spec.Seed,
+	}
+	if ps.Kind.UsesBackend {
+		keyDoc["backend"] = backend
+	}
+	kb, _ := json.Marshal(keyDoc)
+	kh := sha256.Sum256(kb)
+	key := hex.EncodeToString(kh[:])
+	rec.CacheKey = key
+	force := opts.Force || slices.Contains(opts.ForceStages, ps.Spec.ID)
+	if !force {
+		if e, ok := opts.Cache.Load(key); ok {
+			rec.Status, rec.CacheHit = "cached", true
+			finish(rec, e, t0)
+			publish(e, runDir, ps.Kind.Output.Type)
+			opts.Log.Info("stage cached", "stage", ps.Spec.ID, "kind", ps.Spec.Kind)
+			return e, nil
+		}
+	}
+	tmpRoot := filepath.Join(wd, "tmp")
+	if err := os.MkdirAll(tmpRoot, 0o755); err != nil {
+		return fail(err)
+	}
+	out, err := os.MkdirTemp(tmpRoot, ps.Spec.ID+"-")
+	if err != nil {
+		return fail(err)
+	}
+	defer os.RemoveAll(out)
+	env.OutDir = out
+	opts.Log.Info("stage start", "stage", ps.Spec.ID, "kind", ps.Spec.Kind)
+	if err := safeRun(ctx, ps.Stage, env); err != nil {
+		return fail(err)
+	}
+	e, err := opts.Cache.Save(key, out, &Entry{Stage: ps.Spec.ID, Kind: ps.Spec.Kind, Type: ps.Kind.Output.Type,
+		Metrics: env.Metrics(), Quarantined: env.Quarantined()})
+	if err != nil {
+		return fail(fmt.Errorf("storing artifact: %w", err))
+	}
+	rec.Status = "ok"
+	finish(rec, e, t0)
+	publish(e, runDir, ps.Kind.Output.Type)
+	opts.Log.Info("stage done", "stage", ps.Spec.ID, "seconds", fmt.Sprintf("%.2f", rec.DurationS))
+	return e, nil
+}
+
+func finish(rec *StageRecord, e *Entry, t0 time.Time) {
+	rec.DurationS = time.Since(t0).Seconds()
+	rec.Artifact = &ArtifactRecord{Type: e.Type, Dir: e.Dir, Digest: e.Digest, Files: e.Files}
+	rec.Metrics = e.Metrics
+	rec.Quarantined = e.Quarantined
+}
+
+// publish copies a report artifact's documents and figures into the run folder.
+func publish(e *Entry, runDir string, t stages.PortType) {
+	if t != stages.Report {
+		return
+	}
+	for name := range e.Files {
+		if strings.Contains(name, "/") {
+			continue
+		}
+		if ext := filepath.Ext(name); ext == ".md" || ext == ".html" || ext == ".png" {
+			b, err := os.ReadFile(filepath.Join(e.Dir, name))
+			if err == nil {
+				_ = os.WriteFile(filepath.Join(runDir, name), b, 0o644)
+			}
+		}
+	}
+}
+
+// safeRun runs a stage, turning a panic into an error naming the stage.
+func safeRun(ctx context.Context, s stages.Stage, env *stages.Env) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error (panic): %v", r)
+		}
+	}()
+	return s.Run(ctx, env)
+}
+
+// upstream lists every transitive upstream artifact of ps in plan order.
+func upstream(plan *Plan, ps *PlannedStage, results map[string]*stageResult) []stages.Input {
+	need := map[string]bool{}
+	var mark func(id string)
+	mark = func(id string) {
+		for _, in := range plan.Stage(id).Spec.Inputs {
+			if !need[in] {
+				need[in] = true
+				mark(in)
+			}
+		}
+	}
+	mark(ps.Spec.ID)
+	var out []stages.Input
+	for _, o := range plan.Order {
+		if !need[o.Spec.ID] {
+			continue
+		}
+		r := results[o.Spec.ID]
+		if r.entry == nil {
+			continue
+		}
+		out = append(out, stages.Input{StageID: o.Spec.ID, Kind: o.Spec.Kind, Type: o.Kind.Output.Type, Dir: r.entry.Dir,
+			Digest: r.entry.Digest, Config: o.Config})
+	}
+	return out
+}
+
+// resolvePaths makes Path fields absolute (relative paths are tried against the working
+// directory, then against the pipeline file's folder) and digests their content.
+func resolvePaths(fields []stages.Field, cfg stages.Config, base string) (stages.Config, map[string]string, error) {
+	out := stages.Config{}
+	digests := map[string]string{}
+	for k, v := range cfg {
+		out[k] = v
+	}
+	var walk func(fields []stages.Field, c stages.Config, prefix string) error
+	walk = func(fields []stages.Field, c stages.Config, prefix string) error {
+		for _, f := range fields {
+			switch f.Type {
+			case stages.Path:
+				p := c.String(f.Name)
+				if p == "" {
+					continue
+				}
+				abs, err := resolvePath(p, base)
+				if err != nil {
+					return fmt.Errorf("field %q: %w", prefix+f.Name, err)
+				}
+				c[f.Name] = abs
+				d, err := HashInput(abs)
+				if err != nil {
+					return fmt.Errorf("field %q: %w", prefix+f.Name, err)
+				}
+				digests[prefix+f.Name] = d
+			case stages.Paths:
+				var list []string
+				for i, p := range c.Strings(f.Name) {
+					abs, err := resolvePath(p, base)
+					if err != nil {
+						return fmt.Errorf("field %q[%d]: %w", prefix+f.Name, i, err)
+					}
+					d, err := HashInput(abs)
+					if err != nil {
+						return err
+					}
+					digests[fmt.Sprintf("%s%s[%d]", prefix, f.Name, i)] = d
+					list = append(list, abs)
+				}
+				if list != nil {
+					c[f.Name] = list
+				}
+			case stages.Object:
+				sub, ok := c[f.Name].(stages.Config)
+				if !ok {
+					continue
+				}
+				cp := stages.Config{}
+				for k, v := range sub {
+					cp[k] = v
+				}
+				c[f.Name] = cp
+				if err := walk(f.Fields, cp, prefix+f.Name+"."); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if err := walk(fields, out, ""); err != nil {
+		return nil, nil, err
+	}
+	return out, digests, nil
+}
+
+func resolvePath(p, base string) (string, error) {
+	if filepath.IsAbs(p) {
+		if _, err := os.Stat(p); err != nil {
+			return "", err
+		}
+		return p, nil
+	}
+	if _, err := os.Stat(p); err == nil {
+		return filepath.Abs(p)
+	}
+	q := filepath.Join(base, p)
+	if _, err := os.Stat(q); err == nil {
+		return filepath.Abs(q)
+	}
+	return "", fmt.Errorf("%s: no such file or folder (looked in the working directory and in %s)", p, base)
+}
