@@ -361,6 +361,15 @@ func checkOptions(o *TrainOptions, task Task) error {
 	if o.BatchSize < 1 {
 		return fmt.Errorf("batch_size must be at least 1, got %d", o.BatchSize)
 	}
+	switch task {
+	case Classification:
+		if len(o.Classes) < 2 {
+			return fmt.Errorf("classification needs at least 2 classes, got %d", len(o.Classes))
+		}
+	case Regression, Reconstruction:
+	default:
+		return fmt.Errorf("unknown task %q (want classification, regression or reconstruction)", task)
+	}
 	for _, d := range []*Data{o.Train, o.Val} {
 		if d.Len() == 0 {
 			continue
@@ -391,15 +400,6 @@ func checkOptions(o *TrainOptions, task Task) error {
 				}
 			}
 		}
-	}
-	switch task {
-	case Classification:
-		if len(o.Classes) < 2 {
-			return fmt.Errorf("classification needs at least 2 classes, got %d", len(o.Classes))
-		}
-	case Regression, Reconstruction:
-	default:
-		return fmt.Errorf("unknown task %q (want classification, regression or reconstruction)", task)
 	}
 	if o.Optimizer.Name == "" {
 		o.Optimizer.Name = OptAdam

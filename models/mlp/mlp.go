@@ -68,7 +68,7 @@ func Build(spec models.Spec, p stages.Config) (*models.Network, error) {
 			h = layers.DenseWithBias(ls, h, width)
 			switch normalization {
 			case "batch":
-				h = norm.BatchNorm(ls, h, -1).Done()
+				h = norm.BatchNorm(ls, h, -1).UseBackendInference(false).Done()
 			case "layer":
 				h = norm.LayerNorm(ls, h, -1).Done()
 			}

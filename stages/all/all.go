@@ -5,4 +5,5 @@ package all
 import (
 	_ "github.com/biopipe/biopipe/stages" // the registry itself
 	_ "github.com/biopipe/biopipe/stages/evaluate"
+	_ "github.com/biopipe/biopipe/stages/train"
 )

@@ -1,0 +1,392 @@
+// Package train registers the "train" stage kind: it trains a model of any registered
+// family (package models) on the train split of a table and writes a model artifact
+// (checkpoint/, model.json, history.json).
+package train
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/biopipe/biopipe/dataset"
+	"github.com/biopipe/biopipe/models"
+	_ "github.com/biopipe/biopipe/models/all" // every model family
+	"github.com/biopipe/biopipe/stages"
+)
+
+// Kind name and ports.
+const (
+	KindName = "train"
+	PortData = "data"
+	PortInit = "init"
+)
+
+// Field names.
+const (
+	FieldModel         = "model"
+	FieldEpochs        = "epochs"
+	FieldBatchSize     = "batch_size"
+	FieldOptimizer     = "optimizer"
+	FieldName          = "name"
+	FieldLearningRate  = "learning_rate"
+	FieldWeightDecay   = "weight_decay"
+	FieldEarlyStopping = "early_stopping"
+	FieldPatience      = "patience"
+	FieldMinDelta      = "min_delta"
+	FieldMonitor       = "monitor"
+	FieldInitFrom      = "init_from"
+)
+
+// baseFields are the train kind's own fields; family params are appended to them.
+func baseFields() []stages.Field {
+	return []stages.Field{
+		{Name: FieldModel, Type: stages.String, Required: true, Enum: models.Names(),
+			Doc: "model family: " + familyList()},
+		{Name: FieldEpochs, Type: stages.Int, Default: 20, Min: stages.Bound(1),
+			Doc: "maximum number of passes over the training split"},
+		{Name: FieldBatchSize, Type: stages.Int, Default: 32, Min: stages.Bound(1),
+			Doc: "examples per mini-batch (shuffled with the pipeline seed)"},
+		{Name: FieldOptimizer, Type: stages.Object, Doc: "optimizer", Fields: []stages.Field{
+			{Name: FieldName, Type: stages.String, Default: models.OptAdam, Enum: models.OptimizerNames,
+				Doc: "adam, adamw (decoupled weight decay) or sgd (constant learning rate)"},
+			{Name: FieldLearningRate, Type: stages.Float, Default: 1e-3, Min: stages.Bound(0),
+				Doc: "learning rate"},
+			{Name: FieldWeightDecay, Type: stages.Float, Default: 0.0, Min: stages.Bound(0),
+				Doc: "weight decay: decoupled for adamw, an L2 penalty on layer weights for adam and sgd"},
+		}},
+		{Name: FieldEarlyStopping, Type: stages.Object,
+			Doc: "stop when the validation metric stops improving, and keep the best epoch's weights (needs val rows)",
+			Fields: []stages.Field{
+				{Name: FieldPatience, Type: stages.Int, Default: 10, Min: stages.Bound(0),
+					Doc: "epochs without improvement before stopping; 0 disables early stopping"},
+				{Name: FieldMinDelta, Type: stages.Float, Default: 0.0, Min: stages.Bound(0),
+					Doc: "smallest change that counts as an improvement"},
+				{Name: FieldMonitor, Type: stages.String, Default: models.MonitorValLoss,
+					Enum: []string{models.MonitorValLoss, models.MonitorValAccuracy},
+					Doc: "val_loss (lower is better) or val_accuracy (classification; higher is better)"},
+			}},
+		{Name: FieldInitFrom, Type: stages.Path,
+			Doc: "a model artifact or checkpoint folder to initialise from (transfer learning): variables with the same name and shape are loaded, the rest start fresh; or connect a model stage to the \"init\" input"},
+	}
+}
+
+func familyList() string {
+	var parts []string
+	for _, f := range models.Families() {
+		parts = append(parts, f.Name+" ("+f.Doc+")")
+	}
+	return strings.Join(parts, "; ")
+}
+
+// familyFields is the union of every family's params as train fields, without defaults (so
+// the stage can tell which were given); each doc names the families that use it.
+func familyFields(base []stages.Field) []stages.Field {
+	var out []stages.Field
+	index := map[string]int{}
+	for _, b := range base {
+		index[b.Name] = -1
+	}
+	for _, fam := range models.Families() {
+		for _, p := range fam.Params {
+			doc := fmt.Sprintf("[%s] %s", fam.Name, p.Doc)
+			if p.Default != nil {
+				doc += fmt.Sprintf(" (default %s)", formatDefault(p.Default))
+			}
+			i, seen := index[p.Name]
+			if seen && i < 0 {
+				panic(fmt.Sprintf("stages/train: model %q param %q collides with a train field", fam.Name, p.Name))
+			}
+			if !seen {
+				f := p
+				f.Default = nil
+				f.Required = false
+				f.Doc = doc
+				f.Enum = slices.Clone(p.Enum)
+				index[p.Name] = len(out)
+				out = append(out, f)
+				continue
+			}
+			f := &out[i]
+			if f.Type != p.Type {
+				panic(fmt.Sprintf("stages/train: param %q is %s in one family and %s in model %q", p.Name, f.Type, p.Type, fam.Name))
+			}
+			f.Doc += "; " + doc
+			for _, e := range p.Enum {
+				if !slices.Contains(f.Enum, e) {
+					f.Enum = append(f.Enum, e)
+				}
+			}
+			if len(p.Enum) == 0 {
+				f.Enum = nil
+			}
+			if !sameBound(f.Min, p.Min) {
+				f.Min = nil
+			}
+			if !sameBound(f.Max, p.Max) {
+				f.Max = nil
+			}
+		}
+	}
+	return out
+}
+
+func sameBound(a, b *float64) bool {
+	return (a == nil && b == nil) || (a != nil && b != nil && *a == *b)
+}
+
+func formatDefault(v any) string {
+	switch x := v.(type) {
+	case string:
+		return fmt.Sprintf("%q", x)
+	case []any:
+		var parts []string
+		for _, e := range x {
+			parts = append(parts, fmt.Sprint(e))
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	}
+	return fmt.Sprint(v)
+}
+
+// Fields is the train kind's config spec: its own fields plus every family's params.
+var Fields = func() []stages.Field {
+	base := baseFields()
+	return append(base, familyFields(base)...)
+}()
+
+func init() {
+	stages.Register(&stages.Kind{
+		Name: KindName,
+		Doc:  "train a model (mlp, ...) on the train split; validate on val",
+		Description: "Trains a model of the chosen family on the rows whose split is \"train\" and " +
+			"reports per-epoch loss and accuracy (classification) or MSE (regression) on the train and val " +
+			"splits. Classification uses softmax cross-entropy (binary = 2 classes), regression mean squared " +
+			"error. With val rows, early stopping keeps the best epoch's weights. Inputs are used as given: " +
+			"standardise them upstream. Family hyper-parameters are fields of this stage; each says which " +
+			"family uses it, and giving one the chosen family does not use is an error.",
+		Version:     "1",
+		Fields:      Fields,
+		UsesBackend: true,
+		Inputs: []stages.Port{
+			{Name: PortData, Type: stages.Table, Doc: "the split dataset (split column train/val/test)"},
+			{Name: PortInit, Type: stages.Model, Optional: true, Doc: "a trained model to initialise from (same as init_from)"},
+		},
+		Output: stages.Port{Name: "model", Type: stages.Model, Doc: "checkpoint/, model.json (model card), history.json"},
+		New:    newStage,
+		Example: `- id: train
+  kind: train
+  inputs: [split]
+  with:
+    model: mlp
+    hidden: [64, 32]
+    epochs: 40
+    batch_size: 64
+    optimizer: {name: adam, learning_rate: 0.001}
+    early_stopping: {patience: 10}
+`,
+	})
+}
+
+type stage struct {
+	fam    *models.Family
+	params map[string]any
+	cfg    stages.Config
+}
+
+func newStage(cfg stages.Config) (stages.Stage, error) {
+	fam, err := models.Get(cfg.String(FieldModel))
+	if err != nil {
+		return nil, &stages.ConfigError{Issues: []stages.Issue{{Path: []string{FieldModel}, Msg: err.Error()}}}
+	}
+	var issues []stages.Issue
+	params := map[string]any{}
+	own := map[string]bool{}
+	for _, p := range fam.Params {
+		own[p.Name] = true
+	}
+	var famNames []string
+	for _, p := range fam.Params {
+		famNames = append(famNames, p.Name)
+	}
+	base := baseFields()
+	for _, f := range Fields[len(base):] {
+		if !cfg.Has(f.Name) {
+			continue
+		}
+		if !own[f.Name] {
+			issues = append(issues, stages.Issue{Path: []string{f.Name}, Msg: fmt.Sprintf(
+				"not a parameter of model %q (%s); %s params: %s", fam.Name, usedBy(f.Name), fam.Name, strings.Join(famNames, ", "))})
+			continue
+		}
+		params[f.Name] = cfg[f.Name]
+	}
+	if len(issues) == 0 {
+		if _, iss := stages.Check(fam.Params, params); len(iss) > 0 {
+			issues = append(issues, iss...)
+		}
+	}
+	es := cfg.Object(FieldEarlyStopping)
+	if es.String(FieldMonitor) == models.MonitorValAccuracy && fam.Task != "" && fam.Task != models.Classification {
+		issues = append(issues, stages.Issue{Path: []string{FieldEarlyStopping, FieldMonitor},
+			Msg: fmt.Sprintf("val_accuracy needs a classification model; %q is a %s model", fam.Name, fam.Task)})
+	}
+	if len(issues) > 0 {
+		return nil, &stages.ConfigError{Issues: issues}
+	}
+	return &stage{fam: fam, params: params, cfg: cfg}, nil
+}
+
+func usedBy(param string) string {
+	var names []string
+	for _, f := range models.Families() {
+		for _, p := range f.Params {
+			if p.Name == param {
+				names = append(names, f.Name)
+			}
+		}
+	}
+	return "used by " + strings.Join(names, ", ")
+}
+
+// Run implements stages.Stage.
+func (s *stage) Run(ctx context.Context, env *stages.Env) error {
+	in, err := env.One(PortData)
+	if err != nil {
+		return err
+	}
+	path := in.File(stages.DataFile)
+	frame, err := dataset.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("stage %q: %w", env.StageID, err)
+	}
+	task := models.Task(frame.Meta[dataset.MetaTask])
+	if s.fam.Task != "" {
+		task = s.fam.Task
+	} else if task == "" {
+		task = models.Classification
+	}
+	var trainRows, valRows []int
+	if frame.Split() == nil {
+		env.Log.Warn("no split column: training on every row without validation", "stage", env.StageID, "file", path)
+		trainRows = frame.SplitRows(dataset.Train)
+	} else {
+		trainRows = frame.SplitRows(dataset.Train)
+		valRows = frame.SplitRows(dataset.Val)
+	}
+	if len(trainRows) == 0 {
+		return fmt.Errorf("stage %q: %s: no rows with split %q", env.StageID, path, dataset.Train)
+	}
+	trainData, err := readData(frame, trainRows, task)
+	if err != nil {
+		return fmt.Errorf("stage %q: %s: train split: %w", env.StageID, path, err)
+	}
+	var valData *models.Data
+	if len(valRows) > 0 {
+		if valData, err = readData(frame, valRows, task); err != nil {
+			return fmt.Errorf("stage %q: %s: val split: %w", env.StageID, path, err)
+		}
+	} else {
+		env.Log.Info("no val rows: training without validation or early stopping", "stage", env.StageID)
+	}
+	initFrom := s.cfg.String(FieldInitFrom)
+	if ins := env.In(PortInit); len(ins) > 0 {
+		if initFrom != "" {
+			return fmt.Errorf("stage %q: give init_from or connect an %q input, not both", env.StageID, PortInit)
+		}
+		if len(ins) > 1 {
+			return fmt.Errorf("stage %q: port %q has %d inputs, want at most 1", env.StageID, PortInit, len(ins))
+		}
+		initFrom = ins[0].Dir
+	}
+	opt := s.cfg.Object(FieldOptimizer)
+	es := s.cfg.Object(FieldEarlyStopping)
+	var classes []string
+	if task == models.Classification {
+		classes = frame.Classes()
+	}
+	res, err := models.Train(ctx, models.TrainOptions{
+		Family:       s.fam.Name,
+		Params:       s.params,
+		Train:        trainData,
+		Val:          valData,
+		Task:         task,
+		Classes:      classes,
+		FeatureNames: trainData.X.Names,
+		Epochs:       s.cfg.Int(FieldEpochs),
+		BatchSize:    s.cfg.Int(FieldBatchSize),
+		Optimizer: models.OptimizerConfig{
+			Name:         opt.String(FieldName),
+			LearningRate: opt.Float(FieldLearningRate),
+			WeightDecay:  opt.Float(FieldWeightDecay),
+		},
+		EarlyStopping: models.EarlyStopping{
+			Patience: es.Int(FieldPatience),
+			MinDelta: es.Float(FieldMinDelta),
+			Monitor:  es.String(FieldMonitor),
+		},
+		Seed:     env.Seed,
+		Backend:  env.Backend,
+		InitFrom: initFrom,
+		OutDir:   env.OutDir,
+		Progress: env.Progress,
+		Log:      env.Log,
+	})
+	if err != nil {
+		return fmt.Errorf("stage %q: %w", env.StageID, err)
+	}
+	c := res.Card
+	env.SetMetric("epochs_run", c.EpochsRun)
+	env.SetMetric("best_epoch", c.BestEpoch)
+	env.SetMetric("num_parameters", c.NumParameters)
+	if f := c.Final; f != nil {
+		env.SetMetric("train_loss", f.TrainLoss)
+		setOpt(env, "val_loss", f.ValLoss)
+		setOpt(env, "train_accuracy", f.TrainAccuracy)
+		setOpt(env, "val_accuracy", f.ValAccuracy)
+		setOpt(env, "train_mse", f.TrainMSE)
+		setOpt(env, "val_mse", f.ValMSE)
+	}
+	summary := map[string]any{
+		"model": c.Family, "task": c.Task, "train_rows": len(trainRows), "val_rows": len(valRows),
+		"epochs_run": c.EpochsRun, "best_epoch": c.BestEpoch, "stopped_early": res.History.StoppedEarly,
+		"num_parameters": c.NumParameters, "backend": c.Backend,
+	}
+	if c.InitFrom != nil {
+		summary["init_loaded"] = len(c.InitFrom.Loaded)
+		summary["init_fresh"] = len(c.InitFrom.Fresh) + len(c.InitFrom.ShapeMismatch)
+	}
+	return writeSummary(env.Out(stages.SummaryFile), summary)
+}
+
+func setOpt(env *stages.Env, name string, v *float64) {
+	if v != nil {
+		env.SetMetric(name, *v)
+	}
+}
+
+// readData builds the model inputs and labels of the given rows.
+func readData(f *dataset.Frame, rows []int, task models.Task) (*models.Data, error) {
+	x, err := f.Features(rows)
+	if err != nil {
+		return nil, err
+	}
+	d := &models.Data{X: x}
+	if task == models.Reconstruction {
+		return d, nil
+	}
+	cls, reg, err := f.Labels(rows)
+	if err != nil {
+		return nil, err
+	}
+	switch task {
+	case models.Classification:
+		if cls == nil {
+			return nil, fmt.Errorf("task is classification but the labels are not class labels")
+		}
+		d.Classes = cls
+	case models.Regression:
+		d.Targets = reg
+	}
+	return d, nil
+}
