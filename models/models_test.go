@@ -267,7 +267,7 @@ func TestCustomFamilyOutputs(t *testing.T) {
 	data := synth.Blobs(64, 6, 3, 1)
 	res, err := models.Train(ctx, models.TrainOptions{
 		Family: "test_ae", Params: map[string]any{"latent": 3}, Train: data, Val: synth.Blobs(32, 6, 3, 2),
-		Task: models.Classification, // the family's fixed task wins
+		Task:   models.Classification, // the family's fixed task wins
 		Epochs: 5, BatchSize: 16, Seed: 1, OutDir: dir,
 	})
 	require.NoError(t, err)

@@ -64,7 +64,7 @@ func baseFields() []stages.Field {
 					Doc: "smallest change that counts as an improvement"},
 				{Name: FieldMonitor, Type: stages.String, Default: models.MonitorValLoss,
 					Enum: []string{models.MonitorValLoss, models.MonitorValAccuracy},
-					Doc: "val_loss (lower is better) or val_accuracy (classification; higher is better)"},
+					Doc:  "val_loss (lower is better) or val_accuracy (classification; higher is better)"},
 			}},
 		{Name: FieldInitFrom, Type: stages.Path,
 			Doc: "a model artifact or checkpoint folder to initialise from (transfer learning): variables with the same name and shape are loaded, the rest start fresh; or connect a model stage to the \"init\" input"},
