@@ -1,0 +1,78 @@
+// Package configs holds example pipelines; this test runs every one of them end to end.
+package configs
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/biopipe/biopipe/pipelines"
+	"github.com/biopipe/biopipe/stages"
+	_ "github.com/biopipe/biopipe/stages/all"
+)
+
+// expect lists, per config, the headline figures it must reach (metric name -> minimum),
+// looked up in the manifest's metrics of any stage.
+var expect = map[string]map[string]float64{
+	"quickstart.yaml": {"test_auroc": 0.97},
+}
+
+func TestMain(m *testing.M) {
+	// Example configs name data relative to the repository root, as the README runs them.
+	if err := os.Chdir(".."); err != nil {
+		panic(err)
+	}
+	os.Exit(m.Run())
+}
+
+func TestConfigsRunEndToEnd(t *testing.T) {
+	files, err := filepath.Glob("configs/*.yaml")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			if testing.Short() && !strings.Contains(f, "quickstart") {
+				t.Skip("-short runs only the quickstart")
+			}
+			src, err := pipelines.Load(f, nil)
+			require.NoError(t, err)
+			plan, err := pipelines.Validate(src, stages.Default)
+			require.NoError(t, err)
+			wd := t.TempDir()
+			m, err := pipelines.Run(context.Background(), plan, pipelines.Options{WorkDir: wd, Jobs: 2})
+			require.NoError(t, err)
+			for name, min := range expect[filepath.Base(f)] {
+				got, ok := findMetric(m, name)
+				require.True(t, ok, "metric %s not in the manifest: %v", name, m.Metrics)
+				require.GreaterOrEqual(t, got, min, "%s: %s", f, name)
+				t.Logf("%s: %s = %.4f (>= %.2f)", f, name, got, min)
+			}
+			// A re-run is all cache hits.
+			m, err = pipelines.Run(context.Background(), plan, pipelines.Options{WorkDir: wd})
+			require.NoError(t, err)
+			require.Equal(t, m.StageCount, m.CacheHits, "re-run of an unchanged pipeline must be all cache hits")
+		})
+	}
+}
+
+func findMetric(m *pipelines.Manifest, name string) (float64, bool) {
+	for _, v := range m.Metrics {
+		mm, ok := v.(map[string]any)
+		if !ok {
+			continue
+		}
+		switch x := mm[name].(type) {
+		case float64:
+			return x, true
+		case map[string]any:
+			if f, ok := x["value"].(float64); ok {
+				return f, true
+			}
+		}
+	}
+	return 0, false
+}
