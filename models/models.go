@@ -152,10 +152,11 @@ func Families() []*Family {
 // ResolveParams validates raw hyper-parameter values (as decoded from YAML or JSON) against
 // the family's Params and fills defaults. Unknown names are errors naming the field.
 func (f *Family) ResolveParams(raw map[string]any) (stages.Config, error) {
-	if raw == nil {
-		raw = map[string]any{}
+	in := make(map[string]any, len(raw))
+	for k, v := range raw {
+		in[k] = rawValue(v)
 	}
-	cfg, issues := stages.Check(f.Params, raw)
+	cfg, issues := stages.Check(f.Params, in)
 	if len(issues) > 0 {
 		var parts []string
 		for _, is := range issues {
@@ -164,4 +165,36 @@ func (f *Family) ResolveParams(raw map[string]any) (stages.Config, error) {
 		return nil, fmt.Errorf("model %q: %s", f.Name, strings.Join(parts, "; "))
 	}
 	return cfg, nil
+}
+
+// rawValue turns normalised config values (typed slices, Config) back into the shapes
+// stages.Check accepts from decoded YAML/JSON.
+func rawValue(v any) any {
+	switch x := v.(type) {
+	case []int:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = e
+		}
+		return out
+	case []float64:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = e
+		}
+		return out
+	case []string:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = e
+		}
+		return out
+	case stages.Config:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = rawValue(e)
+		}
+		return out
+	}
+	return v
 }

@@ -81,13 +81,13 @@ func familyList() string {
 
 // familyFields is the union of every family's params as train fields, without defaults (so
 // the stage can tell which were given); each doc names the families that use it.
-func familyFields(base []stages.Field) []stages.Field {
+func familyFields(base []stages.Field, fams []*models.Family) []stages.Field {
 	var out []stages.Field
 	index := map[string]int{}
 	for _, b := range base {
 		index[b.Name] = -1
 	}
-	for _, fam := range models.Families() {
+	for _, fam := range fams {
 		for _, p := range fam.Params {
 			doc := fmt.Sprintf("[%s] %s", fam.Name, p.Doc)
 			if p.Default != nil {
@@ -152,7 +152,7 @@ func formatDefault(v any) string {
 // Fields is the train kind's config spec: its own fields plus every family's params.
 var Fields = func() []stages.Field {
 	base := baseFields()
-	return append(base, familyFields(base)...)
+	return append(base, familyFields(base, models.Families())...)
 }()
 
 func init() {
@@ -199,33 +199,7 @@ func newStage(cfg stages.Config) (stages.Stage, error) {
 	if err != nil {
 		return nil, &stages.ConfigError{Issues: []stages.Issue{{Path: []string{FieldModel}, Msg: err.Error()}}}
 	}
-	var issues []stages.Issue
-	params := map[string]any{}
-	own := map[string]bool{}
-	for _, p := range fam.Params {
-		own[p.Name] = true
-	}
-	var famNames []string
-	for _, p := range fam.Params {
-		famNames = append(famNames, p.Name)
-	}
-	base := baseFields()
-	for _, f := range Fields[len(base):] {
-		if !cfg.Has(f.Name) {
-			continue
-		}
-		if !own[f.Name] {
-			issues = append(issues, stages.Issue{Path: []string{f.Name}, Msg: fmt.Sprintf(
-				"not a parameter of model %q (%s); %s params: %s", fam.Name, usedBy(f.Name), fam.Name, strings.Join(famNames, ", "))})
-			continue
-		}
-		params[f.Name] = cfg[f.Name]
-	}
-	if len(issues) == 0 {
-		if _, iss := stages.Check(fam.Params, params); len(iss) > 0 {
-			issues = append(issues, iss...)
-		}
-	}
+	params, issues := familyParams(fam, cfg, Fields[len(baseFields()):], models.Families())
 	es := cfg.Object(FieldEarlyStopping)
 	if es.String(FieldMonitor) == models.MonitorValAccuracy && fam.Task != "" && fam.Task != models.Classification {
 		issues = append(issues, stages.Issue{Path: []string{FieldEarlyStopping, FieldMonitor},
@@ -237,16 +211,46 @@ func newStage(cfg stages.Config) (stages.Stage, error) {
 	return &stage{fam: fam, params: params, cfg: cfg}, nil
 }
 
-func usedBy(param string) string {
-	var names []string
-	for _, f := range models.Families() {
-		for _, p := range f.Params {
-			if p.Name == param {
-				names = append(names, f.Name)
+// familyParams picks the family's params out of the stage config; a param of another
+// family (one of union) is an issue naming the families that use it.
+func familyParams(fam *models.Family, cfg stages.Config, union []stages.Field, fams []*models.Family) (map[string]any, []stages.Issue) {
+	var issues []stages.Issue
+	params := map[string]any{}
+	own := map[string]bool{}
+	var famNames []string
+	for _, p := range fam.Params {
+		own[p.Name] = true
+		famNames = append(famNames, p.Name)
+	}
+	for _, f := range union {
+		if !cfg.Has(f.Name) {
+			continue
+		}
+		if !own[f.Name] {
+			var users []string
+			for _, o := range fams {
+				for _, p := range o.Params {
+					if p.Name == f.Name {
+						users = append(users, o.Name)
+					}
+				}
 			}
+			mine := "none"
+			if len(famNames) > 0 {
+				mine = strings.Join(famNames, ", ")
+			}
+			issues = append(issues, stages.Issue{Path: []string{f.Name}, Msg: fmt.Sprintf(
+				"not a parameter of model %q (used by %s); %s params: %s", fam.Name, strings.Join(users, ", "), fam.Name, mine)})
+			continue
+		}
+		params[f.Name] = cfg[f.Name]
+	}
+	if len(issues) == 0 {
+		if _, err := fam.ResolveParams(params); err != nil {
+			issues = append(issues, stages.Issue{Msg: err.Error()})
 		}
 	}
-	return "used by " + strings.Join(names, ", ")
+	return params, issues
 }
 
 // Run implements stages.Stage.
