@@ -1,0 +1,416 @@
+// Package arrowio reads and writes tables — CSV/TSV, Parquet and Arrow IPC (Feather v2) —
+// as dataset.Frame values. It knows nothing of pipelines: every reader is usable alone.
+//
+// CSV column types are inferred from the values themselves (int, then float, then string),
+// never from a single row, or taken from declared types. A malformed row is an error naming
+// the file and line, unless bad rows are skipped and counted.
+package arrowio
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/biopipe/biopipe/dataset"
+)
+
+// DefaultNAValues are the cell values read as missing when CSVOptions.NAValues is nil.
+// Matching is exact after trimming surrounding spaces.
+var DefaultNAValues = []string{"", "NA", "N/A", "NaN", "?", "null"}
+
+// MaxBadLines is how many line numbers of skipped rows ReadInfo keeps.
+const MaxBadLines = 20
+
+// CSVOptions controls how a delimited text file is read. The zero value reads a
+// comma-separated file (tab-separated for .tsv/.tab names) with a header row.
+type CSVOptions struct {
+	// Delimiter separates fields; 0 picks tab for .tsv/.tab files, comma for .csv, and
+	// sniffs the first line (tab, comma, semicolon, pipe) otherwise.
+	Delimiter rune
+	// NoHeader: the first row is data; columns are named col1, col2, ...
+	NoHeader bool
+	// NAValues are the cell values read as missing; nil means DefaultNAValues. Give an
+	// empty, non-nil slice to treat nothing as missing (empty cells stay "" in text columns
+	// and are missing in numeric ones).
+	NAValues []string
+	// Types declares column types by name (dataset.Int, Float or String); a declared
+	// column whose value does not parse is an error naming file, line and column.
+	Types map[string]dataset.Kind
+	// InferRows is how many rows type inference looks at; 0 means all rows. A value
+	// beyond the sample that does not fit the inferred type widens the column
+	// (int -> float -> string), so a sample never makes a read fail.
+	InferRows int
+	// SkipBadRows skips rows with the wrong number of fields (or broken quoting) and
+	// counts them in ReadInfo instead of failing.
+	SkipBadRows bool
+	// LazyQuotes accepts a quote appearing in an unquoted field and a non-doubled quote
+	// in a quoted field.
+	LazyQuotes bool
+	// Comment, when not 0, starts a comment line that is skipped.
+	Comment rune
+}
+
+// ReadInfo reports what a read did beyond the frame itself.
+type ReadInfo struct {
+	Format   string   `json:"format"`            // csv, tsv, parquet, arrow
+	Rows     int      `json:"rows"`              // data rows read
+	BadRows  int      `json:"bad_rows"`          // rows skipped (SkipBadRows)
+	BadLines []int    `json:"bad_lines"`         // line numbers of the first MaxBadLines skipped rows
+	Renamed  []string `json:"renamed,omitempty"` // header names changed to be unique / non-empty ("old -> new")
+}
+
+// ParseKind converts a type name used in configs (int, integer, int64, float, double,
+// float64, number, string, str, text, category) to a column kind.
+func ParseKind(name string) (dataset.Kind, error) {
+	switch strings.ToLower(strings.TrimSpace(name)) {
+	case "int", "integer", "int64", "int32":
+		return dataset.Int, nil
+	case "float", "double", "float64", "float32", "number", "numeric":
+		return dataset.Float, nil
+	case "string", "str", "text", "category", "categorical":
+		return dataset.String, nil
+	}
+	return 0, fmt.Errorf("unknown column type %q (want int, float or string)", name)
+}
+
+// ReadCSV reads a delimited text file (optionally gzip-compressed) into a frame.
+func ReadCSV(path string, opts CSVOptions) (*dataset.Frame, *ReadInfo, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer fh.Close()
+	if opts.Delimiter == 0 {
+		opts.Delimiter = delimiterFor(path)
+	}
+	return DecodeCSV(fh, path, opts)
+}
+
+func delimiterFor(path string) rune {
+	p := strings.TrimSuffix(strings.ToLower(path), ".gz")
+	switch {
+	case strings.HasSuffix(p, ".tsv"), strings.HasSuffix(p, ".tab"):
+		return '\t'
+	case strings.HasSuffix(p, ".csv"):
+		return ','
+	}
+	return 0 // sniff
+}
+
+// sniff picks the delimiter that occurs most often in the first line.
+func sniff(head []byte) rune {
+	if i := bytes.IndexByte(head, '\n'); i >= 0 {
+		head = head[:i]
+	}
+	best, n := ',', 0
+	for _, d := range []rune{'\t', ',', ';', '|'} {
+		if c := bytes.Count(head, []byte(string(d))); c > n {
+			best, n = d, c
+		}
+	}
+	return best
+}
+
+// DecodeCSV reads delimited text from r; name is used in error messages and to recognise
+// compression. Gzip input is detected by its magic bytes; a UTF-8 byte-order mark is skipped.
+func DecodeCSV(r io.Reader, name string, opts CSVOptions) (*dataset.Frame, *ReadInfo, error) {
+	br := bufio.NewReaderSize(r, 1<<16)
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: gzip: %w", name, err)
+		}
+		defer zr.Close()
+		br = bufio.NewReaderSize(zr, 1<<16)
+	}
+	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte{0xEF, 0xBB, 0xBF}) {
+		_, _ = br.Discard(3)
+	}
+	if opts.Delimiter == 0 {
+		head, _ := br.Peek(4096)
+		opts.Delimiter = sniff(head)
+	}
+	info := &ReadInfo{Format: "csv"}
+	if opts.Delimiter == '\t' {
+		info.Format = "tsv"
+	}
+	cr := csv.NewReader(br)
+	cr.Comma = opts.Delimiter
+	cr.Comment = opts.Comment
+	cr.LazyQuotes = opts.LazyQuotes
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+
+	var names []string
+	var cols [][]string
+	var lines []int
+	ncols := -1
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) && opts.SkipBadRows && ncols >= 0 {
+				info.skip(pe.StartLine)
+				continue
+			}
+			return nil, nil, fmt.Errorf("%s: %w", name, err)
+		}
+		line, _ := cr.FieldPos(0)
+		if ncols < 0 {
+			ncols = len(rec)
+			cols = make([][]string, ncols)
+			if !opts.NoHeader {
+				names = slices.Clone(rec)
+				continue
+			}
+		}
+		if len(rec) != ncols {
+			if opts.SkipBadRows {
+				info.skip(line)
+				continue
+			}
+			return nil, nil, fmt.Errorf("%s:%d: row has %d fields, want %d (as in the %s)", name, line, len(rec), ncols,
+				map[bool]string{true: "first row", false: "header"}[opts.NoHeader])
+		}
+		for i, v := range rec {
+			cols[i] = append(cols[i], v)
+		}
+		lines = append(lines, line)
+	}
+	if ncols < 0 {
+		return nil, nil, fmt.Errorf("%s: empty file (no header or rows)", name)
+	}
+	if opts.NoHeader {
+		names = make([]string, ncols)
+		for i := range names {
+			names[i] = "col" + strconv.Itoa(i+1)
+		}
+	}
+	names, info.Renamed = uniqueNames(names)
+	for col := range opts.Types {
+		if !slices.Contains(names, col) {
+			return nil, nil, fmt.Errorf("%s: declared type for column %q, which the file does not have (columns: %s)", name, col, strings.Join(names, ", "))
+		}
+	}
+	info.Rows = len(lines)
+
+	na := opts.NAValues
+	if na == nil {
+		na = DefaultNAValues
+	}
+	naSet := make(map[string]bool, len(na))
+	for _, v := range na {
+		naSet[strings.TrimSpace(v)] = true
+	}
+	f := dataset.New()
+	f.Columns = make([]*dataset.Column, ncols)
+	errs := make([]error, ncols)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i := range ncols {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			kind, declared := opts.Types[names[i]]
+			f.Columns[i], errs[i] = buildColumn(names[i], cols[i], naSet, kind, declared, opts.InferRows)
+			cols[i] = nil
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		var ce *cellError
+		if errors.As(err, &ce) {
+			return nil, nil, fmt.Errorf("%s:%d: column %q: %w", name, lines[ce.row], names[i], ce.err)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: column %q: %w", name, names[i], err)
+		}
+	}
+	return f, info, nil
+}
+
+func (info *ReadInfo) skip(line int) {
+	info.BadRows++
+	if len(info.BadLines) < MaxBadLines {
+		info.BadLines = append(info.BadLines, line)
+	}
+}
+
+// uniqueNames makes header names non-empty and unique the way pandas does (x, x.1, x.2).
+func uniqueNames(names []string) ([]string, []string) {
+	var renamed []string
+	seen := map[string]bool{}
+	out := make([]string, len(names))
+	for i, n := range names {
+		orig := n
+		n = strings.TrimSpace(n)
+		if n == "" {
+			n = "col" + strconv.Itoa(i+1)
+		}
+		if seen[n] {
+			base := n
+			for k := 1; seen[n]; k++ {
+				n = base + "." + strconv.Itoa(k)
+			}
+		}
+		seen[n] = true
+		if n != orig {
+			renamed = append(renamed, fmt.Sprintf("%q -> %q", orig, n))
+		}
+		out[i] = n
+	}
+	return out, renamed
+}
+
+type cellError struct {
+	row int
+	err error
+}
+
+func (e *cellError) Error() string { return e.err.Error() }
+
+func trim(s string) string {
+	if len(s) > 0 && (s[0] == ' ' || s[len(s)-1] == ' ' || s[0] == '\t' || s[len(s)-1] == '\t') {
+		return strings.TrimSpace(s)
+	}
+	return s
+}
+
+// inferKind returns the narrowest kind that holds every non-missing value of the sample.
+func inferKind(vals []string, na map[string]bool, limit int) dataset.Kind {
+	if limit > 0 && limit < len(vals) {
+		vals = vals[:limit]
+	}
+	kind := dataset.Int
+	for _, v := range vals {
+		v = trim(v)
+		if na[v] || v == "" {
+			continue
+		}
+		if kind == dataset.Int {
+			if _, err := strconv.ParseInt(v, 10, 64); err == nil {
+				continue
+			}
+			kind = dataset.Float
+		}
+		if _, err := strconv.ParseFloat(v, 64); err != nil {
+			return dataset.String
+		}
+	}
+	if kind == dataset.Int {
+		// An all-missing column is float (like pandas); ints stay ints.
+		allNA := true
+		for _, v := range vals {
+			if v := trim(v); !na[v] && v != "" {
+				allNA = false
+				break
+			}
+		}
+		if allNA {
+			return dataset.Float
+		}
+	}
+	return kind
+}
+
+func buildColumn(name string, vals []string, na map[string]bool, kind dataset.Kind, declared bool, inferRows int) (*dataset.Column, error) {
+	if !declared {
+		kind = inferKind(vals, na, inferRows)
+	}
+	for {
+		c, bad, err := convert(name, vals, na, kind)
+		if err == nil {
+			return c, nil
+		}
+		if declared {
+			return nil, &cellError{row: bad, err: fmt.Errorf("value %q is not a valid %s (declared type)", vals[bad], kind)}
+		}
+		// The sample was too small: widen and retry.
+		if kind == dataset.Int {
+			kind = dataset.Float
+		} else {
+			kind = dataset.String
+		}
+	}
+}
+
+var errParse = errors.New("parse")
+
+func convert(name string, vals []string, na map[string]bool, kind dataset.Kind) (*dataset.Column, int, error) {
+	c := &dataset.Column{Name: name, Kind: kind}
+	n := len(vals)
+	var valid []bool
+	missing := func(i int) {
+		if valid == nil {
+			valid = make([]bool, n)
+			for j := range i {
+				valid[j] = true
+			}
+		}
+		valid[i] = false
+	}
+	mark := func(i int) {
+		if valid != nil {
+			valid[i] = true
+		}
+	}
+	switch kind {
+	case dataset.Int:
+		c.I = make([]int64, n)
+		for i, v := range vals {
+			v = trim(v)
+			if na[v] || v == "" {
+				missing(i)
+				continue
+			}
+			x, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return nil, i, errParse
+			}
+			c.I[i] = x
+			mark(i)
+		}
+	case dataset.Float:
+		c.F = make([]float64, n)
+		for i, v := range vals {
+			v = trim(v)
+			if na[v] || v == "" { // an empty cell in a numeric column is missing even if "" is not an NA token
+				missing(i)
+				continue
+			}
+			x, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return nil, i, errParse
+			}
+			c.F[i] = x
+			mark(i)
+		}
+	default:
+		c.Kind = dataset.String
+		c.S = make([]string, n)
+		for i, v := range vals {
+			if na[trim(v)] {
+				missing(i)
+				continue
+			}
+			c.S[i] = v
+			mark(i)
+		}
+	}
+	c.Valid = valid
+	return c, 0, nil
+}
