@@ -1,0 +1,420 @@
+// Package signals is the ingest.signals stage kind and the signals artifact format: continuous
+// multichannel recordings (EEG, ECoG, LFP ...) read from EDF/EDF+/BDF files, raw interleaved
+// binary or CSV, stored as Arrow (one row per recording segment and channel) with an
+// annotations table. Subjects are pseudonymised with HMAC-SHA256; no patient name or code
+// from a header is copied into the artifact.
+package signals
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/biopipe/biopipe/dataset"
+	"github.com/biopipe/biopipe/stages"
+)
+
+// Config field names of ingest.signals.
+const (
+	FieldFiles          = "files"
+	FieldFormat         = "format"
+	FieldChannels       = "channels"
+	FieldSubjectFrom    = "subject_from"
+	FieldSubjectPattern = "subject_pattern"
+	FieldSaltEnv        = "salt_env"
+	FieldRaw            = "raw"
+	FieldCSV            = "csv"
+	FieldDType          = "dtype"
+	FieldNChannels      = "channels"
+	FieldChannelNames   = "channel_names"
+	FieldSampleRate     = "sample_rate"
+	FieldScale          = "scale"
+	FieldBigEndian      = "big_endian"
+	FieldUnit           = "unit"
+	FieldTimeColumn     = "time_column"
+	FieldDelimiter      = "delimiter"
+)
+
+// Summary is the summary.json of a signals artifact.
+type Summary struct {
+	Recordings  int              `json:"recordings"`
+	Segments    int              `json:"segments"`
+	Subjects    int              `json:"subjects"`
+	Channels    []string         `json:"channels"`
+	SampleRates []float64        `json:"sample_rates"`
+	DurationS   float64          `json:"duration_s"`
+	Annotations map[string]int   `json:"annotations"` // count per annotation text
+	Files       []FileSummary    `json:"files"`
+	Quarantined []stages.Quarantined `json:"quarantined,omitempty"`
+	// PHIHashes are SHA-256 hashes (hex) of identifying strings found in the inputs
+	// (patient fields, subject ids), so a report guard can check text for them without
+	// holding the strings themselves.
+	PHIHashes []string `json:"phi_hashes"`
+}
+
+// FileSummary describes one ingested file.
+type FileSummary struct {
+	Source    string  `json:"source"`
+	Recording string  `json:"recording"`
+	Subject   string  `json:"subject"`
+	Format    string  `json:"format"`
+	Segments  int     `json:"segments"`
+	Channels  int     `json:"channels"`
+	DurationS float64 `json:"duration_s"`
+}
+
+var kind = &stages.Kind{
+	Name:    "ingest.signals",
+	Doc:     "read EDF/EDF+/BDF, raw binary or CSV recordings into a signals artifact",
+	Version: "1",
+	Description: `Reads continuous multichannel recordings. EDF, EDF+ (continuous or discontinuous,
+with annotations) and BDF/BDF+ are recognised by content; .bin/.raw/.dat files are raw
+interleaved samples (set raw.*); .csv files hold one column per channel (set csv.*). Folders
+in files are searched for such files. Each file is one recording; EDF+D files keep their
+contiguous segments. The subject of a recording is a pseudonym: "sub-" + the first 12 hex
+digits of HMAC-SHA256(salt, id), where the id is the EDF+ patient code (else the patient
+name or field; subject_from: patient) or a part of the file name (subject_from: file,
+subject_pattern with one capture group). The salt is read from the environment variable
+named by salt_env (it is not part of the cache key; without it a fixed salt is used and
+pseudonyms of guessable ids can be reversed). Patient names and codes are never written;
+summary.json lists SHA-256 hashes of them under phi_hashes for the report's guard.
+Output: recordings.arrow (recording, subject, source, segment, onset, channel, unit,
+sample_rate, samples list<float32>) and annotations.arrow (recording, onset, duration, text).`,
+	Fields: []stages.Field{
+		{Name: FieldFiles, Type: stages.Paths, Required: true, Doc: "recording files or folders holding them"},
+		{Name: FieldFormat, Type: stages.String, Default: "auto", Enum: []string{"auto", "edf", "raw", "csv"}, Doc: "input format (auto: EDF/BDF by content, raw by .bin/.raw/.dat, csv by .csv)"},
+		{Name: FieldChannels, Type: stages.Strings, Doc: `channels to keep: names or globs ("EEG*"), "re:" for a regular expression; names fix the order; empty keeps all`},
+		{Name: FieldSubjectFrom, Type: stages.String, Default: "auto", Enum: []string{"auto", "patient", "file"}, Doc: "where the subject id comes from (auto: file when subject_pattern is set, else patient)"},
+		{Name: FieldSubjectPattern, Type: stages.String, Doc: `regular expression on the file name whose first group is the subject id (e.g. "^(sub-\\d+)")`},
+		{Name: FieldSaltEnv, Type: stages.String, Default: "BIOPIPE_SALT", Doc: "environment variable holding the pseudonym salt"},
+		{Name: FieldRaw, Type: stages.Object, Doc: "raw interleaved binary input", Fields: []stages.Field{
+			{Name: FieldDType, Type: stages.String, Default: "int16", Enum: []string{"int16", "int32", "float32", "float64"}, Doc: "sample type"},
+			{Name: FieldNChannels, Type: stages.Int, Default: 0, Min: stages.Bound(0), Doc: "number of interleaved channels"},
+			{Name: FieldChannelNames, Type: stages.Strings, Doc: "channel names (default ch1..chN)"},
+			{Name: FieldSampleRate, Type: stages.Float, Default: 0.0, Min: stages.Bound(0), Doc: "sample rate in Hz"},
+			{Name: FieldScale, Type: stages.Float, Default: 1.0, Doc: "physical value = sample × scale"},
+			{Name: FieldBigEndian, Type: stages.Bool, Default: false, Doc: "big-endian samples"},
+			{Name: FieldUnit, Type: stages.String, Default: "uV", Doc: "physical unit"},
+		}},
+		{Name: FieldCSV, Type: stages.Object, Doc: "CSV input (header row of channel names)", Fields: []stages.Field{
+			{Name: FieldSampleRate, Type: stages.Float, Default: 0.0, Min: stages.Bound(0), Doc: "sample rate in Hz (derived from time_column when 0)"},
+			{Name: FieldTimeColumn, Type: stages.String, Doc: "column holding time in seconds (not a channel)"},
+			{Name: FieldDelimiter, Type: stages.String, Default: ",", Doc: "field delimiter"},
+			{Name: FieldUnit, Type: stages.String, Default: "uV", Doc: "physical unit"},
+		}},
+	},
+	Output: stages.Port{Name: "signals", Type: stages.Signals, Doc: "recordings.arrow + annotations.arrow"},
+	Example: `- id: eeg
+  kind: ingest.signals
+  with:
+    files: [data/eeg]
+    channels: [C3, C4, O1, O2]
+    subject_pattern: '^(sub-\d+)'`,
+	New: newStage,
+}
+
+func init() { stages.Register(kind) }
+
+// Kind returns the ingest.signals kind (for tests and docs).
+func Kind() *stages.Kind { return kind }
+
+type stage struct {
+	cfg     stages.Config
+	sel     *Selector
+	subject *regexp.Regexp
+	raw     RawOptions
+	csv     CSVOptions
+}
+
+func newStage(cfg stages.Config) (stages.Stage, error) {
+	s := &stage{cfg: cfg}
+	var issues []stages.Issue
+	var err error
+	if s.sel, err = NewSelector(cfg.Strings(FieldChannels)); err != nil {
+		issues = append(issues, stages.Issue{Path: []string{FieldChannels}, Msg: err.Error()})
+	}
+	if p := cfg.String(FieldSubjectPattern); p != "" {
+		if s.subject, err = regexp.Compile(p); err != nil {
+			issues = append(issues, stages.Issue{Path: []string{FieldSubjectPattern}, Msg: err.Error()})
+		} else if s.subject.NumSubexp() < 1 {
+			issues = append(issues, stages.Issue{Path: []string{FieldSubjectPattern}, Msg: "needs one capture group: the subject id"})
+		}
+	}
+	if cfg.String(FieldSubjectFrom) == "file" && s.subject == nil && len(issues) == 0 {
+		// the whole file stem is the id
+		s.subject = regexp.MustCompile(`^(.*)$`)
+	}
+	raw := cfg.Object(FieldRaw)
+	s.raw = RawOptions{DType: raw.String(FieldDType), Channels: raw.Int(FieldNChannels), ChannelNames: raw.Strings(FieldChannelNames),
+		SampleRate: raw.Float(FieldSampleRate), Scale: raw.Float(FieldScale), BigEndian: raw.Bool(FieldBigEndian), Unit: raw.String(FieldUnit)}
+	if s.raw.DType == "" {
+		s.raw.DType = "int16"
+	}
+	c := cfg.Object(FieldCSV)
+	s.csv = CSVOptions{SampleRate: c.Float(FieldSampleRate), TimeColumn: c.String(FieldTimeColumn), Unit: c.String(FieldUnit)}
+	if d := c.String(FieldDelimiter); d != "" {
+		r := []rune(d)
+		if len(r) != 1 {
+			issues = append(issues, stages.Issue{Path: []string{FieldCSV, FieldDelimiter}, Msg: fmt.Sprintf("%q is not one character", d)})
+		} else {
+			s.csv.Delimiter = r[0]
+		}
+	}
+	if len(issues) > 0 {
+		return nil, &stages.ConfigError{Issues: issues}
+	}
+	return s, nil
+}
+
+// inputFiles expands folders into the recording files they hold, sorted.
+func inputFiles(paths []string, format string) ([]string, error) {
+	var out []string
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !st.IsDir() {
+			out = append(out, p)
+			continue
+		}
+		err = filepath.WalkDir(p, func(q string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() || strings.HasPrefix(d.Name(), ".") {
+				return nil
+			}
+			if f := detect(q, format); f != "" {
+				out = append(out, q)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// detect returns the format of a file ("" when a folder walk should skip it).
+func detect(path, format string) string {
+	ext := strings.ToLower(filepath.Ext(path))
+	switch format {
+	case "edf", "raw", "csv":
+		if format == "edf" && ext != ".edf" && ext != ".bdf" && ext != ".rec" && !isEDF(path) {
+			return ""
+		}
+		return format
+	}
+	switch ext {
+	case ".edf", ".bdf", ".rec":
+		return "edf"
+	case ".bin", ".raw", ".dat":
+		return "raw"
+	case ".csv":
+		return "csv"
+	}
+	if isEDF(path) {
+		return "edf"
+	}
+	return ""
+}
+
+func isEDF(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	b := make([]byte, 8)
+	if n, _ := f.Read(b); n < 8 {
+		return false
+	}
+	return string(b) == "0       " || (b[0] == 0xFF && string(b[1:]) == "BIOSEMI")
+}
+
+// Pseudonym returns "sub-" + the first 12 hex digits of HMAC-SHA256(salt, id).
+func Pseudonym(salt []byte, id string) string {
+	m := hmac.New(sha256.New, salt)
+	m.Write([]byte(id))
+	return "sub-" + hex.EncodeToString(m.Sum(nil))[:12]
+}
+
+// HashPHI returns the hex SHA-256 of s (the form of summary.json's phi_hashes).
+func HashPHI(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+const defaultSalt = "biopipe-default-salt"
+
+func (s *stage) Run(ctx context.Context, env *stages.Env) error {
+	files, err := inputFiles(s.cfg.Strings(FieldFiles), s.cfg.String(FieldFormat))
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		return fmt.Errorf("no recording files found in %v", s.cfg.Strings(FieldFiles))
+	}
+	salt := []byte(os.Getenv(s.cfg.String(FieldSaltEnv)))
+	if len(salt) == 0 {
+		env.Log.Warn("pseudonym salt not set: using a fixed salt; set it in the environment", "variable", s.cfg.String(FieldSaltEnv))
+		salt = []byte(defaultSalt)
+	}
+	set := &Set{}
+	sum := &Summary{Annotations: map[string]int{}, PHIHashes: []string{}}
+	phi := map[string]bool{}
+	addPHI := func(v string) {
+		v = strings.TrimSpace(v)
+		if len(v) < 2 || v == "X" {
+			return
+		}
+		for _, w := range []string{v, strings.ReplaceAll(v, "_", " ")} {
+			phi[HashPHI(w)] = true
+		}
+	}
+	perSubject := map[string]int{}
+	chanSet, rateSet := map[string]bool{}, map[float64]bool{}
+	bar := env.Progress("reading recordings", len(files))
+	defer bar.Close()
+	for _, path := range files {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		format := detect(path, s.cfg.String(FieldFormat))
+		if format == "" {
+			format = "edf"
+		}
+		var fd *fileData
+		switch format {
+		case "edf":
+			fd, err = readEDF(ctx, path, s.sel)
+		case "raw":
+			fd, err = readRaw(path, s.raw, s.sel)
+		case "csv":
+			fd, err = readCSV(path, s.csv, s.sel)
+		}
+		if err == nil && len(fd.segments[0].Channels) == 0 {
+			err = fmt.Errorf("%s: no channel matches %v", path, s.cfg.Strings(FieldChannels))
+		}
+		if err != nil {
+			if env.KeepGoing {
+				env.Quarantine(path, err.Error())
+				bar.Add(1)
+				continue
+			}
+			return err
+		}
+		id, err := s.subjectID(path, fd)
+		if err != nil {
+			return err
+		}
+		subj := Pseudonym(salt, id)
+		addPHI(id)
+		addPHI(fd.patient)
+		addPHI(fd.recording)
+		for i, f := range fd.patientFields {
+			if i == 0 || i == 2 || i == 3 || i >= 4 { // code, birthdate, name, additional
+				addPHI(f)
+			}
+		}
+		for i, f := range fd.recordingFields {
+			if i == 2 || i == 3 { // admin code, technician
+				addPHI(f)
+			}
+		}
+		perSubject[subj]++
+		recID := fmt.Sprintf("%s_r%02d", subj, perSubject[subj])
+		fs := FileSummary{Source: filepath.Base(path), Recording: recID, Subject: subj, Format: format, Segments: len(fd.segments)}
+		for _, seg := range fd.segments {
+			seg.Recording, seg.Subject, seg.Source = recID, subj, filepath.Base(path)
+			set.Segments = append(set.Segments, seg)
+			fs.Channels = max(fs.Channels, len(seg.Channels))
+			fs.DurationS += seg.Duration()
+			for _, c := range seg.Channels {
+				chanSet[c.Name] = true
+				rateSet[c.SampleRate] = true
+			}
+		}
+		for _, a := range fd.annotations {
+			a.Recording = recID
+			set.Annotations = append(set.Annotations, a)
+			sum.Annotations[a.Text]++
+		}
+		sum.Files = append(sum.Files, fs)
+		sum.DurationS += fs.DurationS
+		bar.Add(1)
+	}
+	if len(set.Segments) == 0 {
+		return fmt.Errorf("every input file was quarantined")
+	}
+	if err := set.WriteDir(env.OutDir); err != nil {
+		return err
+	}
+	sum.Recordings = len(sum.Files)
+	sum.Segments = len(set.Segments)
+	sum.Subjects = len(perSubject)
+	for c := range chanSet {
+		sum.Channels = append(sum.Channels, c)
+	}
+	sort.Strings(sum.Channels)
+	for r := range rateSet {
+		sum.SampleRates = append(sum.SampleRates, r)
+	}
+	sort.Float64s(sum.SampleRates)
+	for h := range phi {
+		sum.PHIHashes = append(sum.PHIHashes, h)
+	}
+	sort.Strings(sum.PHIHashes)
+	sum.Quarantined = env.Quarantined()
+	env.SetMetric("recordings", sum.Recordings)
+	env.SetMetric("subjects", sum.Subjects)
+	env.SetMetric("duration_s", sum.DurationS)
+	return writeJSON(env.Out(stages.SummaryFile), sum)
+}
+
+// subjectID returns the identifier a subject pseudonym is derived from.
+func (s *stage) subjectID(path string, fd *fileData) (string, error) {
+	from := s.cfg.String(FieldSubjectFrom)
+	stem := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	if from == "file" || (from == "auto" && s.subject != nil) {
+		if s.subject == nil {
+			return stem, nil
+		}
+		m := s.subject.FindStringSubmatch(filepath.Base(path))
+		if m == nil || m[1] == "" {
+			return "", fmt.Errorf("%s: subject_pattern %q does not match the file name", path, s.subject)
+		}
+		return m[1], nil
+	}
+	if f := fd.patientFields; len(f) > 0 && f[0] != "X" {
+		return f[0], nil
+	}
+	if f := fd.patientFields; len(f) > 3 && f[3] != "X" {
+		return f[3], nil
+	}
+	if len(fd.patientFields) == 0 && strings.TrimSpace(fd.patient) != "" {
+		return strings.TrimSpace(fd.patient), nil
+	}
+	// No usable patient field (raw, CSV, anonymised EDF+): one subject per file.
+	return stem, nil
+}
+
+// writeJSON writes v as indented JSON atomically.
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return dataset.AtomicWrite(path, func(w *os.File) error { _, err := w.Write(append(b, '\n')); return err })
+}
