@@ -45,14 +45,14 @@ const (
 
 // Summary is the summary.json of a signals artifact.
 type Summary struct {
-	Recordings  int              `json:"recordings"`
-	Segments    int              `json:"segments"`
-	Subjects    int              `json:"subjects"`
-	Channels    []string         `json:"channels"`
-	SampleRates []float64        `json:"sample_rates"`
-	DurationS   float64          `json:"duration_s"`
-	Annotations map[string]int   `json:"annotations"` // count per annotation text
-	Files       []FileSummary    `json:"files"`
+	Recordings  int                  `json:"recordings"`
+	Segments    int                  `json:"segments"`
+	Subjects    int                  `json:"subjects"`
+	Channels    []string             `json:"channels"`
+	SampleRates []float64            `json:"sample_rates"`
+	DurationS   float64              `json:"duration_s"`
+	Annotations map[string]int       `json:"annotations"` // count per annotation text
+	Files       []FileSummary        `json:"files"`
 	Quarantined []stages.Quarantined `json:"quarantined,omitempty"`
 	// PHIHashes are SHA-256 hashes (hex) of identifying strings found in the inputs
 	// (patient fields, subject ids), so a report guard can check text for them without
