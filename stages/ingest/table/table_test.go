@@ -1,0 +1,214 @@
+package table
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/biopipe/biopipe/dataset"
+	"github.com/biopipe/biopipe/stages"
+)
+
+func runStage(t *testing.T, raw map[string]any) (*dataset.Frame, *Summary) {
+	t.Helper()
+	cfg, issues := stages.Check(Fields, raw)
+	require.Empty(t, issues)
+	st, err := New(cfg)
+	require.NoError(t, err)
+	env := stages.NewEnv(nil)
+	env.StageID = "load"
+	env.Config = cfg
+	env.OutDir = t.TempDir()
+	require.NoError(t, st.Run(context.Background(), env))
+	f, err := dataset.ReadFile(env.Out(stages.DataFile))
+	require.NoError(t, err)
+	var sum Summary
+	b, err := os.ReadFile(env.Out(stages.SummaryFile))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &sum))
+	return f, &sum
+}
+
+func TestBreastCancer(t *testing.T) {
+	path, err := filepath.Abs("../../../testdata/ehr/breast_cancer.csv")
+	require.NoError(t, err)
+	f, sum := runStage(t, map[string]any{"path": path, "label": "target"})
+	assert.Equal(t, 569, f.NumRows())
+	assert.Equal(t, []string{"0", "1"}, f.Classes())
+	assert.Equal(t, "classification", f.Meta[dataset.MetaTask])
+	assert.Equal(t, "target", f.Meta[dataset.MetaLabel])
+	assert.Equal(t, "breast_cancer.csv", f.Meta[dataset.MetaSource])
+	m, err := f.Features(nil)
+	require.NoError(t, err)
+	assert.Equal(t, []int{30}, m.Shape)
+	cls, _, err := f.Labels(nil)
+	require.NoError(t, err)
+	n := [2]int{}
+	for _, c := range cls {
+		n[c]++
+	}
+	assert.Equal(t, [2]int{212, 357}, n)
+	assert.Equal(t, 569, sum.Rows)
+	assert.Equal(t, 31, sum.Columns)
+	assert.Equal(t, 30, sum.Features)
+	assert.Equal(t, map[string]int{"0": 212, "1": 357}, sum.ClassCounts)
+	assert.Zero(t, sum.BadRowsSkipped)
+}
+
+func writeFile(t *testing.T, name, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	require.NoError(t, os.WriteFile(p, []byte(text), 0o644))
+	return p
+}
+
+func TestIngestCases(t *testing.T) {
+	ehr := "pid,site,sex,age,los,outcome,name\n" +
+		"p1,A,F,34,2.5,died,x\n" +
+		"p1,A,F,35,1.0,alive,x\n" +
+		"p2,B,M,NA,3.0,alive,y\n" +
+		"p3,B,M,70,10.5,,z\n" +
+		"p4,C,F,52,4.0,alive,w\n"
+	tests := []struct {
+		name  string
+		raw   map[string]any
+		check func(t *testing.T, f *dataset.Frame, s *Summary)
+	}{
+		{
+			name: "text label, roles, drop, missing label row dropped",
+			raw:  map[string]any{"label": "outcome", "group": "pid", "id": "site", "drop": []any{"name"}},
+			check: func(t *testing.T, f *dataset.Frame, s *Summary) {
+				assert.Equal(t, []string{"alive", "died"}, f.Classes())
+				assert.Equal(t, 4, f.NumRows())
+				assert.Equal(t, 1, s.MissingLabelRows)
+				assert.Nil(t, f.Col("name"))
+				assert.Equal(t, "pid", f.Meta[dataset.MetaGroup])
+				assert.Equal(t, "site", f.Meta[dataset.MetaID])
+				assert.Equal(t, map[string]int{"alive": 3, "died": 1}, s.ClassCounts)
+				assert.Equal(t, map[string]int{"age": 1}, s.Missing)
+				assert.Equal(t, 3, s.Features) // sex, age, los
+			},
+		},
+		{
+			name: "float label is regression",
+			raw:  map[string]any{"label": "los"},
+			check: func(t *testing.T, f *dataset.Frame, s *Summary) {
+				assert.Equal(t, "regression", f.Meta[dataset.MetaTask])
+				assert.Nil(t, f.Classes())
+				_, reg, err := f.Labels(nil)
+				require.NoError(t, err)
+				assert.Equal(t, []float64{2.5, 1, 3, 10.5, 4}, reg)
+			},
+		},
+		{
+			name: "integer label with many values is regression unless told",
+			raw:  map[string]any{"label": "age", "task": "classification"},
+			check: func(t *testing.T, f *dataset.Frame, s *Summary) {
+				assert.Equal(t, "classification", s.Task)
+				assert.Equal(t, []string{"34", "35", "52", "70"}, f.Classes())
+			},
+		},
+		{
+			name: "declared types",
+			raw:  map[string]any{"types": map[string]any{"age": "float", "los": "string"}},
+			check: func(t *testing.T, f *dataset.Frame, s *Summary) {
+				assert.Equal(t, dataset.Float, f.Col("age").Kind)
+				assert.Equal(t, dataset.String, f.Col("los").Kind)
+				assert.Equal(t, "1.0", f.Col("los").S[1])
+			},
+		},
+	}
+	path := writeFile(t, "ehr.csv", ehr)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.raw["path"] = path
+			f, s := runStage(t, tc.raw)
+			tc.check(t, f, s)
+		})
+	}
+}
+
+func TestAutoTaskIntegers(t *testing.T) {
+	var many dataset.Column
+	many.Kind = dataset.Int
+	for i := range 25 {
+		many.I = append(many.I, int64(i))
+	}
+	assert.Equal(t, TaskRegression, autoTask(&many))
+	few := dataset.Column{Kind: dataset.Float, F: []float64{1, 2, 10, 2}}
+	assert.Equal(t, TaskClassification, autoTask(&few))
+	classes := []string{"10", "2", "1"}
+	sortClasses(classes, true)
+	assert.Equal(t, []string{"1", "2", "10"}, classes)
+}
+
+func TestBadRows(t *testing.T) {
+	path := writeFile(t, "bad.tsv", "a\tb\n1\tx\n2\ty\tz\n3\tw\n")
+	_, s := runStage(t, map[string]any{"path": path, "on_bad_rows": "skip", "label": "b"})
+	assert.Equal(t, 1, s.BadRowsSkipped)
+	assert.Equal(t, []int{3}, s.BadLines)
+	assert.Equal(t, 2, s.Rows)
+
+	cfg, issues := stages.Check(Fields, map[string]any{"path": path})
+	require.Empty(t, issues)
+	st, err := New(cfg)
+	require.NoError(t, err)
+	env := stages.NewEnv(nil)
+	env.OutDir = t.TempDir()
+	err = st.Run(context.Background(), env)
+	assert.ErrorContains(t, err, "bad.tsv:3: row has 3 fields, want 2")
+}
+
+func TestConfigErrors(t *testing.T) {
+	path := writeFile(t, "x.csv", "age,outcome\n1,a\n")
+	tests := []struct {
+		raw  map[string]any
+		want string // from New (config) or Run
+	}{
+		{map[string]any{"label": "outcom"}, `label column "outcom" not found (did you mean "outcome"?)`},
+		{map[string]any{"drop": []any{"agee"}}, `drop: column "agee" not found (did you mean "age"?)`},
+		{map[string]any{"types": map[string]any{"age": "bool"}}, `field "types.age": unknown column type "bool"`},
+		{map[string]any{"label": "age", "id": "age"}, `column "age" is already the label column`},
+		{map[string]any{"label": "age", "drop": []any{"age"}}, `is the label column and cannot be dropped`},
+		{map[string]any{"delimiter": ";;"}, `not a single delimiter character`},
+		{map[string]any{"task": "regression"}, "task needs a label column"},
+		{map[string]any{"label": "outcome", "task": "regression"}, "needs a numeric label"},
+		{map[string]any{"types": map[string]any{"ag": "int"}}, `declared type for column "ag"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.want, func(t *testing.T) {
+			tc.raw["path"] = path
+			cfg, issues := stages.Check(Fields, tc.raw)
+			require.Empty(t, issues)
+			st, err := New(cfg)
+			if err == nil {
+				env := stages.NewEnv(nil)
+				env.OutDir = t.TempDir()
+				err = st.Run(context.Background(), env)
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+func TestParquetAndArrowInput(t *testing.T) {
+	dir := t.TempDir()
+	src := dataset.New()
+	src.Meta[dataset.MetaLabel] = "stale" // replaced by the config's roles
+	src.Columns = []*dataset.Column{
+		{Name: "x", Kind: dataset.Float, F: []float64{1, 2, 3}},
+		{Name: "y", Kind: dataset.String, S: []string{"b", "a", "b"}},
+	}
+	p := filepath.Join(dir, "t.feather")
+	require.NoError(t, src.WriteFile(p))
+	f, s := runStage(t, map[string]any{"path": p, "label": "y"})
+	assert.Equal(t, "y", f.Meta[dataset.MetaLabel])
+	assert.Equal(t, []string{"a", "b"}, f.Classes())
+	assert.Equal(t, "arrow", s.Format)
+}
