@@ -112,20 +112,22 @@ func Read(path string) (*Image, error) {
 
 // ReadBytes parses an in-memory file; name is used in errors.
 func ReadBytes(name string, data []byte) (*Image, error) {
-	return parse(name, bytes.NewReader(data), int64(len(data)), true)
+	return parseBytes(name, data, true)
+}
+
+func parseBytes(name string, data []byte, pixels bool) (*Image, error) {
+	if err := checkLengths(data); err != nil {
+		return nil, fmt.Errorf("%s: not a readable DICOM file: %w", name, err)
+	}
+	return parse(name, bytes.NewReader(data), int64(len(data)), pixels)
 }
 
 func read(path string, pixels bool) (*Image, error) {
-	f, err := os.Open(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	return parse(path, f, st.Size(), pixels)
+	return parseBytes(path, b, pixels)
 }
 
 func parse(name string, r io.Reader, size int64, pixels bool) (im *Image, err error) {

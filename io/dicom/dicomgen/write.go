@@ -342,3 +342,61 @@ func sampleBytes(vals []int64, bits int, bo binary.ByteOrder) []byte {
 		return out
 	}
 }
+
+// MediaStorageDirectoryStorage is the SOP class of a DICOMDIR.
+const MediaStorageDirectoryStorage = "1.2.840.10008.1.3.10"
+
+// WriteDICOMDIR writes dir/DICOMDIR referencing the given files (slash-separated paths
+// relative to dir) with one IMAGE directory record each.
+func WriteDICOMDIR(dir string, files []string) error {
+	var items [][]*dcm.Element
+	for _, f := range files {
+		parts := splitSlash(f)
+		typ, err := dcm.NewElement(tag.DirectoryRecordType, []string{"IMAGE"})
+		if err != nil {
+			return err
+		}
+		ref, err := dcm.NewElement(tag.ReferencedFileID, parts)
+		if err != nil {
+			return err
+		}
+		items = append(items, []*dcm.Element{typ, ref})
+	}
+	var elems []*dcm.Element
+	for _, kv := range []struct {
+		t tag.Tag
+		v any
+	}{
+		{tag.FileMetaInformationVersion, []byte{0, 1}},
+		{tag.MediaStorageSOPClassUID, []string{MediaStorageDirectoryStorage}},
+		{tag.MediaStorageSOPInstanceUID, []string{"2.25.1"}},
+		{tag.TransferSyntaxUID, []string{biodicom.ExplicitVRLittleEndian}},
+		{tag.FileSetID, []string{"BIOPIPE"}},
+		{tag.DirectoryRecordSequence, items},
+	} {
+		e, err := dcm.NewElement(kv.t, kv.v)
+		if err != nil {
+			return fmt.Errorf("dicomgen: DICOMDIR tag %v: %w", kv.t, err)
+		}
+		elems = append(elems, e)
+	}
+	var buf bytes.Buffer
+	if err := dcm.Write(&buf, dcm.Dataset{Elements: elems}, dcm.SkipVRVerification()); err != nil {
+		return fmt.Errorf("dicomgen: write DICOMDIR: %w", err)
+	}
+	return os.WriteFile(filepath.Join(dir, "DICOMDIR"), buf.Bytes(), 0o644)
+}
+
+func splitSlash(p string) []string {
+	var out []string
+	start := 0
+	for i := 0; i <= len(p); i++ {
+		if i == len(p) || p[i] == '/' {
+			if i > start {
+				out = append(out, p[start:i])
+			}
+			start = i + 1
+		}
+	}
+	return out
+}
