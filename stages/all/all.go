@@ -5,6 +5,7 @@ package all
 import (
 	_ "github.com/biopipe/biopipe/stages" // the registry itself
 	_ "github.com/biopipe/biopipe/stages/evaluate"
+	_ "github.com/biopipe/biopipe/stages/ingest/dicom"
 	_ "github.com/biopipe/biopipe/stages/ingest/table"
 	_ "github.com/biopipe/biopipe/stages/train"
 )
