@@ -149,6 +149,8 @@ func ReadFile(path string) (*Frame, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: record batch %d: %w", path, i, err)
 		}
+		rec.Retain() // the reader reuses a batch on the next call
+		defer rec.Release()
 		recs = append(recs, rec)
 	}
 	f, err := FromRecords(r.Schema(), recs)
