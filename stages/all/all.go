@@ -8,4 +8,5 @@ import (
 	_ "github.com/biopipe/biopipe/stages/ingest/dicom"
 	_ "github.com/biopipe/biopipe/stages/ingest/table"
 	_ "github.com/biopipe/biopipe/stages/train"
+	_ "github.com/biopipe/biopipe/stages/transform/split"
 )
