@@ -114,7 +114,7 @@ func TestIngestKeepGoing(t *testing.T) {
 
 func TestIngestDiscontinuous(t *testing.T) {
 	h := edf.Header{Format: edf.EDFPlus, Patient: "X X X X", Recording: "Startdate X X X X", RecordDuration: 1,
-		Signals: []edf.SignalHeader{{Label: "Fz", PhysicalDimension: "uV", PhysicalMin: -100, PhysicalMax: 100, DigitalMin: -2000, DigitalMax: 2000, SamplesPerRecord: 4}},
+		Signals:       []edf.SignalHeader{{Label: "Fz", PhysicalDimension: "uV", PhysicalMin: -100, PhysicalMax: 100, DigitalMin: -2000, DigitalMax: 2000, SamplesPerRecord: 4}},
 		Discontinuous: true}
 	h.AddAnnotationSignal(60)
 	path := filepath.Join(t.TempDir(), "d.edf")

@@ -1,0 +1,121 @@
+package signal
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+
+	"github.com/biopipe/biopipe/dataset"
+	"github.com/biopipe/biopipe/stages"
+)
+
+// Field names and metadata keys of transform.standardize_channels.
+const (
+	FieldColumn = "column"
+	FieldFitOn  = "fit_on"
+	FieldEps    = "eps"
+	// MetaChannelMean and MetaChannelStd (field metadata of the tensor column) hold the
+	// fitted per-channel statistics as JSON lists, so inference can apply the same scaling.
+	MetaChannelMean = "biopipe.channel_mean"
+	MetaChannelStd  = "biopipe.channel_std"
+)
+
+var standardizeKind = &stages.Kind{
+	Name:    "transform.standardize_channels",
+	Doc:     "per-channel standardisation of a tensor column, fitted on the training split",
+	Version: "1",
+	Description: `Treats the last axis of a tensor column (x: [samples, channels] from transform.epoch) as
+channels, computes each channel's mean and standard deviation over every value of the rows
+whose split is fit_on (train by default, so no statistic leaks from validation or test
+rows), and rescales every row to (x - mean) / (std + eps). A table without a split column
+is fitted on all rows (logged). The statistics are kept in the column's metadata
+(biopipe.channel_mean, biopipe.channel_std) and in summary.json.`,
+	Fields: []stages.Field{
+		{Name: FieldColumn, Type: stages.String, Default: dataset.ColTensor, Doc: "tensor column"},
+		{Name: FieldFitOn, Type: stages.String, Default: dataset.Train, Enum: []string{dataset.Train, dataset.Train + "+" + dataset.Val, "all"}, Doc: "rows the statistics are computed on"},
+		{Name: FieldEps, Type: stages.Float, Default: 1e-6, Min: stages.Bound(0), Doc: "added to the standard deviation"},
+	},
+	Inputs:  []stages.Port{{Name: "table", Type: stages.Table, Doc: "a table with a tensor column (and a split column)"}},
+	Output:  stages.Port{Name: "table", Type: stages.Table, Doc: "the table, tensor column standardised"},
+	Example: "- id: scaled\n  kind: transform.standardize_channels\n  inputs: [split]",
+	New: func(cfg stages.Config) (stages.Stage, error) {
+		return stages.StageFunc(func(ctx context.Context, env *stages.Env) error { return runStandardize(env, cfg) }), nil
+	},
+}
+
+func init() { stages.Register(standardizeKind) }
+
+func runStandardize(env *stages.Env, cfg stages.Config) error {
+	in, err := env.One("table")
+	if err != nil {
+		return err
+	}
+	f, err := dataset.ReadFile(in.File(stages.DataFile))
+	if err != nil {
+		return err
+	}
+	name := cfg.String(FieldColumn)
+	col := f.Col(name)
+	if col == nil || col.Kind != dataset.Tensor {
+		return fmt.Errorf("%s: no tensor column %q (columns: %v)", in.File(stages.DataFile), name, f.Names())
+	}
+	nc := col.Shape[len(col.Shape)-1]
+	size := dataset.TensorSize(col.Shape)
+	fitOn := cfg.String(FieldFitOn)
+	var rows []int
+	split := f.Split()
+	for r := 0; r < f.NumRows(); r++ {
+		use := fitOn == "all" || split == nil
+		if !use {
+			s := split.Text(r)
+			use = s == dataset.Train || (fitOn == dataset.Train+"+"+dataset.Val && s == dataset.Val)
+		}
+		if use {
+			rows = append(rows, r)
+		}
+	}
+	if split == nil && fitOn != "all" {
+		env.Log.Warn("no split column: fitting channel statistics on all rows", "stage", env.StageID)
+	}
+	if len(rows) == 0 {
+		return fmt.Errorf("no %s rows to fit the channel statistics on", fitOn)
+	}
+	sum := make([]float64, nc)
+	sq := make([]float64, nc)
+	for _, r := range rows {
+		for i, v := range col.Row(r) {
+			sum[i%nc] += float64(v)
+		}
+	}
+	count := float64(len(rows) * size / nc)
+	mean := make([]float64, nc)
+	for c := range mean {
+		mean[c] = sum[c] / count
+	}
+	for _, r := range rows {
+		for i, v := range col.Row(r) {
+			d := float64(v) - mean[i%nc]
+			sq[i%nc] += d * d
+		}
+	}
+	std := make([]float64, nc)
+	eps := cfg.Float(FieldEps)
+	for c := range std {
+		std[c] = math.Sqrt(sq[c] / count)
+	}
+	for i, v := range col.T {
+		c := i % nc
+		col.T[i] = float32((float64(v) - mean[c]) / (std[c] + eps))
+	}
+	if col.Meta == nil {
+		col.Meta = map[string]string{}
+	}
+	mj, _ := json.Marshal(mean)
+	sj, _ := json.Marshal(std)
+	col.Meta[MetaChannelMean], col.Meta[MetaChannelStd] = string(mj), string(sj)
+	if err := f.WriteFile(env.Out(stages.DataFile)); err != nil {
+		return err
+	}
+	return writeJSON(env.Out(stages.SummaryFile), map[string]any{"column": name, "fit_on": fitOn, "fit_rows": len(rows), "mean": mean, "std": std})
+}
