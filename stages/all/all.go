@@ -8,6 +8,7 @@ import (
 	_ "github.com/biopipe/biopipe/stages/ingest/dicom"
 	_ "github.com/biopipe/biopipe/stages/ingest/signals"
 	_ "github.com/biopipe/biopipe/stages/ingest/table"
+	_ "github.com/biopipe/biopipe/stages/report"
 	_ "github.com/biopipe/biopipe/stages/train"
 	_ "github.com/biopipe/biopipe/stages/transform/signal"
 	_ "github.com/biopipe/biopipe/stages/transform/split"

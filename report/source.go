@@ -1,0 +1,239 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/biopipe/biopipe/dataset"
+	"github.com/biopipe/biopipe/models"
+	"github.com/biopipe/biopipe/stages"
+	"github.com/biopipe/biopipe/stages/evaluate"
+)
+
+// Source is everything a report is written from.
+type Source struct {
+	Title    string
+	Context  string // the researcher's paragraph (report config `context`)
+	Pipeline stages.PipelineInfo
+	Backend  string
+	Seed     int64
+	// Evaluations are the metrics artifacts on the report's "metrics" port.
+	Evaluations []Evaluation
+	// Artifacts are every upstream artifact, in topological order.
+	Artifacts []stages.Input
+	// Quarantined are inputs skipped with --keep-going (also read from summaries).
+	Quarantined []stages.Quarantined
+}
+
+// Evaluation is one evaluate artifact.
+type Evaluation struct {
+	StageID string
+	Dir     string
+	Result  *evaluate.Result
+}
+
+// LoadEvaluation reads an evaluate artifact.
+func LoadEvaluation(stageID, dir string) (Evaluation, error) {
+	r, err := evaluate.ReadResult(dir)
+	if err != nil {
+		return Evaluation{}, fmt.Errorf("stage %q: %w", stageID, err)
+	}
+	return Evaluation{StageID: stageID, Dir: dir, Result: r}, nil
+}
+
+// facts gathered from the artifacts.
+type gathered struct {
+	tables   []tableInfo
+	model    *models.Card
+	modelID  string
+	history  []byte
+	data     *dataCounts // the evaluated dataset
+	dataID   string
+	quarant  []stages.Quarantined
+	phiHash  []string
+	idValues []string
+}
+
+type tableInfo struct {
+	art     stages.Input
+	rows    int
+	cols    int
+	source  string
+	summary map[string]any
+}
+
+// dataCounts are the evaluated dataset's counts per split and class.
+type dataCounts struct {
+	label   string
+	task    string
+	classes []string
+	splits  []string
+	counts  map[string]map[string]int // split -> class -> n ("" for regression)
+	total   int
+	group   string
+	groups  int
+}
+
+// maxArrowBytes bounds the data.arrow files read for counts and identifier values.
+const maxArrowBytes = 2 << 30
+
+func gather(src *Source) (*gathered, error) {
+	g := &gathered{quarant: append([]stages.Quarantined(nil), src.Quarantined...)}
+	evalData := evaluatedTable(src)
+	for _, a := range src.Artifacts {
+		if sum, err := readSummary(a.Dir); err == nil {
+			if q, ok := sum["quarantined"].([]any); ok {
+				for _, x := range q {
+					if m, ok := x.(map[string]any); ok {
+						f, _ := m["file"].(string)
+						r, _ := m["reason"].(string)
+						g.quarant = append(g.quarant, stages.Quarantined{File: f, Reason: r})
+					}
+				}
+			}
+			if hs, ok := sum["phi_hashes"].([]any); ok {
+				for _, h := range hs {
+					if s, ok := h.(string); ok {
+						g.phiHash = append(g.phiHash, s)
+					}
+				}
+			}
+		}
+		switch a.Type {
+		case stages.Table:
+			ti := tableInfo{art: a}
+			ti.summary, _ = readSummary(a.Dir)
+			path := filepath.Join(a.Dir, stages.DataFile)
+			if st, err := os.Stat(path); err == nil && st.Size() < maxArrowBytes {
+				f, err := dataset.ReadFile(path)
+				if err != nil {
+					return nil, fmt.Errorf("stage %q: %w", a.StageID, err)
+				}
+				ti.rows, ti.cols = f.NumRows(), len(f.Columns)
+				ti.source = f.Meta[dataset.MetaSource]
+				for _, role := range []string{dataset.MetaID, dataset.MetaGroup} {
+					if c := f.Col(f.Meta[role]); c != nil {
+						for i := 0; i < c.Len(); i++ {
+							g.idValues = append(g.idValues, c.Text(i))
+						}
+					}
+				}
+				if a.StageID == evalData || evalData == "" {
+					g.data = counts(f)
+					g.dataID = a.StageID
+				}
+			}
+			g.tables = append(g.tables, ti)
+		case stages.Model:
+			if c, err := models.ReadCard(a.Dir); err == nil {
+				g.model, g.modelID = &c, a.StageID
+			}
+			if b, err := os.ReadFile(filepath.Join(a.Dir, stages.HistoryFile)); err == nil {
+				g.history = b
+			}
+		}
+	}
+	if g.history == nil {
+		for _, ev := range src.Evaluations {
+			if b, err := os.ReadFile(filepath.Join(ev.Dir, stages.HistoryFile)); err == nil {
+				g.history = b
+				break
+			}
+		}
+	}
+	return g, nil
+}
+
+// evaluatedTable returns the id of the table stage that feeds the first evaluate stage.
+func evaluatedTable(src *Source) string {
+	if len(src.Evaluations) == 0 {
+		return ""
+	}
+	types := map[string]stages.PortType{}
+	for _, a := range src.Artifacts {
+		types[a.StageID] = a.Type
+	}
+	for _, s := range src.Pipeline.Stages {
+		if s.ID != src.Evaluations[0].StageID {
+			continue
+		}
+		for _, in := range s.Inputs {
+			if types[in] == stages.Table {
+				return in
+			}
+		}
+	}
+	return ""
+}
+
+func readSummary(dir string) (map[string]any, error) {
+	b, err := os.ReadFile(filepath.Join(dir, stages.SummaryFile))
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, stages.SummaryFile), err)
+	}
+	return m, nil
+}
+
+func counts(f *dataset.Frame) *dataCounts {
+	d := &dataCounts{task: f.Meta[dataset.MetaTask], classes: f.Classes(), counts: map[string]map[string]int{}, total: f.NumRows()}
+	lc := f.Label()
+	if lc != nil {
+		d.label = lc.Name
+	}
+	sc := f.Split()
+	seen := map[string]bool{}
+	for i := 0; i < f.NumRows(); i++ {
+		s := "all"
+		if sc != nil {
+			s = sc.S[i]
+		}
+		if !seen[s] {
+			seen[s] = true
+			d.splits = append(d.splits, s)
+			d.counts[s] = map[string]int{}
+		}
+		cls := ""
+		if lc != nil && d.task != "regression" {
+			cls = lc.Text(i)
+		}
+		d.counts[s][cls]++
+	}
+	order := map[string]int{dataset.Train: 0, dataset.Val: 1, dataset.Test: 2}
+	sort.SliceStable(d.splits, func(a, b int) bool {
+		oa, ok := order[d.splits[a]]
+		if !ok {
+			oa = 3
+		}
+		ob, ok := order[d.splits[b]]
+		if !ok {
+			ob = 3
+		}
+		return oa < ob
+	})
+	if gc := f.Group(); gc != nil {
+		d.group = gc.Name
+		set := map[string]bool{}
+		for i := 0; i < gc.Len(); i++ {
+			set[gc.Text(i)] = true
+		}
+		d.groups = len(set)
+	}
+	if len(d.classes) == 0 && d.task != "regression" && lc != nil {
+		set := map[string]bool{}
+		for i := 0; i < lc.Len(); i++ {
+			set[lc.Text(i)] = true
+		}
+		for k := range set {
+			d.classes = append(d.classes, k)
+		}
+		sort.Strings(d.classes)
+	}
+	return d
+}

@@ -1,0 +1,166 @@
+// Package report is the `report` stage kind: it writes the run's paper-style report
+// (report.md and one self-contained report.html, see package report) from the metrics
+// artifacts on its "metrics" port and every upstream artifact, optionally with an
+// LLM-drafted Abstract, Introduction and Discussion (llm: block).
+package report
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/biopipe/biopipe/llm"
+	doc "github.com/biopipe/biopipe/report"
+	"github.com/biopipe/biopipe/stages"
+)
+
+// KindName is the stage kind's name.
+const KindName = "report"
+
+// Config field names.
+const (
+	FieldTitle   = "title"
+	FieldContext = "context"
+	FieldLLM     = "llm"
+
+	FieldBaseURL     = "base_url"
+	FieldModel       = "model"
+	FieldAPIKeyEnv   = "api_key_env"
+	FieldTemperature = "temperature"
+	FieldMaxTokens   = "max_tokens"
+	FieldTimeout     = "timeout"
+	FieldStream      = "stream"
+	FieldRetries     = "retries"
+)
+
+// PortMetrics is the input port of the evaluation artifacts.
+const PortMetrics = "metrics"
+
+// LLMFields is the spec of the llm: block.
+var LLMFields = []stages.Field{
+	{Name: FieldBaseURL, Type: stages.String, Doc: "OpenAI-compatible API base URL, e.g. https://api.openai.com/v1 or http://localhost:11434/v1 (Ollama); empty = no LLM"},
+	{Name: FieldModel, Type: stages.String, Doc: "model name on that server"},
+	{Name: FieldAPIKeyEnv, Type: stages.String, Doc: "NAME of the environment variable holding the API key (the key itself never goes in a file); empty for servers without keys"},
+	{Name: FieldTemperature, Type: stages.Float, Default: 0.2, Min: stages.Bound(0), Max: stages.Bound(2), Doc: "sampling temperature"},
+	{Name: FieldMaxTokens, Type: stages.Int, Default: 900, Min: stages.Bound(16), Max: stages.Bound(32768), Doc: "answer length limit"},
+	{Name: FieldTimeout, Type: stages.String, Default: "60s", Doc: "time limit per attempt (Go duration: 30s, 2m)"},
+	{Name: FieldStream, Type: stages.Bool, Default: false, Doc: "stream the answer (server-sent events)"},
+	{Name: FieldRetries, Type: stages.Int, Default: 3, Min: stages.Bound(0), Max: stages.Bound(10), Doc: "further attempts after 429, 5xx, timeouts and network errors, with exponential backoff"},
+}
+
+// Fields is the report stage's config spec.
+var Fields = []stages.Field{
+	{Name: FieldTitle, Type: stages.String, Doc: "report title (default: pipeline name, model and task)"},
+	{Name: FieldContext, Type: stages.String, Doc: "a paragraph of background from you: opens the Introduction and frames the LLM's draft"},
+	{Name: FieldLLM, Type: stages.Object, Fields: LLMFields, Doc: "optional LLM drafting of Abstract, Introduction and Discussion from an aggregate summary (no rows, no identifiers); numbers are checked against the run"},
+}
+
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+func init() {
+	stages.Register(&stages.Kind{
+		Name: KindName,
+		Doc:  "paper-style report: report.md and one self-contained report.html",
+		Description: `Writes Title, Abstract, Introduction, Data (sources, counts per split and class,
+quarantined files), Methods (from the resolved config and the model card), Results (metric tables
+with bootstrap CIs, confusion matrix, figures), Discussion and Reproducibility (command, spec
+hash, module versions, artifact digests). report.html embeds every figure and its CSS; both files
+are also copied into runs/<run-id>/. With an llm: block, an OpenAI-compatible model drafts the
+Abstract, Introduction and Discussion; a guard refuses prompts holding identifier values seen
+at ingest, numbers that match none of the run's figures are highlighted and counted
+(llm_ungrounded_numbers in the manifest), and any failure falls back to the template text with a
+visible note.`,
+		Version: "1",
+		Fields:  Fields,
+		Inputs: []stages.Port{
+			{Name: PortMetrics, Type: stages.Metrics, Many: true, Doc: "evaluation artifacts"},
+		},
+		Output: stages.Port{Name: "report", Type: stages.Report, Doc: "report.md, report.html, figures, narrative.json"},
+		New:    newStage,
+		Example: `- id: report
+  kind: report
+  inputs: [eval]
+  with:
+    context: "Fine-needle aspirate features for breast cancer diagnosis."
+    llm: {base_url: "http://localhost:11434/v1", model: llama3.1, timeout: 2m}`,
+	})
+}
+
+func newStage(cfg stages.Config) (stages.Stage, error) {
+	lc, err := LLMConfig(cfg.Object(FieldLLM))
+	if err != nil {
+		return nil, err
+	}
+	return stages.StageFunc(func(ctx context.Context, env *stages.Env) error { return run(ctx, env, cfg, lc) }), nil
+}
+
+// LLMConfig turns the llm: block into an llm.Config; nil when the block sets no server.
+func LLMConfig(c stages.Config) (*llm.Config, error) {
+	if c.String(FieldBaseURL) == "" && c.String(FieldModel) == "" {
+		return nil, nil
+	}
+	var issues []stages.Issue
+	bad := func(field, msg string) {
+		issues = append(issues, stages.Issue{Path: []string{FieldLLM, field}, Msg: msg})
+	}
+	if c.String(FieldBaseURL) == "" {
+		bad(FieldBaseURL, "missing (the model is set)")
+	}
+	if c.String(FieldModel) == "" {
+		bad(FieldModel, "missing (the base_url is set)")
+	}
+	if k := c.String(FieldAPIKeyEnv); k != "" && !envName.MatchString(k) {
+		bad(FieldAPIKeyEnv, "must be the NAME of an environment variable (letters, digits, _), not the key itself")
+	}
+	timeout, err := time.ParseDuration(c.String(FieldTimeout))
+	if err != nil || timeout <= 0 {
+		bad(FieldTimeout, fmt.Sprintf("%q is not a positive duration such as 30s or 2m", c.String(FieldTimeout)))
+	}
+	if len(issues) > 0 {
+		return nil, &stages.ConfigError{Issues: issues}
+	}
+	return &llm.Config{
+		BaseURL: c.String(FieldBaseURL), Model: c.String(FieldModel), APIKeyEnv: c.String(FieldAPIKeyEnv),
+		Temperature: c.Float(FieldTemperature), MaxTokens: c.Int(FieldMaxTokens), Timeout: timeout,
+		Stream: c.Bool(FieldStream), Retries: c.Int(FieldRetries),
+	}, nil
+}
+
+func run(ctx context.Context, env *stages.Env, cfg stages.Config, lc *llm.Config) error {
+	src := &doc.Source{
+		Title: cfg.String(FieldTitle), Context: cfg.String(FieldContext), Pipeline: env.Pipeline,
+		Backend: env.Backend, Seed: env.Seed, Artifacts: env.Upstream,
+	}
+	if len(src.Artifacts) == 0 {
+		src.Artifacts = env.Inputs
+	}
+	for _, in := range env.In(PortMetrics) {
+		ev, err := doc.LoadEvaluation(in.StageID, in.Dir)
+		if err != nil {
+			return fmt.Errorf("stage %q: %w", env.StageID, err)
+		}
+		src.Evaluations = append(src.Evaluations, ev)
+	}
+	b, err := doc.Build(ctx, src, doc.Options{LLM: lc, Log: env.Log})
+	if err != nil {
+		return fmt.Errorf("stage %q: %w", env.StageID, err)
+	}
+	if b.Draft != nil {
+		env.SetMetric("llm_ok", b.Draft.Error == "")
+		env.SetMetric("llm_numbers_checked", b.Numbers)
+		env.SetMetric("llm_ungrounded_numbers", b.Ungrounded)
+		if b.Refused {
+			env.SetMetric("llm_refused_identifier", true)
+		}
+	}
+	if err := doc.Write(env.OutDir, b); err != nil {
+		return fmt.Errorf("stage %q: %w", env.StageID, err)
+	}
+	if env.RunDir != "" {
+		if err := doc.Write(env.RunDir, b); err != nil {
+			return fmt.Errorf("stage %q: %w", env.StageID, err)
+		}
+	}
+	return nil
+}
