@@ -44,6 +44,10 @@ const (
 	// along the last axis; MetaSampleRate is the sample rate in Hz along the first.
 	MetaChannels   = "biopipe.channels"
 	MetaSampleRate = "biopipe.sample_rate"
+	// MetaRole (field metadata) marks a column that is not a feature (see
+	// dataset.Frame.RoleColumns); RoleProvenance is its value for where-from columns.
+	MetaRole       = "biopipe.role"
+	RoleProvenance = "provenance"
 )
 
 var epochKind = &stages.Kind{
@@ -322,10 +326,12 @@ func (s *epochStage) Run(ctx context.Context, env *stages.Env) error {
 		Meta: map[string]string{MetaChannels: string(chJSON), MetaSampleRate: strconv.FormatFloat(rate, 'g', -1, 64)}})
 	f.Set(&dataset.Column{Name: ColID, Kind: dataset.String, S: idCol})
 	f.Set(&dataset.Column{Name: ColSubject, Kind: dataset.String, S: subjCol})
-	f.Set(&dataset.Column{Name: ColRecording, Kind: dataset.String, S: recCol})
-	f.Set(&dataset.Column{Name: ColOnset, Kind: dataset.Float, F: onsetCol})
+	// Provenance columns are not model inputs (role metadata keeps them out of the features).
+	prov := func() map[string]string { return map[string]string{MetaRole: RoleProvenance} }
+	f.Set(&dataset.Column{Name: ColRecording, Kind: dataset.String, S: recCol, Meta: prov()})
+	f.Set(&dataset.Column{Name: ColOnset, Kind: dataset.Float, F: onsetCol, Meta: prov()})
 	if sum.Mode == "events" {
-		f.Set(&dataset.Column{Name: ColEvent, Kind: dataset.String, S: eventCol})
+		f.Set(&dataset.Column{Name: ColEvent, Kind: dataset.String, S: eventCol, Meta: prov()})
 	}
 	f.Meta[dataset.MetaGroup] = ColSubject
 	f.Meta[dataset.MetaID] = ColID

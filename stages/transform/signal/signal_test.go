@@ -1,6 +1,7 @@
 package signal
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"math"
@@ -165,6 +166,10 @@ func TestEpochEvents(t *testing.T) {
 	x := f.Col("x")
 	assert.Equal(t, []int{70, 2}, x.Shape)
 	assert.Equal(t, `["B","A"]`, x.Meta[MetaChannels])
+	feats, err := f.FeatureColumns()
+	require.NoError(t, err)
+	require.Len(t, feats, 1, "only x is a model input")
+	assert.Equal(t, "x", feats[0].Name)
 	// Row 0: event at 1 s, window 0.8..1.5 s; channel A (index 1) is the ramp minus its baseline
 	// mean over 0.8..1.0 s (samples 80..99, mean 89.5).
 	r0 := x.Row(0)
@@ -308,4 +313,22 @@ func bandPower(x []float64, fs, lo, hi float64) float64 {
 		p += re*re + im*im
 	}
 	return p / ((hi-lo)/0.5 + 1)
+}
+
+// TestCommittedEEGMatchesGenerator keeps testdata/eeg in step with the generator.
+func TestCommittedEEGMatchesGenerator(t *testing.T) {
+	committed := filepath.Join("..", "..", "..", "testdata", "eeg")
+	if _, err := os.Stat(committed); err != nil {
+		t.Skip("testdata/eeg not present")
+	}
+	dir := t.TempDir()
+	o := eeggen.Default()
+	require.NoError(t, eeggen.Generate(dir, o))
+	for i := 0; i < o.Subjects; i++ {
+		want, err := os.ReadFile(filepath.Join(dir, eeggen.FileName(i)))
+		require.NoError(t, err)
+		got, err := os.ReadFile(filepath.Join(committed, eeggen.FileName(i)))
+		require.NoError(t, err)
+		require.True(t, bytes.Equal(want, got), "%s differs from the generator's output: go run ./testdata/gen/eeggen/cmd -out testdata/eeg", eeggen.FileName(i))
+	}
 }
