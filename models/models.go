@@ -6,6 +6,43 @@
 // loop (optimizer, task loss or the family's own, seeded mini-batches, early stopping with
 // restore of the best weights, per-epoch history, GoMLX checkpoint, model card); Load reads a
 // trained model artifact back for prediction.
+//
+// # Writing a family
+//
+// A family is a package under models/ that registers itself in an init function and is
+// blank-imported by models/all (which the train stage imports):
+//
+//	func init() {
+//		models.Register(&models.Family{
+//			Name:   "cnn",
+//			Doc:    "one line for `biopipe stages train`",
+//			Params: []stages.Field{{Name: "filters", Type: stages.Ints, Default: []any{16, 32}, Doc: "..."}},
+//			Build:  build,
+//		})
+//	}
+//
+//	func build(spec models.Spec, p stages.Config) (*models.Network, error) {
+//		// spec.InputShape is the per-example shape ([H, W, C], [T, C], [F] ...), spec.Task the
+//		// task, spec.OutputDim() the size of the main output. Check params here and return
+//		// an error naming the field; p holds every param with its default filled.
+//		return &models.Network{Forward: func(scope *model.Scope, x *graph.Node) []*graph.Node {
+//			// x: float32 [B, InputShape...]. Build with GoMLX layers on scope.
+//			return []*graph.Node{logits}
+//		}}, nil
+//	}
+//
+// Param names must not collide with the train stage's own fields (model, epochs, batch_size,
+// optimizer, early_stopping, init_from); a name shared by several families must have the same
+// type in each. The main output is: logits [B, classes] (classification), [B, 1]
+// (regression) or the reconstruction [B, InputShape...] (Task Reconstruction: autoencoders;
+// labels are not needed). Extra outputs (e.g. a latent code) follow it, named by
+// Network.OutputNames, and come back from Trained.Outputs. Network.Loss replaces the task's
+// loss (a VAE: reconstruction + KL); terms that should count in training only may be added
+// with train.AddRegularizationLoss. Variables live under the scope "/model/..."; init_from
+// matches them by that path and shape, so keep scope names stable (e.g. "encoder") for
+// transfer learning. Forward is called for training graphs (scope.IsTraining(g) true),
+// validation graphs and inference graphs; for any ops the pure-Go backend lacks (it has no
+// BatchNormForInference, for instance), use a formulation it runs.
 package models
 
 import (

@@ -362,3 +362,30 @@ func TestRegistry(t *testing.T) {
 	_, err = models.Get("zzzzzzzz")
 	assert.ErrorContains(t, err, "known families: ")
 }
+
+type countingProgress struct{ total, added, closed int }
+
+func (p *countingProgress) Add(n int) { p.added += n }
+func (p *countingProgress) Close()    { p.closed++ }
+
+func TestProgressAndCancel(t *testing.T) {
+	o := blobOpts(t, "")
+	o.Epochs = 3
+	prog := &countingProgress{}
+	var epochs []int
+	o.Progress = func(desc string, total int) stages.Progress {
+		assert.Equal(t, "train mlp", desc)
+		prog.total = total
+		return prog
+	}
+	o.OnEpoch = func(r models.EpochRecord) { epochs = append(epochs, r.Epoch) }
+	_, err := models.Train(context.Background(), o)
+	require.NoError(t, err)
+	assert.Equal(t, countingProgress{total: 3, added: 3, closed: 1}, *prog)
+	assert.Equal(t, []int{1, 2, 3}, epochs)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	o.OnEpoch = func(models.EpochRecord) { cancel() }
+	_, err = models.Train(ctx, o)
+	assert.ErrorIs(t, err, context.Canceled)
+}
