@@ -31,7 +31,7 @@ type Options struct {
 	Delimiter   byte // see DenseOptions
 	InfoColumns int  // see DenseOptions
 	// IDColumn names the id column of a Parquet/Arrow table (default: the first text column).
-	IDColumn string
+	IDColumn    string
 	GeneIDs     string // 10x: "id" or "name" (see TenXOptions)
 	FeatureType string // 10x: keep only this feature type
 	Workers     int
