@@ -70,7 +70,7 @@ func Write(ctx context.Context, cfg Config, guard *Guard, summary any, userConte
 		return fail(err)
 	}
 	if guard != nil {
-		if err := guard.Check(SystemPrompt + "\n" + user); err != nil {
+		if err := guard.Check(user); err != nil { // the system prompt is a constant
 			var ei *ErrIdentifier
 			d.Refused = errors.As(err, &ei)
 			return fail(err)
