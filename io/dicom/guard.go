@@ -11,7 +11,21 @@ import (
 // structure is one it does not check (deflated data, no preamble).
 func checkLengths(b []byte) error {
 	if len(b) < 132 || string(b[128:132]) != "DICM" {
-		return nil
+		// no preamble: the parser guesses the syntax; accept when one guess walks cleanly
+		var first error
+		for _, g := range []struct {
+			implicit bool
+			bo       binary.ByteOrder
+		}{{true, binary.LittleEndian}, {false, binary.LittleEndian}, {false, binary.BigEndian}} {
+			_, err := walk(b, 0, len(b), g.implicit, g.bo, 0)
+			if err == nil {
+				return nil
+			}
+			if first == nil {
+				first = err
+			}
+		}
+		return first
 	}
 	pos := 132
 	// file meta group: explicit VR little endian

@@ -282,6 +282,13 @@ func convert(src []byte, lay layout, h *Header, put func(k int, v int64), dst []
 
 // decodeJPEG decodes a baseline JPEG frame into 8-bit interleaved samples.
 func decodeJPEG(data []byte, h *Header) ([]byte, error) {
+	cfg, err := jpeg.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("JPEG Baseline: %w", err)
+	}
+	if cfg.Width != h.Columns || cfg.Height != h.Rows {
+		return nil, fmt.Errorf("JPEG Baseline: image is %dx%d, header says %dx%d", cfg.Width, cfg.Height, h.Columns, h.Rows)
+	}
 	img, err := jpeg.Decode(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("JPEG Baseline: %w", err)

@@ -30,6 +30,10 @@ func DecodeRLE(data []byte, npix, spp, bytesPerSample int, dst []byte) ([]byte, 
 	}
 	offs[nseg] = len(data)
 	total := npix * nseg
+	if (len(data)-64)*64 < total {
+		// PackBits expands at most 128 bytes from 2: a shorter frame cannot hold the pixels
+		return nil, fmt.Errorf("RLE: frame of %d bytes cannot hold %d pixels x %d segments", len(data), npix, nseg)
+	}
 	if cap(dst) < total {
 		dst = make([]byte, total)
 	}

@@ -55,7 +55,7 @@ var (
 
 // WriteStudySet writes a synthetic CT study set into dir: several patients, each with
 // series of axial slices (CT-like Hounsfield units stored as unsigned 12-bit values with
-// Rescale Intercept -1024) showing a body outline, two lungs and one lesion whose shape is
+// Rescale Intercept -1024) showing a body outline, two lungs and one dense lesion (150-250 HU) whose shape is
 // the class: round or elongated. It also writes dir/labels.csv (path, sop_instance_uid,
 // series_instance_uid, patient_id, label).
 func WriteStudySet(dir string, o StudyOptions) (*StudySet, error) {
@@ -162,7 +162,7 @@ type lesion struct {
 
 func newLesion(rng *rand.Rand, class string, size int) lesion {
 	s := float64(size) / 64
-	l := lesion{angle: rng.Float64() * math.Pi, hu: 20 + 30*rng.Float64()}
+	l := lesion{angle: rng.Float64() * math.Pi, hu: 150 + 100*rng.Float64()} // a dense (calcified or enhancing) nodule
 	// inside the left or right lung
 	side := -1.0
 	if rng.IntN(2) == 1 {
