@@ -6,10 +6,13 @@ import (
 	_ "github.com/biopipe/biopipe/stages" // the registry itself
 	_ "github.com/biopipe/biopipe/stages/evaluate"
 	_ "github.com/biopipe/biopipe/stages/ingest/dicom"
+	_ "github.com/biopipe/biopipe/stages/ingest/expression"
 	_ "github.com/biopipe/biopipe/stages/ingest/signals"
 	_ "github.com/biopipe/biopipe/stages/ingest/table"
 	_ "github.com/biopipe/biopipe/stages/report"
 	_ "github.com/biopipe/biopipe/stages/train"
+	_ "github.com/biopipe/biopipe/stages/transform/encode"
+	_ "github.com/biopipe/biopipe/stages/transform/impute"
 	_ "github.com/biopipe/biopipe/stages/transform/signal"
 	_ "github.com/biopipe/biopipe/stages/transform/split"
 	_ "github.com/biopipe/biopipe/stages/transform/standardize"
