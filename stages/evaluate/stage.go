@@ -140,10 +140,14 @@ func run(ctx context.Context, env *stages.Env, cfg stages.Config) error {
 	if err := write(env, out, preds, opt); err != nil {
 		return fmt.Errorf("stage %q: %w", env.StageID, err)
 	}
+	// The manifest gets every metric of the primary (test) split and the headline metrics
+	// of the others; metrics.json has them all with their intervals.
 	for _, split := range out.Result.Splits {
 		s := out.Result.PerSplit[split]
 		for name, iv := range s.Metrics {
-			env.SetMetric(split+"_"+name, iv.Value)
+			if split == out.Result.Primary || headline[name] {
+				env.SetMetric(split+"_"+name, iv.Value)
+			}
 		}
 	}
 	if th := out.Result.Threshold; th != nil {
@@ -151,6 +155,9 @@ func run(ctx context.Context, env *stages.Env, cfg stages.Config) error {
 	}
 	return nil
 }
+
+// headline metrics are recorded in the manifest for every split.
+var headline = map[string]bool{metrics.NameAUROC: true, metrics.NameAccuracy: true, metrics.NameRMSE: true, metrics.NameR2: true}
 
 // predict runs the model on rows and pairs the outputs with the labels.
 func predict(ctx context.Context, model *models.Trained, frame *dataset.Frame, rows []int, opt Options) (*Predictions, error) {
