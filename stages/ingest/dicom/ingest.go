@@ -251,7 +251,7 @@ func Run(ctx context.Context, env *stages.Env, o *Options) error {
 	env.SetMetric("dicom_series", nSeries)
 	env.SetMetric("dicom_patients", len(patients))
 	env.SetMetric("dicom_quarantined", len(sum.Quarantined))
-	env.Log.Info("ingest.dicom", "stage", env.StageID, "files", sum.Files, "examples", written, "series", nSeries,
+	env.Log.Info("ingest.dicom", "files", sum.Files, "examples", written, "series", nSeries,
 		"patients", len(patients), "quarantined", len(sum.Quarantined), "shape", fmt.Sprint(shape), "deidentified", o.Deidentify)
 	return nil
 }
