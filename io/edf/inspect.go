@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -76,7 +77,9 @@ func Summarize(ctx context.Context, path string) (*Summary, error) {
 			ss := &s.Signals[k]
 			for _, v := range rec.Samples[i] {
 				if len(ss.First) < 10 {
-					ss.First = append(ss.First, float64(v))
+					// the float32 value with its shortest decimal form
+					f, _ := strconv.ParseFloat(strconv.FormatFloat(float64(v), 'g', -1, 32), 64)
+					ss.First = append(ss.First, f)
 				}
 				sum[k] += float64(v)
 				sumsq[k] += float64(v) * float64(v)
