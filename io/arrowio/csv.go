@@ -1,8 +1,9 @@
 // Package arrowio reads and writes tables — CSV/TSV, Parquet and Arrow IPC (Feather v2) —
 // as dataset.Frame values. It knows nothing of pipelines: every reader is usable alone.
 //
-// CSV column types are inferred from the values themselves (int, then float, then string),
-// never from a single row, or taken from declared types. A malformed row is an error naming
+// CSV column types are inferred from every value of a column (int if all parse as integers,
+// else float if all parse as numbers, else string), never from a single row, or taken from
+// declared types. A malformed row is an error naming
 // the file and line, unless bad rows are skipped and counted.
 package arrowio
 
@@ -20,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/biopipe/biopipe/dataset"
 )
@@ -46,10 +48,6 @@ type CSVOptions struct {
 	// Types declares column types by name (dataset.Int, Float or String); a declared
 	// column whose value does not parse is an error naming file, line and column.
 	Types map[string]dataset.Kind
-	// InferRows is how many rows type inference looks at; 0 means all rows. A value
-	// beyond the sample that does not fit the inferred type widens the column
-	// (int -> float -> string), so a sample never makes a read fail.
-	InferRows int
 	// SkipBadRows skips rows with the wrong number of fields (or broken quoting) and
 	// counts them in ReadInfo instead of failing.
 	SkipBadRows bool
@@ -152,7 +150,7 @@ func DecodeCSV(r io.Reader, name string, opts CSVOptions) (*dataset.Frame, *Read
 	cr.ReuseRecord = true
 
 	var names []string
-	var cols [][]string
+	var cols []colBuf
 	var lines []int
 	ncols := -1
 	for {
@@ -171,7 +169,7 @@ func DecodeCSV(r io.Reader, name string, opts CSVOptions) (*dataset.Frame, *Read
 		line, _ := cr.FieldPos(0)
 		if ncols < 0 {
 			ncols = len(rec)
-			cols = make([][]string, ncols)
+			cols = make([]colBuf, ncols)
 			if !opts.NoHeader {
 				names = slices.Clone(rec)
 				continue
@@ -186,7 +184,7 @@ func DecodeCSV(r io.Reader, name string, opts CSVOptions) (*dataset.Frame, *Read
 				map[bool]string{true: "first row", false: "header"}[opts.NoHeader])
 		}
 		for i, v := range rec {
-			cols[i] = append(cols[i], v)
+			cols[i].add(v)
 		}
 		lines = append(lines, line)
 	}
@@ -211,10 +209,7 @@ func DecodeCSV(r io.Reader, name string, opts CSVOptions) (*dataset.Frame, *Read
 	if na == nil {
 		na = DefaultNAValues
 	}
-	naSet := make(map[string]bool, len(na))
-	for _, v := range na {
-		naSet[strings.TrimSpace(v)] = true
-	}
+	naSet := newNASet(na)
 	f := dataset.New()
 	f.Columns = make([]*dataset.Column, ncols)
 	errs := make([]error, ncols)
@@ -226,8 +221,8 @@ func DecodeCSV(r io.Reader, name string, opts CSVOptions) (*dataset.Frame, *Read
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			kind, declared := opts.Types[names[i]]
-			f.Columns[i], errs[i] = buildColumn(names[i], cols[i], naSet, kind, declared, opts.InferRows)
-			cols[i] = nil
+			f.Columns[i], errs[i] = buildColumn(names[i], &cols[i], naSet, kind, declared)
+			cols[i] = colBuf{}
 		}()
 	}
 	wg.Wait()
@@ -283,6 +278,64 @@ type cellError struct {
 
 func (e *cellError) Error() string { return e.err.Error() }
 
+// colBuf holds the raw cells of one column in one byte buffer (no per-cell pointers for
+// the garbage collector to scan).
+type colBuf struct {
+	data []byte
+	end  []int
+}
+
+func (b *colBuf) add(v string) {
+	b.data = append(b.data, v...)
+	b.end = append(b.end, len(b.data))
+}
+
+func (b *colBuf) len() int { return len(b.end) }
+
+// cell returns cell i as a string sharing the buffer (valid while the buffer lives).
+func (b *colBuf) cell(i int) string {
+	start := 0
+	if i > 0 {
+		start = b.end[i-1]
+	}
+	if start == b.end[i] {
+		return ""
+	}
+	return unsafe.String(&b.data[start], b.end[i]-start)
+}
+
+// naSet matches missing-value tokens, with a fast reject on the first byte.
+type naSet struct {
+	tokens map[string]bool
+	first  [256]bool
+	maxLen int
+}
+
+func newNASet(tokens []string) *naSet {
+	s := &naSet{tokens: map[string]bool{}}
+	for _, t := range tokens {
+		t = strings.TrimSpace(t)
+		s.tokens[t] = true
+		if t != "" {
+			s.first[t[0]] = true
+		}
+		s.maxLen = max(s.maxLen, len(t))
+	}
+	return s
+}
+
+// missing reports whether the (trimmed) cell is a missing-value token; strict: "" only
+// when "" is a token.
+func (s *naSet) has(v string) bool {
+	if v == "" {
+		return s.tokens[""]
+	}
+	if !s.first[v[0]] || len(v) > s.maxLen {
+		return false
+	}
+	return s.tokens[v]
+}
+
 func trim(s string) string {
 	if len(s) > 0 && (s[0] == ' ' || s[len(s)-1] == ' ' || s[0] == '\t' || s[len(s)-1] == '\t') {
 		return strings.TrimSpace(s)
@@ -290,71 +343,18 @@ func trim(s string) string {
 	return s
 }
 
-// inferKind returns the narrowest kind that holds every non-missing value of the sample.
-func inferKind(vals []string, na map[string]bool, limit int) dataset.Kind {
-	if limit > 0 && limit < len(vals) {
-		vals = vals[:limit]
-	}
-	kind := dataset.Int
-	for _, v := range vals {
-		v = trim(v)
-		if na[v] || v == "" {
-			continue
-		}
-		if kind == dataset.Int {
-			if _, err := strconv.ParseInt(v, 10, 64); err == nil {
-				continue
-			}
-			kind = dataset.Float
-		}
-		if _, err := strconv.ParseFloat(v, 64); err != nil {
-			return dataset.String
-		}
-	}
-	if kind == dataset.Int {
-		// An all-missing column is float (like pandas); ints stay ints.
-		allNA := true
-		for _, v := range vals {
-			if v := trim(v); !na[v] && v != "" {
-				allNA = false
-				break
-			}
-		}
-		if allNA {
-			return dataset.Float
-		}
-	}
-	return kind
-}
-
-func buildColumn(name string, vals []string, na map[string]bool, kind dataset.Kind, declared bool, inferRows int) (*dataset.Column, error) {
+// buildColumn converts the raw cells. A declared kind must fit every value. Otherwise the
+// column starts as int and widens in one pass (int -> float -> string) at the first value
+// that does not fit, so its kind is the narrowest that holds every non-missing value; an
+// all-missing column is float (like pandas). In numeric columns an empty cell is always
+// missing.
+func buildColumn(name string, b *colBuf, na *naSet, kind dataset.Kind, declared bool) (*dataset.Column, error) {
+	n := b.len()
 	if !declared {
-		kind = inferKind(vals, na, inferRows)
+		kind = dataset.Int
 	}
-	for {
-		c, bad, err := convert(name, vals, na, kind)
-		if err == nil {
-			return c, nil
-		}
-		if declared {
-			return nil, &cellError{row: bad, err: fmt.Errorf("value %q is not a valid %s (declared type)", vals[bad], kind)}
-		}
-		// The sample was too small: widen and retry.
-		if kind == dataset.Int {
-			kind = dataset.Float
-		} else {
-			kind = dataset.String
-		}
-	}
-}
-
-var errParse = errors.New("parse")
-
-func convert(name string, vals []string, na map[string]bool, kind dataset.Kind) (*dataset.Column, int, error) {
-	c := &dataset.Column{Name: name, Kind: kind}
-	n := len(vals)
 	var valid []bool
-	missing := func(i int) {
+	setMissing := func(i int) {
 		if valid == nil {
 			valid = make([]bool, n)
 			for j := range i {
@@ -363,54 +363,83 @@ func convert(name string, vals []string, na map[string]bool, kind dataset.Kind) 
 		}
 		valid[i] = false
 	}
-	mark := func(i int) {
+	setValid := func(i int) {
 		if valid != nil {
 			valid[i] = true
 		}
 	}
+	var ints []int64
+	var floats []float64
+	if kind == dataset.Int {
+		ints = make([]int64, n)
+	} else if kind == dataset.Float {
+		floats = make([]float64, n)
+	}
+	nvalid := 0
+	i := 0
+numeric:
+	for ; i < n && kind != dataset.String; i++ {
+		v := trim(b.cell(i))
+		if v == "" || na.has(v) {
+			setMissing(i)
+			continue
+		}
+		nvalid++
+		setValid(i)
+		if kind == dataset.Int {
+			x, err := strconv.ParseInt(v, 10, 64)
+			if err == nil {
+				ints[i] = x
+				continue
+			}
+			if declared {
+				return nil, &cellError{row: i, err: fmt.Errorf("value %q is not a valid %s (declared type)", b.cell(i), kind)}
+			}
+			kind = dataset.Float
+			floats = make([]float64, n)
+			for j := range i {
+				floats[j] = float64(ints[j])
+			}
+			ints = nil
+		}
+		x, err := strconv.ParseFloat(v, 64)
+		if err == nil {
+			floats[i] = x
+			continue
+		}
+		if declared {
+			return nil, &cellError{row: i, err: fmt.Errorf("value %q is not a valid %s (declared type)", b.cell(i), kind)}
+		}
+		kind = dataset.String
+		break numeric
+	}
+	c := &dataset.Column{Name: name, Kind: kind}
 	switch kind {
 	case dataset.Int:
-		c.I = make([]int64, n)
-		for i, v := range vals {
-			v = trim(v)
-			if na[v] || v == "" {
-				missing(i)
-				continue
-			}
-			x, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				return nil, i, errParse
-			}
-			c.I[i] = x
-			mark(i)
+		if nvalid == 0 && !declared {
+			c.Kind, c.F = dataset.Float, make([]float64, n)
+		} else {
+			c.I = ints
 		}
 	case dataset.Float:
-		c.F = make([]float64, n)
-		for i, v := range vals {
-			v = trim(v)
-			if na[v] || v == "" { // an empty cell in a numeric column is missing even if "" is not an NA token
-				missing(i)
-				continue
-			}
-			x, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				return nil, i, errParse
-			}
-			c.F[i] = x
-			mark(i)
-		}
+		c.F = floats
 	default:
-		c.Kind = dataset.String
+		// Text: one string holds the whole column; cells are substrings of it.
+		all := string(b.data)
 		c.S = make([]string, n)
-		for i, v := range vals {
-			if na[trim(v)] {
-				missing(i)
+		valid = nil
+		start := 0
+		for i := range n {
+			v := all[start:b.end[i]]
+			start = b.end[i]
+			if na.has(trim(v)) {
+				setMissing(i)
 				continue
 			}
 			c.S[i] = v
-			mark(i)
+			setValid(i)
 		}
 	}
 	c.Valid = valid
-	return c, 0, nil
+	return c, nil
 }

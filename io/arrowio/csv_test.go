@@ -50,11 +50,10 @@ func TestDecodeCSVTypes(t *testing.T) {
 			check: func(t *testing.T, f *dataset.Frame) { assert.Equal(t, []float64{1, 2, 2.5}, f.Col("x").F) },
 		},
 		{
-			name:  "value beyond the inference sample widens",
-			text:  "x,y\n1,1\n2,2\n3,three\n",
-			opts:  CSVOptions{InferRows: 2},
+			name:  "a late value widens the column",
+			text:  "x,y\n1,1\n2,2.5\n3,three\n",
 			kinds: []dataset.Kind{dataset.Int, dataset.String},
-			check: func(t *testing.T, f *dataset.Frame) { assert.Equal(t, []string{"1", "2", "three"}, f.Col("y").S) },
+			check: func(t *testing.T, f *dataset.Frame) { assert.Equal(t, []string{"1", "2.5", "three"}, f.Col("y").S) },
 		},
 		{
 			name:  "NA tokens",
@@ -287,7 +286,7 @@ func FuzzDecodeCSV(f *testing.F) {
 		f.Add(s, false, true)
 	}
 	f.Fuzz(func(t *testing.T, text string, noHeader, skip bool) {
-		fr, info, err := DecodeCSV(strings.NewReader(text), "fuzz.csv", CSVOptions{NoHeader: noHeader, SkipBadRows: skip, InferRows: 3})
+		fr, info, err := DecodeCSV(strings.NewReader(text), "fuzz.csv", CSVOptions{NoHeader: noHeader, SkipBadRows: skip})
 		if err != nil {
 			return
 		}

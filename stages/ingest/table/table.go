@@ -37,7 +37,6 @@ const (
 	FieldTask      = "task"
 	FieldDrop      = "drop"
 	FieldBadRows   = "on_bad_rows"
-	FieldInferRows = "infer_rows"
 )
 
 // Task values.
@@ -59,7 +58,6 @@ var Fields = []stages.Field{
 	{Name: FieldHeader, Type: stages.Bool, Default: true, Doc: "the first row of a text file holds the column names (false: columns are col1, col2, ...)"},
 	{Name: FieldNAValues, Type: stages.Strings, Doc: `cell values read as missing (default: "", NA, N/A, NaN, ?, null)`},
 	{Name: FieldTypes, Type: stages.Map, Doc: "declared column types, column -> int|float|string; other columns are inferred from their values", Example: "types: {zip: string, age: int}"},
-	{Name: FieldInferRows, Type: stages.Int, Default: 0, Min: stages.Bound(0), Advanced: true, Doc: "rows type inference looks at (0 = all); a later value that does not fit widens the column"},
 	{Name: FieldLabel, Type: stages.String, Doc: "the label (target) column; rows without a label are dropped and counted"},
 	{Name: FieldID, Type: stages.String, Doc: "the example id column (kept, not a feature)"},
 	{Name: FieldGroup, Type: stages.String, Doc: "the group (patient/subject) column used by grouped splits (kept, not a feature)"},
@@ -73,7 +71,7 @@ func init() {
 	stages.Register(&stages.Kind{
 		Name: KindName,
 		Doc:  "read a CSV/TSV, Parquet or Arrow table and mark its label, id and group columns",
-		Description: `Reads one table file. Text column types are inferred from all values (int, float, string)
+		Description: `Reads one table file. Text column types are inferred from all values of a column (int, float, string)
 unless declared in types:. Marks the label, id and group columns in the artifact's metadata, drops
 the listed columns, decides the task (classification or regression) and records the sorted class
 names. Writes data.arrow and summary.json (rows, columns, class counts, rows skipped).`,
@@ -131,7 +129,6 @@ func New(cfg stages.Config) (stages.Stage, error) {
 	s.Options.Format = cfg.String(FieldFormat)
 	co := &s.Options.CSV
 	co.NoHeader = cfg.Has(FieldHeader) && !cfg.Bool(FieldHeader)
-	co.InferRows = cfg.Int(FieldInferRows)
 	if cfg.Has(FieldNAValues) {
 		co.NAValues = append([]string{}, cfg.Strings(FieldNAValues)...)
 	}
