@@ -20,8 +20,9 @@ var (
 	backends   = map[string]compute.Backend{}
 )
 
-// NormalizeBackend maps "" to DefaultBackend and checks the name: "go", "xla:cpu" or
-// "xla:cuda". XLA backends are only available in binaries built with -tags xla.
+// NormalizeBackend maps "" to DefaultBackend and checks the name: "go" (optionally with the
+// Go backend's options, "go:parallelism=4"), "xla:cpu" or "xla:cuda". XLA backends are only
+// available in binaries built with -tags xla.
 func NormalizeBackend(name string) (string, error) {
 	name = strings.TrimSpace(name)
 	switch name {
@@ -32,6 +33,9 @@ func NormalizeBackend(name string) (string, error) {
 			return "", fmt.Errorf("backend %q: this biopipe binary was built without XLA support; rebuild with `go build -tags xla` (the XLA backend downloads its PJRT plugin on first use unless GOMLX_NO_AUTO_INSTALL is set), or use backend \"go\"", name)
 		}
 		return name, nil
+	}
+	if strings.HasPrefix(name, DefaultBackend+":") {
+		return name, nil // the go backend with options, e.g. "go:parallelism=4"
 	}
 	return "", fmt.Errorf("unknown backend %q (valid backends: go, xla:cpu, xla:cuda)", name)
 }

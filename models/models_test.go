@@ -389,3 +389,16 @@ func TestProgressAndCancel(t *testing.T) {
 	_, err = models.Train(ctx, o)
 	assert.ErrorIs(t, err, context.Canceled)
 }
+
+func TestNormalizeBackend(t *testing.T) {
+	for in, want := range map[string]string{"": "go", "go": "go", " go ": "go", "go:parallelism=2": "go:parallelism=2"} {
+		got, err := models.NormalizeBackend(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got)
+	}
+	_, err := models.NormalizeBackend("xla")
+	assert.ErrorContains(t, err, "valid backends")
+	b, err := models.NewBackend("go:parallelism=2")
+	require.NoError(t, err)
+	assert.NotNil(t, b)
+}

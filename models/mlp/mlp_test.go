@@ -3,6 +3,7 @@ package mlp_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -47,13 +48,14 @@ func TestParamsDeclared(t *testing.T) {
 // features, hidden [64, 32], adam, batch 64) on the go backend; graph compilation is
 // amortised over b.N epochs. Run: GOEXPERIMENT=simd go test ./models/mlp -bench Epoch -run ^$
 func BenchmarkEpoch(b *testing.B) {
+	backend := os.Getenv("BIOPIPE_BENCH_BACKEND") // e.g. "go:ops_sequential"
 	for _, hidden := range [][]any{{64, 32}, {256, 128}} {
 		b.Run(fmt.Sprint(hidden), func(b *testing.B) {
 			train := synth.Blobs(455, 30, 1, 1)
 			opts := models.TrainOptions{
 				Family: "mlp", Params: map[string]any{"hidden": hidden},
 				Train: train, Task: models.Classification, Classes: []string{"malignant", "benign"},
-				Epochs: b.N, BatchSize: 64, Seed: 1,
+				Epochs: b.N, BatchSize: 64, Seed: 1, Backend: backend,
 			}
 			b.ResetTimer()
 			if _, err := models.Train(context.Background(), opts); err != nil {
