@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -321,4 +322,23 @@ func TestInspect(t *testing.T) {
 	require.NoError(t, ins.Text(&buf, v))
 	assert.Contains(t, buf.String(), "3 rows, 3 columns, 1 malformed rows skipped")
 	assert.Contains(t, buf.String(), "age     int64   2")
+}
+
+func TestInspectParquet(t *testing.T) {
+	src := dataset.New()
+	src.Meta[dataset.MetaLabel] = "y"
+	src.Columns = []*dataset.Column{
+		{Name: "img", Kind: dataset.Tensor, Shape: []int{2, 2}, T: make([]float32, 8)},
+		{Name: "y", Kind: dataset.Float, F: []float64{1, math.NaN()}},
+	}
+	path := filepath.Join(t.TempDir(), "t.data") // recognised by its magic bytes
+	require.NoError(t, WriteParquet(src, path))
+	ins, err := inspect.Find(path)
+	require.NoError(t, err)
+	v, err := ins.Inspect(context.Background(), path)
+	require.NoError(t, err)
+	s := v.(*Summary)
+	assert.Equal(t, "parquet", s.Format)
+	assert.Equal(t, []ColumnSummary{{Name: "img", Type: "tensor", Shape: []int{2, 2}, Missing: 0}, {Name: "y", Type: "float64", Missing: 1}}, s.Columns)
+	assert.Equal(t, "y", s.Metadata[dataset.MetaLabel])
 }

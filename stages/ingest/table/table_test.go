@@ -212,3 +212,16 @@ func TestParquetAndArrowInput(t *testing.T) {
 	assert.Equal(t, []string{"a", "b"}, f.Classes())
 	assert.Equal(t, "arrow", s.Format)
 }
+
+func TestTextOptions(t *testing.T) {
+	path := writeFile(t, "raw.txt", "1|a|-99\n2|b|3\n3|a|4\n")
+	f, s := runStage(t, map[string]any{"path": path, "header": false, "delimiter": "|", "na_values": []any{"-99"}, "label": "col2"})
+	assert.Equal(t, []string{"col1", "col2", "col3"}, f.Names())
+	assert.Equal(t, map[string]int{"col3": 1}, s.Missing)
+	assert.Equal(t, []string{"a", "b"}, f.Classes())
+	assert.Equal(t, "csv", s.Format)
+
+	tsv := writeFile(t, "x.dat", "a\tb\n1\t2\n")
+	f, _ = runStage(t, map[string]any{"path": tsv, "delimiter": "tab", "format": "tsv"})
+	assert.Equal(t, []int64{2}, f.Col("b").I)
+}
