@@ -1,0 +1,379 @@
+// Package fastconv builds convolution and pooling layers out of the operations that GoMLX's
+// pure-Go backend runs fast and differentiates exactly.
+//
+// The Go backend executes graph.ConvGeneral (and its gradient, which is again ConvGeneral)
+// as a direct nested loop, which makes CNN training tens of times slower than PyTorch.
+// DotGeneral, on the other hand, is a tuned (and, built with GOEXPERIMENT=simd, SIMD) matrix
+// multiplication. This package therefore expresses a convolution as im2col + one matmul:
+//
+//   - "same" padding is built by concatenating zero borders (graph.Pad has no gradient on the
+//     Go backend, Concatenate does and is a block copy);
+//   - the patches are kernel-offset Slices (with strides and dilations) concatenated along the
+//     channel axis, giving [batch, out spatial..., prod(kernel)*C];
+//   - one DotGeneral with the kernel reshaped to [prod(kernel)*C, F].
+//
+// Every op used has an exact gradient (Slice -> Pad, Concatenate -> Slice, DotGeneral ->
+// DotGeneral), so the gradients equal graph.ConvGeneral's up to float rounding; the tests
+// check this. Pooling with window == stride over sizes that divide is a Reshape plus
+// ReduceMax/ReduceMean; other configurations fall back to graph.MaxPool/MeanPool.
+//
+// All tensors are channels-last: x is [batch, spatial..., channels] and kernels are
+// [kernel spatial..., in channels, out channels], the layout of layers.Convolution, whose
+// variable names ("conv/weights", "conv/biases") the Builder reuses so checkpoints are
+// interchangeable.
+//
+// Functions panic on invalid shapes while the graph is built, like the rest of GoMLX graph
+// building; callers turn those panics into errors at their boundary (exceptions.Try).
+package fastconv
+
+import (
+	"slices"
+
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/support/exceptions"
+)
+
+// Padding selects how the borders of the input are handled.
+type Padding int
+
+const (
+	// Valid uses no padding: only windows that fit entirely in the input produce an output.
+	Valid Padding = iota
+	// Same pads with zeros so that, with stride 1, the output has the input's spatial size:
+	// (k-1)/2 zeros before and k/2 after along each axis, for an effective kernel size k
+	// (the convention of graph.Convolve's PadSame). With stride s the output size is ceil(n/s).
+	Same
+)
+
+// String returns "valid" or "same".
+func (p Padding) String() string {
+	if p == Same {
+		return "same"
+	}
+	return "valid"
+}
+
+// Config holds the geometry of an N-d convolution or pooling window. A nil or empty
+// Strides/Dilations means 1 on every axis; a single value applies to every axis.
+type Config struct {
+	Strides   []int
+	Dilations []int
+	Padding   Padding
+}
+
+// perAxis expands a per-axis setting: nil -> all def, one value -> repeated.
+func perAxis(name string, v []int, n, def int) []int {
+	switch len(v) {
+	case 0:
+		return slices.Repeat([]int{def}, n)
+	case 1:
+		return slices.Repeat([]int{v[0]}, n)
+	case n:
+		return slices.Clone(v)
+	}
+	exceptions.Panicf("fastconv: %s has %d values, want 1 or %d (one per spatial axis)", name, len(v), n)
+	return nil
+}
+
+// paddings returns the (before, after) zero padding of each spatial axis.
+func paddings(kernel, dilations []int, p Padding) [][2]int {
+	pads := make([][2]int, len(kernel))
+	if p != Same {
+		return pads
+	}
+	for i, k := range kernel {
+		eff := (k-1)*dilations[i] + 1
+		pads[i] = [2]int{(eff - 1) / 2, eff / 2}
+	}
+	return pads
+}
+
+// PadZeros pads the spatial axes of x [batch, spatial..., C] with zeros, pads[i] =
+// (before, after) for spatial axis i. It concatenates zero blocks, which, unlike graph.Pad,
+// has a gradient on every backend.
+func PadZeros(x *graph.Node, pads [][2]int) *graph.Node {
+	if len(pads) != x.Rank()-2 {
+		exceptions.Panicf("fastconv.PadZeros: %d paddings for x of shape %s with %d spatial axes", len(pads), x.Shape(), x.Rank()-2)
+	}
+	g := x.Graph()
+	for i, p := range pads {
+		axis := i + 1
+		if p[0] < 0 || p[1] < 0 {
+			exceptions.Panicf("fastconv.PadZeros: negative padding %v on spatial axis %d", p, i)
+		}
+		if p[0] == 0 && p[1] == 0 {
+			continue
+		}
+		parts := make([]*graph.Node, 0, 3)
+		for j, n := range []int{p[0], -1, p[1]} {
+			switch {
+			case j == 1:
+				parts = append(parts, x)
+			case n > 0:
+				s := x.Shape().Clone()
+				s.Dimensions[axis] = n
+				parts = append(parts, graph.Zeros(g, s))
+			}
+		}
+		x = graph.Concatenate(parts, axis)
+	}
+	return x
+}
+
+// outSize is the number of window positions along an axis of size n (already padded).
+func outSize(n, k, stride, dilation int) int {
+	eff := (k-1)*dilation + 1
+	if n < eff {
+		return 0
+	}
+	return (n-eff)/stride + 1
+}
+
+// geometry is the resolved shape arithmetic of one convolution.
+type geometry struct {
+	kernel, strides, dilations []int
+	pads                       [][2]int
+	inDims                     []int // x's dimensions
+	outSp                      []int // output spatial sizes
+	offsets                    [][]int
+}
+
+func newGeometry(x *graph.Node, kernel []int, cfg Config) *geometry {
+	nsp := x.Rank() - 2
+	if nsp < 1 {
+		exceptions.Panicf("fastconv: x must be [batch, spatial..., channels], got shape %s", x.Shape())
+	}
+	if len(kernel) != nsp {
+		exceptions.Panicf("fastconv: kernel has %d spatial axes, x of shape %s has %d", len(kernel), x.Shape(), nsp)
+	}
+	geo := &geometry{
+		kernel:    slices.Clone(kernel),
+		strides:   perAxis("strides", cfg.Strides, nsp, 1),
+		dilations: perAxis("dilations", cfg.Dilations, nsp, 1),
+		inDims:    slices.Clone(x.Shape().Dimensions),
+		outSp:     make([]int, nsp),
+	}
+	for i := range nsp {
+		if kernel[i] < 1 || geo.strides[i] < 1 || geo.dilations[i] < 1 {
+			exceptions.Panicf("fastconv: kernel %v, strides %v and dilations %v must be >= 1", kernel, geo.strides, geo.dilations)
+		}
+	}
+	geo.pads = paddings(kernel, geo.dilations, cfg.Padding)
+	for i := range nsp {
+		n := geo.inDims[i+1] + geo.pads[i][0] + geo.pads[i][1]
+		geo.outSp[i] = outSize(n, kernel[i], geo.strides[i], geo.dilations[i])
+		if geo.outSp[i] == 0 {
+			exceptions.Panicf("fastconv: kernel %v (dilations %v) does not fit in x of shape %s (padding %s)", kernel, geo.dilations, x.Shape(), cfg.Padding)
+		}
+	}
+	// Kernel offsets in row-major order.
+	n := 1
+	for _, k := range kernel {
+		n *= k
+	}
+	offset := make([]int, nsp)
+	for range n {
+		geo.offsets = append(geo.offsets, slices.Clone(offset))
+		for i := nsp - 1; i >= 0; i-- {
+			offset[i]++
+			if offset[i] < kernel[i] {
+				break
+			}
+			offset[i] = 0
+		}
+	}
+	return geo
+}
+
+// window returns, for a kernel offset along spatial axis i, the first padded position read
+// and the limit of the strided range.
+func (geo *geometry) window(i, off int) (start, limit int) {
+	start = off * geo.dilations[i]
+	return start, start + (geo.outSp[i]-1)*geo.strides[i] + 1
+}
+
+// Patches extracts the convolution windows of x [batch, spatial..., C] for a kernel of the
+// given spatial size (im2col): the result is [batch, out spatial..., prod(kernel)*C], the
+// last axis ordered (kernel offset axis 0, ..., kernel offset axis d-1, channel), which is
+// the row-major order of a [kernel..., C, F] kernel reshaped to [prod(kernel)*C, F].
+// Its gradient is the one autodiff derives (Concatenate -> Slice, Slice -> Pad).
+func Patches(x *graph.Node, kernel []int, cfg Config) *graph.Node {
+	return patches(x, newGeometry(x, kernel, cfg))
+}
+
+func patches(x *graph.Node, geo *geometry) *graph.Node {
+	x = PadZeros(x, geo.pads)
+	dims := x.Shape().Dimensions
+	nsp := len(geo.kernel)
+	parts := make([]*graph.Node, 0, len(geo.offsets))
+	for _, offset := range geo.offsets {
+		spec := make([]graph.SliceAxisSpec, x.Rank())
+		spec[0] = graph.AxisRange()
+		spec[x.Rank()-1] = graph.AxisRange()
+		whole := true
+		for i := range nsp {
+			start, limit := geo.window(i, offset[i])
+			spec[i+1] = graph.AxisRange(start, limit).Stride(geo.strides[i])
+			if start != 0 || limit != dims[i+1] || geo.strides[i] != 1 {
+				whole = false
+			}
+		}
+		if whole {
+			parts = append(parts, x)
+		} else {
+			parts = append(parts, graph.Slice(x, spec...))
+		}
+	}
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return graph.Concatenate(parts, -1)
+}
+
+// col2im is the adjoint of patches: it scatters dp [batch, out spatial..., R*C] back onto
+// x's shape, summing the overlapping windows.
+func col2im(dp *graph.Node, geo *geometry) *graph.Node {
+	g := dp.Graph()
+	nsp := len(geo.kernel)
+	c := geo.inDims[len(geo.inDims)-1]
+	zero := graph.ScalarZero(g, dp.DType())
+	var acc *graph.Node
+	for o, offset := range geo.offsets {
+		part := dp
+		if len(geo.offsets) > 1 {
+			part = graph.SliceAxis(dp, -1, graph.AxisRange(o*c, (o+1)*c))
+		}
+		cfg := make([]graph.PadAxis, dp.Rank())
+		needPad := false
+		for i := range nsp {
+			padded := geo.inDims[i+1] + geo.pads[i][0] + geo.pads[i][1]
+			start, limit := geo.window(i, offset[i])
+			cfg[i+1] = graph.PadAxis{Start: start, End: padded - limit, Interior: geo.strides[i] - 1}
+			if cfg[i+1] != (graph.PadAxis{}) {
+				needPad = true
+			}
+		}
+		if needPad {
+			part = graph.Pad(part, zero, cfg...)
+		}
+		if acc == nil {
+			acc = part
+		} else {
+			acc = graph.Add(acc, part)
+		}
+	}
+	// Drop the zero padding.
+	crop := false
+	spec := make([]graph.SliceAxisSpec, acc.Rank())
+	spec[0], spec[acc.Rank()-1] = graph.AxisRange(), graph.AxisRange()
+	for i := range nsp {
+		spec[i+1] = graph.AxisRange(geo.pads[i][0], geo.pads[i][0]+geo.inDims[i+1])
+		if geo.pads[i] != [2]int{} {
+			crop = true
+		}
+	}
+	if crop {
+		acc = graph.Slice(acc, spec...)
+	}
+	return acc
+}
+
+// Conv convolves x [batch, spatial..., C] with kernel [kernel spatial..., C, F] (no bias),
+// returning [batch, out spatial..., F]. It is numerically graph.Convolve(x, kernel) with the
+// same strides, kernel dilations and padding (channels-last), computed as im2col + one matmul.
+func Conv(x, kernel *graph.Node, cfg Config) *graph.Node {
+	return ConvWithBias(x, kernel, nil, cfg)
+}
+
+// ConvWithBias is Conv plus a bias [F] added to every output position (bias may be nil).
+//
+// Its gradient is given explicitly (see customOp): dKernel = patchesᵀ·v as one matmul,
+// dBias = Σv, dx = col2im(v·kernelᵀ) (Pads of the per-offset slices, summed), and dx is
+// only built when x needs a gradient. This avoids the full-size transposes and the
+// pad-per-slice chain that autodiff would derive from the forward ops.
+func ConvWithBias(x, kernel, bias *graph.Node, cfg Config) *graph.Node {
+	nsp := x.Rank() - 2
+	if nsp < 1 {
+		exceptions.Panicf("fastconv: x must be [batch, spatial..., channels], got shape %s", x.Shape())
+	}
+	if kernel.Rank() != nsp+2 {
+		exceptions.Panicf("fastconv: kernel of shape %s does not match x of shape %s: want [kernel spatial (%d axes)..., C, F]", kernel.Shape(), x.Shape(), nsp)
+	}
+	kdims := kernel.Shape().Dimensions
+	c := x.Shape().Dimensions[x.Rank()-1]
+	if kdims[nsp] != c {
+		exceptions.Panicf("fastconv: kernel of shape %s expects %d input channels, x of shape %s has %d", kernel.Shape(), kdims[nsp], x.Shape(), c)
+	}
+	if x.DType() != kernel.DType() {
+		exceptions.Panicf("fastconv: x dtype %s differs from kernel dtype %s", x.DType(), kernel.DType())
+	}
+	f := kdims[nsp+1]
+	if bias != nil && (bias.Rank() != 1 || bias.Shape().Dimensions[0] != f || bias.DType() != x.DType()) {
+		exceptions.Panicf("fastconv: bias of shape %s, want [%d] of dtype %s", bias.Shape(), f, x.DType())
+	}
+	geo := newGeometry(x, kdims[:nsp], cfg)
+	rows := len(geo.offsets) * c
+	m := geo.inDims[0]
+	for _, d := range geo.outSp {
+		m *= d
+	}
+	outDims := append(append([]int{geo.inDims[0]}, geo.outSp...), f)
+
+	inputs := []*graph.Node{x, kernel}
+	if bias != nil {
+		inputs = append(inputs, bias)
+	}
+	var p2d, k2 *graph.Node // forward values reused by the gradient
+	forward := func(st []*graph.Node, link *graph.Node) *graph.Node {
+		p2d = graph.Reshape(patches(st[0], geo), m, rows)
+		k2 = graph.Reshape(st[1], rows, f)
+		// The link joins the (small) kernel: zero value, and a path for autodiff.
+		y := graph.DotGeneral(p2d, []int{1}, nil, graph.Add(k2, link), []int{0}, nil)
+		if bias != nil {
+			y = graph.Add(y, graph.Reshape(st[2], 1, f))
+		}
+		return graph.Reshape(y, outDims...)
+	}
+	backward := func(i int, v *graph.Node) *graph.Node {
+		v2d := graph.Reshape(v, m, f)
+		switch i {
+		case 0: // dx = col2im(v · k2ᵀ), the matmul in [M, rows] layout directly.
+			dp := graph.DotGeneral(v2d, []int{1}, nil, k2, []int{1}, nil)
+			return col2im(graph.Reshape(dp, append(outDims[:len(outDims)-1:len(outDims)-1], rows)...), geo)
+		case 1: // dk = (vᵀ · p)ᵀ: transposes only v [M, F] and the small result.
+			vt := graph.TransposeAllAxes(v2d, 1, 0)
+			dkt := graph.DotGeneral(vt, []int{1}, nil, p2d, []int{0}, nil)
+			return graph.Reshape(graph.TransposeAllAxes(dkt, 1, 0), kdims...)
+		default:
+			return graph.ReduceSum(v2d, 0)
+		}
+	}
+	return customOp(inputs, forward, backward)
+}
+
+// Conv1D convolves a sequence x [batch, time, C] with kernel [k, C, F] (temporal
+// convolution) with the given stride, dilation and padding.
+func Conv1D(x, kernel *graph.Node, stride, dilation int, padding Padding) *graph.Node {
+	if x.Rank() != 3 {
+		exceptions.Panicf("fastconv.Conv1D: x must be [batch, time, channels], got shape %s", x.Shape())
+	}
+	return Conv(x, kernel, Config{Strides: []int{stride}, Dilations: []int{dilation}, Padding: padding})
+}
+
+// Conv2D convolves images x [batch, height, width, C] with kernel [kh, kw, C, F].
+func Conv2D(x, kernel *graph.Node, stride int, padding Padding) *graph.Node {
+	if x.Rank() != 4 {
+		exceptions.Panicf("fastconv.Conv2D: x must be [batch, height, width, channels], got shape %s", x.Shape())
+	}
+	return Conv(x, kernel, Config{Strides: []int{stride}, Padding: padding})
+}
+
+// Conv3D convolves volumes x [batch, depth, height, width, C] with kernel [kd, kh, kw, C, F].
+// The im2col buffer is prod(kernel) times the input (27x for 3x3x3), so for large volumes
+// memory, not time, is the limit.
+func Conv3D(x, kernel *graph.Node, stride int, padding Padding) *graph.Node {
+	if x.Rank() != 5 {
+		exceptions.Panicf("fastconv.Conv3D: x must be [batch, depth, height, width, channels], got shape %s", x.Shape())
+	}
+	return Conv(x, kernel, Config{Strides: []int{stride}, Padding: padding})
+}
