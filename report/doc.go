@@ -194,8 +194,8 @@ h1{font-size:1.9rem;line-height:1.25;margin-bottom:.2rem}
 h2{font-size:1.35rem;border-bottom:1px solid #ddd;padding-bottom:.2rem;margin-top:2.2rem}
 h3{font-size:1.1rem;margin-top:1.6rem}
 .subtitle{color:#555;font-style:italic;margin-top:0}
-nav{font-family:system-ui,sans-serif;font-size:.9rem;color:#555}
-nav a{margin-right:.8rem;color:#0b5394;text-decoration:none}
+nav{font-family:system-ui,sans-serif;font-size:.9rem;color:#555;display:flex;flex-wrap:wrap;gap:.2rem .8rem}
+nav a{color:#0b5394;text-decoration:none}
 p{overflow-wrap:anywhere}
 figure{margin:1.5rem 0;text-align:center}
 figure img{max-width:100%;height:auto;border:1px solid #eee}
