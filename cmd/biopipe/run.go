@@ -115,8 +115,8 @@ func printSummary(w interface{ Write([]byte) (int, error) }, m *pipelines.Manife
 		}
 		fmt.Fprintln(w, line)
 	}
-	for id, mv := range m.Metrics {
-		if mm, ok := mv.(map[string]any); ok {
+	for _, id := range sortedMapKeys(m.Metrics) {
+		if mm, ok := m.Metrics[id].(map[string]any); ok {
 			var parts []string
 			for _, k := range sortedMapKeys(mm) {
 				if f, ok := mm[k].(float64); ok {
