@@ -32,6 +32,7 @@ const (
 
 // Strategies.
 const (
+	Auto       = "auto"
 	Random     = "random"
 	Stratified = "stratified"
 	Group      = "group"
@@ -40,8 +41,8 @@ const (
 
 // Fields is the config of transform.split.
 var Fields = []stages.Field{
-	{Name: FieldStrategy, Type: stages.String, Default: Stratified, Enum: []string{Random, Stratified, Group, KFold},
-		Doc: "random; stratified (class proportions kept in every split); group (all rows of a group on one side); kfold (fold column, one fold is test)"},
+	{Name: FieldStrategy, Type: stages.String, Default: Auto, Enum: []string{Auto, Random, Stratified, Group, KFold},
+		Doc: "random; stratified (class proportions kept in every split); group (all rows of a group on one side); kfold (fold column, one fold is test); auto: group when the table has a group column, else stratified for classification, else random"},
 	{Name: FieldTest, Type: stages.Float, Default: 0.2, Min: stages.Bound(0), Max: stages.Bound(0.9), Doc: "fraction of rows for the test split (not used by kfold: the test fold is 1/folds)"},
 	{Name: FieldVal, Type: stages.Float, Default: 0.1, Min: stages.Bound(0), Max: stages.Bound(0.9), Doc: "fraction of all rows for the validation split (kfold: taken from the non-test folds)"},
 	{Name: FieldFolds, Type: stages.Int, Default: 5, Min: stages.Bound(2), Max: stages.Bound(1000), Doc: "kfold: number of folds"},
@@ -54,7 +55,9 @@ func init() {
 	stages.Register(&stages.Kind{
 		Name: KindName,
 		Doc:  "assign rows to train/val/test (random, stratified, grouped or k-fold), reproducibly from the seed",
-		Description: `Writes the "split" column (train, val, test) and, for kfold, the "fold" column. Shuffles
+		Description: `Writes the "split" column (train, val, test) and, for kfold, the "fold" column. The default
+strategy (auto) is group when the table has a group column, else stratified for classification,
+else random. Shuffles
 with a PCG generator seeded from the pipeline seed, so the same seed gives the same split.
 stratified keeps each class's share in every split to within one row; group keeps every row of a
 group (patient) on one side; kfold deals rows (or whole groups, balancing classes when stratify is
@@ -138,6 +141,16 @@ type Summary struct {
 
 // Apply writes the split (and fold) columns into f.
 func Apply(f *dataset.Frame, o Options, seed int64) (*Summary, error) {
+	if o.Strategy == Auto || o.Strategy == "" {
+		switch {
+		case o.Group != "" || f.Meta[dataset.MetaGroup] != "":
+			o.Strategy = Group
+		case f.Label() != nil && f.Meta[dataset.MetaTask] != "regression":
+			o.Strategy = Stratified
+		default:
+			o.Strategy = Random
+		}
+	}
 	n := f.NumRows()
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x9e3779b97f4a7c15))
 	all := make([]int, n)

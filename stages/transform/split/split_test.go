@@ -193,6 +193,20 @@ func minInt(v []int) int {
 	return m
 }
 
+func TestAuto(t *testing.T) {
+	sum, err := Apply(frame([]int{5, 5}, 2), Options{Strategy: Auto, Test: 0.2}, 1)
+	require.NoError(t, err)
+	assert.Equal(t, Group, sum.Strategy)
+	sum, err = Apply(frame([]int{5, 5}, 0), Options{Strategy: Auto, Test: 0.2}, 1)
+	require.NoError(t, err)
+	assert.Equal(t, Stratified, sum.Strategy)
+	f := frame([]int{5, 5}, 0)
+	f.Meta[dataset.MetaTask] = "regression"
+	sum, err = Apply(f, Options{Strategy: Auto, Test: 0.2}, 1)
+	require.NoError(t, err)
+	assert.Equal(t, Random, sum.Strategy)
+}
+
 func TestErrors(t *testing.T) {
 	f := frame([]int{5, 5}, 0)
 	f.Meta[dataset.MetaTask] = "regression"
