@@ -342,3 +342,31 @@ func TestInspectParquet(t *testing.T) {
 	assert.Equal(t, []ColumnSummary{{Name: "img", Type: "tensor", Shape: []int{2, 2}, Missing: 0}, {Name: "y", Type: "float64", Missing: 1}}, s.Columns)
 	assert.Equal(t, "y", s.Metadata[dataset.MetaLabel])
 }
+
+func TestCast(t *testing.T) {
+	mk := func() *dataset.Frame {
+		f := dataset.New()
+		f.Columns = []*dataset.Column{
+			{Name: "zip", Kind: dataset.Int, I: []int64{2139, 0}, Valid: []bool{true, false}},
+			{Name: "n", Kind: dataset.Float, F: []float64{3, 4}},
+			{Name: "s", Kind: dataset.String, S: []string{"1.5", "2"}},
+		}
+		return f
+	}
+	f := mk()
+	require.NoError(t, Cast(f, map[string]dataset.Kind{"zip": dataset.String, "n": dataset.Int, "s": dataset.Float}))
+	assert.Equal(t, []string{"2139", ""}, f.Col("zip").S)
+	assert.False(t, f.Col("zip").IsValid(1))
+	assert.Equal(t, []int64{3, 4}, f.Col("n").I)
+	assert.Equal(t, []float64{1.5, 2}, f.Col("s").F)
+
+	assert.ErrorContains(t, Cast(mk(), map[string]dataset.Kind{"s": dataset.Int}), `column "s" row 0: value "1.5" is not a valid int64`)
+	assert.ErrorContains(t, Cast(mk(), map[string]dataset.Kind{"q": dataset.Int}), `declared type for column "q"`)
+
+	// Read applies declared types to Parquet files.
+	path := filepath.Join(t.TempDir(), "c.parquet")
+	require.NoError(t, WriteParquet(mk(), path))
+	g, _, err := Read(context.Background(), path, Options{CSV: CSVOptions{Types: map[string]dataset.Kind{"zip": dataset.String}}})
+	require.NoError(t, err)
+	assert.Equal(t, dataset.String, g.Col("zip").Kind)
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -70,6 +71,7 @@ func detect(path string, head []byte) string {
 }
 
 // Options selects the format of a table file and how text formats are parsed.
+// CSV.Types also applies to Parquet and Arrow files (see Cast).
 type Options struct {
 	Format string // auto (default), csv, tsv, parquet, arrow
 	CSV    CSVOptions
@@ -96,11 +98,17 @@ func Read(ctx context.Context, path string, opts Options) (*dataset.Frame, *Read
 		if err != nil {
 			return nil, nil, err
 		}
+		if err := Cast(f, opts.CSV.Types); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", path, err)
+		}
 		return f, &ReadInfo{Format: FormatParquet, Rows: f.NumRows()}, nil
 	case FormatArrow:
 		f, err := ReadIPC(path)
 		if err != nil {
 			return nil, nil, err
+		}
+		if err := Cast(f, opts.CSV.Types); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", path, err)
 		}
 		return f, &ReadInfo{Format: FormatArrow, Rows: f.NumRows()}, nil
 	}
@@ -273,3 +281,66 @@ func EncodeCSV(w io.Writer, f *dataset.Frame, delimiter rune) error {
 type writerOnly struct{ w io.Writer }
 
 func (w writerOnly) Write(p []byte) (int, error) { return w.w.Write(p) }
+
+// Cast converts the named columns of f to the given kinds in place: numbers to text, text
+// to numbers (a value that does not parse is an error naming the column and row), int to
+// float, and float to int when every value is whole. Read applies it to the declared types
+// of Parquet and Arrow files; CSV columns are parsed as declared directly.
+func Cast(f *dataset.Frame, types map[string]dataset.Kind) error {
+	for _, name := range sortedKeys(types) {
+		want := types[name]
+		c := f.Col(name)
+		if c == nil {
+			return fmt.Errorf("declared type for column %q, which the table does not have (columns: %s)", name, strings.Join(f.Names(), ", "))
+		}
+		if c.Kind == want {
+			continue
+		}
+		if c.Kind == dataset.Tensor || want == dataset.Tensor {
+			return fmt.Errorf("column %q: cannot cast %s to %s", name, c.Kind, want)
+		}
+		out := &dataset.Column{Name: c.Name, Kind: want, Valid: c.Valid, Meta: c.Meta}
+		n := c.Len()
+		switch want {
+		case dataset.String:
+			out.S = make([]string, n)
+			for i := range n {
+				out.S[i] = c.Text(i)
+			}
+		case dataset.Float:
+			out.F = make([]float64, n)
+			for i := range n {
+				if !c.IsValid(i) {
+					continue
+				}
+				out.F[i] = c.Float64(i)
+				if out.F[i] != out.F[i] && c.Kind == dataset.String {
+					return fmt.Errorf("column %q row %d: value %q is not a valid float64 (declared type)", name, i, c.S[i])
+				}
+			}
+		case dataset.Int:
+			out.I = make([]int64, n)
+			for i := range n {
+				if !c.IsValid(i) {
+					continue
+				}
+				v := c.Float64(i)
+				if v != v || v != float64(int64(v)) {
+					return fmt.Errorf("column %q row %d: value %q is not a valid int64 (declared type)", name, i, c.Text(i))
+				}
+				out.I[i] = int64(v)
+			}
+		}
+		f.Set(out)
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]dataset.Kind) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

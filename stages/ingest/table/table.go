@@ -57,7 +57,7 @@ var Fields = []stages.Field{
 	{Name: FieldDelimiter, Type: stages.String, Doc: `field delimiter of text files, one character or "tab"; default: tab for .tsv, comma for .csv, sniffed otherwise`},
 	{Name: FieldHeader, Type: stages.Bool, Default: true, Doc: "the first row of a text file holds the column names (false: columns are col1, col2, ...)"},
 	{Name: FieldNAValues, Type: stages.Strings, Doc: `cell values read as missing (default: "", NA, N/A, NaN, ?, null)`},
-	{Name: FieldTypes, Type: stages.Map, Doc: "declared column types, column -> int|float|string; other columns are inferred from their values", Example: "types: {zip: string, age: int}"},
+	{Name: FieldTypes, Type: stages.Map, Doc: "declared column types, column -> int|float|string; other text columns are inferred from their values (Parquet/Arrow columns are cast)", Example: "types: {zip: string, age: int}"},
 	{Name: FieldLabel, Type: stages.String, Doc: "the label (target) column; rows without a label are dropped and counted"},
 	{Name: FieldID, Type: stages.String, Doc: "the example id column (kept, not a feature)"},
 	{Name: FieldGroup, Type: stages.String, Doc: "the group (patient/subject) column used by grouped splits (kept, not a feature)"},
