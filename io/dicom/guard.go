@@ -9,7 +9,21 @@ import (
 // lengths that run past the end of the data, before the parser allocates buffers of that
 // size (a corrupt length could otherwise ask for gigabytes). It returns nil when the
 // structure is one it does not check (deflated data, no preamble).
+// pixelLoc is where the top-level Pixel Data element's value lies in the file.
+type pixelLoc struct {
+	found     bool
+	native    []byte   // defined-length value
+	fragments [][]byte // encapsulated fragments after the basic offset table
+}
+
 func checkLengths(b []byte) error {
+	_, err := scan(b)
+	return err
+}
+
+// scan checks lengths (see checkLengths) and locates the top-level pixel data.
+func scan(b []byte) (*pixelLoc, error) {
+	loc := &pixelLoc{}
 	if len(b) < 132 || string(b[128:132]) != "DICM" {
 		// no preamble: the parser guesses the syntax; accept when one guess walks cleanly
 		var first error
@@ -17,15 +31,15 @@ func checkLengths(b []byte) error {
 			implicit bool
 			bo       binary.ByteOrder
 		}{{true, binary.LittleEndian}, {false, binary.LittleEndian}, {false, binary.BigEndian}} {
-			_, err := walk(b, 0, len(b), g.implicit, g.bo, 0)
+			_, err := walk(b, 0, len(b), g.implicit, g.bo, 0, nil)
 			if err == nil {
-				return nil
+				return nil, nil
 			}
 			if first == nil {
 				first = err
 			}
 		}
-		return first
+		return nil, first
 	}
 	pos := 132
 	// file meta group: explicit VR little endian
@@ -34,10 +48,10 @@ func checkLengths(b []byte) error {
 		elem := binary.LittleEndian.Uint16(b[pos+2:])
 		start, vl, next, err := header(b, pos, false, binary.LittleEndian)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if vl == undefined || start+int(vl) > len(b) {
-			return fmt.Errorf("file meta element (0002,%04X) at byte %d: length %d runs past the end (%d bytes)", elem, pos, vl, len(b))
+			return nil, fmt.Errorf("file meta element (0002,%04X) at byte %d: length %d runs past the end (%d bytes)", elem, pos, vl, len(b))
 		}
 		if elem == 0x0010 {
 			ts = trimUID(b[start : start+int(vl)])
@@ -48,14 +62,16 @@ func checkLengths(b []byte) error {
 	implicit := false
 	switch ts {
 	case DeflatedExplicitVRLE:
-		return nil
+		return nil, nil
 	case ImplicitVRLittleEndian:
 		implicit = true
 	case ExplicitVRBigEndian:
 		bo = binary.BigEndian
 	}
-	_, err := walk(b, pos, len(b), implicit, bo, 0)
-	return err
+	if _, err := walk(b, pos, len(b), implicit, bo, 0, loc); err != nil {
+		return nil, err
+	}
+	return loc, nil
 }
 
 const undefined = 0xFFFFFFFF
@@ -93,7 +109,7 @@ func header(b []byte, pos int, implicit bool, bo binary.ByteOrder) (start int, v
 
 // walk checks the elements in b[pos:end] and returns the position after them (after a
 // delimiter item, when it meets one).
-func walk(b []byte, pos, end int, implicit bool, bo binary.ByteOrder, depth int) (int, error) {
+func walk(b []byte, pos, end int, implicit bool, bo binary.ByteOrder, depth int, loc *pixelLoc) (int, error) {
 	if depth > 64 {
 		return 0, fmt.Errorf("sequences nested more than 64 deep at byte %d", pos)
 	}
@@ -114,16 +130,22 @@ func walk(b []byte, pos, end int, implicit bool, bo binary.ByteOrder, depth int)
 				return 0, fmt.Errorf("element (%04X,%04X) at byte %d: length %d runs past the end (%d bytes): file truncated or corrupt", group, elem, pos, vl, end)
 			}
 			if (!implicit && group != 0xFFFE && string(b[pos+4:pos+6]) == "SQ") || (group == 0xFFFE && elem == 0xE000) {
-				if _, err := walk(b, start, start+int(vl), implicit, bo, depth+1); err != nil {
+				if _, err := walk(b, start, start+int(vl), implicit, bo, depth+1, nil); err != nil {
 					return 0, err
 				}
+			}
+			if loc != nil && group == 0x7FE0 && elem == 0x0010 {
+				loc.found, loc.native = true, b[start:start+int(vl)]
 			}
 			pos = start + int(vl)
 			continue
 		}
 		// undefined length: a sequence, an item, or encapsulated pixel data
 		if group == 0x7FE0 && elem == 0x0010 {
-			p := start
+			p, first := start, true
+			if loc != nil {
+				loc.found = true
+			}
 			for {
 				if p+8 > end {
 					return 0, fmt.Errorf("encapsulated pixel data at byte %d runs past the end (%d bytes)", start, end)
@@ -137,12 +159,19 @@ func walk(b []byte, pos, end int, implicit bool, bo binary.ByteOrder, depth int)
 				if ivl == undefined || uint64(p)+8+uint64(ivl) > uint64(end) {
 					return 0, fmt.Errorf("pixel data fragment at byte %d: length %d runs past the end (%d bytes): file truncated or corrupt", p, ivl, end)
 				}
+				if loc != nil && ig == 0xFFFE && ie == 0xE000 {
+					if first {
+						first = false // the basic offset table
+					} else {
+						loc.fragments = append(loc.fragments, b[p+8:p+8+int(ivl)])
+					}
+				}
 				p += 8 + int(ivl)
 			}
 			pos = p
 			continue
 		}
-		next, err := walk(b, start, end, implicit, bo, depth+1)
+		next, err := walk(b, start, end, implicit, bo, depth+1, nil)
 		if err != nil {
 			return 0, err
 		}

@@ -147,6 +147,15 @@ func expand422(src []byte, n int) []byte {
 // Frame decodes frame i into dst (grown as needed) as stored values, interleaved
 // (row-major, samples last: HxWxC), before Rescale Slope/Intercept.
 func (im *Image) Frame(i int, dst []float32) ([]float32, error) {
+	return im.frame(i, dst, 1, 0)
+}
+
+// FrameRescaled decodes frame i and applies Rescale Slope/Intercept (CT: Hounsfield units).
+func (im *Image) FrameRescaled(i int, dst []float32) ([]float32, error) {
+	return im.frame(i, dst, float32(im.Header.RescaleSlope), float32(im.Header.RescaleIntercept))
+}
+
+func (im *Image) frame(i int, dst []float32, slope, intercept float32) ([]float32, error) {
 	src, lay, err := im.frameBytes(i)
 	if err != nil {
 		return nil, err
@@ -156,24 +165,44 @@ func (im *Image) Frame(i int, dst []float32) ([]float32, error) {
 		dst = make([]float32, n)
 	}
 	dst = dst[:n]
-	convert(src, lay, &im.Header, func(k int, v int64) { dst[k] = float32(v) }, dst)
-	return dst, nil
-}
-
-// FrameRescaled decodes frame i and applies Rescale Slope/Intercept (CT: Hounsfield units).
-func (im *Image) FrameRescaled(i int, dst []float32) ([]float32, error) {
-	dst, err := im.Frame(i, dst)
-	if err != nil {
-		return nil, err
-	}
-	h := &im.Header
-	if h.RescaleSlope != 1 || h.RescaleIntercept != 0 {
-		s, b := float32(h.RescaleSlope), float32(h.RescaleIntercept)
-		for k, v := range dst {
-			dst[k] = v*s + b
+	if !fast16(src, lay, &im.Header, dst, slope, intercept) {
+		convert(src, lay, &im.Header, func(k int, v int64) { dst[k] = float32(v) }, dst)
+		if slope != 1 || intercept != 0 {
+			for k, v := range dst {
+				dst[k] = v*slope + intercept
+			}
 		}
 	}
 	return dst, nil
+}
+
+// fast16 decodes the common case, interleaved 16-bit samples using all 16 bits, with the
+// rescale fused into the loop; it reports whether it handled the frame.
+func fast16(src []byte, lay layout, h *Header, dst []float32, s, b float32) bool {
+	if h.BitsAllocated != 16 || h.BitsStored != 16 || lay.planar {
+		return false
+	}
+	src = src[:2*len(dst)]
+	signed := h.PixelRepresentation == 1
+	switch {
+	case lay.bo == binary.LittleEndian && signed:
+		for k := range dst {
+			dst[k] = float32(int16(binary.LittleEndian.Uint16(src[2*k:])))*s + b
+		}
+	case lay.bo == binary.LittleEndian:
+		for k := range dst {
+			dst[k] = float32(binary.LittleEndian.Uint16(src[2*k:]))*s + b
+		}
+	case signed:
+		for k := range dst {
+			dst[k] = float32(int16(binary.BigEndian.Uint16(src[2*k:])))*s + b
+		}
+	default:
+		for k := range dst {
+			dst[k] = float32(binary.BigEndian.Uint16(src[2*k:]))*s + b
+		}
+	}
+	return true
 }
 
 // Stats holds the minimum, maximum and mean of the stored values of all frames.

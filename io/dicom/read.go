@@ -116,10 +116,16 @@ func ReadBytes(name string, data []byte) (*Image, error) {
 }
 
 func parseBytes(name string, data []byte, pixels bool) (*Image, error) {
-	if err := checkLengths(data); err != nil {
+	loc, err := scan(data)
+	if err != nil {
 		return nil, fmt.Errorf("%s: not a readable DICOM file: %w", name, err)
 	}
-	return parse(name, bytes.NewReader(data), int64(len(data)), pixels)
+	if !pixels || loc == nil || !loc.found {
+		return parse(name, bytes.NewReader(data), int64(len(data)), pixels, nil)
+	}
+	// the pixel data was located by scan: parse the rest and take the pixels from data
+	// without copying them
+	return parse(name, bytes.NewReader(data), int64(len(data)), false, loc)
 }
 
 func read(path string, pixels bool) (*Image, error) {
@@ -130,7 +136,7 @@ func read(path string, pixels bool) (*Image, error) {
 	return parseBytes(path, b, pixels)
 }
 
-func parse(name string, r io.Reader, size int64, pixels bool) (im *Image, err error) {
+func parse(name string, r io.Reader, size int64, pixels bool, loc *pixelLoc) (im *Image, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			im, err = nil, fmt.Errorf("%s: corrupt DICOM file: %v", name, p)
@@ -149,6 +155,17 @@ func parse(name string, r io.Reader, size int64, pixels bool) (im *Image, err er
 	im = &Image{Path: name}
 	if err := im.fill(&ds, pixels); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if loc != nil {
+		if loc.fragments != nil || loc.native == nil {
+			frames, err := assembleFrames(loc.fragments, im.Header.Frames, im.Header.TransferSyntaxUID)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+			im.frames = frames
+		} else {
+			im.native = loc.native
+		}
 	}
 	return im, nil
 }

@@ -351,8 +351,14 @@ func listInputs(o *Options) (string, []string, error) {
 			}
 			return nil
 		}
-		if !d.Type().IsRegular() || strings.EqualFold(d.Name(), "DICOMDIR") || strings.HasPrefix(d.Name(), ".") {
+		if strings.EqualFold(d.Name(), "DICOMDIR") || strings.HasPrefix(d.Name(), ".") {
 			return nil
+		}
+		if !d.Type().IsRegular() {
+			// follow symbolic links to files (folders of links are common for data sets)
+			if st, err := os.Stat(p); err != nil || !st.Mode().IsRegular() {
+				return nil
+			}
 		}
 		if looksLikeDICOM(p) {
 			out = append(out, p)
