@@ -50,6 +50,9 @@ func Build(ctx context.Context, src *Source, opt Options) (*Built, error) {
 	if err != nil {
 		return nil, err
 	}
+	if g.across, err = across(src); err != nil {
+		return nil, err
+	}
 	b := &Built{Doc: &Doc{Title: title(src, g)}}
 	b.Summary = summary(src, g)
 	if src.Pipeline.RunID != "" {
@@ -262,6 +265,19 @@ func summary(src *Source, g *gathered) map[string]any {
 		res[sp] = m
 	}
 	s["results"] = res
+	if a := g.across; a != nil {
+		agg := map[string]any{}
+		for name, fs := range a.Metrics {
+			if containsStr(headline(r), name) {
+				agg[name] = map[string]any{"mean": round3(fs.Mean), "sd": round3(fs.SD), "pooled": round3(fs.Pooled)}
+			}
+		}
+		key := "across_evaluations"
+		if a.KFold {
+			key = "cross_validation"
+		}
+		s[key] = map[string]any{"evaluations": len(a.Splits), "metrics": agg}
+	}
 	return s
 }
 
@@ -358,7 +374,22 @@ func templateAbstract(src *Source, g *gathered) []Block {
 				ms = append(ms, fmt.Sprintf("%s %s", metricLabel(name), ciProse(iv, r.Bootstrap.Level)))
 			}
 		}
-		parts = append(parts, fmt.Sprintf("On the held-out %s split (n = %d) it reached %s.", r.Primary, s.N, strings.Join(ms, ", ")))
+		if g.across == nil {
+			parts = append(parts, fmt.Sprintf("On the held-out %s split (n = %d) it reached %s.", r.Primary, s.N, strings.Join(ms, ", ")))
+		}
+		if a := g.across; a != nil {
+			var as []string
+			for _, name := range headline(r) {
+				if fs, ok := a.Metrics[name]; ok {
+					as = append(as, fmt.Sprintf("%s %s ± %s (pooled %s)", metricLabel(name), f3(fs.Mean), f3(fs.SD), f3(fs.Pooled)))
+				}
+			}
+			what := "the %d evaluations"
+			if a.KFold {
+				what = "the %d cross-validation folds"
+			}
+			parts = append(parts, fmt.Sprintf("Across "+what+", the mean ± sd was %s.", len(a.Splits), strings.Join(as, ", ")))
+		}
 	}
 	return []Block{Text("%s", strings.Join(parts, " "))}
 }
@@ -662,6 +693,9 @@ func resultsSection(src *Source, g *gathered) (*Section, error) {
 	}
 	many := len(src.Evaluations) > 1
 	haveCurves := false
+	if g.across != nil {
+		s.Add(acrossBlocks(g.across, src)...)
+	}
 	for _, ev := range src.Evaluations {
 		r := ev.Result
 		if many {

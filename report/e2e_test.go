@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/biopipe/biopipe/dataset"
+	"github.com/biopipe/biopipe/metrics"
 	"github.com/biopipe/biopipe/pipelines"
 	"github.com/biopipe/biopipe/report"
 	"github.com/biopipe/biopipe/stages"
@@ -198,4 +200,73 @@ func TestBrowserCheckCatchesFaults(t *testing.T) {
 	assert.Equal(t, 1, res.Broken)
 	assert.Greater(t, res.ScrollWidth, res.InnerWidth)
 	assert.NotEmpty(t, res.Wide)
+}
+
+// kfoldYAML is a 3-fold cross-validation: one split, train and evaluate stage per fold.
+const kfoldYAML = `name: breast-cancer-cv
+seed: 7
+stages:
+  - {id: load, kind: ingest.table, with: {path: "DATA", label: target}}
+FOLDS  - id: report
+    kind: report
+    inputs: [eval0, eval1, eval2]
+`
+
+const foldYAML = `  - {id: splitK, kind: transform.split, inputs: [load], with: {strategy: kfold, folds: 3, fold: K, val: 0.1}}
+  - {id: stdK, kind: transform.standardize, inputs: [splitK]}
+  - {id: trainK, kind: train, inputs: [stdK], with: {model: mlp, hidden: [8], epochs: 5, batch_size: 64, optimizer: {name: adam, learning_rate: 0.01}}}
+  - {id: evalK, kind: evaluate, inputs: [trainK, stdK], with: {bootstrap: 50}}
+`
+
+func TestKFoldReport(t *testing.T) {
+	_, file, _, _ := runtime.Caller(0)
+	data := filepath.Join(filepath.Dir(file), "..", "testdata", "ehr", "breast_cancer.csv")
+	if _, err := os.Stat(data); err != nil {
+		t.Skipf("no %s", data)
+	}
+	var folds strings.Builder
+	for k := 0; k < 3; k++ {
+		folds.WriteString(strings.ReplaceAll(foldYAML, "K", fmt.Sprint(k)))
+	}
+	y := strings.Replace(strings.Replace(kfoldYAML, "DATA", data, 1), "FOLDS", folds.String(), 1)
+	dir := t.TempDir()
+	p := filepath.Join(dir, "cv.yaml")
+	require.NoError(t, os.WriteFile(p, []byte(y), 0o644))
+	src, err := pipelines.Load(p, nil)
+	require.NoError(t, err)
+	plan, err := pipelines.Validate(src, stages.Default)
+	require.NoError(t, err)
+	m, err := pipelines.Run(context.Background(), plan, pipelines.Options{WorkDir: filepath.Join(dir, "wd"),
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	require.NoError(t, err)
+	b, err := os.ReadFile(filepath.Join(dir, "wd", "runs", m.RunID, stages.ReportMD))
+	require.NoError(t, err)
+	md := string(b)
+	assert.Contains(t, md, "Cross-validation summary (3 folds)")
+	assert.Contains(t, md, "| AUROC | ")
+	assert.Contains(t, md, "![ROC curve](eval2-roc.png)", "per-fold figures kept")
+	assert.Contains(t, md, "Across the 3 cross-validation folds, the mean ± sd was AUROC")
+
+	// the pooled AUROC is the AUROC of the three test folds' predictions together
+	var truth []int
+	var score []float64
+	for k := 0; k < 3; k++ {
+		var dirK string
+		for _, s := range m.Stages {
+			if s.ID == fmt.Sprintf("eval%d", k) {
+				dirK = s.Artifact.Dir
+			}
+		}
+		f, err := dataset.ReadFile(filepath.Join(dirK, stages.PredictionsFile))
+		require.NoError(t, err)
+		for i := 0; i < f.NumRows(); i++ {
+			if f.Col("split").S[i] == "test" {
+				truth = append(truth, map[string]int{"0": 0, "1": 1}[f.Col("label").S[i]])
+				score = append(score, f.Col("prob_1").F[i])
+			}
+		}
+	}
+	assert.Len(t, truth, 569, "the test folds cover every row once")
+	pooled := metrics.AUROC(truth, score)
+	assert.Contains(t, md, fmt.Sprintf("| %.3f |", pooled))
 }

@@ -55,6 +55,7 @@ type gathered struct {
 	quarant  []stages.Quarantined
 	phiHash  []string
 	idValues []string
+	across   *Across // several evaluations (k-fold), nil otherwise
 }
 
 type tableInfo struct {
