@@ -353,3 +353,48 @@ func TestInspect(t *testing.T) {
 	assert.Contains(t, buf.String(), `"physical_dimension": "uV"`)
 	assert.Contains(t, buf.String(), `"n_samples": 256`)
 }
+
+// FuzzReader feeds whole files (header and records) to the reader: it may reject them, but
+// only with an error, and what it accepts decodes to the stated number of samples.
+func FuzzReader(f *testing.F) {
+	h := testHeader(EDFPlus)
+	dir := f.TempDir()
+	for _, format := range []Format{EDFPlus, BDF} {
+		h = testHeader(format)
+		path := filepath.Join(dir, format.String())
+		samples := make([][]float64, len(h.Signals))
+		for s := range h.Signals {
+			if !h.Signals[s].IsAnnotation() {
+				samples[s] = make([]float64, 2*h.Signals[s].SamplesPerRecord)
+			}
+		}
+		var ann []Annotation
+		if format.Plus() {
+			ann = []Annotation{{Onset: 0.1, Duration: 0.2, Text: "x"}}
+		}
+		if err := WriteFile(path, h, samples, ann); err != nil {
+			f.Fatal(err)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := NewReader(bytes.NewReader(data), int64(len(data)), "fuzz")
+		if err != nil {
+			return
+		}
+		rec, err := r.ReadAll(context.Background())
+		if err != nil {
+			return
+		}
+		for k, s := range rec.Signals {
+			if len(rec.Samples[k]) != r.Header().NumRecords*r.Header().Signals[s].SamplesPerRecord {
+				t.Fatalf("signal %d: %d samples", s, len(rec.Samples[k]))
+			}
+		}
+		_ = r.Records(context.Background(), func(*Record) error { return nil })
+	})
+}
