@@ -86,7 +86,7 @@ type Summary struct {
 }
 
 // PHIHashMethod describes how phi_hashes are computed, for guards that check text.
-const PHIHashMethod = "sha256 hex of each identifying value as stored (trimmed), of its lower-case form, and, for values with '^' or spaces (person names, addresses), of each part of 2 or more characters, also lower-cased"
+const PHIHashMethod = "sha256 hex of each identifying value as stored (trimmed) and lower-cased; for values with '^' or spaces (person names, addresses) also of each part of 3 or more characters, of the parts joined by single spaces, and of 'Given Family' for Family^Given, each also lower-cased"
 
 // Run ingests the files described by o into env.OutDir.
 func Run(ctx context.Context, env *stages.Env, o *Options) error {
@@ -459,9 +459,20 @@ func phiHashes(values map[string]bool) []string {
 		add(v)
 		add(strings.ToLower(v))
 		if strings.ContainsAny(v, "^ ") {
-			for _, part := range strings.FieldsFunc(v, func(r rune) bool { return r == '^' || r == ' ' || r == '=' }) {
-				add(part)
-				add(strings.ToLower(part))
+			parts := strings.FieldsFunc(v, func(r rune) bool { return r == '^' || r == ' ' || r == '=' })
+			for _, part := range parts {
+				if len(part) >= 3 {
+					add(part)
+					add(strings.ToLower(part))
+				}
+			}
+			forms := []string{strings.Join(parts, " ")}
+			if strings.Contains(v, "^") && len(parts) >= 2 { // Family^Given -> "Given Family"
+				forms = append(forms, parts[1]+" "+parts[0])
+			}
+			for _, f := range forms {
+				add(f)
+				add(strings.ToLower(f))
 			}
 		}
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/biopipe/biopipe/dataset"
 	"github.com/biopipe/biopipe/io/dicom/dicomgen"
+	"github.com/biopipe/biopipe/llm"
 	"github.com/biopipe/biopipe/stages"
 	ingest "github.com/biopipe/biopipe/stages/ingest/dicom"
 )
@@ -134,10 +135,27 @@ func TestIngestCSVLabelsSliceMode(t *testing.T) {
 	assert.Equal(t, 6, s.Series)
 	assert.True(t, s.Deidentified)
 	assert.Empty(t, s.Quarantined)
+	hash := func(v string) string { d := sha256.Sum256([]byte(v)); return hex.EncodeToString(d[:]) }
 	for _, v := range set.PHI {
-		d := sha256.Sum256([]byte(v))
-		assert.Contains(t, s.PHIHashes, hex.EncodeToString(d[:]), "hash of a PHI value")
+		assert.Contains(t, s.PHIHashes, hash(v), "hash of a PHI value")
+		if fam, given, ok := strings.Cut(v, "^"); ok && !strings.Contains(given, "^") {
+			// a patient name: the guard also recognises "given family" in free text
+			assert.Contains(t, s.PHIHashes, hash(strings.ToLower(given+" "+fam)))
+			assert.Contains(t, s.PHIHashes, hash(fam))
+		}
 	}
+	// an LLM guard built from the hashes refuses a prompt naming a patient
+	g := llm.NewGuard()
+	require.NoError(t, g.AddHashes(s.PHIHashes...))
+	name := ""
+	for _, v := range set.PHI {
+		if fam, given, ok := strings.Cut(v, "^"); ok && !strings.Contains(given, "^") {
+			name = given + " " + fam
+		}
+	}
+	require.NotEmpty(t, name)
+	assert.Error(t, g.Check("Summarise the scans of "+name+" please"))
+	assert.NoError(t, g.Check("Summarise the scans of the test split please"))
 }
 
 // TestNoPHIInWorkDir scans every file the stage and its log wrote for any identifying
