@@ -116,3 +116,18 @@ func TestRunShowRunsInspect(t *testing.T) {
 	_, code = execute(t, "run", "configs/quickstart.yaml", "--workdir", wd, "--force", "nosuch")
 	assert.Equal(t, exitUsage, code)
 }
+
+func TestReportRegenerate(t *testing.T) {
+	wd := t.TempDir()
+	cwd, _ := os.Getwd()
+	require.NoError(t, os.Chdir("../.."))
+	defer os.Chdir(cwd)
+	out, code := execute(t, "run", "configs/quickstart.yaml", "--workdir", wd, "-q", "--set", "stages.train.with.epochs=3")
+	require.Equal(t, exitOK, code, out)
+	latest, err := filepath.EvalSymlinks(filepath.Join(wd, "runs", "latest"))
+	require.NoError(t, err)
+	require.NoError(t, os.Remove(filepath.Join(latest, "report.html")))
+	out, code = execute(t, "report", "--workdir", wd)
+	require.Equal(t, exitOK, code, out)
+	assert.FileExists(t, filepath.Join(latest, "report.html"))
+}
