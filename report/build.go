@@ -634,8 +634,11 @@ func methodsSection(src *Source, g *gathered) *Section {
 			}
 		}
 		p += "."
-		if r.Task == "classification" {
-			p += " Multiclass AUROC and AUPRC are one-vs-rest macro averages; ECE uses equal-width bins."
+		switch {
+		case r.Task == "classification" && len(r.Classes) > 2:
+			p += " AUROC and AUPRC are one-vs-rest macro averages over the classes; ECE uses the top-label confidence in equal-width bins."
+		case r.Task == "classification":
+			p += fmt.Sprintf(" %q is the positive class; ECE uses equal-width bins of its predicted probability.", r.Classes[len(r.Classes)-1])
 		}
 		if th := r.Threshold; th != nil {
 			switch {
