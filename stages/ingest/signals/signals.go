@@ -57,7 +57,34 @@ type Summary struct {
 	// PHIHashes are SHA-256 hashes (hex) of identifying strings found in the inputs
 	// (patient fields, subject ids), so a report guard can check text for them without
 	// holding the strings themselves.
-	PHIHashes []string `json:"phi_hashes"`
+	PHIHashes     []string `json:"phi_hashes"`
+	PHIHashMethod string   `json:"phi_hash_method"`
+}
+
+// PHIHashMethod describes how phi_hashes are computed, for guards that check text.
+const PHIHashMethod = "sha256 hex of each identifying value (EDF patient field and its code, birthdate, name and " +
+	"further subfields; recording field, admin code, technician; the subject id) as stored (trimmed) and lower-cased, " +
+	"also with '_' read as a space (EDF+ writes spaces as '_'); names also of each part of 3 or more characters"
+
+// phiForms returns the hashes of the forms of an identifying value a text guard may meet.
+func phiForms(v string, name bool) []string {
+	v = strings.TrimSpace(v)
+	if len(v) < 2 || v == "X" {
+		return nil
+	}
+	forms := []string{v, strings.Join(strings.Fields(strings.ReplaceAll(v, "_", " ")), " ")}
+	if name {
+		for _, p := range strings.FieldsFunc(v, func(r rune) bool { return r == '_' || r == ' ' || r == ',' }) {
+			if len(p) >= 3 {
+				forms = append(forms, p)
+			}
+		}
+	}
+	var out []string
+	for _, f := range forms {
+		out = append(out, HashPHI(f), HashPHI(strings.ToLower(f)))
+	}
+	return out
 }
 
 // FileSummary describes one ingested file.
@@ -272,15 +299,11 @@ func (s *stage) Run(ctx context.Context, env *stages.Env) error {
 		salt = []byte(defaultSalt)
 	}
 	set := &Set{}
-	sum := &Summary{Annotations: map[string]int{}, PHIHashes: []string{}}
+	sum := &Summary{Annotations: map[string]int{}, PHIHashes: []string{}, PHIHashMethod: PHIHashMethod}
 	phi := map[string]bool{}
-	addPHI := func(v string) {
-		v = strings.TrimSpace(v)
-		if len(v) < 2 || v == "X" {
-			return
-		}
-		for _, w := range []string{v, strings.ReplaceAll(v, "_", " ")} {
-			phi[HashPHI(w)] = true
+	addPHI := func(v string, name bool) {
+		for _, h := range phiForms(v, name) {
+			phi[h] = true
 		}
 	}
 	perSubject := map[string]int{}
@@ -320,17 +343,20 @@ func (s *stage) Run(ctx context.Context, env *stages.Env) error {
 			return err
 		}
 		subj := Pseudonym(salt, id)
-		addPHI(id)
-		addPHI(fd.patient)
-		addPHI(fd.recording)
+		addPHI(id, false)
+		addPHI(fd.patient, false)
+		addPHI(fd.recording, false)
 		for i, f := range fd.patientFields {
-			if i == 0 || i == 2 || i == 3 || i >= 4 { // code, birthdate, name, additional
-				addPHI(f)
+			if i == 0 || i == 2 || i >= 4 { // code, birthdate, additional
+				addPHI(f, false)
+			}
+			if i == 3 { // name
+				addPHI(f, true)
 			}
 		}
 		for i, f := range fd.recordingFields {
 			if i == 2 || i == 3 { // admin code, technician
-				addPHI(f)
+				addPHI(f, true)
 			}
 		}
 		perSubject[subj]++

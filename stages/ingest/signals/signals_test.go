@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/biopipe/biopipe/io/edf"
+	"github.com/biopipe/biopipe/llm"
 	"github.com/biopipe/biopipe/stages"
 	"github.com/biopipe/biopipe/testdata/gen/eeggen"
 )
@@ -75,11 +76,14 @@ func TestIngestEDF(t *testing.T) {
 	assert.Equal(t, o.Subjects, env.Metrics()["recordings"])
 	// No PHI in the artifact; its hashes are in the summary.
 	assert.Contains(t, sum.PHIHashes, HashPHI("PC-1000"))
-	assert.Contains(t, sum.PHIHashes, HashPHI("Synthetic Subject 01"))
+	assert.Contains(t, sum.PHIHashes, HashPHI("testperson 01"))
+	assert.Contains(t, sum.PHIHashes, HashPHI("Testperson_01"))
+	assert.Contains(t, sum.PHIHashes, HashPHI("Testperson"))
+	assert.NotContains(t, sum.PHIHashes, HashPHI("X"))
 	for _, name := range []string{RecordingsFile, AnnotationsFile, stages.SummaryFile} {
 		b, err := os.ReadFile(env.Out(name))
 		require.NoError(t, err)
-		for _, phi := range []string{"PC-1000", "Synthetic_Subject", "Synthetic Subject", "01-JAN-1970"} {
+		for _, phi := range []string{"PC-1000", "Testperson", "01-JAN-1970"} {
 			assert.NotContains(t, string(b), phi, "%s holds PHI", name)
 		}
 	}
@@ -191,4 +195,18 @@ func TestSelector(t *testing.T) {
 	assert.Error(t, err)
 	_, err = NewSelector([]string{"[a"})
 	assert.Error(t, err)
+}
+
+// TestPHIHashesFeedTheGuard: the report's LLM guard, built from phi_hashes alone, refuses
+// text holding a patient field value and lets ordinary report text through.
+func TestPHIHashesFeedTheGuard(t *testing.T) {
+	dir, _ := smallEEG(t)
+	_, _, sum, err := runIngest(t, map[string]any{"files": []any{dir}}, false)
+	require.NoError(t, err)
+	g := llm.NewGuard()
+	require.NoError(t, g.AddHashes(sum.PHIHashes...))
+	for _, bad := range []string{"patient PC-1001 did well", "Testperson_02.", "name: Testperson 03", "born 01-JAN-1971"} {
+		assert.Error(t, g.Check(bad), bad)
+	}
+	assert.NoError(t, g.Check("Balanced accuracy 0.93 on 2 held-out subjects (subject-wise split), T1 vs T2 epochs."))
 }

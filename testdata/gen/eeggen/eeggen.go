@@ -109,7 +109,7 @@ func writeSubject(path string, s int, o Options) error {
 	}
 	h := edf.Header{
 		Format:         edf.EDFPlus,
-		Patient:        fmt.Sprintf("PC-%04d %s 01-JAN-19%02d Synthetic_Subject_%02d", 1000+s, []string{"F", "M"}[s%2], 70+s, s+1),
+		Patient:        fmt.Sprintf("PC-%04d %s 01-JAN-19%02d Testperson_%02d", 1000+s, []string{"F", "M"}[s%2], 70+s, s+1),
 		Recording:      "Startdate 01-MAR-2024 X X biopipe_eeggen",
 		Start:          time.Date(2024, 3, 1, 9, 0, 0, 0, time.UTC),
 		RecordDuration: 1,
