@@ -398,3 +398,21 @@ func FuzzReader(f *testing.F) {
 		_ = r.Records(context.Background(), func(*Record) error { return nil })
 	})
 }
+
+func TestPlusDefaultsAndUnknownRecordCount(t *testing.T) {
+	h := testHeader(EDFPlus)
+	h.Patient, h.Recording = "", ""
+	path := filepath.Join(t.TempDir(), "d.edf")
+	require.NoError(t, WriteFile(path, h, [][]float64{make([]float64, 2*64), make([]float64, 2*8), nil}, nil))
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	copy(b[236:244], "-1      ") // "unknown" record count, as a recorder leaves it
+	require.NoError(t, os.WriteFile(path, b, 0o644))
+	r, err := Open(path)
+	require.NoError(t, err)
+	defer r.Close()
+	assert.Equal(t, 2, r.Header().NumRecords)
+	assert.Equal(t, "X X X X", r.Header().Patient)
+	assert.Equal(t, "Startdate 02-MAR-2002 X X X", r.Header().Recording)
+	assert.Equal(t, 2002, r.Header().Start.Year())
+}

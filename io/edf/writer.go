@@ -110,8 +110,21 @@ func EncodeHeader(h *Header) []byte {
 	} else {
 		put("0", 8)
 	}
-	put(ascii(h.Patient), 80)
-	put(ascii(h.Recording), 80)
+	patient, recording := h.Patient, h.Recording
+	if h.Format.Plus() {
+		// EDF+ structures both fields; unknown subfields are "X".
+		if strings.TrimSpace(patient) == "" {
+			patient = "X X X X"
+		}
+		if strings.TrimSpace(recording) == "" {
+			recording = "Startdate X X X X"
+			if !h.Start.IsZero() {
+				recording = "Startdate " + strings.ToUpper(h.Start.Format("02-Jan-2006")) + " X X X"
+			}
+		}
+	}
+	put(ascii(patient), 80)
+	put(ascii(recording), 80)
 	t := h.Start
 	put(fmt.Sprintf("%02d.%02d.%02d", t.Day(), int(t.Month()), t.Year()%100), 8)
 	put(fmt.Sprintf("%02d.%02d.%02d", t.Hour(), t.Minute(), t.Second()), 8)
