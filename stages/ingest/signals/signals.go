@@ -12,10 +12,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/biopipe/biopipe/dataset"
@@ -41,6 +43,8 @@ const (
 	FieldUnit           = "unit"
 	FieldTimeColumn     = "time_column"
 	FieldDelimiter      = "delimiter"
+	FieldEventsChannel  = "events_channel"
+	FieldEventsMask     = "events_mask"
 )
 
 // Summary is the summary.json of a signals artifact.
@@ -122,6 +126,8 @@ sample_rate, samples list<float32>) and annotations.arrow (recording, onset, dur
 		{Name: FieldSubjectFrom, Type: stages.String, Default: "auto", Enum: []string{"auto", "patient", "file"}, Doc: "where the subject id comes from (auto: file when subject_pattern is set, else patient)"},
 		{Name: FieldSubjectPattern, Type: stages.String, Doc: `regular expression on the file name whose first group is the subject id (e.g. "^(sub-\\d+)")`},
 		{Name: FieldSaltEnv, Type: stages.String, Default: "BIOPIPE_SALT", Doc: "environment variable holding the pseudonym salt"},
+		{Name: FieldEventsChannel, Type: stages.String, Doc: `a trigger channel (e.g. BioSemi "Status") turned into annotations: each change to a non-zero code starts an event whose text is the code; the channel is then dropped`},
+		{Name: FieldEventsMask, Type: stages.Int, Default: 0, Min: stages.Bound(0), Doc: "bit mask applied to trigger codes (0 = none; 255 for BioSemi's low byte)"},
 		{Name: FieldRaw, Type: stages.Object, Doc: "raw interleaved binary input", Fields: []stages.Field{
 			{Name: FieldDType, Type: stages.String, Default: "int16", Enum: []string{"int16", "int32", "float32", "float64"}, Doc: "sample type"},
 			{Name: FieldNChannels, Type: stages.Int, Default: 0, Min: stages.Bound(0), Doc: "number of interleaved channels"},
@@ -327,6 +333,9 @@ func (s *stage) Run(ctx context.Context, env *stages.Env) error {
 		case "csv":
 			fd, err = readCSV(path, s.csv, s.sel)
 		}
+		if err == nil && s.cfg.String(FieldEventsChannel) != "" {
+			err = triggerEvents(path, fd, s.cfg.String(FieldEventsChannel), s.cfg.Int(FieldEventsMask))
+		}
 		if err == nil && len(fd.segments[0].Channels) == 0 {
 			err = fmt.Errorf("%s: no channel matches %v", path, s.cfg.Strings(FieldChannels))
 		}
@@ -443,4 +452,46 @@ func writeJSON(path string, v any) error {
 		return err
 	}
 	return dataset.AtomicWrite(path, func(w *os.File) error { _, err := w.Write(append(b, '\n')); return err })
+}
+
+// triggerEvents turns a trigger channel into annotations and removes it from the segments.
+func triggerEvents(path string, fd *fileData, name string, mask int) error {
+	found := false
+	for _, seg := range fd.segments {
+		var keep []*Channel
+		for _, c := range seg.Channels {
+			if c.Name != name {
+				keep = append(keep, c)
+				continue
+			}
+			found = true
+			code := func(v float32) int {
+				x := int(math.Round(float64(v)))
+				if mask > 0 {
+					x &= mask
+				}
+				return x
+			}
+			prev, start := 0, 0
+			flush := func(end int) {
+				if prev != 0 {
+					fd.annotations = append(fd.annotations, Annotation{Onset: seg.Onset + float64(start)/c.SampleRate,
+						Duration: float64(end-start) / c.SampleRate, Text: strconv.Itoa(prev)})
+				}
+			}
+			for i, v := range c.Data {
+				if k := code(v); k != prev {
+					flush(i)
+					prev, start = k, i
+				}
+			}
+			flush(len(c.Data))
+		}
+		seg.Channels = keep
+	}
+	if !found {
+		return fmt.Errorf("%s: events_channel %q not found", path, name)
+	}
+	sort.SliceStable(fd.annotations, func(i, j int) bool { return fd.annotations[i].Onset < fd.annotations[j].Onset })
+	return nil
 }

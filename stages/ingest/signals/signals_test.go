@@ -210,3 +210,26 @@ func TestPHIHashesFeedTheGuard(t *testing.T) {
 	}
 	assert.NoError(t, g.Check("Balanced accuracy 0.93 on 2 held-out subjects (subject-wise split), T1 vs T2 epochs."))
 }
+
+func TestIngestTriggerChannel(t *testing.T) {
+	h := edf.Header{Format: edf.BDF, Patient: "anon", Recording: "rec", RecordDuration: 1,
+		Signals: []edf.SignalHeader{
+			{Label: "A1", PhysicalDimension: "uV", PhysicalMin: -262144, PhysicalMax: 262143, DigitalMin: -8388608, DigitalMax: 8388607, SamplesPerRecord: 8},
+			{Label: "Status", PhysicalDimension: "Boolean", PhysicalMin: -8388608, PhysicalMax: 8388607, DigitalMin: -8388608, DigitalMax: 8388607, SamplesPerRecord: 8},
+		}}
+	status := []float64{0, 0, 3, 3, 0, 0, 0, 0, 0, 7 + 256, 7 + 256, 7 + 256, 0 + 256, 0, 0, 0}
+	path := filepath.Join(t.TempDir(), "trig.bdf")
+	require.NoError(t, edf.WriteFile(path, h, [][]float64{make([]float64, 16), status}, nil))
+	_, set, sum, err := runIngest(t, map[string]any{"files": []any{path}, "events_channel": "Status", "events_mask": 255}, false)
+	require.NoError(t, err)
+	require.Len(t, set.Segments[0].Channels, 1)
+	assert.Equal(t, "A1", set.Segments[0].Channels[0].Name)
+	rec := set.Segments[0].Recording
+	assert.Equal(t, []Annotation{
+		{Recording: rec, Onset: 2.0 / 8, Duration: 2.0 / 8, Text: "3"},
+		{Recording: rec, Onset: 9.0 / 8, Duration: 3.0 / 8, Text: "7"},
+	}, set.Annotations)
+	assert.Equal(t, map[string]int{"3": 1, "7": 1}, sum.Annotations)
+	_, _, _, err = runIngest(t, map[string]any{"files": []any{path}, "events_channel": "Trig"}, false)
+	assert.ErrorContains(t, err, `events_channel "Trig" not found`)
+}
