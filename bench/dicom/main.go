@@ -97,9 +97,7 @@ func decodeAll(files []string, workers int) (float64, error) {
 						errs[i] = err
 						break
 					}
-					for _, v := range buf {
-						sum += float64(v)
-					}
+					sum += sum32(buf)
 				}
 				means[i] = sum / float64(len(buf)*im.NumFrames())
 			}
@@ -179,4 +177,20 @@ func generate(dir string, n, size int) error {
 		}
 	}
 	return nil
+}
+
+// sum32 adds float32 values in float64 with four independent accumulators.
+func sum32(v []float32) float64 {
+	var a, b, c, d float64
+	i := 0
+	for ; i+4 <= len(v); i += 4 {
+		a += float64(v[i])
+		b += float64(v[i+1])
+		c += float64(v[i+2])
+		d += float64(v[i+3])
+	}
+	for ; i < len(v); i++ {
+		a += float64(v[i])
+	}
+	return a + b + c + d
 }

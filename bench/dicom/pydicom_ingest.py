@@ -1,6 +1,6 @@
 """Time pydicom on the same work as bench/dicom: parse, decode and rescale every file.
 
-Usage: /usr/bin/python3 pydicom_ingest.py DIR [PROCESSES]
+Usage: /usr/bin/python3 pydicom_ingest.py DIR [PROCESSES] [REPEAT]
 Prints files/s and the checksum (sum of the means of the rescaled images).
 """
 import glob
@@ -25,10 +25,11 @@ def one(path):
 def main():
     d = sys.argv[1]
     procs = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    repeat = int(sys.argv[3]) if len(sys.argv) > 3 else 3
     files = sorted(glob.glob(os.path.join(d, "*.dcm")))
     best = None
     checksum = 0.0
-    for _ in range(3):
+    for _ in range(repeat):
         t = time.perf_counter()
         if procs > 1:
             with Pool(procs) as p:

@@ -184,6 +184,9 @@ func fast16(src []byte, lay layout, h *Header, dst []float32, s, b float32) bool
 	}
 	src = src[:2*len(dst)]
 	signed := h.PixelRepresentation == 1
+	if lay.bo == binary.LittleEndian && convert16LE(src, dst, signed, s, b) {
+		return true
+	}
 	switch {
 	case lay.bo == binary.LittleEndian && signed:
 		for k := range dst {
