@@ -346,8 +346,8 @@ func trim(s string) string {
 // buildColumn converts the raw cells. A declared kind must fit every value. Otherwise the
 // column starts as int and widens in one pass (int -> float -> string) at the first value
 // that does not fit, so its kind is the narrowest that holds every non-missing value; an
-// all-missing column is float (like pandas). In numeric columns an empty cell is always
-// missing.
+// all-missing column is float (like pandas). In numeric columns an empty cell and a NaN
+// spelling ("nan") are always missing.
 func buildColumn(name string, b *colBuf, na *naSet, kind dataset.Kind, declared bool) (*dataset.Column, error) {
 	n := b.len()
 	if !declared {
@@ -384,31 +384,37 @@ numeric:
 			setMissing(i)
 			continue
 		}
-		nvalid++
-		setValid(i)
 		if kind == dataset.Int {
-			x, err := strconv.ParseInt(v, 10, 64)
-			if err == nil {
+			if x, err := strconv.ParseInt(v, 10, 64); err == nil {
 				ints[i] = x
+				nvalid++
+				setValid(i)
 				continue
 			}
+		}
+		x, err := strconv.ParseFloat(v, 64)
+		if err == nil && x != x { // "nan" and friends are missing, as in pandas
+			setMissing(i)
+			continue
+		}
+		if err != nil || kind == dataset.Int {
 			if declared {
 				return nil, &cellError{row: i, err: fmt.Errorf("value %q is not a valid %s (declared type)", b.cell(i), kind)}
 			}
-			kind = dataset.Float
-			floats = make([]float64, n)
-			for j := range i {
-				floats[j] = float64(ints[j])
-			}
-			ints = nil
 		}
-		x, err := strconv.ParseFloat(v, 64)
 		if err == nil {
+			if kind == dataset.Int { // widen
+				kind = dataset.Float
+				floats = make([]float64, n)
+				for j := range i {
+					floats[j] = float64(ints[j])
+				}
+				ints = nil
+			}
 			floats[i] = x
+			nvalid++
+			setValid(i)
 			continue
-		}
-		if declared {
-			return nil, &cellError{row: i, err: fmt.Errorf("value %q is not a valid %s (declared type)", b.cell(i), kind)}
 		}
 		kind = dataset.String
 		break numeric
