@@ -165,7 +165,9 @@ func TestBadFiles(t *testing.T) {
 		{"record count too low", put(valid, 236, "2       "), 236, "number of data records"},
 		{"truncated record", valid[:len(valid)-7], int64(256*(ns+1) + 2*(64+8+60)*2), "data record 2"},
 		{"header cut", valid[:600], 600, "signal headers"},
-		{"non-ascii", put(valid, 20, "\x01"), 20, "local patient identification"},
+		{"control byte", put(valid, 20, "\x01"), 20, "local patient identification"},
+		{"non-ascii number", put(valid, 237, "\xe9"), 237, "number of data records"},
+		{"control byte in label", put(valid, 257, "\x00"), 257, "signal 1 label"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -397,6 +399,20 @@ func FuzzReader(f *testing.F) {
 		}
 		_ = r.Records(context.Background(), func(*Record) error { return nil })
 	})
+}
+
+func TestLatin1Header(t *testing.T) {
+	valid := writeValid(t)
+	b := append([]byte(nil), valid...)
+	copy(b[8:], "MCH-1 F X Ren\xe9e")
+	copy(b[256:], "EEG F\xfc")
+	path := filepath.Join(t.TempDir(), "l.edf")
+	require.NoError(t, os.WriteFile(path, b, 0o644))
+	r, err := Open(path)
+	require.NoError(t, err)
+	defer r.Close()
+	assert.Contains(t, r.Header().Patient, "Renée")
+	assert.Equal(t, "EEG Fü", r.Header().Signals[0].Label[:7])
 }
 
 func TestPlusDefaultsAndUnknownRecordCount(t *testing.T) {

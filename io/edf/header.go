@@ -228,13 +228,16 @@ func ParseFixedHeader(name string, b []byte) (*Header, int, error) {
 	default:
 		return fail(0, "version", "%q is neither EDF (\"0       \") nor BDF (0xFF \"BIOSEMI\")", b[0:8])
 	}
+	// The specification allows printable US-ASCII only. Control bytes are an error; bytes
+	// above 126 in the identification fields (names with accents, written by some
+	// recorders) are read as Latin-1 rather than rejected.
 	for i := 8; i < fixedHeaderSize; i++ {
-		if b[i] < 32 || b[i] > 126 {
+		if b[i] < 32 || (b[i] > 126 && i >= 168) {
 			return fail(i, fieldAt(i), "byte 0x%02x is not printable ASCII", b[i])
 		}
 	}
-	h.Patient = strings.TrimRight(string(b[8:88]), " ")
-	h.Recording = strings.TrimRight(string(b[88:168]), " ")
+	h.Patient = latin1(b[8:88])
+	h.Recording = latin1(b[88:168])
 	h.Reserved = strings.TrimRight(string(b[192:236]), " ")
 	switch {
 	case strings.HasPrefix(h.Reserved, "EDF+C"), strings.HasPrefix(h.Reserved, "EDF+D"):
@@ -337,8 +340,9 @@ func ParseHeader(name string, b []byte) (*Header, error) {
 	for _, f := range signalFieldSizes {
 		for i := 0; i < ns; i++ {
 			raw := b[off : off+f.size]
+			text := f.name == "label" || f.name == "transducer type" || f.name == "physical dimension" || f.name == "prefiltering"
 			for j, c := range raw {
-				if c < 32 || c > 126 {
+				if c < 32 || (c > 126 && !text) {
 					return nil, &Error{File: name, Offset: int64(off + j), Field: fmt.Sprintf("signal %d %s", i+1, f.name),
 						Err: fmt.Errorf("byte 0x%02x is not printable ASCII", c)}
 				}
@@ -347,11 +351,11 @@ func ParseHeader(name string, b []byte) (*Header, error) {
 			var err error
 			switch f.name {
 			case "label":
-				s.Label = strings.TrimRight(string(raw), " ")
+				s.Label = latin1(raw)
 			case "transducer type":
-				s.Transducer = strings.TrimRight(string(raw), " ")
+				s.Transducer = latin1(raw)
 			case "physical dimension":
-				s.PhysicalDimension = strings.TrimRight(string(raw), " ")
+				s.PhysicalDimension = latin1(raw)
 			case "physical minimum":
 				s.PhysicalMin, err = parseFloat(raw)
 			case "physical maximum":
@@ -361,7 +365,7 @@ func ParseHeader(name string, b []byte) (*Header, error) {
 			case "digital maximum":
 				s.DigitalMax, err = parseInt(raw)
 			case "prefiltering":
-				s.Prefilter = strings.TrimRight(string(raw), " ")
+				s.Prefilter = latin1(raw)
 			case "number of samples in each data record":
 				s.SamplesPerRecord, err = parseInt(raw)
 				if err == nil && (s.SamplesPerRecord < 0 || s.SamplesPerRecord > 1<<26) {
@@ -399,6 +403,26 @@ func ParseHeader(name string, b []byte) (*Header, error) {
 			Err: fmt.Errorf("%s file has no %q signal", h.Format, AnnotationLabel)}
 	}
 	return h, nil
+}
+
+// latin1 decodes a header text field (Latin-1, a superset of the ASCII the specification
+// asks for) and trims its space padding.
+func latin1(b []byte) string {
+	ascii := true
+	for _, c := range b {
+		if c > 126 {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return strings.TrimRight(string(b), " ")
+	}
+	r := make([]rune, len(b))
+	for i, c := range b {
+		r[i] = rune(c)
+	}
+	return strings.TrimRight(string(r), " ")
 }
 
 func parseStart(date, clock string) (time.Time, error) {
