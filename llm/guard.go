@@ -86,22 +86,25 @@ func (e *ErrIdentifier) Error() string {
 	return fmt.Sprintf("prompt refused: line %d, word %d matches an identifier seen at ingest (id/group column or DICOM patient tag); nothing was sent", e.Line, e.Word)
 }
 
-// Check returns *ErrIdentifier when text contains a registered identifier. The error
+// Check returns *ErrIdentifier when text contains a registered identifier (words may span
+// lines). The error
 // names the position only, never the value.
 func (g *Guard) Check(text string) error {
 	if len(g.hashes) == 0 {
 		return nil
 	}
-	for li, line := range strings.Split(text, "\n") {
-		words := split(line)
-		for i := range words {
-			for n := 1; n <= g.maxWords && i+n <= len(words); n++ {
-				w := words[i : i+n]
-				exact := joinExact(line, w)
-				for _, form := range forms(exact, w) {
-					if g.hashes[Hash(form)] {
-						return &ErrIdentifier{Word: i + 1, Line: li + 1}
+	words := split(text)
+	for i := range words {
+		for n := 1; n <= g.maxWords && i+n <= len(words); n++ {
+			w := words[i : i+n]
+			for _, form := range forms(joinExact(text, w), w) {
+				if g.hashes[Hash(form)] {
+					line := 1 + strings.Count(text[:w[0].start], "\n")
+					first := i
+					for first > 0 && !strings.Contains(text[words[first-1].end:w[0].start], "\n") {
+						first--
 					}
+					return &ErrIdentifier{Word: i - first + 1, Line: line}
 				}
 			}
 		}

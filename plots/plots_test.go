@@ -88,3 +88,21 @@ func TestHistory(t *testing.T) {
 	_, err := ParseHistory([]byte(`"nope"`))
 	assert.ErrorContains(t, err, "history")
 }
+
+func FuzzParseHistory(f *testing.F) {
+	f.Add([]byte(`[{"epoch":1,"train_loss":0.5}]`))
+	f.Add([]byte(`{"epochs":[{"val_loss":1}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, err := ParseHistory(b)
+		if err != nil {
+			return
+		}
+		for _, m := range h.Metrics() {
+			for _, s := range h.Series(m) {
+				if len(s.X) != len(s.Y) {
+					t.Fatalf("series %s: %d x, %d y", s.Name, len(s.X), len(s.Y))
+				}
+			}
+		}
+	})
+}
