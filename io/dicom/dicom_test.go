@@ -187,6 +187,18 @@ func TestDecodeJPEGBaseline(t *testing.T) {
 	})
 }
 
+func TestInspectWithoutPixelData(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, dicomgen.WriteDICOMDIR(dir, []string{"A/B/IM1"}))
+	s, err := dicom.Inspect(filepath.Join(dir, "DICOMDIR"))
+	require.NoError(t, err)
+	assert.False(t, s.PixelData)
+	assert.Nil(t, s.PixelMean)
+	h, err := dicom.ReadHeader(filepath.Join(dir, "DICOMDIR"))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"A/B/IM1"}, h.ReferencedFiles)
+}
+
 func TestUnsupportedSyntaxNamesFileAndSyntax(t *testing.T) {
 	_, err := dicom.Inspect("testdata/JPEG2000.dcm")
 	require.Error(t, err)

@@ -12,28 +12,30 @@ import (
 // Summary is what `biopipe inspect FILE.dcm` prints. It carries no patient identifiers.
 // Pixel statistics are over the stored values of all frames, before rescale.
 type Summary struct {
-	Path                      string  `json:"path"`
-	Rows                      int     `json:"rows"`
-	Columns                   int     `json:"columns"`
-	Frames                    int     `json:"frames"`
-	SamplesPerPixel           int     `json:"samples_per_pixel"`
-	BitsAllocated             int     `json:"bits_allocated"`
-	BitsStored                int     `json:"bits_stored"`
-	PixelRepresentation       int     `json:"pixel_representation"`
-	PhotometricInterpretation string  `json:"photometric_interpretation"`
-	TransferSyntaxUID         string  `json:"transfer_syntax_uid"`
-	TransferSyntax            string  `json:"transfer_syntax"`
-	Modality                  string  `json:"modality"`
-	SeriesInstanceUID         string  `json:"series_instance_uid"`
-	InstanceNumber            *int    `json:"instance_number"`
-	RescaleSlope              float64 `json:"rescale_slope"`
-	RescaleIntercept          float64 `json:"rescale_intercept"`
-	PixelMin                  float64 `json:"pixel_min"`
-	PixelMax                  float64 `json:"pixel_max"`
-	PixelMean                 float64 `json:"pixel_mean"`
+	Path                      string   `json:"path"`
+	Rows                      int      `json:"rows"`
+	Columns                   int      `json:"columns"`
+	Frames                    int      `json:"frames"`
+	SamplesPerPixel           int      `json:"samples_per_pixel"`
+	BitsAllocated             int      `json:"bits_allocated"`
+	BitsStored                int      `json:"bits_stored"`
+	PixelRepresentation       int      `json:"pixel_representation"`
+	PhotometricInterpretation string   `json:"photometric_interpretation"`
+	TransferSyntaxUID         string   `json:"transfer_syntax_uid"`
+	TransferSyntax            string   `json:"transfer_syntax"`
+	Modality                  string   `json:"modality"`
+	SeriesInstanceUID         string   `json:"series_instance_uid"`
+	InstanceNumber            *int     `json:"instance_number"`
+	RescaleSlope              float64  `json:"rescale_slope"`
+	RescaleIntercept          float64  `json:"rescale_intercept"`
+	PixelData                 bool     `json:"pixel_data"`
+	PixelMin                  *float64 `json:"pixel_min"`
+	PixelMax                  *float64 `json:"pixel_max"`
+	PixelMean                 *float64 `json:"pixel_mean"`
 }
 
-// Inspect reads a file and summarises it.
+// Inspect reads a file and summarises it. A file without pixel data (a DICOMDIR, a
+// structured report) is summarised with null pixel statistics.
 func Inspect(path string) (*Summary, error) {
 	im, err := Read(path)
 	if err != nil {
@@ -52,11 +54,15 @@ func Inspect(path string) (*Summary, error) {
 		n := h.InstanceNumber
 		s.InstanceNumber = &n
 	}
+	if !h.HasPixelData {
+		return s, nil
+	}
 	st, err := im.Stats()
 	if err != nil {
 		return nil, err
 	}
-	s.PixelMin, s.PixelMax, s.PixelMean = st.Min, st.Max, st.Mean
+	s.PixelData = true
+	s.PixelMin, s.PixelMax, s.PixelMean = &st.Min, &st.Max, &st.Mean
 	return s, nil
 }
 
@@ -94,7 +100,11 @@ func init() {
 			fmt.Fprintf(tw, "transfer syntax\t%s (%s)\n", s.TransferSyntax, s.TransferSyntaxUID)
 			fmt.Fprintf(tw, "series\t%s, instance %s\n", s.SeriesInstanceUID, inst)
 			fmt.Fprintf(tw, "rescale\tslope %g, intercept %g\n", s.RescaleSlope, s.RescaleIntercept)
-			fmt.Fprintf(tw, "stored values\tmin %g, max %g, mean %.6g\n", s.PixelMin, s.PixelMax, s.PixelMean)
+			if s.PixelData {
+				fmt.Fprintf(tw, "stored values\tmin %g, max %g, mean %.6g\n", *s.PixelMin, *s.PixelMax, *s.PixelMean)
+			} else {
+				fmt.Fprintf(tw, "pixel data\tnone\n")
+			}
 			return tw.Flush()
 		},
 	})

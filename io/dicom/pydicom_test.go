@@ -93,9 +93,10 @@ func compareWithPydicom(t *testing.T, files []string) (compared int) {
 			assert.Equal(t, r.InstanceNumber, s.InstanceNumber, "instance_number")
 			assert.InDelta(t, r.RescaleSlope, s.RescaleSlope, 1e-9, "rescale_slope")
 			assert.InDelta(t, r.RescaleIntercept, s.RescaleIntercept, 1e-9, "rescale_intercept")
-			assert.Equal(t, r.PixelMin, s.PixelMin, "pixel_min")
-			assert.Equal(t, r.PixelMax, s.PixelMax, "pixel_max")
-			assert.InDelta(t, r.PixelMean, s.PixelMean, 1e-9*math.Max(1, math.Abs(r.PixelMean)), "pixel_mean")
+			require.True(t, s.PixelData)
+			assert.Equal(t, r.PixelMin, *s.PixelMin, "pixel_min")
+			assert.Equal(t, r.PixelMax, *s.PixelMax, "pixel_max")
+			assert.InDelta(t, r.PixelMean, *s.PixelMean, 1e-9*math.Max(1, math.Abs(r.PixelMean)), "pixel_mean")
 		})
 	}
 	return compared

@@ -347,3 +347,32 @@ func TestConfigChecks(t *testing.T) {
 	require.NotEmpty(t, issues)
 	assert.Contains(t, issues[0].Error(), `did you mean "lung"`)
 }
+
+// TestDecodeFailureQuarantined covers a file whose header reads but whose pixel data is
+// short: the decode pass names it, or quarantines it with keep-going.
+func TestDecodeFailureQuarantined(t *testing.T) {
+	dir := t.TempDir()
+	good := &dicomgen.Instance{PatientID: "PID-Q", SeriesInstanceUID: "1.5", SOPInstanceUID: "1.5.1", InstanceNumber: 1,
+		Rows: 4, Columns: 4, BitsAllocated: 16, Values: make([]int64, 16), WindowCenter: 10, WindowWidth: 20}
+	require.NoError(t, good.WriteFile(filepath.Join(dir, "in", "good.dcm")))
+	bad := *good
+	bad.SOPInstanceUID, bad.InstanceNumber = "1.5.2", 2
+	bad.PixelDataBytesOverride = make([]byte, 10) // 5 samples for a 4x4 image
+	require.NoError(t, bad.WriteFile(filepath.Join(dir, "in", "short.dcm")))
+
+	r := runStage(t, t.TempDir(), map[string]any{"path": filepath.Join(dir, "in"), "salt": "x", "window": "file"}, false)
+	require.Error(t, r.err)
+	assert.Contains(t, r.err.Error(), "short.dcm")
+	assert.Contains(t, r.err.Error(), "PixelData")
+
+	r = runStage(t, t.TempDir(), map[string]any{"path": filepath.Join(dir, "in"), "salt": "x", "window": "file"}, true)
+	require.NoError(t, r.err)
+	s := readSummary(t, r.out)
+	require.Len(t, s.Quarantined, 1)
+	assert.Equal(t, "short.dcm", s.Quarantined[0].File)
+	f, err := dataset.ReadFile(filepath.Join(r.out, stages.DataFile))
+	require.NoError(t, err)
+	require.Equal(t, 1, f.NumRows())
+	// stored 0 with window 10 +- 10 maps to 0
+	assert.Equal(t, float32(0), f.Col("x").Row(0)[0])
+}
