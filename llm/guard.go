@@ -13,8 +13,10 @@ import (
 // strings, so it can be built from ingest summaries ("phi_hashes") without the values.
 //
 // A candidate is every run of 1 to MaxWords consecutive words of the text (words are
-// split at white space and at punctuation other than . - _ ^ / : and @), taken exactly,
-// lower-cased, and with its words joined by single spaces; each is hashed and looked up.
+// split at white space and at punctuation other than . - and _, so a DICOM name DOE^JOHN,
+// a path scans/PAT-1/a.dcm or a date 01/02/1950 yields its parts and, as a run, itself),
+// taken exactly, lower-cased, and with its words joined by single spaces; each is hashed
+// and looked up.
 // Forbidden values are registered the same three ways. Values too short to identify
 // anyone (under 3 characters, or numbers under 5 digits such as row numbers) are skipped
 // so that they cannot block every count in a prompt.
@@ -118,7 +120,7 @@ type word struct {
 }
 
 func keep(r rune) bool {
-	return unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune(".-_^/:@", r)
+	return unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune(".-_", r)
 }
 
 // split returns the words of s with their offsets; leading and trailing dots, dashes
@@ -132,9 +134,9 @@ func split(s string) []word {
 		}
 		w := s[start:end]
 		l := len(w)
-		w = strings.TrimLeft(w, ".-_^/:@")
+		w = strings.TrimLeft(w, ".-_")
 		st := start + (l - len(w))
-		w = strings.TrimRight(w, ".-_^/:@")
+		w = strings.TrimRight(w, ".-_")
 		if w != "" {
 			out = append(out, word{text: w, start: st, end: st + len(w)})
 		}
@@ -175,4 +177,40 @@ func weak(v string) bool {
 		}
 	}
 	return digits && len(v) < 5
+}
+
+// Redact replaces every registered identifier in text with "[redacted]" and returns the
+// new text and the number of replacements.
+func (g *Guard) Redact(text string) (string, int) {
+	if len(g.hashes) == 0 {
+		return text, 0
+	}
+	words := split(text)
+	var b strings.Builder
+	pos, count := 0, 0
+	for i := 0; i < len(words); i++ {
+		match := 0
+		for n := min(g.maxWords, len(words)-i); n >= 1 && match == 0; n-- {
+			w := words[i : i+n]
+			for _, form := range forms(joinExact(text, w), w) {
+				if g.hashes[Hash(form)] {
+					match = n
+					break
+				}
+			}
+		}
+		if match == 0 {
+			continue
+		}
+		b.WriteString(text[pos:words[i].start])
+		b.WriteString("[redacted]")
+		pos = words[i+match-1].end
+		i += match - 1
+		count++
+	}
+	if count == 0 {
+		return text, 0
+	}
+	b.WriteString(text[pos:])
+	return b.String(), count
 }

@@ -166,6 +166,7 @@ func TestGuard(t *testing.T) {
 		{"patient pat-00417 again", true},
 		{"written by jane q  doe, 2024", true},
 		{"name DOE^JOHN in a tag", true},
+		{"file scans/PAT-00417/a.dcm was corrupt", true},
 		{"nothing here: DOE JOHNSON", false},
 	}
 	for _, tc := range tests {
@@ -220,4 +221,15 @@ func TestParseSections(t *testing.T) {
 	s := ParseSections("Intro line\n## Abstract\nA text.\n**Introduction**\nI text.\n### Discussion:\nD text.\n")
 	assert.Equal(t, map[string]string{Abstract: "A text.", Introduction: "I text.", Discussion: "D text."}, s)
 	assert.Equal(t, map[string]string{Discussion: "just prose"}, ParseSections("just prose"))
+}
+
+func TestRedact(t *testing.T) {
+	g := NewGuard()
+	g.AddValues("PAT-00417", "Jane Q Doe")
+	got, n := g.Redact("scans/PAT-00417/a.dcm: bad; seen by Jane Q Doe twice; PAT-00417.")
+	assert.Equal(t, "scans/[redacted]/a.dcm: bad; seen by [redacted] twice; [redacted].", got)
+	assert.Equal(t, 3, n)
+	same, n := g.Redact("nothing to hide")
+	assert.Zero(t, n)
+	assert.Equal(t, "nothing to hide", same)
 }

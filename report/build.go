@@ -39,6 +39,8 @@ type Built struct {
 	Ungrounded int
 	// Refused is set when the PHI guard stopped the prompt.
 	Refused bool
+	// Redacted counts identifiers replaced by "[redacted]" in the report's text.
+	Redacted int
 }
 
 // Build writes the report document from its sources.
@@ -59,17 +61,17 @@ func Build(ctx context.Context, src *Source, opt Options) (*Built, error) {
 		b.Doc.Subtitle = fmt.Sprintf("biopipe run %s of pipeline %q", src.Pipeline.RunID, src.Pipeline.Name)
 	}
 
+	guard := llm.NewGuard()
+	if err := guard.AddHashes(g.phiHash...); err != nil {
+		return nil, fmt.Errorf("upstream phi_hashes: %w", err)
+	}
+	guard.AddValues(g.idValues...)
 	var notes []Block
 	var draft map[string]string
 	switch {
 	case opt.Draft != nil:
 		b.Draft = opt.Draft
 	case opt.LLM != nil:
-		guard := llm.NewGuard()
-		if err := guard.AddHashes(g.phiHash...); err != nil {
-			return nil, fmt.Errorf("upstream phi_hashes: %w", err)
-		}
-		guard.AddValues(g.idValues...)
 		d, err := llm.Write(ctx, *opt.LLM, guard, b.Summary, src.Context)
 		b.Draft = d
 		if err != nil {
@@ -130,7 +132,64 @@ func Build(ctx context.Context, src *Source, opt Options) (*Built, error) {
 		return nil, err
 	}
 	b.Doc.Sections = []*Section{abstract, intro, dataSection(src, g), methodsSection(src, g), results, discussion, reproSection(src)}
+	b.Redacted = redact(b.Doc, guard)
+	if b.Redacted > 0 {
+		opt.Log.Warn("identifiers redacted from the report", "count", b.Redacted)
+	}
 	return b, nil
+}
+
+// redact replaces identifiers (id/group values, DICOM patient tags seen at ingest) in
+// every text of the document, so that file names or a context paragraph cannot carry
+// them into the report.
+func redact(d *Doc, g *llm.Guard) int {
+	if g.Len() == 0 {
+		return 0
+	}
+	total := 0
+	fix := func(s *string) {
+		r, n := g.Redact(*s)
+		*s = r
+		total += n
+	}
+	var walk func([]Block)
+	walk = func(bs []Block) {
+		for _, b := range bs {
+			switch v := b.(type) {
+			case *Para:
+				for i := range v.Spans {
+					fix(&v.Spans[i].Text)
+				}
+			case *Heading:
+				fix(&v.Text)
+			case *Table:
+				fix(&v.Caption)
+				for _, r := range v.Rows {
+					for i := range r {
+						fix(&r[i])
+					}
+				}
+			case *Figure:
+				fix(&v.Caption)
+			case *Code:
+				fix(&v.Text)
+			case *Note:
+				fix(&v.Text)
+			case *List:
+				for i := range v.Items {
+					fix(&v.Items[i])
+				}
+			case *Details:
+				walk(v.Blocks)
+			}
+		}
+	}
+	fix(&d.Title)
+	fix(&d.Subtitle)
+	for _, s := range d.Sections {
+		walk(s.Blocks)
+	}
+	return total
 }
 
 func title(src *Source, g *gathered) string {

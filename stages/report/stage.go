@@ -154,6 +154,9 @@ func run(ctx context.Context, env *stages.Env, cfg stages.Config, lc *llm.Config
 			env.SetMetric("llm_refused_identifier", true)
 		}
 	}
+	if b.Redacted > 0 {
+		env.SetMetric("report_redacted_identifiers", b.Redacted)
+	}
 	if err := doc.Write(env.OutDir, b); err != nil {
 		return fmt.Errorf("stage %q: %w", env.StageID, err)
 	}

@@ -293,6 +293,9 @@ func TestReportGuardRefuses(t *testing.T) {
 	h, _ := os.ReadFile(filepath.Join(env.OutDir, stages.ReportHTML))
 	assert.Contains(t, string(h), "the prompt contained an identifier seen at ingest")
 	assert.Equal(t, true, env.Metrics()["llm_refused_identifier"])
+	assert.NotContains(t, string(h), "PAT-10017", "the context paragraph is redacted in the report too")
+	assert.Contains(t, string(h), "Case [redacted] motivated this study.")
+	assert.Equal(t, 1, env.Metrics()["report_redacted_identifiers"])
 }
 
 func TestLLMConfigErrors(t *testing.T) {
