@@ -324,7 +324,7 @@ func newNASet(tokens []string) *naSet {
 	return s
 }
 
-// missing reports whether the (trimmed) cell is a missing-value token; strict: "" only
+// has reports whether the (trimmed) cell is a missing-value token; "" only
 // when "" is a token.
 func (s *naSet) has(v string) bool {
 	if v == "" {
