@@ -34,6 +34,17 @@ func (k PoolKind) String() string {
 // window's maximum (graph.MaxPool's select-and-scatter picks one); they differ only on ties.
 // Other configurations use graph.MaxPool/MeanPool.
 func Pool(x *graph.Node, kind PoolKind, window []int, cfg Config) *graph.Node {
+	return pool(x, kind, window, cfg, false)
+}
+
+// MaxPoolRelu is Relu(Pool(x, Max, window, cfg)), which equals Pool(Relu(x), ...) since
+// Relu is monotonic: applying it after pooling touches 1/prod(window) of the values. On the
+// fast path the two are one op whose gradient is a single mask.
+func MaxPoolRelu(x *graph.Node, window []int, cfg Config) *graph.Node {
+	return pool(x, Max, window, cfg, true)
+}
+
+func pool(x *graph.Node, kind PoolKind, window []int, cfg Config, relu bool) *graph.Node {
 	nsp := x.Rank() - 2
 	if nsp < 1 {
 		exceptions.Panicf("fastconv: pooling needs x shaped [batch, spatial..., channels], got shape %s", x.Shape())
@@ -82,6 +93,9 @@ func Pool(x *graph.Node, kind PoolKind, window []int, cfg Config) *graph.Node {
 		} else {
 			b = b.NoPadding()
 		}
+		if relu {
+			return Relu(b.Done())
+		}
 		return b.Done()
 	}
 
@@ -96,29 +110,85 @@ func Pool(x *graph.Node, kind PoolKind, window []int, cfg Config) *graph.Node {
 			crop = true
 		}
 	}
-	if crop {
-		x = graph.Slice(x, spec...)
-	}
-	split := make([]int, 0, 2+2*nsp)
+	split := make([]int, 0, 2+2*nsp) // [batch, n0/w0, w0, ..., C]
+	kept := make([]int, 0, 2+2*nsp)  // the same with 1 for each window axis
+	outDims := make([]int, 0, 2+nsp) // [batch, n0/w0, ..., C]
 	split = append(split, dims[0])
+	kept = append(kept, dims[0])
+	outDims = append(outDims, dims[0])
 	axes := make([]int, 0, nsp)
 	for i, w := range window {
-		if w == 1 {
-			split = append(split, dims[i+1])
-			continue
-		}
 		split = append(split, dims[i+1]/w, w)
+		kept = append(kept, dims[i+1]/w, 1)
+		outDims = append(outDims, dims[i+1]/w)
 		axes = append(axes, len(split)-1)
 	}
-	split = append(split, dims[len(dims)-1])
-	if len(axes) == 0 {
-		return x
-	}
-	x = graph.Reshape(x, split...)
+	c := dims[len(dims)-1]
+	split = append(split, c)
+	kept = append(kept, c)
+	outDims = append(outDims, c)
 	if kind == Mean {
-		return graph.ReduceMean(x, axes...)
+		// ReduceMean's gradient is a broadcast and a scale: already cheap.
+		if crop {
+			x = graph.Slice(x, spec...)
+		}
+		return graph.Reshape(graph.ReduceMean(graph.Reshape(x, split...), axes...), outDims...)
 	}
-	return graph.ReduceMax(x, axes...)
+
+	// Max: explicit gradient, one mask instead of the Sign-based indicators autodiff would
+	// derive from ReduceMax (and Max, for the fused Relu).
+	var xr, out *graph.Node
+	forward := func(st []*graph.Node, link *graph.Node) *graph.Node {
+		xs := st[0]
+		if crop {
+			xs = graph.Slice(xs, spec...)
+		}
+		xr = graph.Reshape(xs, split...)
+		m := graph.ReduceMax(xr, axes...)
+		if relu {
+			out = graph.Max(m, link) // link is a zero scalar
+		} else {
+			out = graph.Add(m, link)
+		}
+		return out
+	}
+	backward := func(_ int, v *graph.Node) *graph.Node {
+		shape := xr.Shape()
+		hit := graph.Equal(xr, graph.BroadcastToShape(graph.Reshape(out, kept...), shape))
+		dx := graph.Where(hit, graph.BroadcastToShape(graph.Reshape(v, kept...), shape), graph.ScalarZero(x.Graph(), x.DType()))
+		dx = graph.Reshape(dx, spec2dims(dims, window)...)
+		if crop {
+			cfg := make([]graph.PadAxis, x.Rank())
+			for i, w := range window {
+				cfg[i+1].End = dims[i+1] % w
+			}
+			dx = graph.Pad(dx, graph.ScalarZero(x.Graph(), x.DType()), cfg...)
+		}
+		return dx
+	}
+	return customOp([]*graph.Node{x}, forward, backward)
+}
+
+// spec2dims is dims with each spatial size rounded down to a multiple of its window.
+func spec2dims(dims, window []int) []int {
+	out := append([]int{}, dims...)
+	for i, w := range window {
+		out[i+1] = dims[i+1] / w * w
+	}
+	return out
+}
+
+// Relu returns max(x, 0) with the gradient v·[x > 0] given as one Where (autodiff of
+// graph.Max would build several Sign-based indicator ops). At x == 0 the gradient is 0.
+func Relu(x *graph.Node) *graph.Node {
+	var out *graph.Node
+	return customOp([]*graph.Node{x}, func(st []*graph.Node, link *graph.Node) *graph.Node {
+		out = graph.Max(st[0], link)
+		return out
+	}, func(_ int, v *graph.Node) *graph.Node {
+		zero := graph.ScalarZero(x.Graph(), x.DType())
+		return graph.Where(graph.GreaterThan(out, zero), v, zero)
+	})
 }
 
 // MaxPool2D max-pools images x [batch, height, width, C] over size x size windows with the
