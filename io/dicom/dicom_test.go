@@ -298,3 +298,27 @@ func FuzzRead(f *testing.F) {
 		_, _ = im.Stats()
 	})
 }
+
+// TestReadHeaderPrefix checks that reading the header from a prefix of a large file gives
+// the same header as a full read, and still reports truncated pixel data.
+func TestReadHeaderPrefix(t *testing.T) {
+	in := &dicomgen.Instance{PatientID: "PID-PREFIX", PatientName: "Prefix^Test", SOPInstanceUID: "1.2.3", SeriesInstanceUID: "1.2",
+		Rows: 256, Columns: 256, BitsAllocated: 16, RescaleIntercept: -1024, RescaleSlope: 1, InstanceNumber: 7,
+		Values: make([]int64, 256*256)}
+	b, err := in.Encode()
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "big.dcm")
+	require.NoError(t, os.WriteFile(path, b, 0o644))
+	h, err := dicom.ReadHeader(path)
+	require.NoError(t, err)
+	full, err := dicom.Read(path)
+	require.NoError(t, err)
+	assert.Equal(t, full.Header, *h)
+	assert.True(t, h.HasPixelData)
+	assert.Contains(t, h.PHI, "Prefix^Test")
+
+	require.NoError(t, os.WriteFile(path, b[:len(b)-1000], 0o644))
+	_, err = dicom.ReadHeader(path)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "big.dcm")
+}

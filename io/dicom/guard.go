@@ -2,6 +2,7 @@ package dicom
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 )
 
@@ -11,9 +12,14 @@ import (
 // structure is one it does not check (deflated data, no preamble).
 // pixelLoc is where the top-level Pixel Data element's value lies in the file.
 type pixelLoc struct {
-	found     bool
-	native    []byte   // defined-length value
-	fragments [][]byte // encapsulated fragments after the basic offset table
+	// stop makes the walk end at the top-level Pixel Data element (reading headers from a
+	// prefix of the file): elemStart, valueStart and vl then describe it.
+	stop                  bool
+	elemStart, valueStart int
+	vl                    uint32
+	found                 bool
+	native                []byte   // defined-length value
+	fragments             [][]byte // encapsulated fragments after the basic offset table
 }
 
 func checkLengths(b []byte) error {
@@ -23,7 +29,13 @@ func checkLengths(b []byte) error {
 
 // scan checks lengths (see checkLengths) and locates the top-level pixel data.
 func scan(b []byte) (*pixelLoc, error) {
-	loc := &pixelLoc{}
+	return scanWith(b, &pixelLoc{})
+}
+
+// errStop ends a walk at the pixel data (pixelLoc.stop).
+var errStop = errors.New("stop at pixel data")
+
+func scanWith(b []byte, loc *pixelLoc) (*pixelLoc, error) {
 	if len(b) < 132 || string(b[128:132]) != "DICM" {
 		// no preamble: the parser guesses the syntax; accept when one guess walks cleanly
 		var first error
@@ -69,6 +81,9 @@ func scan(b []byte) (*pixelLoc, error) {
 		bo = binary.BigEndian
 	}
 	if _, err := walk(b, pos, len(b), implicit, bo, 0, loc); err != nil {
+		if errors.Is(err, errStop) {
+			return loc, nil
+		}
 		return nil, err
 	}
 	return loc, nil
@@ -124,6 +139,10 @@ func walk(b []byte, pos, end int, implicit bool, bo binary.ByteOrder, depth int,
 		start, vl, _, err := header(b, pos, implicit, bo)
 		if err != nil {
 			return 0, err
+		}
+		if loc != nil && loc.stop && group == 0x7FE0 && elem == 0x0010 {
+			loc.found, loc.elemStart, loc.valueStart, loc.vl = true, pos, start, vl
+			return pos, errStop
 		}
 		if vl != undefined {
 			if uint64(start)+uint64(vl) > uint64(end) {

@@ -96,13 +96,57 @@ type Image struct {
 	frames [][]byte // encapsulated data, one entry per frame
 }
 
-// ReadHeader parses a file without reading its pixel data.
+// headerPrefix is how much of a file ReadHeader reads first, hoping to find every
+// attribute before the pixel data.
+const headerPrefix = 64 << 10
+
+// ReadHeader parses a file without reading its pixel data. It reads only the part before
+// the pixel data when the file's structure allows (checking that the pixel data fits in
+// the file), else the whole file.
 func ReadHeader(path string) (*Header, error) {
+	if h, ok, err := readHeaderPrefix(path); ok || err != nil {
+		return h, err
+	}
 	im, err := read(path, false)
 	if err != nil {
 		return nil, err
 	}
 	return &im.Header, nil
+}
+
+// readHeaderPrefix parses the attributes before a top-level Pixel Data element found in
+// the first headerPrefix bytes; ok is false when the caller should read the whole file.
+func readHeaderPrefix(path string) (h *Header, ok bool, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, false, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, false, err
+	}
+	if st.Size() <= headerPrefix {
+		return nil, false, nil
+	}
+	buf := make([]byte, headerPrefix)
+	if _, err := io.ReadFull(f, buf); err != nil {
+		return nil, false, nil
+	}
+	loc, err := scanWith(buf, &pixelLoc{stop: true})
+	if err != nil || loc == nil || !loc.found {
+		return nil, false, nil
+	}
+	if loc.vl != undefined && int64(loc.valueStart)+int64(loc.vl) > st.Size() {
+		return nil, true, fmt.Errorf("%s: not a readable DICOM file: element (7FE0,0010) at byte %d: length %d runs past the end (%d bytes): file truncated or corrupt",
+			path, loc.elemStart, loc.vl, st.Size())
+	}
+	im, err := parse(path, bytes.NewReader(buf[:loc.elemStart]), int64(loc.elemStart), false, nil)
+	if err != nil {
+		return nil, true, err
+	}
+	im.Header.HasPixelData = true
+	return &im.Header, true, nil
 }
 
 // Read parses a file and keeps its pixel data for decoding.
