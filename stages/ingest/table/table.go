@@ -59,8 +59,8 @@ var Fields = []stages.Field{
 	{Name: FieldNAValues, Type: stages.Strings, Doc: `cell values read as missing (default: "", NA, N/A, NaN, ?, null)`},
 	{Name: FieldTypes, Type: stages.Map, Doc: "declared column types, column -> int|float|string; other text columns are inferred from their values (Parquet/Arrow columns are cast)", Example: "types: {zip: string, age: int}"},
 	{Name: FieldLabel, Type: stages.String, Doc: "the label (target) column; rows without a label are dropped and counted"},
-	{Name: FieldID, Type: stages.String, Doc: "the example id column (kept, not a feature)"},
-	{Name: FieldGroup, Type: stages.String, Doc: "the group (patient/subject) column used by grouped splits (kept, not a feature)"},
+	{Name: FieldID, Type: stages.String, Doc: "the example id column (kept as text, not a feature)"},
+	{Name: FieldGroup, Type: stages.String, Doc: "the group (patient/subject) column used by grouped splits (kept as text, not a feature)"},
 	{Name: FieldTask, Type: stages.String, Default: TaskAuto, Enum: []string{TaskAuto, TaskClassification, TaskRegression},
 		Doc: "auto: classification when the label is text or has at most 20 distinct integer values, else regression"},
 	{Name: FieldDrop, Type: stages.Strings, Doc: "columns to leave out"},
@@ -154,6 +154,18 @@ func New(cfg stages.Config) (stages.Stage, error) {
 				continue
 			}
 			co.Types[col] = k
+		}
+	}
+	// Identifiers are text: "007" stays "007" (a declared type wins).
+	for _, col := range []string{s.ID, s.Group} {
+		if col == "" {
+			continue
+		}
+		if co.Types == nil {
+			co.Types = map[string]dataset.Kind{}
+		}
+		if _, ok := co.Types[col]; !ok {
+			co.Types[col] = dataset.String
 		}
 	}
 	roles := map[string]string{}

@@ -133,6 +133,15 @@ func TestIngestCases(t *testing.T) {
 	}
 }
 
+func TestIdentifiersAreText(t *testing.T) {
+	path := writeFile(t, "ids.csv", "mrn,site,x\n007,1,0.5\n010,2,1.5\n")
+	f, _ := runStage(t, map[string]any{"path": path, "id": "mrn", "group": "site"})
+	assert.Equal(t, []string{"007", "010"}, f.Col("mrn").S)
+	assert.Equal(t, []string{"1", "2"}, f.Col("site").S)
+	f, _ = runStage(t, map[string]any{"path": path, "id": "mrn", "types": map[string]any{"mrn": "int"}})
+	assert.Equal(t, []int64{7, 10}, f.Col("mrn").I)
+}
+
 func TestAutoTaskIntegers(t *testing.T) {
 	var many dataset.Column
 	many.Kind = dataset.Int
