@@ -85,6 +85,9 @@ type Summary struct {
 	PHIHashNormalising string               `json:"phi_hash_method"`
 }
 
+// maxBatchBytes bounds the tensor bytes of one record batch (and so the stage's memory).
+const maxBatchBytes = 256 << 20
+
 // PHIHashMethod describes how phi_hashes are computed, for guards that check text.
 const PHIHashMethod = "sha256 hex of each identifying value as stored (trimmed) and lower-cased; for values with '^' or spaces (person names, addresses) also of each part of 3 or more characters, of the parts joined by single spaces, and of 'Given Family' for Family^Given, each also lower-cased"
 
@@ -192,8 +195,10 @@ func Run(ctx context.Context, env *stages.Env, o *Options) error {
 	written := 0
 	patients := map[string]bool{}
 	sum.Classes = map[string]int{}
-	for start := 0; start < len(exs); start += o.Batch {
-		end := min(start+o.Batch, len(exs))
+	// a batch holds at most o.Batch examples and about maxBatchBytes of tensors
+	batchSize := max(1, min(o.Batch, maxBatchBytes/(4*dataset.TensorSize(shape))))
+	for start := 0; start < len(exs); start += batchSize {
+		end := min(start+batchSize, len(exs))
 		batch := exs[start:end]
 		out := make([]result, len(batch))
 		parallel(ctx, workers, len(batch), func(i int) {
