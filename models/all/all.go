@@ -3,5 +3,6 @@
 package all
 
 import (
-	_ "github.com/biopipe/biopipe/models/mlp" // "mlp"
+	_ "github.com/biopipe/biopipe/models/autoencoder" // "autoencoder", "vae", "encoder"
+	_ "github.com/biopipe/biopipe/models/mlp"         // "mlp"
 )

@@ -1,0 +1,314 @@
+// Package autoencoder registers three model families that share one dense encoder:
+//
+//   - "autoencoder": encoder (hidden widths) -> latent code -> mirrored decoder, trained to
+//     reconstruct its input (optionally denoising: Gaussian noise and/or dropout on the
+//     inputs during training only);
+//   - "vae": a variational autoencoder; the encoder gives a mean and a log-variance, the
+//     latent is sampled with the reparameterisation trick from the model's seeded RNG during
+//     training (the mean otherwise), and the loss adds a beta-weighted KL divergence;
+//   - "encoder": the same encoder with a classification or regression head, to fine-tune a
+//     trained autoencoder's or VAE's encoder with init_from.
+//
+// The autoencoder and vae return the reconstruction as their main output and the latent
+// code as the extra output "latent" (the VAE's mean; its log-variance follows as
+// "log_variance"). Variables live under stable scopes so init_from can match them:
+// encoder/dense_<i>, encoder/latent (the VAE's mean), encoder/log_variance,
+// decoder/dense_<i>, decoder/output; the encoder family adds head/dense_<i> and head/output.
+package autoencoder
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/layers"
+	"github.com/gomlx/gomlx/ml/layers/activation"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/train/optimizer"
+
+	"github.com/biopipe/biopipe/models"
+	"github.com/biopipe/biopipe/stages"
+)
+
+// Family names.
+const (
+	Autoencoder = "autoencoder"
+	VAE         = "vae"
+	Encoder     = "encoder"
+)
+
+// Hyper-parameter names.
+const (
+	ParamHidden       = "hidden"
+	ParamLatentDim    = "latent_dim"
+	ParamActivation   = "activation"
+	ParamInputNoise   = "input_noise"
+	ParamInputDropout = "input_dropout"
+	ParamBeta         = "beta"
+	ParamKLWarmup     = "kl_warmup_steps"
+	ParamHead         = "head"
+	ParamDropout      = "dropout"
+)
+
+// Output names.
+const (
+	OutReconstruction = "reconstruction"
+	OutLatent         = "latent"
+	OutLogVariance    = "log_variance"
+)
+
+// Scope names (stable: init_from matches variables by them).
+const (
+	ScopeEncoder     = "encoder"
+	ScopeDecoder     = "decoder"
+	ScopeHead        = "head"
+	ScopeLatent      = "latent"
+	ScopeLogVariance = "log_variance"
+	ScopeOutput      = "output"
+)
+
+// Activations accepted (the same names as the mlp family).
+var Activations = []string{"relu", "gelu", "tanh", "swish"}
+
+func encoderParams(hiddenDoc string) []stages.Field {
+	return []stages.Field{
+		{Name: ParamHidden, Type: stages.Ints, Default: []any{256, 64}, Min: stages.Bound(1), Doc: hiddenDoc},
+		{Name: ParamLatentDim, Type: stages.Int, Default: 8, Min: stages.Bound(1),
+			Doc: "size of the latent code"},
+		{Name: ParamActivation, Type: stages.String, Default: "relu", Enum: Activations,
+			Doc: "activation after each hidden layer"},
+	}
+}
+
+func denoiseParams() []stages.Field {
+	return []stages.Field{
+		{Name: ParamInputNoise, Type: stages.Float, Default: 0.0, Min: stages.Bound(0),
+			Doc: "denoising: sd of Gaussian noise added to the inputs (training only; the target stays clean)"},
+		{Name: ParamInputDropout, Type: stages.Float, Default: 0.0, Min: stages.Bound(0), Max: stages.Bound(0.95),
+			Doc: "denoising: share of input values set to zero (training only; the target stays clean)"},
+	}
+}
+
+// AutoencoderParams are the autoencoder family's hyper-parameters.
+var AutoencoderParams = append(encoderParams(mirroredDoc), denoiseParams()...)
+
+const mirroredDoc = "encoder layer widths from the input to the latent code (the decoder mirrors them)"
+
+// VAEParams are the vae family's hyper-parameters.
+var VAEParams = append(append(encoderParams(mirroredDoc), denoiseParams()...),
+	stages.Field{Name: ParamBeta, Type: stages.Float, Default: 1.0, Min: stages.Bound(0),
+		Doc: "weight of the KL divergence against the summed squared reconstruction error (beta-VAE; 0 = a plain autoencoder with noise)"},
+	stages.Field{Name: ParamKLWarmup, Type: stages.Int, Default: 0, Min: stages.Bound(0),
+		Doc: "raise the KL weight linearly from 0 to beta over this many training steps (0 = no warm-up); validation uses the full beta"},
+)
+
+// EncoderParams are the encoder family's hyper-parameters.
+var EncoderParams = append(encoderParams("encoder layer widths from the input to the latent code (as in the autoencoder or vae to fine-tune)"),
+	stages.Field{Name: ParamHead, Type: stages.Ints, Default: []any{}, Min: stages.Bound(1),
+		Doc: "hidden widths of the head between the latent code and the output ([] = a linear head)"},
+	stages.Field{Name: ParamDropout, Type: stages.Float, Default: 0.0, Min: stages.Bound(0), Max: stages.Bound(0.95),
+		Doc: "dropout rate after each hidden layer (training only)"},
+)
+
+func init() {
+	models.Register(&models.Family{
+		Name:   Autoencoder,
+		Doc:    "dense autoencoder (optionally denoising); exports the latent code as output \"latent\"",
+		Params: AutoencoderParams,
+		Task:   models.Reconstruction,
+		Build:  BuildAutoencoder,
+	})
+	models.Register(&models.Family{
+		Name:   VAE,
+		Doc:    "variational autoencoder (reparameterisation, beta-weighted KL); exports the latent mean as output \"latent\"",
+		Params: VAEParams,
+		Task:   models.Reconstruction,
+		Build:  BuildVAE,
+	})
+	models.Register(&models.Family{
+		Name:   Encoder,
+		Doc:    "the autoencoder/vae encoder with a classification or regression head; fine-tune one with init_from",
+		Params: EncoderParams,
+		Build:  BuildEncoder,
+	})
+}
+
+// config is the parsed shared hyper-parameters.
+type config struct {
+	hidden     []int
+	latent     int
+	act        activation.Type
+	noise      float64
+	inDropout  float64
+	inputShape []int
+	inputSize  int
+}
+
+func parse(spec models.Spec, p stages.Config, denoise bool) (config, error) {
+	c := config{
+		hidden:     p.Ints(ParamHidden),
+		latent:     p.Int(ParamLatentDim),
+		act:        activation.FromName(p.String(ParamActivation)),
+		inputShape: spec.InputShape,
+		inputSize:  1,
+	}
+	for _, d := range spec.InputShape {
+		c.inputSize *= d
+	}
+	if c.inputSize < 1 {
+		return c, fmt.Errorf("input shape %v has no values", spec.InputShape)
+	}
+	if c.latent < 1 {
+		return c, fmt.Errorf("%s must be at least 1, got %d", ParamLatentDim, c.latent)
+	}
+	if denoise {
+		c.noise = p.Float(ParamInputNoise)
+		c.inDropout = p.Float(ParamInputDropout)
+	}
+	return c, nil
+}
+
+// corrupt applies the denoising corruption to the flattened input in training graphs.
+func (c config) corrupt(scope *model.Scope, h *graph.Node) *graph.Node {
+	g := h.Graph()
+	if !scope.IsTraining(g) {
+		return h
+	}
+	if c.noise > 0 {
+		h = graph.Add(h, graph.MulScalar(scope.RandomNormal(g, h.Shape()), c.noise))
+	}
+	if c.inDropout > 0 {
+		h = layers.DropoutStatic(scope, h, c.inDropout)
+	}
+	return h
+}
+
+// encode runs the hidden encoder layers on the flattened input under enc (the "encoder" scope).
+func (c config) encode(enc *model.Scope, h *graph.Node, dropout float64) *graph.Node {
+	for i, w := range c.hidden {
+		ls := enc.In("dense_%d", i)
+		h = activation.Apply(c.act, layers.DenseWithBias(ls, h, w))
+		h = layers.DropoutStatic(ls, h, dropout)
+	}
+	return h
+}
+
+// decode runs the mirrored decoder from the latent code and reshapes to the input shape.
+func (c config) decode(scope *model.Scope, z *graph.Node) *graph.Node {
+	dec := scope.In(ScopeDecoder)
+	h := z
+	for i := len(c.hidden) - 1; i >= 0; i-- {
+		ls := dec.In("dense_%d", len(c.hidden)-1-i)
+		h = activation.Apply(c.act, layers.DenseWithBias(ls, h, c.hidden[i]))
+	}
+	out := layers.DenseWithBias(dec.In(ScopeOutput), h, c.inputSize)
+	b := z.Shape().Dimensions[0]
+	return graph.Reshape(out, append([]int{b}, c.inputShape...)...)
+}
+
+func flatten(x *graph.Node) *graph.Node {
+	b := x.Shape().Dimensions[0]
+	return graph.Reshape(x, b, x.Shape().Size()/max(b, 1))
+}
+
+// BuildAutoencoder returns the autoencoder network.
+func BuildAutoencoder(spec models.Spec, p stages.Config) (*models.Network, error) {
+	c, err := parse(spec, p, true)
+	if err != nil {
+		return nil, err
+	}
+	forward := func(scope *model.Scope, x *graph.Node) []*graph.Node {
+		h := c.corrupt(scope, flatten(x))
+		enc := scope.In(ScopeEncoder)
+		h = c.encode(enc, h, 0)
+		z := layers.DenseWithBias(enc.In(ScopeLatent), h, c.latent)
+		return []*graph.Node{c.decode(scope, z), z}
+	}
+	return &models.Network{Forward: forward, OutputNames: []string{OutReconstruction, OutLatent}}, nil
+}
+
+// BuildVAE returns the variational autoencoder network. Its loss per example is
+// (sum of squared reconstruction errors + w * KL(q(z|x) || N(0, I))) / input size, averaged
+// over the batch, where w is beta (ramped up over kl_warmup_steps in training).
+func BuildVAE(spec models.Spec, p stages.Config) (*models.Network, error) {
+	c, err := parse(spec, p, true)
+	if err != nil {
+		return nil, err
+	}
+	beta := p.Float(ParamBeta)
+	warmup := p.Int(ParamKLWarmup)
+	if beta < 0 || math.IsNaN(beta) {
+		return nil, fmt.Errorf("%s must be >= 0, got %v", ParamBeta, beta)
+	}
+	forward := func(scope *model.Scope, x *graph.Node) []*graph.Node {
+		g := x.Graph()
+		h := c.corrupt(scope, flatten(x))
+		enc := scope.In(ScopeEncoder)
+		h = c.encode(enc, h, 0)
+		mean := layers.DenseWithBias(enc.In(ScopeLatent), h, c.latent)
+		logVar := layers.DenseWithBias(enc.In(ScopeLogVariance), h, c.latent)
+		// Keep exp(logVar) in a finite range early in training.
+		logVar = graph.ClipScalar(logVar, -10, 10)
+		z := mean
+		if scope.IsTraining(g) {
+			eps := scope.RandomNormal(g, shapes.Make(dtypes.Float32, mean.Shape().Dimensions...))
+			z = graph.Add(mean, graph.Mul(graph.Exp(graph.MulScalar(logVar, 0.5)), eps))
+		}
+		return []*graph.Node{c.decode(scope, z), mean, logVar}
+	}
+	loss := func(scope *model.Scope, x, _ *graph.Node, outs []*graph.Node) *graph.Node {
+		g := x.Graph()
+		sse := graph.ReduceSum(graph.Square(graph.Sub(flatten(outs[0]), flatten(x))), -1) // [B]
+		kl := KL(outs[1], outs[2])                                                        // [B]
+		w := graph.Scalar(g, dtypes.Float32, beta)
+		if warmup > 0 && beta > 0 && scope.IsTraining(g) {
+			step := graph.ConvertDType(optimizer.GetGlobalStepVar(scope).NodeValue(g), dtypes.Float32)
+			ramp := graph.MinScalar(graph.DivScalar(step, float64(warmup)), 1)
+			w = graph.MulScalar(ramp, beta)
+		}
+		per := graph.DivScalar(graph.Add(sse, graph.Mul(w, kl)), float64(c.inputSize))
+		return graph.ReduceAllMean(per)
+	}
+	return &models.Network{Forward: forward, Loss: loss, OutputNames: []string{OutReconstruction, OutLatent, OutLogVariance}}, nil
+}
+
+// KL is the KL divergence of N(mean, exp(logVar)) from N(0, I) per example:
+// 0.5 * sum(exp(logVar) + mean^2 - 1 - logVar) over the last axis.
+func KL(mean, logVar *graph.Node) *graph.Node {
+	t := graph.Sub(graph.Add(graph.Exp(logVar), graph.Square(mean)), graph.OnePlus(logVar))
+	return graph.MulScalar(graph.ReduceSum(t, -1), 0.5)
+}
+
+// BuildEncoder returns the encoder with a classification or regression head.
+func BuildEncoder(spec models.Spec, p stages.Config) (*models.Network, error) {
+	if spec.Task != models.Classification && spec.Task != models.Regression {
+		return nil, fmt.Errorf("encoder: task %q is not supported (classification or regression; use autoencoder or vae to reconstruct)", spec.Task)
+	}
+	c, err := parse(spec, p, false)
+	if err != nil {
+		return nil, err
+	}
+	head := p.Ints(ParamHead)
+	dropout := p.Float(ParamDropout)
+	outDim := spec.OutputDim()
+	name := "probabilities"
+	if spec.Task == models.Regression {
+		name = "prediction"
+	}
+	forward := func(scope *model.Scope, x *graph.Node) []*graph.Node {
+		enc := scope.In(ScopeEncoder)
+		h := c.encode(enc, flatten(x), dropout)
+		z := layers.DenseWithBias(enc.In(ScopeLatent), h, c.latent)
+		h = z
+		hs := scope.In(ScopeHead)
+		for i, w := range head {
+			ls := hs.In("dense_%d", i)
+			h = activation.Apply(c.act, layers.DenseWithBias(ls, h, w))
+			h = layers.DropoutStatic(ls, h, dropout)
+		}
+		return []*graph.Node{layers.DenseWithBias(hs.In(ScopeOutput), h, outDim), z}
+	}
+	return &models.Network{Forward: forward, OutputNames: []string{name, OutLatent}}, nil
+}
