@@ -19,4 +19,3 @@ func BenchmarkDecode16(b *testing.B) {
 		decode(out, raw, 2, sh.Gain(), sh.Offset())
 	}
 }
-
