@@ -27,52 +27,28 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// pipelineYAML is the quickstart on the breast-cancer table with fewer epochs.
-const pipelineYAML = `name: breast-cancer-mlp
-seed: 42
-vars: {data: DATA}
-stages:
-  - id: load
-    kind: ingest.table
-    with: {path: "${data}", label: target}
-  - id: split
-    kind: transform.split
-    inputs: [load]
-    with: {strategy: stratified, test: 0.2, val: 0.1}
-  - id: std
-    kind: transform.standardize
-    inputs: [split]
-  - id: train
-    kind: train
-    inputs: [std]
-    with: {model: mlp, hidden: [16], epochs: 8, batch_size: 64, optimizer: {name: adam, learning_rate: 0.01}}
-  - id: eval
-    kind: evaluate
-    inputs: [train, std]
-    with: {bootstrap: 200, threshold: youden}
-  - id: report
-    kind: report
-    inputs: [eval]
-    with: {context: "Fine-needle aspirate features for breast cancer diagnosis."}
-`
-
-// runQuickstart runs the pipeline once per test binary and returns the run folder.
+// runQuickstart runs configs/quickstart.yaml (the README's first command) with its data
+// path made absolute, and returns the run folder.
 func runQuickstart(t *testing.T) string {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
-	data := filepath.Join(filepath.Dir(file), "..", "testdata", "ehr", "breast_cancer.csv")
-	if _, err := os.Stat(data); err != nil {
-		t.Skipf("no %s", data)
+	root := filepath.Join(filepath.Dir(file), "..")
+	data := filepath.Join(root, "testdata", "ehr", "breast_cancer.csv")
+	config := filepath.Join(root, "configs", "quickstart.yaml")
+	for _, f := range []string{data, config} {
+		if _, err := os.Stat(f); err != nil {
+			t.Skipf("no %s", f)
+		}
 	}
 	dir := t.TempDir()
-	p := filepath.Join(dir, "pipeline.yaml")
-	require.NoError(t, os.WriteFile(p, []byte(strings.Replace(pipelineYAML, "DATA", data, 1)), 0o644))
-	src, err := pipelines.Load(p, nil)
+	set, err := pipelines.ParseOverride("vars.data="+data, "test")
+	require.NoError(t, err)
+	src, err := pipelines.Load(config, []pipelines.Override{set})
 	require.NoError(t, err)
 	plan, err := pipelines.Validate(src, stages.Default)
 	require.NoError(t, err)
 	m, err := pipelines.Run(context.Background(), plan, pipelines.Options{
-		WorkDir: filepath.Join(dir, "wd"), Command: "biopipe run pipeline.yaml",
+		WorkDir: filepath.Join(dir, "wd"), Command: "biopipe run configs/quickstart.yaml",
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	require.NoError(t, err)
@@ -87,7 +63,7 @@ func TestQuickstartReportAndRegenerate(t *testing.T) {
 	require.NoError(t, err, "the report stage copies report.html into the run folder")
 	h := string(html)
 	for _, s := range []string{"Abstract", "Data", "Methods", "Results", "Discussion", "Reproducibility",
-		"youden", "fitted on the val split only", "biopipe run pipeline.yaml", "Examples per split and class"} {
+		"biopipe run configs/quickstart.yaml", "Examples per split and class", "AUROC"} {
 		assert.Contains(t, h, s)
 	}
 	assert.GreaterOrEqual(t, len(imgRE.FindAllString(h, -1)), 5)
