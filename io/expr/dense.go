@@ -332,36 +332,40 @@ func parseChunk(data []byte, delim byte, ninfo, nc int) chunkResult {
 		}
 		base := len(r.vals)
 		col := 1 + ninfo
+		pos := 0
 		for {
-			k := bytes.IndexByte(rest, delim)
-			var cell []byte
-			if k < 0 {
-				cell = rest
-			} else {
-				cell = rest[:k]
-			}
 			if len(r.vals)-base >= nc {
 				return fail("more than %d cells, want %d (id, %d info, %d values)", 1+ninfo+nc, 1+ninfo+nc, ninfo, nc)
 			}
-			v, ok := parseNumber(cell)
-			if !ok || !finite(v) {
-				if t := bytes.TrimSpace(cell); ok || len(t) != len(cell) {
-					v, ok = parseNumber(t)
+			x, n, ok := fastCell(rest[pos:], delim)
+			if !ok {
+				k := bytes.IndexByte(rest[pos:], delim)
+				cell := rest[pos:]
+				if k >= 0 {
+					cell = rest[pos : pos+k]
 				}
+				n = len(cell)
+				v, ok := parseNumber(cell)
 				if !ok || !finite(v) {
-					return fail("col=%d|%s", col, cellErrorFinite(cell, ok))
+					if t := bytes.TrimSpace(cell); ok || len(t) != len(cell) {
+						v, ok = parseNumber(t)
+					}
+					if !ok || !finite(v) {
+						return fail("col=%d|%s", col, cellErrorFinite(cell, ok))
+					}
 				}
-			}
-			x, fok := toFloat32(v)
-			if !fok {
-				return fail("col=%d|%s overflows float32", col, cell)
+				var fok bool
+				if x, fok = toFloat32(v); !fok {
+					return fail("col=%d|%s overflows float32", col, cell)
+				}
 			}
 			r.vals = append(r.vals, x)
 			col++
-			if k < 0 {
+			pos += n
+			if pos >= len(rest) {
 				break
 			}
-			rest = rest[k+1:]
+			pos++ // the delimiter
 		}
 		if got := len(r.vals) - base; got != nc {
 			return fail("%d cells, want %d (id, %d info, %d values)", 1+ninfo+got, 1+ninfo+nc, ninfo, nc)
@@ -423,4 +427,46 @@ func concatChunks(chunks [][]float32, n int) []float32 {
 		out = append(out, ch...)
 	}
 	return out
+}
+
+// fastCell parses a plain decimal (optional minus, digits, optional fraction, at most 15
+// significant digits) at the start of b that ends at delim or the end of b, in one pass.
+// It returns the value, the cell length and false for anything else (the caller then takes
+// the general path).
+func fastCell(b []byte, delim byte) (float32, int, bool) {
+	i, n := 0, len(b)
+	neg := false
+	if n > 0 && b[0] == '-' {
+		neg = true
+		i++
+	}
+	var mant uint64
+	digits, frac := 0, 0
+	start := i
+	for i < n && b[i]-'0' <= 9 {
+		mant = mant*10 + uint64(b[i]-'0')
+		i++
+	}
+	digits = i - start
+	if i < n && b[i] == '.' {
+		i++
+		fs := i
+		for i < n && b[i]-'0' <= 9 {
+			mant = mant*10 + uint64(b[i]-'0')
+			i++
+		}
+		frac = i - fs
+		digits += frac
+	}
+	if digits == 0 || digits > 15 || frac > 22 || (i < n && b[i] != delim) {
+		return 0, 0, false
+	}
+	v := float64(mant)
+	if frac > 0 {
+		v /= pow10[frac]
+	}
+	if neg {
+		v = -v
+	}
+	return float32(v), i, true
 }

@@ -192,6 +192,12 @@ func FuzzParseNumber(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
+		if v, n, ok := fastCell([]byte(s), '\t'); ok {
+			want, err := strconv.ParseFloat(s[:n], 64)
+			if err != nil || float32(want) != v || (n < len(s) && s[n] != '\t') {
+				t.Fatalf("fastCell(%q) = %v, %d; strconv: %v, %v", s, v, n, want, err)
+			}
+		}
 		got, ok := parseNumber([]byte(s))
 		want, err := strconv.ParseFloat(s, 64)
 		if err != nil && !strings.Contains(err.Error(), "range") {
