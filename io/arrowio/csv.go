@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"slices"
@@ -184,7 +185,9 @@ func DecodeCSV(r io.Reader, name string, opts CSVOptions) (*dataset.Frame, *Read
 				map[bool]string{true: "first row", false: "header"}[opts.NoHeader])
 		}
 		for i, v := range rec {
-			cols[i].add(v)
+			if !cols[i].add(v) {
+				return nil, nil, fmt.Errorf("%s:%d: column %d holds more than %d bytes of text", name, line, i+1, maxColumnBytes)
+			}
 		}
 		lines = append(lines, line)
 	}
@@ -282,12 +285,19 @@ func (e *cellError) Error() string { return e.err.Error() }
 // the garbage collector to scan).
 type colBuf struct {
 	data []byte
-	end  []int
+	end  []uint32
 }
 
-func (b *colBuf) add(v string) {
+// maxColumnBytes is the most text one column may hold (offsets are 32-bit).
+const maxColumnBytes = math.MaxUint32
+
+func (b *colBuf) add(v string) bool {
+	if len(b.data)+len(v) > maxColumnBytes {
+		return false
+	}
 	b.data = append(b.data, v...)
-	b.end = append(b.end, len(b.data))
+	b.end = append(b.end, uint32(len(b.data)))
+	return true
 }
 
 func (b *colBuf) len() int { return len(b.end) }
@@ -296,12 +306,13 @@ func (b *colBuf) len() int { return len(b.end) }
 func (b *colBuf) cell(i int) string {
 	start := 0
 	if i > 0 {
-		start = b.end[i-1]
+		start = int(b.end[i-1])
 	}
-	if start == b.end[i] {
+	end := int(b.end[i])
+	if start == end {
 		return ""
 	}
-	return unsafe.String(&b.data[start], b.end[i]-start)
+	return unsafe.String(&b.data[start], end-start)
 }
 
 // naSet matches missing-value tokens, with a fast reject on the first byte.
@@ -437,7 +448,7 @@ numeric:
 		start := 0
 		for i := range n {
 			v := all[start:b.end[i]]
-			start = b.end[i]
+			start = int(b.end[i])
 			if na.has(trim(v)) {
 				setMissing(i)
 				continue
