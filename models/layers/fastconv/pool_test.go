@@ -129,7 +129,9 @@ func TestPoolErrors(t *testing.T) {
 		msg  string
 	}{
 		{"window axes", func(g *graph.Graph) { Pool(graph.Zeros(g, shapesOf(2, 4, 4, 1)), Max, []int{2, 2, 2}, Config{}) }, "does not match the 2 spatial axes"},
-		{"dilations", func(g *graph.Graph) { Pool(graph.Zeros(g, shapesOf(2, 4, 4, 1)), Max, []int{2}, Config{Dilations: []int{2}}) }, "dilations"},
+		{"dilations", func(g *graph.Graph) {
+			Pool(graph.Zeros(g, shapesOf(2, 4, 4, 1)), Max, []int{2}, Config{Dilations: []int{2}})
+		}, "dilations"},
 		{"1d rank", func(g *graph.Graph) { MaxPool1D(graph.Zeros(g, shapesOf(2, 4, 4, 1)), 2, 0) }, "[batch, time, channels]"},
 		{"global rank", func(g *graph.Graph) { GlobalAvgPool(graph.Zeros(g, shapesOf(2, 4))) }, "global pooling"},
 	}
