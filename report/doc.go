@@ -200,9 +200,9 @@ p{overflow-wrap:anywhere}
 figure{margin:1.5rem 0;text-align:center}
 figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{font-size:.9rem;color:#444;margin-top:.3rem;text-align:left}
-.table-wrap{overflow-x:auto;max-width:100%;margin:1rem 0}
+.table-wrap{overflow-x:auto;max-width:100%;margin:0 0 1rem 0}
 table{border-collapse:collapse;font-family:system-ui,sans-serif;font-size:.88rem}
-caption{caption-side:top;text-align:left;font-weight:600;padding-bottom:.3rem}
+.caption{font-family:system-ui,sans-serif;font-size:.88rem;font-weight:600;margin:1.2rem 0 .3rem 0}
 th,td{border-bottom:1px solid #e3e3e3;padding:.3rem .6rem;text-align:left;vertical-align:top}
 th{background:#f6f6f6}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
@@ -258,10 +258,10 @@ func htmlBlocks(b *bytes.Buffer, blocks []Block) {
 		case *Heading:
 			fmt.Fprintf(b, "<h3>%s</h3>\n", e(v.Text))
 		case *Table:
-			b.WriteString("<div class=\"table-wrap\"><table>\n")
 			if v.Caption != "" {
-				fmt.Fprintf(b, "<caption>%s</caption>\n", e(v.Caption))
+				fmt.Fprintf(b, "<p class=\"caption\">%s</p>\n", e(v.Caption))
 			}
+			b.WriteString("<div class=\"table-wrap\"><table>\n")
 			b.WriteString("<thead><tr>")
 			for _, h := range v.Header {
 				fmt.Fprintf(b, "<th>%s</th>", e(h))
