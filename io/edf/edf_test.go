@@ -432,3 +432,23 @@ func TestPlusDefaultsAndUnknownRecordCount(t *testing.T) {
 	assert.Equal(t, "Startdate 02-MAR-2002 X X X", r.Header().Recording)
 	assert.Equal(t, 2002, r.Header().Start.Year())
 }
+
+func TestWriteFileSpillsAnnotations(t *testing.T) {
+	h := testHeader(EDFPlus)
+	h.Signals[2].SamplesPerRecord = 20 // 40 bytes: time keeping + one short TAL per record
+	var annots []Annotation
+	for i := range 5 {
+		annots = append(annots, Annotation{Onset: 0.1 + 0.01*float64(i), Duration: -1, Text: "e" + string(rune('a'+i))})
+	}
+	path := filepath.Join(t.TempDir(), "spill.edf")
+	require.NoError(t, WriteFile(path, h, [][]float64{make([]float64, 8*64), make([]float64, 8*8), nil}, annots))
+	rec, err := ReadFile(context.Background(), path)
+	require.NoError(t, err)
+	assert.Equal(t, annots, rec.Annotations)
+	// Too many for the whole file: an error, and no file left behind.
+	path2 := filepath.Join(t.TempDir(), "full.edf")
+	err = WriteFile(path2, h, [][]float64{make([]float64, 2*64), make([]float64, 2*8), nil}, annots)
+	assert.ErrorContains(t, err, "do not fit")
+	_, statErr := os.Stat(path2)
+	assert.True(t, os.IsNotExist(statErr))
+}

@@ -290,8 +290,10 @@ func (w *Writer) Close() error {
 // WriteFile writes a recording: h describes every signal (for EDF+/BDF+ including an
 // annotation signal; see AddAnnotationSignal), samples[s] holds the physical values of
 // signal s (nil for annotation signals; a multiple of its SamplesPerRecord), and each
-// annotation is stored in the record that contains its onset. Discontinuous files are not
-// written by this helper (use Writer.WriteRecord with explicit onsets).
+// annotation is stored in the record that contains its onset, or in the next record with
+// room when that one's annotation signal is full (TAL onsets are absolute, so this is
+// allowed). Discontinuous files are not written by this helper (use Writer.WriteRecord with
+// explicit onsets).
 func WriteFile(path string, h Header, samples [][]float64, annots []Annotation) error {
 	if len(samples) != len(h.Signals) {
 		return fmt.Errorf("%s: %d sample slices for %d signals", path, len(samples), len(h.Signals))
@@ -331,12 +333,29 @@ func WriteFile(path string, h Header, samples [][]float64, annots []Annotation) 
 		}
 		byRec[i] = append(byRec[i], a)
 	}
+	capacity := 0
+	if ann := h.AnnotationSignals(); len(ann) > 0 {
+		capacity = h.Signals[ann[0]].SamplesPerRecord * h.Format.Bytes()
+	}
 	w, err := Create(path, h)
 	if err != nil {
 		return err
 	}
 	rec := make([][]float64, len(h.Signals))
+	var carry []Annotation
 	for i := 0; i < nrec; i++ {
+		pending := append(carry, byRec[i]...)
+		used := len(AppendTAL(nil, TAL{Onset: float64(i) * h.RecordDuration, Duration: -1}))
+		k := 0
+		for ; k < len(pending); k++ {
+			a := pending[k]
+			n := len(AppendTAL(nil, TAL{Onset: a.Onset, Duration: a.Duration, Texts: []string{a.Text}}))
+			if used+n > capacity {
+				break
+			}
+			used += n
+		}
+		byRec[i], carry = pending[:k], append([]Annotation(nil), pending[k:]...)
 		for s := range h.Signals {
 			if h.Signals[s].IsAnnotation() {
 				continue
@@ -348,6 +367,11 @@ func WriteFile(path string, h Header, samples [][]float64, annots []Annotation) 
 			w.Close()
 			return err
 		}
+	}
+	if len(carry) > 0 {
+		w.Close()
+		os.Remove(path)
+		return fmt.Errorf("%s: %d annotations do not fit in the annotation signal (%d bytes per record): give it more bytes", path, len(carry), capacity)
 	}
 	return w.Close()
 }
