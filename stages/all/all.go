@@ -4,6 +4,7 @@ package all
 
 import (
 	_ "github.com/biopipe/biopipe/stages" // the registry itself
+	_ "github.com/biopipe/biopipe/stages/embed"
 	_ "github.com/biopipe/biopipe/stages/evaluate"
 	_ "github.com/biopipe/biopipe/stages/ingest/dicom"
 	_ "github.com/biopipe/biopipe/stages/ingest/expression"
