@@ -2,6 +2,7 @@ package dicom_test
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"math"
@@ -321,4 +322,27 @@ func TestReadHeaderPrefix(t *testing.T) {
 	_, err = dicom.ReadHeader(path)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "big.dcm")
+}
+
+// TestParserErrorsQuoteNoValues builds a sequence holding a patient name where an item
+// belongs: the parser's complaint must not quote the name.
+func TestParserErrorsQuoteNoValues(t *testing.T) {
+	in := &dicomgen.Instance{PatientID: "PID-SQ", SOPInstanceUID: "1.2", Rows: 2, Columns: 2, BitsAllocated: 8, Values: make([]int64, 4)}
+	b, err := in.Encode()
+	require.NoError(t, err)
+	// an explicit-VR sequence of undefined length whose first "item" is PatientName
+	name := []byte("Secret^Person")
+	if len(name)%2 == 1 {
+		name = append(name, ' ')
+	}
+	seq := []byte{0x08, 0x00, 0x15, 0x11, 'S', 'Q', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF}
+	pn := append([]byte{0x10, 0x00, 0x10, 0x00, 'P', 'N', byte(len(name)), 0}, name...)
+	pos := bytes.Index(b, []byte{0x08, 0x00, 0x60, 0x00}) // insert before Modality
+	require.Positive(t, pos)
+	bad := append(append(append(append([]byte{}, b[:pos]...), seq...), pn...), b[pos:]...)
+	_, err = dicom.ReadBytes("sq.dcm", bad)
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "Secret")
+	t.Log(err)
+	assert.Contains(t, err.Error(), "sq.dcm")
 }

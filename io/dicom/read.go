@@ -183,7 +183,8 @@ func read(path string, pixels bool) (*Image, error) {
 func parse(name string, r io.Reader, size int64, pixels bool, loc *pixelLoc) (im *Image, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			im, err = nil, fmt.Errorf("%s: corrupt DICOM file: %v", name, p)
+			// the panic value may quote attribute values: do not pass it on
+			im, err = nil, fmt.Errorf("%s: corrupt DICOM file (the parser failed on its structure)", name)
 		}
 	}()
 	opts := []dcm.ParseOption{dcm.AllowUnknownSpecificCharacterSet(), dcm.AllowMissingMetaElementGroupLength()}
@@ -194,7 +195,7 @@ func parse(name string, r io.Reader, size int64, pixels bool, loc *pixelLoc) (im
 	}
 	ds, err := dcm.Parse(r, size, nil, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("%s: not a readable DICOM file: %w", name, err)
+		return nil, fmt.Errorf("%s: not a readable DICOM file: %w", name, redact(err))
 	}
 	im = &Image{Path: name}
 	if err := im.fill(&ds, pixels); err != nil {
@@ -550,4 +551,30 @@ func parseFloats(ss []string) []float64 {
 		out = append(out, f)
 	}
 	return out
+}
+
+// redacted is a parser error whose message had attribute values cut out.
+type redacted struct {
+	msg string
+	err error
+}
+
+func (r *redacted) Error() string { return r.msg }
+func (r *redacted) Unwrap() error { return r.err }
+
+// redact drops the part of a parser error message that quotes an element (with its
+// value, which may identify a patient) and bounds its length.
+func redact(err error) error {
+	msg := err.Error()
+	cut := false
+	if i := strings.Index(msg, "got: ["); i >= 0 {
+		msg, cut = msg[:i]+"got: an element that is not an item", true
+	}
+	if len(msg) > 300 {
+		msg, cut = msg[:300]+"...", true
+	}
+	if !cut {
+		return err
+	}
+	return &redacted{msg: msg, err: err}
 }
