@@ -576,7 +576,7 @@ func dataSection(src *Source, g *gathered) *Section {
 func summaryRows(sum map[string]any) [][]string {
 	var keys []string
 	for k := range sum {
-		if k == "phi_hashes" || k == "quarantined" || k == "phi_hash_method" {
+		if k == "phi_hashes" || k == "quarantined" || k == "phi_hash_method" || k == "figures" {
 			continue
 		}
 		keys = append(keys, k)
@@ -817,6 +817,12 @@ func resultsSection(src *Source, g *gathered) (*Section, error) {
 				file = ev.StageID + "-" + f.File
 			}
 			s.Add(&Figure{File: file, Title: f.Title, Caption: f.Caption, PNG: png})
+		}
+	}
+	if len(g.figures) > 0 {
+		s.Add(&Heading{Text: "Other figures"})
+		for _, f := range g.figures {
+			s.Add(f)
 		}
 	}
 	if !haveCurves && g.history != nil {

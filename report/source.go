@@ -56,6 +56,7 @@ type gathered struct {
 	phiHash  []string
 	idValues []string
 	across   *Across // several evaluations (k-fold), nil otherwise
+	figures  []*Figure
 }
 
 type tableInfo struct {
@@ -95,6 +96,11 @@ func gather(src *Source) (*gathered, error) {
 					}
 				}
 			}
+			figs, err := summaryFigures(a, sum)
+			if err != nil {
+				return nil, err
+			}
+			g.figures = append(g.figures, figs...)
 			if hs, ok := sum["phi_hashes"].([]any); ok {
 				for _, h := range hs {
 					if s, ok := h.(string); ok {
@@ -237,4 +243,36 @@ func counts(f *dataset.Frame) *dataCounts {
 		sort.Strings(d.classes)
 	}
 	return d
+}
+
+// summaryFigures returns the figures an upstream stage lists in its summary.json under
+// "figures": [{"file": "latent.png", "title": "...", "caption": "..."}] (PNG files in
+// its artifact folder). Metrics artifacts are skipped: their figures come from metrics.json.
+func summaryFigures(a stages.Input, sum map[string]any) ([]*Figure, error) {
+	list, ok := sum["figures"].([]any)
+	if !ok || a.Type == stages.Metrics {
+		return nil, nil
+	}
+	var out []*Figure
+	for i, x := range list {
+		m, ok := x.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("stage %q: summary.json: figures[%d]: want an object with file, title, caption", a.StageID, i)
+		}
+		file, _ := m["file"].(string)
+		if file == "" || filepath.Base(file) != file || filepath.Ext(file) != ".png" {
+			return nil, fmt.Errorf("stage %q: summary.json: figures[%d]: file %q must be a .png in the artifact folder", a.StageID, i, file)
+		}
+		png, err := os.ReadFile(filepath.Join(a.Dir, file))
+		if err != nil {
+			return nil, fmt.Errorf("stage %q: figure %s: %w", a.StageID, file, err)
+		}
+		title, _ := m["title"].(string)
+		if title == "" {
+			title = file
+		}
+		caption, _ := m["caption"].(string)
+		out = append(out, &Figure{File: a.StageID + "-" + file, Title: title, Caption: caption, PNG: png})
+	}
+	return out, nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/biopipe/biopipe/dataset"
 	"github.com/biopipe/biopipe/models"
 	_ "github.com/biopipe/biopipe/models/mlp"
+	"github.com/biopipe/biopipe/plots"
 	doc "github.com/biopipe/biopipe/report"
 	"github.com/biopipe/biopipe/stages"
 	"github.com/biopipe/biopipe/stages/evaluate"
@@ -68,7 +69,15 @@ func buildFixture(dir string) (*fixture, error) {
 	if err := f.WriteFile(filepath.Join(dataDir, stages.DataFile)); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(dataDir, stages.SummaryFile), []byte(`{"rows": 240, "dropped_rows": 0, "quarantined": [{"file": "bad.csv", "reason": "line 3: 2 fields, want 5"}]}`), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dataDir, stages.SummaryFile), []byte(`{"rows": 240, "dropped_rows": 0, "quarantined": [{"file": "bad.csv", "reason": "line 3: 2 fields, want 5"}],
+		"figures": [{"file": "hist.png", "title": "Feature histogram", "caption": "Radius by class."}]}`), 0o644); err != nil {
+		return nil, err
+	}
+	hist, err := plots.Lines("Radius", "radius", "count", []plots.Series{{Name: "all", X: a.F[:10], Y: b.F[:10]}})
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dataDir, "hist.png"), hist, 0o644); err != nil {
 		return nil, err
 	}
 	data := func(split string) (*models.Data, error) {
@@ -188,11 +197,11 @@ func TestReportTemplate(t *testing.T) {
 		require.NoError(t, os.WriteFile(out, html, 0o644))
 	}
 	for _, s := range []string{"Abstract", "Introduction", "Data", "Methods", "Results", "Discussion", "Reproducibility",
-		"Screening for malignant lesions.", "AUROC", "bad.csv", "sha256:1234", "biopipe run pipeline.yaml", "github.com/gomlx/gomlx"} {
+		"Screening for malignant lesions.", "AUROC", "bad.csv", "Feature histogram", "Radius by class.", "sha256:1234", "biopipe run pipeline.yaml", "github.com/gomlx/gomlx"} {
 		assert.Contains(t, h, s)
 	}
 	imgs := imgRE.FindAllStringSubmatch(h, -1)
-	assert.GreaterOrEqual(t, len(imgs), 5, "ROC, PR, confusion, reliability, loss curve")
+	assert.GreaterOrEqual(t, len(imgs), 6, "ROC, PR, confusion, reliability, loss curve, the ingest stage's figure")
 	for _, m := range imgs {
 		assert.True(t, strings.HasPrefix(m[1], "data:image/png;base64,"), "embedded")
 	}
