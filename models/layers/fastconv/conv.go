@@ -29,6 +29,7 @@ package fastconv
 import (
 	"slices"
 
+	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/support/exceptions"
 )
@@ -198,10 +199,11 @@ func (geo *geometry) window(i, off int) (start, limit int) {
 // the row-major order of a [kernel..., C, F] kernel reshaped to [prod(kernel)*C, F].
 // Its gradient is the one autodiff derives (Concatenate -> Slice, Slice -> Pad).
 func Patches(x *graph.Node, kernel []int, cfg Config) *graph.Node {
-	return patches(x, newGeometry(x, kernel, cfg))
+	return patches(x, newGeometry(x, kernel, cfg), nil)
 }
 
-func patches(x *graph.Node, geo *geometry) *graph.Node {
+// patches is Patches; extra, if not nil, is concatenated as the last columns.
+func patches(x *graph.Node, geo *geometry, extra *graph.Node) *graph.Node {
 	x = PadZeros(x, geo.pads)
 	dims := x.Shape().Dimensions
 	nsp := len(geo.kernel)
@@ -224,6 +226,9 @@ func patches(x *graph.Node, geo *geometry) *graph.Node {
 			parts = append(parts, graph.Slice(x, spec...))
 		}
 	}
+	if extra != nil {
+		parts = append(parts, extra)
+	}
 	if len(parts) == 1 {
 		return parts[0]
 	}
@@ -240,7 +245,7 @@ func col2im(dp *graph.Node, geo *geometry) *graph.Node {
 	var acc *graph.Node
 	for o, offset := range geo.offsets {
 		part := dp
-		if len(geo.offsets) > 1 {
+		if dp.Shape().Dimensions[dp.Rank()-1] != c {
 			part = graph.SliceAxis(dp, -1, graph.AxisRange(o*c, (o+1)*c))
 		}
 		cfg := make([]graph.PadAxis, dp.Rank())
@@ -287,8 +292,8 @@ func Conv(x, kernel *graph.Node, cfg Config) *graph.Node {
 
 // ConvWithBias is Conv plus a bias [F] added to every output position (bias may be nil).
 //
-// Its gradient is given explicitly (see customOp): dKernel = patchesᵀ·v as one matmul,
-// dBias = Σv, dx = col2im(v·kernelᵀ) (Pads of the per-offset slices, summed), and dx is
+// Its gradient is given explicitly (see customOp): dKernel and dBias = patchesᵀ·v as one
+// matmul, dx = col2im(v·kernelᵀ) (Pads of the per-offset slices, summed), and dx is
 // only built when x needs a gradient. This avoids the full-size transposes and the
 // pad-per-slice chain that autodiff would derive from the forward ops.
 func ConvWithBias(x, kernel, bias *graph.Node, cfg Config) *graph.Node {
@@ -323,30 +328,51 @@ func ConvWithBias(x, kernel, bias *graph.Node, cfg Config) *graph.Node {
 	if bias != nil {
 		inputs = append(inputs, bias)
 	}
+	// The bias is folded into the matmul: a column of ones is appended to the patches and
+	// the bias as a last row of the kernel matrix. That saves a broadcast add over the
+	// output, and the bias gradient comes out of the kernel-gradient matmul.
+	cols := rows
+	if bias != nil {
+		cols++
+	}
 	var p2d, k2 *graph.Node // forward values reused by the gradient
 	forward := func(st []*graph.Node, link *graph.Node) *graph.Node {
-		p2d = graph.Reshape(patches(st[0], geo), m, rows)
+		var ones *graph.Node
 		k2 = graph.Reshape(st[1], rows, f)
+		if bias != nil {
+			ones = graph.Ones(x.Graph(), shapes.Make(x.DType(), append(outDims[:len(outDims)-1:len(outDims)-1], 1)...))
+			k2 = graph.Concatenate([]*graph.Node{k2, graph.Reshape(st[2], 1, f)}, 0)
+		}
+		p2d = graph.Reshape(patches(st[0], geo, ones), m, cols)
 		// The link joins the (small) kernel: zero value, and a path for autodiff.
 		y := graph.DotGeneral(p2d, []int{1}, nil, graph.Add(k2, link), []int{0}, nil)
-		if bias != nil {
-			y = graph.Add(y, graph.Reshape(st[2], 1, f))
-		}
 		return graph.Reshape(y, outDims...)
 	}
+	var dk2 *graph.Node // [cols, F], shared by the kernel and bias gradients
 	backward := func(i int, v *graph.Node) *graph.Node {
 		v2d := graph.Reshape(v, m, f)
-		switch i {
-		case 0: // dx = col2im(v · k2ᵀ), the matmul in [M, rows] layout directly.
+		if i == 0 { // dx = col2im(v · k2ᵀ), the matmul in [M, cols] layout directly.
 			dp := graph.DotGeneral(v2d, []int{1}, nil, k2, []int{1}, nil)
-			return col2im(graph.Reshape(dp, append(outDims[:len(outDims)-1:len(outDims)-1], rows)...), geo)
-		case 1: // dk = (vᵀ · p)ᵀ: transposes only v [M, F] and the small result.
-			vt := graph.TransposeAllAxes(v2d, 1, 0)
-			dkt := graph.DotGeneral(vt, []int{1}, nil, p2d, []int{0}, nil)
-			return graph.Reshape(graph.TransposeAllAxes(dkt, 1, 0), kdims...)
-		default:
-			return graph.ReduceSum(v2d, 0)
+			return col2im(graph.Reshape(dp, append(outDims[:len(outDims)-1:len(outDims)-1], cols)...), geo)
 		}
+		if dk2 == nil {
+			// dk2 = pᵀ · v. The Go backend's matmul wants the lhs contracting axis last, so
+			// one [M, ·] operand must be transposed: pick the narrower one.
+			if cols < f {
+				pt := graph.TransposeAllAxes(p2d, 1, 0)
+				dk2 = graph.DotGeneral(pt, []int{1}, nil, v2d, []int{0}, nil)
+			} else {
+				vt := graph.TransposeAllAxes(v2d, 1, 0)
+				dk2 = graph.TransposeAllAxes(graph.DotGeneral(vt, []int{1}, nil, p2d, []int{0}, nil), 1, 0)
+			}
+		}
+		if i == 1 {
+			if bias == nil {
+				return graph.Reshape(dk2, kdims...)
+			}
+			return graph.Reshape(graph.SliceAxis(dk2, 0, graph.AxisRange(0, rows)), kdims...)
+		}
+		return graph.Reshape(graph.SliceAxis(dk2, 0, graph.AxisRange(rows, rows+1)), f)
 	}
 	return customOp(inputs, forward, backward)
 }
