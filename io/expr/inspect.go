@@ -57,19 +57,19 @@ func (s Summary) WriteText(w io.Writer) error {
 		storage = "sparse"
 	}
 	fmt.Fprintf(w, "%s: %s expression matrix (%s)\n", s.Path, s.Format, storage)
-	fmt.Fprintf(w, "  shape:        %d samples x %d genes\n", s.Samples, s.Genes)
+	fmt.Fprintf(w, "  shape:         %d samples x %d genes\n", s.Samples, s.Genes)
 	fmt.Fprintf(w, "  first samples: %s\n", strings.Join(s.FirstSamples, ", "))
-	fmt.Fprintf(w, "  first genes:  %s\n", strings.Join(s.FirstGenes, ", "))
-	fmt.Fprintf(w, "  zeros:        %.1f%% (%d non-zero)\n", 100*s.ZeroFraction, s.NonZero)
-	fmt.Fprintf(w, "  sample sums:  min %.6g, median %.6g, mean %.6g, max %.6g\n",
+	fmt.Fprintf(w, "  first genes:   %s\n", strings.Join(s.FirstGenes, ", "))
+	fmt.Fprintf(w, "  zeros:         %.1f%% (%d non-zero)\n", 100*s.ZeroFraction, s.NonZero)
+	fmt.Fprintf(w, "  sample sums:   min %.6g, median %.6g, mean %.6g, max %.6g\n",
 		s.SampleSums.Min, s.SampleSums.Median, s.SampleSums.Mean, s.SampleSums.Max)
 	var first []string
 	for i, v := range s.FirstSums {
 		first = append(first, fmt.Sprintf("%s=%.6g", s.FirstSamples[i], v))
 	}
-	fmt.Fprintf(w, "  first sums:   %s\n", strings.Join(first, ", "))
+	fmt.Fprintf(w, "  first sums:    %s\n", strings.Join(first, ", "))
 	if s.Note != "" {
-		fmt.Fprintf(w, "  note:         %s\n", s.Note)
+		fmt.Fprintf(w, "  note:          %s\n", s.Note)
 	}
 	return nil
 }

@@ -116,14 +116,13 @@ type Summary struct {
 	SparseInput       bool           `json:"sparse_input"`
 	ZeroFraction      float64        `json:"zero_fraction"`
 	LibrarySize       expr.SumStats  `json:"library_size"`
-	FirstSamples      []string       `json:"first_samples"`
 	FirstGenes        []string       `json:"first_genes"`
 	Task              string         `json:"task,omitempty"`
 	Label             string         `json:"label,omitempty"`
 	Classes           []string       `json:"classes,omitempty"`
 	ClassCounts       map[string]int `json:"class_counts,omitempty"`
 	Unannotated       int            `json:"unannotated_dropped"`
-	UnannotatedFirst  []string       `json:"unannotated_first,omitempty"`
+	UnannotatedFirst  []string       `json:"-"` // sample ids stay out of summaries (they may identify patients)
 	MissingLabel      int            `json:"missing_label_dropped"`
 	AnnotationUnused  int            `json:"annotation_rows_unmatched"`
 	AnnotationColumns []string       `json:"annotation_columns,omitempty"`
@@ -223,7 +222,7 @@ func (s *Stage) Load(ctx context.Context, env *stages.Env) (*dataset.Frame, *Sum
 	}
 	st := m.Summary(5)
 	sum := &Summary{File: filepath.Base(s.Path), Format: m.Format, SparseInput: m.IsSparse(), ZeroFraction: st.ZeroFraction,
-		LibrarySize: st.SampleSums, FirstSamples: st.FirstSamples, FirstGenes: st.FirstGenes}
+		LibrarySize: st.SampleSums, FirstGenes: st.FirstGenes}
 	env.Log.Info("expression matrix read", "stage", env.StageID, "file", sum.File, "format", m.Format,
 		"samples", m.NumSamples(), "genes", m.NumGenes(), "sparse", m.IsSparse())
 
