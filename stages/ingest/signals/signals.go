@@ -292,12 +292,18 @@ func HashPHI(s string) string {
 const defaultSalt = "biopipe-default-salt"
 
 func (s *stage) Run(ctx context.Context, env *stages.Env) error {
-	files, err := inputFiles(s.cfg.Strings(FieldFiles), s.cfg.String(FieldFormat))
+	// Paths come from env.Config: the executor resolves them (relative to the pipeline file)
+	// after the stage was built.
+	paths := s.cfg.Strings(FieldFiles)
+	if env.Config != nil {
+		paths = env.Config.Strings(FieldFiles)
+	}
+	files, err := inputFiles(paths, s.cfg.String(FieldFormat))
 	if err != nil {
 		return err
 	}
 	if len(files) == 0 {
-		return fmt.Errorf("no recording files found in %v", s.cfg.Strings(FieldFiles))
+		return fmt.Errorf("no recording files found in %v", paths)
 	}
 	salt := []byte(os.Getenv(s.cfg.String(FieldSaltEnv)))
 	if len(salt) == 0 {

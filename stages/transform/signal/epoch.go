@@ -246,7 +246,11 @@ func (s *epochStage) Run(ctx context.Context, env *stages.Env) error {
 	} else {
 		n = int(math.Round(s.cfg.Float(FieldLength) * rate))
 		step := max(1, int(math.Round(s.cfg.Float(FieldStep)*rate)))
-		labels, err := readLabels(s.cfg.String(FieldLabels))
+		labelsPath := s.cfg.String(FieldLabels)
+		if env.Config != nil { // resolved by the executor after the stage was built
+			labelsPath = env.Config.String(FieldLabels)
+		}
+		labels, err := readLabels(labelsPath)
 		if err != nil {
 			return err
 		}
