@@ -125,6 +125,12 @@ func TestDiscontinuous(t *testing.T) {
 	assert.True(t, rec.Header.Discontinuous)
 	assert.Equal(t, onsets, rec.RecordOnsets)
 	assert.Equal(t, []Annotation{{Onset: 10.2, Duration: -1, Text: "after gap"}}, rec.Annotations)
+	sum, err := Summarize(context.Background(), path)
+	require.NoError(t, err)
+	assert.Equal(t, []Segment{{Onset: 0, Duration: 1, Records: 2}, {Onset: 10, Duration: 1, Records: 2}}, sum.Segments)
+	var buf bytes.Buffer
+	require.NoError(t, sum.WriteText(&buf))
+	assert.Contains(t, buf.String(), "segments: 0s+1s, 10s+1s")
 }
 
 // writeValid writes a small valid EDF+ file and returns its bytes.
@@ -346,6 +352,7 @@ func TestInspect(t *testing.T) {
 	assert.InDelta(t, 5, s.Signals[1].Mean, 0.01)
 	assert.InDelta(t, 0, s.Signals[1].Std, 1e-3)
 	assert.Equal(t, []Annotation{{Onset: 1, Duration: 0.5, Text: "T1"}}, s.Annotations)
+	assert.Equal(t, []Segment{{Onset: 0, Duration: 2, Records: 4}}, s.Segments)
 	var buf bytes.Buffer
 	require.NoError(t, in.Text(&buf, v))
 	assert.Contains(t, buf.String(), "EEG Fpz-Cz")

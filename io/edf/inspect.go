@@ -15,18 +15,28 @@ import (
 // Summary is what `biopipe inspect FILE.edf` prints. Patient and Recording are the header's
 // identification fields as they are: inspect is a local tool, and they may identify a person.
 type Summary struct {
-	File              string          `json:"file"`
-	Format            string          `json:"format"`
-	Patient           string          `json:"patient"`
-	Recording         string          `json:"recording"`
-	Start             string          `json:"start"`
-	Discontinuous     bool            `json:"discontinuous"`
-	NumRecords        int             `json:"num_records"`
-	RecordDuration    float64         `json:"record_duration"`
-	Duration          float64         `json:"duration"`
+	File           string  `json:"file"`
+	Format         string  `json:"format"`
+	Patient        string  `json:"patient"`
+	Recording      string  `json:"recording"`
+	Start          string  `json:"start"`
+	Discontinuous  bool    `json:"discontinuous"`
+	NumRecords     int     `json:"num_records"`
+	RecordDuration float64 `json:"record_duration"`
+	Duration       float64 `json:"duration"`
+	// Segments are the contiguous runs of records (one for continuous files; EDF+D files
+	// list their gaps this way), from the records' time-keeping annotations.
+	Segments          []Segment       `json:"segments"`
 	Signals           []SignalSummary `json:"signals"`
 	Annotations       []Annotation    `json:"annotations"`
 	AnnotationSignals int             `json:"annotation_signals"`
+}
+
+// Segment is a contiguous run of data records: onset and duration in seconds.
+type Segment struct {
+	Onset    float64 `json:"onset"`
+	Duration float64 `json:"duration"`
+	Records  int     `json:"records"`
 }
 
 // SignalSummary describes one data signal with simple statistics of its physical values.
@@ -58,7 +68,7 @@ func Summarize(ctx context.Context, path string) (*Summary, error) {
 		File: path, Format: h.Format.String(), Patient: h.Patient, Recording: h.Recording,
 		Start: h.Start.Format("2006-01-02T15:04:05"), Discontinuous: h.Discontinuous,
 		NumRecords: h.NumRecords, RecordDuration: h.RecordDuration, Duration: h.Duration(),
-		AnnotationSignals: len(h.AnnotationSignals()), Annotations: []Annotation{},
+		AnnotationSignals: len(h.AnnotationSignals()), Annotations: []Annotation{}, Segments: []Segment{},
 	}
 	data := h.DataSignals()
 	sum := make([]float64, len(data))
@@ -86,6 +96,12 @@ func Summarize(ctx context.Context, path string) (*Summary, error) {
 			}
 		}
 		s.Annotations = append(s.Annotations, rec.Annotations...)
+		if n := len(s.Segments); n > 0 && math.Abs(s.Segments[n-1].Onset+s.Segments[n-1].Duration-rec.Onset) < 1e-6 {
+			s.Segments[n-1].Duration += h.RecordDuration
+			s.Segments[n-1].Records++
+		} else {
+			s.Segments = append(s.Segments, Segment{Onset: rec.Onset, Duration: h.RecordDuration, Records: 1})
+		}
 		return nil
 	})
 	if err != nil {
@@ -109,7 +125,18 @@ func (s *Summary) WriteText(w io.Writer) error {
 	if s.Discontinuous {
 		fmt.Fprint(w, ", discontinuous")
 	}
-	fmt.Fprintf(w, "\npatient:   %s\nrecording: %s\n\n", s.Patient, s.Recording)
+	fmt.Fprintf(w, "\npatient:   %s\nrecording: %s\n", s.Patient, s.Recording)
+	if len(s.Segments) > 1 || (len(s.Segments) == 1 && s.Segments[0].Onset != 0) {
+		fmt.Fprintf(w, "segments: ")
+		for i, g := range s.Segments {
+			if i > 0 {
+				fmt.Fprint(w, ", ")
+			}
+			fmt.Fprintf(w, "%gs+%gs", g.Onset, g.Duration)
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "signal\tunit\trate (Hz)\tsamples\tphysical range\tdigital range\tmean\tstd")
 	for _, g := range s.Signals {
