@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/biopipe/biopipe/dataset"
+	"github.com/biopipe/biopipe/io/arrowio"
 	"github.com/biopipe/biopipe/io/inspect"
 )
 
@@ -419,6 +420,15 @@ func TestReadTables(t *testing.T) {
 	assert.Equal(t, []string{"A", "B"}, m.Samples)
 	assert.Equal(t, []float32{1, 3, 2, 4}, m.X)
 
+	// the same table as Parquet (written by io/arrowio through arrow-go's pqarrow)
+	pq := filepath.Join(dir, "m.parquet")
+	require.NoError(t, arrowio.WriteParquet(f, pq))
+	m, err = Read(context.Background(), pq, Options{})
+	require.NoError(t, err)
+	assert.Equal(t, "parquet", m.Format)
+	assert.Equal(t, []string{"G1", "G2"}, m.Genes)
+	assert.Equal(t, []float32{1, 2, 3, 4}, m.X)
+
 	f.Col("S1").Valid = []bool{true, false}
 	require.NoError(t, f.WriteFile(p))
 	_, err = Read(context.Background(), p, Options{})
@@ -449,4 +459,23 @@ func TestInspect(t *testing.T) {
 	ins, err = inspect.Find(tenx)
 	require.NoError(t, err)
 	assert.Equal(t, "expression", ins.Name)
+}
+
+func FuzzParseDense(f *testing.F) {
+	f.Add([]byte("gene\tS1\tS2\nG1\t1\t2.5\nG2\t-3e2\t0\n"), false, uint8(0))
+	f.Add([]byte("\"S1\",\"S2\"\n\"G1\",1,2\n"), true, uint8(0))
+	f.Add([]byte("id\tsym\tS1\nE1\tA\t7\r\n"), false, uint8(1))
+	f.Fuzz(func(t *testing.T, data []byte, comma bool, info uint8) {
+		delim := byte('\t')
+		if comma {
+			delim = ','
+		}
+		m, err := parseDense("f.tsv", data, 0, 1, delim, DenseOptions{InfoColumns: int(info % 3), Workers: 2})
+		if err != nil {
+			return
+		}
+		if len(m.X) != len(m.Samples)*len(m.Genes) {
+			t.Fatalf("%d values for %d x %d", len(m.X), len(m.Samples), len(m.Genes))
+		}
+	})
 }
