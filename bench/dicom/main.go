@@ -84,8 +84,11 @@ func decodeAll(files []string, workers int) (float64, error) {
 		go func() {
 			defer wg.Done()
 			var buf []float32
+			var raw []byte
 			for i := range next {
-				im, err := biodicom.Read(files[i])
+				var im *biodicom.Image
+				var err error
+				im, raw, err = biodicom.ReadReuse(files[i], raw)
 				if err != nil {
 					errs[i] = err
 					continue

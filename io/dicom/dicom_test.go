@@ -346,3 +346,21 @@ func TestParserErrorsQuoteNoValues(t *testing.T) {
 	t.Log(err)
 	assert.Contains(t, err.Error(), "sq.dcm")
 }
+
+func TestReadReuseMatchesRead(t *testing.T) {
+	var buf []byte
+	for _, name := range []string{"testdata/CT_small.dcm", "testdata/SC_rgb_small_odd.dcm", "testdata/MR_small_RLE.dcm"} {
+		var im *dicom.Image
+		var err error
+		im, buf, err = dicom.ReadReuse(name, buf)
+		require.NoError(t, err)
+		got, err := im.Frame(0, nil)
+		require.NoError(t, err)
+		ref, err := dicom.Read(name)
+		require.NoError(t, err)
+		want, err := ref.Frame(0, nil)
+		require.NoError(t, err)
+		require.Equal(t, want, got, name)
+		require.Equal(t, ref.Header, im.Header)
+	}
+}

@@ -154,6 +154,32 @@ func Read(path string) (*Image, error) {
 	return read(path, true)
 }
 
+// ReadReuse is Read with a caller-owned buffer: the file is read into buf (grown as
+// needed) and the returned image refers to it, so buf must not be reused until the image
+// is no longer needed. It returns the buffer for the next call; a worker decoding many
+// files so allocates no per-file pixel memory.
+func ReadReuse(path string, buf []byte) (*Image, []byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, buf, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, buf, err
+	}
+	n := int(st.Size())
+	if cap(buf) < n {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	if _, err := io.ReadFull(f, buf); err != nil {
+		return nil, buf, fmt.Errorf("%s: %w", path, err)
+	}
+	im, err := parseBytes(path, buf, true)
+	return im, buf, err
+}
+
 // ReadBytes parses an in-memory file; name is used in errors.
 func ReadBytes(name string, data []byte) (*Image, error) {
 	return parseBytes(name, data, true)

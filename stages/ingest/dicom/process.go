@@ -5,7 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
-	"os"
+	"sync"
 
 	biodicom "github.com/biopipe/biopipe/io/dicom"
 )
@@ -13,7 +13,8 @@ import (
 // processor turns examples into tensors.
 type processor struct {
 	o     *Options
-	shape []int // output shape: [H,W,C] or [D,H,W,C]
+	shape []int     // output shape: [H,W,C] or [D,H,W,C]
+	bufs  sync.Pool // *[]byte file buffers, reused across files
 }
 
 type result struct {
@@ -27,13 +28,15 @@ func newProcessor(o *Options, shape []int) *processor { return &processor{o: o, 
 
 func (p *processor) run(e *example) result {
 	h, w, c := p.shape[len(p.shape)-3], p.shape[len(p.shape)-2], p.shape[len(p.shape)-1]
+	bp, _ := p.bufs.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	defer p.bufs.Put(bp) // the tensors below never alias the file buffer
 	if p.o.Mode != ModeVolume {
 		s := e.files[0]
-		b, err := os.ReadFile(s.abs)
-		if err != nil {
-			return result{file: s.rel, err: err}
-		}
-		im, err := biodicom.ReadBytes(s.abs, b)
+		im, b, err := biodicom.ReadReuse(s.abs, *bp)
+		*bp = b
 		if err != nil {
 			return result{file: s.rel, err: err}
 		}
@@ -49,16 +52,13 @@ func (p *processor) run(e *example) result {
 	series := sha256.New()
 	photometric := ""
 	for _, s := range e.files {
-		b, err := os.ReadFile(s.abs)
+		im, b, err := biodicom.ReadReuse(s.abs, *bp)
+		*bp = b
 		if err != nil {
 			return result{file: s.rel, err: err}
 		}
 		d := sha256.Sum256(b)
 		series.Write(d[:])
-		im, err := biodicom.ReadBytes(s.abs, b)
-		if err != nil {
-			return result{file: s.rel, err: err}
-		}
 		photometric = im.Header.PhotometricInterpretation
 		for fr := 0; fr < im.NumFrames(); fr++ {
 			x, err := p.slice(im, fr, h, w, c)
