@@ -338,3 +338,25 @@ func Scatter(title string, truth, pred []float64) ([]byte, error) {
 	p.Legend.Left = true
 	return render(p)
 }
+
+// Histogram draws the distribution of values in bins equal-width bins.
+func Histogram(title, xlabel string, values []float64, bins int) ([]byte, error) {
+	p := newPlot(title, xlabel, "Count")
+	var v plotter.Values
+	for _, x := range values {
+		if !math.IsNaN(x) && !math.IsInf(x, 0) {
+			v = append(v, x)
+		}
+	}
+	if len(v) == 0 {
+		return nil, fmt.Errorf("plot %q: no finite values", title)
+	}
+	h, err := plotter.NewHist(v, bins)
+	if err != nil {
+		return nil, fmt.Errorf("plot %q: %w", title, err)
+	}
+	h.FillColor = palette[0]
+	h.LineStyle.Color = color.White
+	p.Add(h)
+	return render(p)
+}

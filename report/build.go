@@ -254,8 +254,11 @@ func metricLabel(name string) string {
 
 // headline returns the metrics quoted in abstracts: AUROC and accuracy, or RMSE and R².
 func headline(r *evaluate.Result) []string {
-	if r.Task == "regression" {
+	switch r.Task {
+	case "regression":
 		return []string{metrics.NameRMSE, metrics.NameR2}
+	case "reconstruction":
+		return []string{metrics.NameMSE, metrics.NameMAE}
 	}
 	if len(r.Classes) == 2 {
 		return []string{metrics.NameAUROC, metrics.NameAccuracy, metrics.NameSensitivity, metrics.NameSpecificity}

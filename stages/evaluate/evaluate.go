@@ -23,6 +23,9 @@ type Predictions struct {
 	Probs  [][]float64 // class probabilities per row (classification)
 	Value  []float64   // predicted value per row (regression)
 	Groups []string    // group (patient) per row; nil when the data has no group column
+	// SqErr and AbsErr are per-row mean squared and absolute reconstruction errors
+	// (task reconstruction: autoencoders).
+	SqErr, AbsErr []float64
 }
 
 // Len returns the number of rows.
@@ -30,7 +33,7 @@ func (p *Predictions) Len() int { return len(p.Rows) }
 
 // Options configure Evaluate.
 type Options struct {
-	Task      string   // "classification" or "regression"
+	Task      string   // "classification", "regression" or "reconstruction"
 	Classes   []string // class names (classification)
 	Model     string   // model family, for the record
 	Threshold string   // metrics.ThresholdFixed, ThresholdYouden or ThresholdSensitivity
@@ -139,6 +142,21 @@ func fitThreshold(val *Predictions, opt Options) (*Threshold, error) {
 func evalSplit(p *Predictions, res *Result, opt Options, name string) (*Split, error) {
 	s := &Split{N: p.Len()}
 	bopt := metrics.BootstrapOptions{Resamples: opt.Resamples, Level: opt.Level, Seed: opt.Seed ^ splitSalt(name), Groups: p.Groups}
+	if opt.Task == "reconstruction" {
+		if len(p.SqErr) != p.Len() || len(p.AbsErr) != p.Len() {
+			return nil, fmt.Errorf("%d rows but %d reconstruction errors", p.Len(), len(p.SqErr))
+		}
+		s.Metrics = metrics.Bootstrap(p.Len(), bopt, func(idx []int) metrics.Scalars {
+			var sq, ab float64
+			for _, i := range idx {
+				sq += p.SqErr[i]
+				ab += p.AbsErr[i]
+			}
+			n := float64(len(idx))
+			return metrics.Scalars{metrics.NameMSE: sq / n, metrics.NameRMSE: math.Sqrt(sq / n), metrics.NameMAE: ab / n}
+		})
+		return s, nil
+	}
 	if opt.Task == "regression" {
 		if len(p.Target) != p.Len() || len(p.Value) != p.Len() {
 			return nil, fmt.Errorf("%d rows but %d targets and %d predictions", p.Len(), len(p.Target), len(p.Value))
@@ -210,6 +228,10 @@ func figures(out *Output, p *Predictions, opt Options) error {
 		return nil
 	}
 	where := fmt.Sprintf(" on the %s split (n = %d)", res.Primary, p.Len())
+	if opt.Task == "reconstruction" {
+		b, err := plots.Histogram("Reconstruction error ("+res.Primary+")", "mean squared error per example", p.SqErr, 30)
+		return add("reconstruction_error.png", "Reconstruction error", "Distribution of the per-example reconstruction error"+where+".", b, err)
+	}
 	if opt.Task == "regression" {
 		b, err := plots.Scatter("Predicted vs true ("+res.Primary+")", p.Target, p.Value)
 		return add("pred_vs_true.png", "Predicted vs true values", "Predicted against true values"+where+"; dashed: y = x.", b, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -110,8 +111,10 @@ func run(ctx context.Context, env *stages.Env, cfg stages.Config) error {
 	if opt.Task == "classification" && len(opt.Classes) == 0 {
 		opt.Classes = frame.Classes()
 	}
-	if opt.Task != "classification" && opt.Task != "regression" {
-		return fmt.Errorf("stage %q: model task %q: evaluate handles classification and regression", env.StageID, opt.Task)
+	switch opt.Task {
+	case "classification", "regression", "reconstruction":
+	default:
+		return fmt.Errorf("stage %q: model task %q: evaluate handles classification, regression and reconstruction", env.StageID, opt.Task)
 	}
 	preds := map[string]*Predictions{}
 	prog := env.Progress("predict", len(opt.Order))
@@ -172,11 +175,29 @@ func predict(ctx context.Context, model *models.Trained, frame *dataset.Frame, r
 	if len(out) != len(rows) {
 		return nil, fmt.Errorf("model returned %d predictions for %d rows", len(out), len(rows))
 	}
+	p := &Predictions{Rows: rows}
+	if opt.Task == "reconstruction" {
+		size := dataset.TensorSize(x.Shape)
+		for i, row := range out {
+			if len(row) != size {
+				return nil, fmt.Errorf("reconstruction of row %d has %d values, the input %d", rows[i], len(row), size)
+			}
+			var sq, ab float64
+			for j, v := range row {
+				d := float64(v) - float64(x.X[i*size+j])
+				sq += d * d
+				ab += math.Abs(d)
+			}
+			p.SqErr = append(p.SqErr, sq/float64(size))
+			p.AbsErr = append(p.AbsErr, ab/float64(size))
+		}
+		return p, nil
+	}
 	cls, reg, err := frame.Labels(rows)
 	if err != nil {
 		return nil, err
 	}
-	p := &Predictions{Rows: rows, Truth: cls, Target: reg}
+	p.Truth, p.Target = cls, reg
 	if g := frame.Group(); g != nil {
 		for _, r := range rows {
 			p.Groups = append(p.Groups, g.Text(r))
@@ -251,6 +272,21 @@ func PredictionsFrame(res *Result, preds map[string]*Predictions, opt Options) *
 	f.Meta[dataset.MetaTask] = opt.Task
 	row := &dataset.Column{Name: "row", Kind: dataset.Int}
 	split := &dataset.Column{Name: dataset.ColSplit, Kind: dataset.String}
+	if opt.Task == "reconstruction" {
+		sq := &dataset.Column{Name: "mse", Kind: dataset.Float}
+		ab := &dataset.Column{Name: "mae", Kind: dataset.Float}
+		for _, s := range res.Splits {
+			p := preds[s]
+			for i, r := range p.Rows {
+				row.I = append(row.I, int64(r))
+				split.S = append(split.S, s)
+				sq.F = append(sq.F, p.SqErr[i])
+				ab.F = append(ab.F, p.AbsErr[i])
+			}
+		}
+		f.Columns = []*dataset.Column{row, split, sq, ab}
+		return f
+	}
 	if opt.Task == "regression" {
 		truth := &dataset.Column{Name: "label", Kind: dataset.Float}
 		pred := &dataset.Column{Name: "prediction", Kind: dataset.Float}

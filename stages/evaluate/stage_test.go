@@ -2,6 +2,7 @@ package evaluate
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/biopipe/biopipe/dataset"
 	"github.com/biopipe/biopipe/models"
+	_ "github.com/biopipe/biopipe/models/autoencoder"
 	_ "github.com/biopipe/biopipe/models/mlp"
 	"github.com/biopipe/biopipe/stages"
 	"github.com/stretchr/testify/assert"
@@ -97,4 +99,56 @@ func TestStageRun(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 200, preds.NumRows())
 	assert.NotNil(t, preds.Col("prob_1"))
+}
+
+func TestStageReconstruction(t *testing.T) {
+	dir := t.TempDir()
+	frame := blobs(120)
+	frame.Drop("target")
+	delete(frame.Meta, dataset.MetaLabel)
+	frame.Meta[dataset.MetaTask] = "reconstruction"
+	dataDir := filepath.Join(dir, "data")
+	require.NoError(t, os.MkdirAll(dataDir, 0o755))
+	require.NoError(t, frame.WriteFile(filepath.Join(dataDir, stages.DataFile)))
+	x, err := frame.Features(frame.SplitRows(dataset.Train))
+	require.NoError(t, err)
+	modelDir := filepath.Join(dir, "model")
+	_, err = models.Train(context.Background(), models.TrainOptions{
+		Family: "autoencoder", Params: map[string]any{"hidden": []any{4}, "latent_dim": 1}, Train: &models.Data{X: x},
+		Epochs: 3, BatchSize: 16, Seed: 1, OutDir: modelDir,
+	})
+	require.NoError(t, err)
+	kind, err := stages.Default.Get(KindName)
+	require.NoError(t, err)
+	cfg, _ := stages.Check(kind.Fields, map[string]any{"bootstrap": 50})
+	st, err := kind.New(cfg)
+	require.NoError(t, err)
+	env := stages.NewEnv(nil)
+	env.StageID, env.Config, env.Seed, env.Backend = "eval", cfg, 1, "go"
+	env.OutDir = filepath.Join(dir, "out")
+	require.NoError(t, os.MkdirAll(env.OutDir, 0o755))
+	env.Inputs = []stages.Input{
+		{StageID: "train", Type: stages.Model, Port: PortModel, Dir: modelDir},
+		{StageID: "split", Type: stages.Table, Port: PortData, Dir: dataDir},
+	}
+	require.NoError(t, st.Run(context.Background(), env))
+	res, err := ReadResult(env.OutDir)
+	require.NoError(t, err)
+	test := res.PerSplit["test"]
+	mse := test.Metrics["mse"]
+	assert.Greater(t, mse.Value, 0.0)
+	assert.LessOrEqual(t, mse.Low, mse.Value)
+	assert.InDelta(t, math.Sqrt(mse.Value), test.Metrics["rmse"].Value, 1e-12)
+	assert.FileExists(t, filepath.Join(env.OutDir, "reconstruction_error.png"))
+	preds, err := dataset.ReadFile(filepath.Join(env.OutDir, stages.PredictionsFile))
+	require.NoError(t, err)
+	sum := 0.0
+	n := 0
+	for i, s := range preds.Col("split").S {
+		if s == "test" {
+			sum += preds.Col("mse").F[i]
+			n++
+		}
+	}
+	assert.InDelta(t, sum/float64(n), mse.Value, 1e-9, "the split's MSE is the mean of the per-row errors")
 }
