@@ -61,14 +61,16 @@ func Net(scope *model.Scope, x *graph.Node, impl string) *graph.Node {
 		}
 		return layers.Convolution(s, x).Channels(f).KernelSize(3).PadSame().Done()
 	}
-	pool := func(x *graph.Node) *graph.Node {
+	// relu then 2x2 max pool; fastconv fuses them as pool then relu (the same function,
+	// since relu is monotonic) into one op with a one-mask gradient.
+	reluPool := func(x *graph.Node) *graph.Node {
 		if impl == "fastconv" {
-			return fastconv.MaxPool2D(x, 2, 2)
+			return fastconv.MaxPoolRelu(x, []int{2, 2}, fastconv.Config{})
 		}
-		return graph.MaxPool(x).Window(2).Done()
+		return graph.MaxPool(activation.Relu(x)).Window(2).Done()
 	}
-	h := pool(activation.Relu(conv(scope.In("c1"), x, 16)))
-	h = pool(activation.Relu(conv(scope.In("c2"), h, 32)))
+	h := reluPool(conv(scope.In("c1"), x, 16))
+	h = reluPool(conv(scope.In("c2"), h, 32))
 	h = graph.Reshape(h, h.Shape().Dimensions[0], -1)
 	return layers.DenseWithBias(scope.In("out"), h, 10)
 }
