@@ -4,5 +4,6 @@ package all
 
 import (
 	_ "github.com/biopipe/biopipe/models/autoencoder" // "autoencoder", "vae", "encoder"
+	_ "github.com/biopipe/biopipe/models/cnn"         // "cnn"
 	_ "github.com/biopipe/biopipe/models/mlp"         // "mlp"
 )

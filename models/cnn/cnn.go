@@ -1,0 +1,299 @@
+// Package cnn registers the "cnn" model family: a convolutional network for images
+// [H, W, C], volumes [D, H, W, C] and sequences [T, C], for classification and regression.
+//
+// The network is a stack of blocks followed by a head. Block i has convs_per_block
+// convolutions of channels[i] filters (kernel_size, "same" padding; the first conv of a
+// block has the given stride), each followed by the normalization and the activation, then
+// pooling (pool: max, avg or none; pool_size x pool_size windows, axes shorter than the
+// window are left alone) and dropout. The head pools globally (global_pool: avg, max, or
+// flatten to keep the spatial layout), then has dense hidden layers (hidden, each with the
+// activation and dropout) and the output layer.
+//
+// Convolutions and pooling are built with models/layers/fastconv (im2col + one matmul,
+// reshape-based pooling) on every input rank: the pure-Go backend runs these fast and
+// differentiates them exactly, while graph.ConvGeneral is a slow direct loop there. For
+// volumes ([D, H, W, C] input, 3-D kernels) the im2col buffer is prod(kernel) times the
+// activation (27x for 3x3x3), so keep volumes small or use a GPU backend.
+//
+// Variables live under /model/block_<i>/conv_<j>/{weights,biases} (plus
+// batch_normalization/ or layer_norm/), /model/hidden_<i>/ and /model/output/, so init_from
+// can transfer the convolutional blocks between models of different heads.
+package cnn
+
+import (
+	"fmt"
+
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/layers"
+	"github.com/gomlx/gomlx/ml/layers/activation"
+	"github.com/gomlx/gomlx/ml/layers/norm"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/model/initializer"
+
+	"github.com/biopipe/biopipe/models"
+	"github.com/biopipe/biopipe/models/layers/fastconv"
+	"github.com/biopipe/biopipe/stages"
+)
+
+// Family is the registered family name.
+const Family = "cnn"
+
+// Hyper-parameter names. hidden, activation, dropout and normalization are shared with the
+// mlp family (same types).
+const (
+	ParamChannels      = "channels"
+	ParamKernelSize    = "kernel_size"
+	ParamStride        = "stride"
+	ParamConvsPerBlock = "convs_per_block"
+	ParamPool          = "pool"
+	ParamPoolSize      = "pool_size"
+	ParamNormalization = "normalization"
+	ParamActivation    = "activation"
+	ParamDropout       = "dropout"
+	ParamGlobalPool    = "global_pool"
+	ParamHidden        = "hidden"
+)
+
+// Choices of the enumerated params.
+var (
+	Pools          = []string{"max", "avg", "none"}
+	Normalizations = []string{"none", "batch", "layer"}
+	Activations    = []string{"relu", "gelu", "tanh", "swish"}
+	GlobalPools    = []string{"avg", "max", "flatten"}
+)
+
+// Params are the family's hyper-parameters.
+var Params = []stages.Field{
+	{Name: ParamChannels, Type: stages.Ints, Default: []any{16, 32}, Min: stages.Bound(1),
+		Doc: "output channels of each convolutional block, input to output (one block per entry)"},
+	{Name: ParamKernelSize, Type: stages.Int, Default: 3, Min: stages.Bound(1),
+		Doc: "convolution kernel size along every spatial axis (\"same\" padding)"},
+	{Name: ParamStride, Type: stages.Int, Default: 1, Min: stages.Bound(1),
+		Doc: "stride of the first convolution of each block"},
+	{Name: ParamConvsPerBlock, Type: stages.Int, Default: 1, Min: stages.Bound(1),
+		Doc: "convolutions per block (each followed by normalization and activation)"},
+	{Name: ParamPool, Type: stages.String, Default: "max", Enum: Pools,
+		Doc: "pooling at the end of each block: max, avg or none"},
+	{Name: ParamPoolSize, Type: stages.Int, Default: 2, Min: stages.Bound(1),
+		Doc: "pooling window and stride along every spatial axis (axes shorter than it are not pooled)"},
+	{Name: ParamNormalization, Type: stages.String, Default: "none", Enum: Normalizations,
+		Doc: "normalization after each convolution (and hidden dense layer): none, batch or layer (per example over all positions and channels)"},
+	{Name: ParamActivation, Type: stages.String, Default: "relu", Enum: Activations,
+		Doc: "activation after each convolution and hidden dense layer"},
+	{Name: ParamDropout, Type: stages.Float, Default: 0.0, Min: stages.Bound(0), Max: stages.Bound(0.95),
+		Doc: "dropout rate after each block and hidden dense layer (training only)"},
+	{Name: ParamGlobalPool, Type: stages.String, Default: "avg", Enum: GlobalPools,
+		Doc: "how the last block's feature map becomes a vector: avg or max over all positions, or flatten"},
+	{Name: ParamHidden, Type: stages.Ints, Default: []any{}, Min: stages.Bound(1),
+		Doc: "hidden dense layer widths of the head, after global pooling; [] goes straight to the output"},
+}
+
+func init() {
+	models.Register(&models.Family{
+		Name:   Family,
+		Doc:    "convolutional network for images [H,W,C], volumes [D,H,W,C] and sequences [T,C] (tensor inputs)",
+		Params: Params,
+		Build:  Build,
+	})
+}
+
+// config is the validated hyper-parameters.
+type config struct {
+	channels      []int
+	kernel        int
+	stride        int
+	convs         int
+	pool          string
+	poolSize      int
+	normalization string
+	act           activation.Type
+	dropout       float64
+	globalPool    string
+	hidden        []int
+}
+
+// Build returns the CNN network for the spec and params.
+func Build(spec models.Spec, p stages.Config) (*models.Network, error) {
+	if spec.Task != models.Classification && spec.Task != models.Regression {
+		return nil, fmt.Errorf("cnn: unsupported task %q (classification or regression)", spec.Task)
+	}
+	if r := len(spec.InputShape); r < 2 || r > 4 {
+		return nil, fmt.Errorf("cnn: input shape %v: want a tensor column shaped [T, C], [H, W, C] or [D, H, W, C] "+
+			"(build one from numeric columns with transform.tensor)", spec.InputShape)
+	}
+	for _, d := range spec.InputShape {
+		if d < 1 {
+			return nil, fmt.Errorf("cnn: input shape %v has an empty axis", spec.InputShape)
+		}
+	}
+	c := config{
+		channels:      p.Ints(ParamChannels),
+		kernel:        p.Int(ParamKernelSize),
+		stride:        p.Int(ParamStride),
+		convs:         p.Int(ParamConvsPerBlock),
+		pool:          p.String(ParamPool),
+		poolSize:      p.Int(ParamPoolSize),
+		normalization: p.String(ParamNormalization),
+		act:           activation.FromName(p.String(ParamActivation)),
+		dropout:       p.Float(ParamDropout),
+		globalPool:    p.String(ParamGlobalPool),
+		hidden:        p.Ints(ParamHidden),
+	}
+	if len(c.channels) == 0 {
+		return nil, fmt.Errorf("cnn: %s: give at least one block", ParamChannels)
+	}
+	outDim := spec.OutputDim()
+	forward := func(scope *model.Scope, x *graph.Node) []*graph.Node {
+		return []*graph.Node{c.forward(scope, x, outDim)}
+	}
+	name := "prediction"
+	if spec.Task == models.Classification {
+		name = "probabilities"
+	}
+	return &models.Network{Forward: forward, OutputNames: []string{name}}, nil
+}
+
+// OutputShape returns the per-example shape of the last block's feature map for an input
+// of the given per-example shape [spatial..., C] (before global pooling).
+func OutputShape(input []int, p stages.Config) []int {
+	sp := append([]int{}, input[:len(input)-1]...)
+	stride, poolSize := p.Int(ParamStride), p.Int(ParamPoolSize)
+	channels := p.Ints(ParamChannels)
+	for range channels {
+		for a := range sp {
+			sp[a] = (sp[a] + stride - 1) / stride // same padding: ceil(n / stride)
+			if p.String(ParamPool) != "none" && sp[a] >= poolSize {
+				sp[a] /= poolSize
+			}
+		}
+	}
+	return append(sp, channels[len(channels)-1])
+}
+
+func (c *config) forward(scope *model.Scope, x *graph.Node, outDim int) *graph.Node {
+	h := x
+	for i, ch := range c.channels {
+		bs := scope.In("block_%d", i)
+		for j := 0; j < c.convs; j++ {
+			cs := bs.In("conv_%d", j)
+			b := fastconv.New(cs, h, ch).KernelSize(c.kernel).PadSame().CurrentScope()
+			if j == 0 && c.stride > 1 {
+				b = b.Strides(c.stride)
+			}
+			h = b.Done()
+			h = c.normalize(cs, h)
+			last := j == c.convs-1
+			if last && c.pool == "max" && c.act == activation.TypeRelu && !allOnes(c.window(h)) {
+				// Relu commutes with max-pooling: pool first, activate the 1/prod(window) survivors.
+				h = fastconv.MaxPoolRelu(h, c.window(h), fastconv.Config{})
+				continue
+			}
+			h = c.activate(h)
+			if last {
+				h = c.poolBlock(h)
+			}
+		}
+		h = layers.DropoutStatic(bs, h, c.dropout)
+	}
+	b := h.Shape().Dimensions[0]
+	switch c.globalPool {
+	case "avg":
+		h = fastconv.GlobalAvgPool(h)
+	case "max":
+		h = fastconv.GlobalMaxPool(h)
+	default:
+		h = graph.Reshape(h, b, h.Shape().Size()/b)
+	}
+	for i, width := range c.hidden {
+		ls := scope.In("hidden_%d", i)
+		h = layers.DenseWithBias(ls, h, width)
+		switch c.normalization {
+		case "batch":
+			h = norm.BatchNorm(ls, h, -1).UseBackendInference(false).Done()
+		case "layer":
+			h = norm.LayerNorm(ls, h, -1).Done()
+		}
+		h = c.activate(h)
+		h = layers.DropoutStatic(ls, h, c.dropout)
+	}
+	return layers.DenseWithBias(scope.In("output"), h, outDim)
+}
+
+// window is the pooling window of h [B, spatial..., C]: pool_size on each axis long enough.
+func (c *config) window(h *graph.Node) []int {
+	dims := h.Shape().Dimensions
+	w := make([]int, len(dims)-2)
+	for a := range w {
+		w[a] = 1
+		if dims[a+1] >= c.poolSize {
+			w[a] = c.poolSize
+		}
+	}
+	return w
+}
+
+func (c *config) poolBlock(h *graph.Node) *graph.Node {
+	w := c.window(h)
+	if c.pool == "none" || allOnes(w) {
+		return h
+	}
+	kind := fastconv.Max
+	if c.pool == "avg" {
+		kind = fastconv.Mean
+	}
+	return fastconv.Pool(h, kind, w, fastconv.Config{})
+}
+
+func (c *config) activate(h *graph.Node) *graph.Node {
+	if c.act == activation.TypeRelu {
+		return fastconv.Relu(h)
+	}
+	return activation.Apply(c.act, h)
+}
+
+// normalize applies the block normalization to a conv output h [B, spatial..., C].
+func (c *config) normalize(scope *model.Scope, h *graph.Node) *graph.Node {
+	switch c.normalization {
+	case "batch":
+		// Batch statistics per channel over batch and positions; the direct formulation
+		// (not the backend's BatchNormForInference, which the Go backend lacks).
+		return norm.BatchNorm(scope, h, -1).UseBackendInference(false).Done()
+	case "layer":
+		return layerNorm(scope.In("layer_norm"), h)
+	}
+	return h
+}
+
+// layerNorm normalizes each example of h [B, spatial..., C] over all its positions and
+// channels, with a learned per-channel gain and offset (GroupNorm with one group).
+func layerNorm(scope *model.Scope, h *graph.Node) *graph.Node {
+	g := h.Graph()
+	axes := make([]int, h.Rank()-1)
+	for i := range axes {
+		axes[i] = i + 1
+	}
+	ch := h.Shape().Dimensions[h.Rank()-1]
+	mean := graph.ReduceAndKeep(h, graph.ReduceMean, axes...)
+	centred := graph.Sub(h, mean)
+	variance := graph.ReduceAndKeep(graph.Square(centred), graph.ReduceMean, axes...)
+	normed := graph.Div(centred, graph.Sqrt(graph.AddScalar(variance, 1e-5))) // Rsqrt has no gradient
+	vs := shapes.Make(h.DType(), ch)
+	bcast := make([]int, h.Rank())
+	for i := range bcast {
+		bcast[i] = 1
+	}
+	bcast[h.Rank()-1] = ch
+	gain := graph.Reshape(scope.WithInitializer(initializer.One).VariableWithShape("gain", vs).NodeValue(g), bcast...)
+	offset := graph.Reshape(scope.WithInitializer(initializer.Zero).VariableWithShape("offset", vs).NodeValue(g), bcast...)
+	return graph.Add(graph.Mul(normed, gain), offset)
+}
+
+func allOnes(w []int) bool {
+	for _, v := range w {
+		if v != 1 {
+			return false
+		}
+	}
+	return true
+}
