@@ -321,6 +321,12 @@ func TestReduceMatchesSVD(t *testing.T) {
 				assert.InDelta(t, sum.Explained[c], v/float64(len(train)-1), 1e-3*sum.Explained[0])
 			}
 			assert.Greater(t, sum.Cumulative[1], 0.9, "two latent factors carry the variance")
+			require.Len(t, sum.Figures, 2)
+			for _, fig := range sum.Figures {
+				b, err := os.ReadFile(filepath.Join(dir, fig.File))
+				require.NoError(t, err)
+				assert.Equal(t, "\x89PNG", string(b[:4]))
+			}
 			comps, err := dataset.ReadFile(filepath.Join(dir, ComponentsFile))
 			require.NoError(t, err)
 			assert.Equal(t, tc.g, comps.NumRows())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 	"slices"
 	"sort"
 
@@ -25,6 +26,7 @@ const (
 	FieldScale      = "scale"
 	FieldOutput     = "output"
 	FieldPrefix     = "prefix"
+	FieldPlot       = "plot"
 )
 
 // Output layouts of transform.reduce.
@@ -45,6 +47,7 @@ var ReduceFields = []stages.Field{
 	{Name: FieldOutput, Type: stages.String, Default: OutColumns, Enum: []string{OutColumns, OutTensor},
 		Doc: "columns: one float column per component (PC1, PC2, ...), handy in pandas and plots; tensor: replace the column by a tensor of the components"},
 	{Name: FieldPrefix, Type: stages.String, Default: "PC", Doc: "name prefix of the component columns"},
+	{Name: FieldPlot, Type: stages.Bool, Default: true, Doc: "draw pca.png (PC1 against PC2, coloured by label) and scree.png for the report"},
 }
 
 func init() {
@@ -76,6 +79,7 @@ type ReduceOptions struct {
 	Scale      bool
 	Output     string
 	Prefix     string
+	Plot       bool
 }
 
 // ReduceSummary is written to summary.json.
@@ -91,6 +95,7 @@ type ReduceSummary struct {
 	TotalVariance   float64             `json:"total_variance"`
 	TopGenes        map[string][]string `json:"top_genes"` // component -> genes with the largest |loading|
 	ComponentsNames []string            `json:"component_names"`
+	Figures         []Figure            `json:"figures,omitempty"`
 }
 
 // PCA is a fitted principal component analysis.
@@ -99,11 +104,12 @@ type PCA struct {
 	Mean, SD   []float64   // per gene (SD all 1 without scaling)
 	Components [][]float64 // k x genes, unit vectors
 	Summary    ReduceSummary
+	scores     []float32 // of the last Reduce, row-major rows x components
 }
 
 func newReduce(cfg stages.Config) (stages.Stage, error) {
 	o := ReduceOptions{Column: cfg.String(FieldColumn), Components: cfg.Int(FieldComponents), Center: cfg.Bool(FieldCenter),
-		Scale: cfg.Bool(FieldScale), Output: cfg.String(FieldOutput), Prefix: cfg.String(FieldPrefix)}
+		Scale: cfg.Bool(FieldScale), Output: cfg.String(FieldOutput), Prefix: cfg.String(FieldPrefix), Plot: cfg.Bool(FieldPlot)}
 	return stages.StageFunc(func(ctx context.Context, env *stages.Env) error {
 		f, err := tab.Load(env)
 		if err != nil {
@@ -113,7 +119,28 @@ func newReduce(cfg stages.Config) (stages.Stage, error) {
 		if err != nil {
 			return fmt.Errorf("stage %q: %w", env.StageID, err)
 		}
-		s := p.Summary
+		s := &p.Summary
+		if o.Plot && s.Components >= 2 {
+			png, caption, err := pcaScatter(f, p.scores, s.Components, s)
+			if err != nil {
+				return fmt.Errorf("stage %q: pca.png: %w", env.StageID, err)
+			}
+			if err := os.WriteFile(env.Out("pca.png"), png, 0o644); err != nil {
+				return err
+			}
+			s.Figures = append(s.Figures, Figure{File: "pca.png", Title: "PCA", Caption: caption})
+		}
+		if o.Plot {
+			png, err := scree(s)
+			if err != nil {
+				return fmt.Errorf("stage %q: scree.png: %w", env.StageID, err)
+			}
+			if err := os.WriteFile(env.Out("scree.png"), png, 0o644); err != nil {
+				return err
+			}
+			s.Figures = append(s.Figures, Figure{File: "scree.png", Title: "PCA explained variance",
+				Caption: fmt.Sprintf("Share of the variance of %d genes explained by each of %d components, and cumulatively (%.1f%%).", s.Genes, s.Components, 100*s.Cumulative[len(s.Cumulative)-1])})
+		}
 		if s.Components < o.Components {
 			env.Log.Warn("fewer components than asked", "stage", env.StageID, "asked", o.Components, "got", s.Components)
 		}
@@ -156,6 +183,7 @@ func Reduce(f *dataset.Frame, o ReduceOptions) (*PCA, error) {
 	}
 	p.Summary.FitOn = which
 	scores := p.Transform(c.T, c.Len())
+	p.scores = scores
 	k := len(p.Components)
 	if o.Output == OutTensor {
 		c.T = scores
