@@ -28,6 +28,7 @@ type Summary struct {
 	InstanceNumber            *int     `json:"instance_number"`
 	RescaleSlope              float64  `json:"rescale_slope"`
 	RescaleIntercept          float64  `json:"rescale_intercept"`
+	ReferencedFiles           int      `json:"referenced_files,omitempty"` // a DICOMDIR's file references
 	PixelData                 bool     `json:"pixel_data"`
 	PixelMin                  *float64 `json:"pixel_min"`
 	PixelMax                  *float64 `json:"pixel_max"`
@@ -54,6 +55,7 @@ func Inspect(path string) (*Summary, error) {
 		n := h.InstanceNumber
 		s.InstanceNumber = &n
 	}
+	s.ReferencedFiles = len(h.ReferencedFiles)
 	if !h.HasPixelData {
 		return s, nil
 	}
@@ -93,6 +95,10 @@ func init() {
 				inst = fmt.Sprint(*s.InstanceNumber)
 			}
 			fmt.Fprintf(tw, "file\t%s\n", s.Path)
+			if s.ReferencedFiles > 0 {
+				fmt.Fprintf(tw, "DICOMDIR\t%d referenced files\n", s.ReferencedFiles)
+				return tw.Flush()
+			}
 			fmt.Fprintf(tw, "modality\t%s\n", s.Modality)
 			fmt.Fprintf(tw, "size\t%d x %d x %d samples, %d frame(s)\n", s.Rows, s.Columns, s.SamplesPerPixel, s.Frames)
 			fmt.Fprintf(tw, "pixels\t%d bits allocated, %d stored, %s, %s\n", s.BitsAllocated, s.BitsStored,

@@ -376,3 +376,18 @@ func TestDecodeFailureQuarantined(t *testing.T) {
 	// stored 0 with window 10 +- 10 maps to 0
 	assert.Equal(t, float32(0), f.Col("x").Row(0)[0])
 }
+
+// TestPydicomDICOMDIR ingests the DICOMDIR of pydicom's test set (written by other tools:
+// mixed CT/MR/CR, several patients) when python3-pydicom is installed.
+func TestPydicomDICOMDIR(t *testing.T) {
+	dd := "/usr/lib/python3/dist-packages/pydicom/data/test_files/dicomdirtests/DICOMDIR"
+	if _, err := os.Stat(dd); err != nil {
+		t.Skip("python3-pydicom test files not installed")
+	}
+	r := runStage(t, t.TempDir(), map[string]any{"path": dd, "size": []any{32, 32}, "channels": 1, "salt": "x"}, false)
+	require.NoError(t, r.err)
+	s := readSummary(t, r.out)
+	assert.Equal(t, 31, s.Files, "pydicom counts 31 ReferencedFileID records")
+	assert.Equal(t, 2, s.Patients)
+	assert.Empty(t, s.Quarantined)
+}
