@@ -1,5 +1,5 @@
 // Package fastconv builds convolution and pooling layers out of the operations that GoMLX's
-// pure-Go backend runs fast and differentiates exactly.
+// pure-Go backend runs fast, with exact gradients.
 //
 // The Go backend executes graph.ConvGeneral (and its gradient, which is again ConvGeneral)
 // as a direct nested loop, which makes CNN training tens of times slower than PyTorch.
@@ -7,23 +7,31 @@
 // multiplication. This package therefore expresses a convolution as im2col + one matmul:
 //
 //   - "same" padding is built by concatenating zero borders (graph.Pad has no gradient on the
-//     Go backend, Concatenate does and is a block copy);
+//     Go backend; Concatenate does and is a block copy);
 //   - the patches are kernel-offset Slices (with strides and dilations) concatenated along the
-//     channel axis, giving [batch, out spatial..., prod(kernel)*C];
-//   - one DotGeneral with the kernel reshaped to [prod(kernel)*C, F].
+//     channel axis, plus a column of ones when there is a bias: [M, prod(kernel)*C (+1)];
+//   - one DotGeneral with the kernel (and bias row) reshaped to [prod(kernel)*C (+1), F].
 //
-// Every op used has an exact gradient (Slice -> Pad, Concatenate -> Slice, DotGeneral ->
-// DotGeneral), so the gradients equal graph.ConvGeneral's up to float rounding; the tests
-// check this. Pooling with window == stride over sizes that divide is a Reshape plus
-// ReduceMax/ReduceMean; other configurations fall back to graph.MaxPool/MeanPool.
+// The gradients are not left to autodiff, which would derive full-size transposes and
+// Sign-based indicator chains from those ops; they are given explicitly (see customOp):
+// dKernel and dBias are one matmul, dx = col2im(v·Kᵀ) is built only when x needs a gradient
+// (not for a first layer fed with data), max pooling's gradient is one mask. The tests check
+// them against ConvGeneral/MaxPool gradients and against exact directional derivatives.
+// (graph.ConvGeneral's gradient w.r.t. the input is wrong in GoMLX v0.28.2 for even kernel
+// sizes and for strides that do not divide the padded input; fastconv's is right there too.)
+//
+// Pooling with window == stride over sizes that divide is a Reshape plus ReduceMax or
+// ReduceMean; other configurations fall back to graph.MaxPool/MeanPool. MaxPoolRelu fuses
+// relu into max pooling (they commute), and Relu has a one-Where gradient.
 //
 // All tensors are channels-last: x is [batch, spatial..., channels] and kernels are
 // [kernel spatial..., in channels, out channels], the layout of layers.Convolution, whose
 // variable names ("conv/weights", "conv/biases") the Builder reuses so checkpoints are
-// interchangeable.
+// interchangeable. Any number of spatial axes works: Conv1D (temporal), Conv2D, Conv3D.
 //
 // Functions panic on invalid shapes while the graph is built, like the rest of GoMLX graph
 // building; callers turn those panics into errors at their boundary (exceptions.Try).
+// Second derivatives (gradients of gradients) are not supported.
 package fastconv
 
 import (
