@@ -51,6 +51,8 @@ out["multi"] = {
   "confusion": M.confusion_matrix(ym, am).tolist(),
 }
 yr, pr = np.array(d["reg_truth"]), np.array(d["reg_pred"])
+mt, mp = np.array(d["mask_truth"]) > 0.5, np.array(d["mask_pred"]) > 0.5
+out["masks"] = {"dice": M.f1_score(mt, mp), "iou": M.jaccard_score(mt, mp)}
 out["regression"] = {"mse": M.mean_squared_error(yr, pr), "mae": M.mean_absolute_error(yr, pr), "r2": M.r2_score(yr, pr)}
 print(json.dumps(out))
 `
@@ -98,6 +100,18 @@ func TestAgainstScikitLearn(t *testing.T) {
 	in["binary_truth"], in["binary_score"] = yb, sb
 	in["multi_truth"], in["multi_probs"] = ym, pm
 	in["reg_truth"], in["reg_pred"] = yr, pr
+	mt := make([]float32, 64*64)
+	mp := make([]float32, 64*64)
+	for i := range mt {
+		x, y := i%64-32, i/64-32
+		if x*x+y*y < 300 {
+			mt[i] = 1
+		}
+		if (x-4)*(x-4)+y*y < 280 && rng.Float64() > 0.05 {
+			mp[i] = 1
+		}
+	}
+	in["mask_truth"], in["mask_pred"] = mt, mp
 	path := filepath.Join(t.TempDir(), "preds.json")
 	b, err := json.Marshal(in)
 	require.NoError(t, err)
@@ -113,6 +127,7 @@ func TestAgainstScikitLearn(t *testing.T) {
 			ProbPred []float64 `json:"prob_pred"`
 		}
 		Multi      map[string]any
+		Masks      map[string]float64
 		Regression map[string]float64
 	}
 	require.NoError(t, json.Unmarshal(raw, &want))
@@ -143,6 +158,13 @@ func TestAgainstScikitLearn(t *testing.T) {
 			assert.Equal(t, int(v.(float64)), cm[i][j], "confusion[%d][%d]", i, j)
 		}
 	}
+
+	dice, err := Dice(mt, mp)
+	require.NoError(t, err)
+	iou, err := IoU(mt, mp)
+	require.NoError(t, err)
+	assert.InDelta(t, want.Masks["dice"], dice, 1e-9, "Dice = F1 of the mask pixels")
+	assert.InDelta(t, want.Masks["iou"], iou, 1e-9, "IoU = Jaccard of the mask pixels")
 
 	gr := RegressionScores(yr, pr)
 	for name, v := range want.Regression {
