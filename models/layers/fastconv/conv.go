@@ -356,14 +356,15 @@ func ConvWithBias(x, kernel, bias *graph.Node, cfg Config) *graph.Node {
 		y := graph.DotGeneral(p2d, []int{1}, nil, graph.Add(k2, link), []int{0}, nil)
 		return graph.Reshape(y, outDims...)
 	}
-	var dk2 *graph.Node // [cols, F], shared by the kernel and bias gradients
+	var dk2, dk2For *graph.Node // [cols, F], shared by the kernel and bias gradients of one adjoint
 	backward := func(i int, v *graph.Node) *graph.Node {
 		v2d := graph.Reshape(v, m, f)
 		if i == 0 { // dx = col2im(v · k2ᵀ), the matmul in [M, cols] layout directly.
 			dp := graph.DotGeneral(v2d, []int{1}, nil, k2, []int{1}, nil)
 			return col2im(graph.Reshape(dp, append(outDims[:len(outDims)-1:len(outDims)-1], cols)...), geo)
 		}
-		if dk2 == nil {
+		if dk2 == nil || dk2For != v { // a graph may take several gradients
+			dk2For = v
 			// dk2 = pᵀ · v. The Go backend's matmul wants the lhs contracting axis last, so
 			// one [M, ·] operand must be transposed: pick the narrower one.
 			if cols < f {

@@ -257,3 +257,31 @@ func TestConvErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestSeveralGradients takes two gradients of different losses in one graph (as GAN or
+// multi-loss training does): each must use its own adjoint.
+func TestSeveralGradients(t *testing.T) {
+	backend := goBackend(t)
+	rng := rand.New(rand.NewPCG(21, 22))
+	x, k, b := randTensor(rng, 2, 6, 6, 2), randTensor(rng, 3, 3, 2, 3), randTensor(rng, 3)
+	build := func(fast bool) func(x, k, b *graph.Node) []*graph.Node {
+		return func(x, k, b *graph.Node) []*graph.Node {
+			var y *graph.Node
+			if fast {
+				y = ConvWithBias(x, k, b, Config{Padding: Same})
+			} else {
+				y = graph.Add(reference(x, k, Config{Padding: Same}), graph.Reshape(b, 1, 1, 1, 3))
+			}
+			g1 := graph.Gradient(lossOf(y, 1), x, k, b)
+			g2 := graph.Gradient(lossOf(y, 2), x, k, b)
+			return append(g1, g2...)
+		}
+	}
+	want, err := graph.MustNewExec(backend, build(false)).Call(x, k, b)
+	require.NoError(t, err)
+	got, err := graph.MustNewExec(backend, build(true)).Call(x, k, b)
+	require.NoError(t, err)
+	for i, name := range []string{"dx1", "dk1", "db1", "dx2", "dk2", "db2"} {
+		requireClose(t, name, want[i], got[i], 1e-4)
+	}
+}
