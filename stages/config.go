@@ -343,6 +343,18 @@ func asList(v any) ([]any, bool) {
 			out[i] = s
 		}
 		return out, true
+	case []int:
+		out := make([]any, len(x))
+		for i, s := range x {
+			out[i] = s
+		}
+		return out, true
+	case []float64:
+		out := make([]any, len(x))
+		for i, s := range x {
+			out[i] = s
+		}
+		return out, true
 	case string, int, float64:
 		return []any{x}, true // a scalar where a list is expected means a one-element list
 	}
