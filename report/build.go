@@ -835,7 +835,7 @@ func resultsSection(src *Source, g *gathered) (*Section, error) {
 				if err != nil {
 					return nil, err
 				}
-				s.Add(&Figure{File: "curve_" + m + ".png", Title: m + " per epoch", Caption: "Training and validation " + m + " per epoch.", PNG: png})
+				s.Add(&Figure{File: "curve_" + m + ".png", Title: strings.ToUpper(m[:1]) + strings.ReplaceAll(m[1:], "_", " ") + " per epoch", Caption: "Training and validation " + m + " per epoch.", PNG: png})
 			}
 		}
 	}

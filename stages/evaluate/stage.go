@@ -241,7 +241,7 @@ func historyFigures(modelDir, outDir string, out *Output) error {
 		}
 		file := "curve_" + m + ".png"
 		out.Figures[file] = png
-		figs = append(figs, Figure{File: file, Title: strings.ReplaceAll(m, "_", " ") + " per epoch",
+		figs = append(figs, Figure{File: file, Title: capitalize(strings.ReplaceAll(m, "_", " ")) + " per epoch",
 			Caption: "Training and validation " + strings.ReplaceAll(m, "_", " ") + " per epoch."})
 	}
 	out.Result.Figures = append(figs, out.Result.Figures...)
@@ -332,4 +332,11 @@ func PredictionsFrame(res *Result, preds map[string]*Predictions, opt Options) *
 	f.Columns = append([]*dataset.Column{row, split, truth, pred}, probs...)
 	f.Meta[dataset.MetaLabel] = "label"
 	return f
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
