@@ -190,20 +190,27 @@ func (r *Reader) decodeRecord(i int, raw []byte, rec *Record) error {
 
 // decode converts little-endian samples of width bytes to physical values.
 func decode(out []float32, b []byte, width int, gain, offset float64) {
-	// Scale in float64, round once to float32: a float32 multiply-add loses digits when the
-	// offset is large against the gain (24-bit BDF).
-	g, o := gain, offset
 	if width == 2 {
-		_ = b[2*len(out)-1]
-		for k := range out {
-			v := int16(binary.LittleEndian.Uint16(b[2*k:]))
-			out[k] = float32(float64(v)*g + o)
-		}
+		decode16(out, b, gain, offset)
 		return
 	}
+	// Scale in float64, round once to float32: a float32 multiply-add loses digits when the
+	// offset is large against the gain (24-bit BDF).
 	_ = b[3*len(out)-1]
 	for k := range out {
 		v := int32(uint32(b[3*k])<<8|uint32(b[3*k+1])<<16|uint32(b[3*k+2])<<24) >> 8
+		out[k] = float32(float64(v)*gain + offset)
+	}
+}
+
+// decode16Scalar is the portable 16-bit loop (see decode16).
+func decode16Scalar(out []float32, b []byte, g, o float64) {
+	if len(out) == 0 {
+		return
+	}
+	_ = b[2*len(out)-1]
+	for k := range out {
+		v := int16(binary.LittleEndian.Uint16(b[2*k:]))
 		out[k] = float32(float64(v)*g + o)
 	}
 }
