@@ -21,10 +21,12 @@ cat "$DIR"/*.dcm > /dev/null   # warm the page cache for both readers
 echo "machine: $CPUS CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), $(go version | cut -d' ' -f3), corpus $DIR ($N files, ${SIZE}x${SIZE})"
 rate() { sed -E 's/.* ([0-9.]+) files\/s.*/\1/' <<<"$1" | head -1; }
 best() { awk -v a="$1" -v b="$2" 'BEGIN{print (a>b)?a:b}'; }
-g1=0; gN=0; p1=0; pN=0
+g1=0; gN=0; p1=0; pN=0; gc=1e9; pc=1e9
+cpu() { sed -nE 's/.*cpu ([0-9.]+) ms\/file.*/\1/p' <<<"$1"; }
+low() { awk -v a="$1" -v b="$2" 'BEGIN{print (a<b)?a:b}'; }
 for r in $(seq "$ROUNDS"); do
-  l=$(/tmp/biopipe-dicom-bench -dir "$DIR" -workers 1 -repeat 2); echo "$l"; g1=$(best "$g1" "$(rate "$l")")
-  l=$(/usr/bin/python3 bench/dicom/pydicom_ingest.py "$DIR" 1 2); echo "$l"; p1=$(best "$p1" "$(rate "$l")")
+  l=$(/tmp/biopipe-dicom-bench -dir "$DIR" -workers 1 -repeat 2); echo "$l"; g1=$(best "$g1" "$(rate "$l")"); gc=$(low "$gc" "$(cpu "$l")")
+  l=$(/usr/bin/python3 bench/dicom/pydicom_ingest.py "$DIR" 1 2); echo "$l"; p1=$(best "$p1" "$(rate "$l")"); pc=$(low "$pc" "$(cpu "$l")")
   if [ "$CPUS" -gt 1 ]; then
     l=$(/tmp/biopipe-dicom-bench -dir "$DIR" -workers "$CPUS" -repeat 2); echo "$l"; gN=$(best "$gN" "$(rate "$l")")
     l=$(/usr/bin/python3 bench/dicom/pydicom_ingest.py "$DIR" "$CPUS" 2); echo "$l"; pN=$(best "$pN" "$(rate "$l")")
@@ -33,6 +35,8 @@ done
 /tmp/biopipe-dicom-bench -dir "$DIR" -workers "$CPUS" -repeat 1 -stage 2>/dev/null | tail -1
 echo "best files/s: biopipe 1 worker $g1, pydicom 1 process $p1"
 awk -v a="$g1" -v b="$p1" 'BEGIN{printf "RATIO biopipe/pydicom, 1 worker vs 1 process: %.1fx\n", a/b}'
+echo "best CPU time per file: biopipe $gc ms, pydicom $pc ms"
+awk -v a="$gc" -v b="$pc" 'BEGIN{printf "RATIO biopipe/pydicom, CPU time per file (robust to machine load): %.1fx\n", b/a}'
 if [ "$CPUS" -gt 1 ]; then
   echo "best files/s: biopipe $CPUS workers $gN, pydicom $CPUS processes $pN"
   awk -v a="$gN" -v b="$pN" -v c="$CPUS" 'BEGIN{printf "RATIO biopipe/pydicom, %d workers vs %d processes: %.1fx\n", c, c, a/b}'
