@@ -5,5 +5,6 @@ package all
 import (
 	_ "github.com/biopipe/biopipe/models/autoencoder" // "autoencoder", "vae", "encoder"
 	_ "github.com/biopipe/biopipe/models/cnn"         // "cnn"
+	_ "github.com/biopipe/biopipe/models/cnn1d"       // "cnn1d"
 	_ "github.com/biopipe/biopipe/models/mlp"         // "mlp"
 )
