@@ -1,7 +1,8 @@
 """Time pydicom on the same work as bench/dicom: parse, decode and rescale every file.
 
 Usage: /usr/bin/python3 pydicom_ingest.py DIR [PROCESSES] [REPEAT]
-Prints files/s and the checksum (sum of the means of the rescaled images).
+Prints files/s, CPU time per file and a checksum (the sum over files of the mean of the
+middle row of each rescaled image, as bench/dicom prints it).
 """
 import glob
 import os
@@ -19,7 +20,8 @@ def one(path):
     slope = float(ds.get("RescaleSlope", 1) or 1)
     intercept = float(ds.get("RescaleIntercept", 0) or 0)
     arr = arr * slope + intercept
-    return float(arr.mean(dtype=np.float64))
+    # checksum: the mean of the middle row (the whole frame was decoded and rescaled)
+    return float(arr[arr.shape[0] // 2].mean(dtype=np.float64))
 
 
 def main():
