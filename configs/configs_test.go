@@ -22,6 +22,8 @@ var expect = map[string]map[string]float64{
 	"eeg-lstm.yaml":   {"test_balanced_accuracy": 0.90},
 	"digits-cnn.yaml": {"test_accuracy": 0.97},
 	"dicom-cnn.yaml":  {"test_accuracy": 0.95},
+
+	"expression-ae.yaml": {"test_balanced_accuracy": 0.95},
 }
 
 func TestMain(m *testing.M) {

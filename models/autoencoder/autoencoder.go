@@ -26,6 +26,7 @@ import (
 	"github.com/gomlx/gomlx/ml/layers"
 	"github.com/gomlx/gomlx/ml/layers/activation"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/model/initializer"
 	"github.com/gomlx/gomlx/ml/train/optimizer"
 
 	"github.com/biopipe/biopipe/models"
@@ -203,9 +204,17 @@ func (c config) decode(scope *model.Scope, z *graph.Node) *graph.Node {
 		ls := dec.In("dense_%d", len(c.hidden)-1-i)
 		h = activation.Apply(c.act, layers.DenseWithBias(ls, h, c.hidden[i]))
 	}
-	out := layers.DenseWithBias(dec.In(ScopeOutput), h, c.inputSize)
+	out := linear(dec.In(ScopeOutput), h, c.inputSize)
 	b := z.Shape().Dimensions[0]
 	return graph.Reshape(out, append([]int{b}, c.inputShape...)...)
+}
+
+// linear is a dense layer without activation (latent code, log-variance, reconstruction)
+// initialised Xavier-uniform, so the initial code and reconstruction are small (the default
+// He initialisation, right for ReLU layers, makes an 8 -> 2,000 decoder output's variance
+// twice its input's and swamps the first epochs with reconstruction error).
+func linear(scope *model.Scope, x *graph.Node, width int) *graph.Node {
+	return layers.DenseWithBias(scope.WithInitializer(initializer.XavierUniformFn(scope)), x, width)
 }
 
 func flatten(x *graph.Node) *graph.Node {
@@ -223,7 +232,7 @@ func BuildAutoencoder(spec models.Spec, p stages.Config) (*models.Network, error
 		h := c.corrupt(scope, flatten(x))
 		enc := scope.In(ScopeEncoder)
 		h = c.encode(enc, h, 0)
-		z := layers.DenseWithBias(enc.In(ScopeLatent), h, c.latent)
+		z := linear(enc.In(ScopeLatent), h, c.latent)
 		return []*graph.Node{c.decode(scope, z), z}
 	}
 	return &models.Network{Forward: forward, OutputNames: []string{OutReconstruction, OutLatent}}, nil
@@ -247,8 +256,8 @@ func BuildVAE(spec models.Spec, p stages.Config) (*models.Network, error) {
 		h := c.corrupt(scope, flatten(x))
 		enc := scope.In(ScopeEncoder)
 		h = c.encode(enc, h, 0)
-		mean := layers.DenseWithBias(enc.In(ScopeLatent), h, c.latent)
-		logVar := layers.DenseWithBias(enc.In(ScopeLogVariance), h, c.latent)
+		mean := linear(enc.In(ScopeLatent), h, c.latent)
+		logVar := linear(enc.In(ScopeLogVariance), h, c.latent)
 		// Keep exp(logVar) in a finite range early in training.
 		logVar = graph.ClipScalar(logVar, -10, 10)
 		z := mean
@@ -300,7 +309,7 @@ func BuildEncoder(spec models.Spec, p stages.Config) (*models.Network, error) {
 	forward := func(scope *model.Scope, x *graph.Node) []*graph.Node {
 		enc := scope.In(ScopeEncoder)
 		h := c.encode(enc, flatten(x), dropout)
-		z := layers.DenseWithBias(enc.In(ScopeLatent), h, c.latent)
+		z := linear(enc.In(ScopeLatent), h, c.latent)
 		h = z
 		hs := scope.In(ScopeHead)
 		for i, w := range head {

@@ -127,7 +127,7 @@ func (s *Stage) scatter(f *dataset.Frame, sum *Summary) ([]byte, error) {
 	default:
 		caption += fmt.Sprintf("; axes: the first two dimensions of the %s", sum.Output)
 	}
-	caption += fmt.Sprintf(" (all splits; model %s).", sum.Model)
+	caption += "; train, val and test rows alike."
 	sum.Figures = []Figure{{File: FigureFile, Title: fmt.Sprintf("Latent space (%s)", sum.Model), Caption: caption}}
 	return buf.Bytes(), nil
 }
