@@ -6,5 +6,6 @@ import (
 	_ "github.com/biopipe/biopipe/models/autoencoder" // "autoencoder", "vae", "encoder"
 	_ "github.com/biopipe/biopipe/models/cnn"         // "cnn"
 	_ "github.com/biopipe/biopipe/models/cnn1d"       // "cnn1d"
+	_ "github.com/biopipe/biopipe/models/lstm"        // "lstm"
 	_ "github.com/biopipe/biopipe/models/mlp"         // "mlp"
 )

@@ -1,0 +1,307 @@
+// Package lstm registers the "lstm" model family: a (stacked, optionally bidirectional)
+// LSTM over sequences [T, C], with an optional temporal-convolution front end that shortens
+// the sequence first, for classification and regression.
+//
+// The network: optional average pooling of the input in time by downsample; optional front
+// end blocks (channels: one temporal convolution of kernel_size per entry, normalization,
+// activation, max pooling by pool_size); layers stacked LSTM layers of units units each
+// (bidirectional: a forward and a backward pass whose outputs are concatenated), with
+// dropout between layers; the readout (last: the final state of each direction; mean: the
+// mean output over time); the dense head (hidden, activation, dropout) and the output layer.
+//
+// GoMLX has no loop construct, so an LSTM is unrolled: its graph grows with the number of
+// steps. The unrolled cell here is kept small so that the pure-Go backend runs it fast: the
+// input projections of all steps and both directions are one matmul before the loop, and
+// each step is one batched matmul for both directions, one sigmoid over the i, f, o gates,
+// one tanh and the state update (about a dozen ops per step, against ~30 per step and
+// direction for ml/layers/lstm, whose equations it follows and against which it is tested).
+// Keep the sequence the LSTM sees to a few dozen to a few hundred steps with downsample or the
+// front end; long raw signals are the cnn1d family's job.
+//
+// Variables: /model/downsample has none; /model/front_<i>/conv_0/ (front end),
+// /model/lstm_<l>/{input_weights [D, F, 4H], recurrent_weights [D, H, 4H], biases [D, 4H]}
+// with D directions and gates in the order i, f, o, g (forget-gate biases start at 1),
+// /model/hidden_<i>/ and /model/output/.
+package lstm
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/layers"
+	"github.com/gomlx/gomlx/ml/layers/activation"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/model/initializer"
+	"github.com/gomlx/gomlx/support/exceptions"
+
+	"github.com/biopipe/biopipe/models"
+	"github.com/biopipe/biopipe/models/internal/seq"
+	"github.com/biopipe/biopipe/stages"
+)
+
+// Family is the registered family name.
+const Family = "lstm"
+
+// MaxSteps is the longest sequence (after downsample and the front end) that Build accepts:
+// the graph is unrolled one cell per step.
+const MaxSteps = 2048
+
+// Hyper-parameter names. channels, kernel_size, pool_size, normalization, activation,
+// dropout and hidden are shared with the cnn and cnn1d families (same types).
+const (
+	ParamUnits         = "units"
+	ParamLayers        = "layers"
+	ParamBidirectional = "bidirectional"
+	ParamReadout       = "readout"
+	ParamDownsample    = "downsample"
+	ParamChannels      = "channels"
+	ParamKernelSize    = "kernel_size"
+	ParamPoolSize      = "pool_size"
+	ParamNormalization = "normalization"
+	ParamActivation    = "activation"
+	ParamDropout       = "dropout"
+	ParamHidden        = "hidden"
+)
+
+// Choices of the enumerated params.
+var (
+	Readouts       = []string{"last", "mean"}
+	Normalizations = []string{"none", "batch", "layer"}
+	Activations    = []string{"relu", "gelu", "tanh", "swish"}
+)
+
+// Params are the family's hyper-parameters.
+var Params = []stages.Field{
+	{Name: ParamUnits, Type: stages.Int, Default: 32, Min: stages.Bound(1),
+		Doc: "hidden units (state size) of each LSTM layer, per direction"},
+	{Name: ParamLayers, Type: stages.Int, Default: 1, Min: stages.Bound(1),
+		Doc: "stacked LSTM layers"},
+	{Name: ParamBidirectional, Type: stages.Bool, Default: false,
+		Doc: "run each layer forward and backward in time and concatenate the two"},
+	{Name: ParamReadout, Type: stages.String, Default: "last", Enum: Readouts,
+		Doc: "what the head sees: last (final state of each direction) or mean (mean output over time)"},
+	{Name: ParamDownsample, Type: stages.Int, Default: 1, Min: stages.Bound(1),
+		Doc: "average the input over non-overlapping windows of this many samples first (shortens the sequence)"},
+	{Name: ParamChannels, Type: stages.Ints, Default: []any{}, Min: stages.Bound(1),
+		Doc: "convolutional front end: output channels of each temporal conv block (conv, normalization, activation, max pooling by pool_size); [] feeds the LSTM directly"},
+	{Name: ParamKernelSize, Type: stages.Int, Default: 5, Min: stages.Bound(1),
+		Doc: "front end convolution kernel size in samples (\"same\" padding)"},
+	{Name: ParamPoolSize, Type: stages.Int, Default: 2, Min: stages.Bound(1),
+		Doc: "front end max pooling window and stride in samples"},
+	{Name: ParamNormalization, Type: stages.String, Default: "layer", Enum: Normalizations,
+		Doc: "normalization after each front end convolution: none, batch or layer"},
+	{Name: ParamActivation, Type: stages.String, Default: "relu", Enum: Activations,
+		Doc: "activation of the front end convolutions and hidden dense layers"},
+	{Name: ParamDropout, Type: stages.Float, Default: 0.0, Min: stages.Bound(0), Max: stages.Bound(0.95),
+		Doc: "dropout rate between LSTM layers, on the readout and after hidden dense layers (training only)"},
+	{Name: ParamHidden, Type: stages.Ints, Default: []any{}, Min: stages.Bound(1),
+		Doc: "hidden dense layer widths of the head; [] goes straight to the output"},
+}
+
+func init() {
+	models.Register(&models.Family{
+		Name:   Family,
+		Doc:    "LSTM for sequences [T,C]: stacked, bidirectional, optional conv front end to shorten T",
+		Params: Params,
+		Build:  Build,
+	})
+}
+
+type config struct {
+	units, layers int
+	directions    int
+	readout       string
+	downsample    int
+	front         []seq.ConvBlock
+	act           activation.Type
+	dropout       float64
+	hidden        []int
+}
+
+func newConfig(p stages.Config) config {
+	c := config{
+		units: p.Int(ParamUnits), layers: p.Int(ParamLayers), directions: 1,
+		readout: p.String(ParamReadout), downsample: p.Int(ParamDownsample),
+		act: activation.FromName(p.String(ParamActivation)), dropout: p.Float(ParamDropout),
+		hidden: p.Ints(ParamHidden),
+	}
+	if p.Bool(ParamBidirectional) {
+		c.directions = 2
+	}
+	for _, ch := range p.Ints(ParamChannels) {
+		c.front = append(c.front, seq.ConvBlock{
+			Channels: ch, KernelSize: p.Int(ParamKernelSize), Convs: 1,
+			Normalization: p.String(ParamNormalization), Activation: c.act,
+			Pool: "max", PoolSize: p.Int(ParamPoolSize),
+		})
+	}
+	return c
+}
+
+// Steps is the number of steps the LSTM runs for an input of steps samples: after
+// downsample and the front end's pooling.
+func Steps(steps int, p stages.Config) int {
+	c := newConfig(p)
+	return c.steps(steps)
+}
+
+func (c config) steps(n int) int {
+	n = seq.PooledLength(n, "avg", c.downsample)
+	for _, b := range c.front {
+		n = b.OutLength(n)
+	}
+	return n
+}
+
+// Build returns the network for the spec and params.
+func Build(spec models.Spec, p stages.Config) (*models.Network, error) {
+	steps, _, err := seq.CheckSpec(Family, spec)
+	if err != nil {
+		return nil, err
+	}
+	c := newConfig(p)
+	if n := c.steps(steps); n > MaxSteps {
+		return nil, fmt.Errorf("lstm: the LSTM would run %d steps (input %d samples, %s %d, %d front end blocks); at most %d: "+
+			"shorten the sequence with %s or a front end (%s, %s), or use the cnn1d family",
+			n, steps, ParamDownsample, c.downsample, len(c.front), MaxSteps, ParamDownsample, ParamChannels, ParamPoolSize)
+	}
+	outDim := spec.OutputDim()
+	forward := func(scope *model.Scope, x *graph.Node) []*graph.Node {
+		return []*graph.Node{c.forward(scope, x, outDim)}
+	}
+	return &models.Network{Forward: forward, OutputNames: []string{seq.OutputName(spec.Task)}}, nil
+}
+
+func (c config) forward(scope *model.Scope, x *graph.Node, outDim int) *graph.Node {
+	h := seq.AsSequence(x)
+	h = seq.Pool(h, "avg", c.downsample)
+	for i, b := range c.front {
+		h = b.Apply(scope.In("front_%d", i), h)
+	}
+	h = graph.TransposeAllAxes(h, 1, 0, 2) // time-major [T, B, F]
+	var last *graph.Node
+	for l := range c.layers {
+		ls := scope.In("lstm_%d", l)
+		if l > 0 {
+			h = layers.DropoutStatic(ls, h, c.dropout)
+		}
+		h, last = Layer(ls, h, c.units, c.directions == 2)
+	}
+	feat := last
+	if c.readout == "mean" {
+		feat = graph.ReduceMean(h, 0)
+	}
+	feat = layers.DropoutStatic(scope.In("readout"), feat, c.dropout)
+	return seq.Head(scope, feat, c.hidden, c.act, c.dropout, outDim)
+}
+
+// Layer creates one LSTM layer's variables in scope (input_weights [D, F, 4H],
+// recurrent_weights [D, H, 4H], biases [D, 4H]; uniform(±1/sqrt(H)) weights, zero biases
+// but 1 for the forget gate) and applies it to the time-major sequence x [T, B, F]; see
+// Apply for the outputs.
+func Layer(scope *model.Scope, x *graph.Node, units int, bidirectional bool) (outputs, last *graph.Node) {
+	g := x.Graph()
+	d := 1
+	if bidirectional {
+		d = 2
+	}
+	f := x.Shape().Dimensions[2]
+	dtype := x.DType()
+	limit := 1 / math.Sqrt(float64(units))
+	ws := scope.WithInitializer(initializer.RandomUniformFn(scope, -limit, limit))
+	wi := ws.VariableWithShape("input_weights", shapes.Make(dtype, d, f, 4*units)).NodeValue(g)
+	wr := ws.VariableWithShape("recurrent_weights", shapes.Make(dtype, d, units, 4*units)).NodeValue(g)
+	b := scope.WithInitializer(forgetBias(units)).VariableWithShape("biases", shapes.Make(dtype, d, 4*units)).NodeValue(g)
+	return Apply(x, wi, wr, b)
+}
+
+// forgetBias initializes biases [D, 4H] to 0, with 1 for the forget gate (the second H).
+func forgetBias(units int) initializer.VariableInitializer {
+	return func(g *graph.Graph, shape shapes.Shape) *graph.Node {
+		gate := graph.Iota(g, shapes.Make(shape.DType, shape.Dimensions...), shape.Rank()-1) // column index
+		lo := graph.GreaterOrEqual(gate, graph.Scalar(g, shape.DType, units))
+		hi := graph.LessThan(gate, graph.Scalar(g, shape.DType, 2*units))
+		return graph.ConvertDType(graph.LogicalAnd(lo, hi), shape.DType)
+	}
+}
+
+// Apply runs an LSTM layer with the given weights over the time-major sequence x [T, B, F]:
+// wi [D, F, 4H], wr [D, H, 4H], b [D, 4H] for D = 1 (forward) or 2 (forward and backward)
+// directions, gates in the order input, forget, output, cell candidate:
+//
+//	z = x_t·Wi + h·Wr + b;  i, f, o = σ(z_i), σ(z_f), σ(z_o);  g = tanh(z_g)
+//	c' = f⊙c + i⊙g;  h' = o⊙tanh(c')
+//
+// from zero initial states. outputs is [T, B, D*H] (at each time, the forward state, then
+// the backward state at that same time); last is [B, D*H], the final state of each
+// direction (the backward direction's final state is at time 0).
+func Apply(x, wi, wr, b *graph.Node) (outputs, last *graph.Node) {
+	dims := x.Shape().Dimensions
+	steps, batch, feat := dims[0], dims[1], dims[2]
+	d := wi.Shape().Dimensions[0]
+	units := wr.Shape().Dimensions[1]
+	if wi.Shape().Dimensions[1] != feat || wi.Shape().Dimensions[2] != 4*units {
+		exceptions.Panicf("lstm.Apply: input weights %s do not match x %s and %d units", wi.Shape(), x.Shape(), units)
+	}
+	// Inputs per direction, [D, T*B, F]; the backward direction reads time reversed.
+	xs := graph.Reshape(x, 1, steps*batch, feat)
+	if d == 2 {
+		xs = graph.Concatenate([]*graph.Node{xs, graph.Reshape(reverseTime(x), 1, steps*batch, feat)}, 0)
+	}
+	// All input projections at once: [D, T*B, 4H] -> [T, D, B, 4H].
+	proj := graph.DotGeneral(xs, []int{2}, []int{0}, wi, []int{1}, []int{0})
+	proj = graph.Add(proj, graph.Reshape(b, d, 1, 4*units))
+	proj = graph.TransposeAllAxes(graph.Reshape(proj, d, steps, batch, 4*units), 1, 0, 2, 3)
+
+	var h, c *graph.Node
+	hs := make([]*graph.Node, steps)
+	for t := range steps {
+		z := graph.Reshape(graph.Slice(proj, graph.AxisElem(t)), d, batch, 4*units)
+		if h != nil {
+			z = graph.Add(z, graph.DotGeneral(h, []int{2}, []int{0}, wr, []int{1}, []int{0}))
+		}
+		s := graph.Sigmoid(graph.Slice(z, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(0, 3*units)))
+		cand := graph.Tanh(graph.Slice(z, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(3*units, 4*units)))
+		gate := func(k int) *graph.Node {
+			return graph.Slice(s, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(k*units, (k+1)*units))
+		}
+		if c == nil {
+			c = graph.Mul(gate(0), cand)
+		} else {
+			c = graph.Add(graph.Mul(gate(1), c), graph.Mul(gate(0), cand))
+		}
+		h = graph.Mul(gate(2), graph.Tanh(c))
+		hs[t] = h
+	}
+	all := graph.Stack(hs, 0) // [T, D, B, H], the backward direction in reversed time
+	if d == 1 {
+		outputs = graph.Reshape(all, steps, batch, units)
+		last = graph.Reshape(h, batch, units)
+		return outputs, last
+	}
+	rev := make([]*graph.Node, steps)
+	for t, v := range hs {
+		rev[steps-1-t] = v
+	}
+	fwd := graph.Reshape(graph.Slice(all, graph.AxisRange(), graph.AxisElem(0)), steps, batch, units)
+	bwd := graph.Reshape(graph.Slice(graph.Stack(rev, 0), graph.AxisRange(), graph.AxisElem(1)), steps, batch, units)
+	outputs = graph.Concatenate([]*graph.Node{fwd, bwd}, -1)
+	last = graph.Reshape(graph.TransposeAllAxes(h, 1, 0, 2), batch, 2*units)
+	return outputs, last
+}
+
+// reverseTime reverses x [T, ...] along its first axis with slices and one concatenation
+// (graph.Reverse has no gradient in GoMLX v0.28.2).
+func reverseTime(x *graph.Node) *graph.Node {
+	steps := x.Shape().Dimensions[0]
+	if steps == 1 {
+		return x
+	}
+	parts := make([]*graph.Node, steps)
+	for t := range steps {
+		parts[steps-1-t] = graph.Slice(x, graph.AxisElem(t))
+	}
+	return graph.Concatenate(parts, 0)
+}
