@@ -12,6 +12,7 @@ import (
 	_ "github.com/biopipe/biopipe/stages/ingest/table"
 	_ "github.com/biopipe/biopipe/stages/report"
 	_ "github.com/biopipe/biopipe/stages/train"
+	_ "github.com/biopipe/biopipe/stages/transform/augment"
 	_ "github.com/biopipe/biopipe/stages/transform/encode"
 	_ "github.com/biopipe/biopipe/stages/transform/expression"
 	_ "github.com/biopipe/biopipe/stages/transform/impute"
