@@ -235,3 +235,22 @@ func TestParams(t *testing.T) {
 	})
 	assert.NoError(t, err)
 }
+
+func TestVAEKLWarmup(t *testing.T) {
+	// During warm-up the KL weight starts at 0, so the first epoch's training loss is lower
+	// than with the full beta from the start; validation always uses the full beta.
+	ctx := context.Background()
+	train, val := lowRank(128, 12, 2, 1), lowRank(32, 12, 2, 2)
+	first := func(warmup int) models.EpochRecord {
+		res, err := models.Train(ctx, models.TrainOptions{
+			Family: "vae", Params: map[string]any{"hidden": []any{8}, "latent_dim": 2, "beta": 5.0, "kl_warmup_steps": warmup},
+			Train: train, Val: val, Epochs: 1, BatchSize: 16, Seed: 2,
+		})
+		require.NoError(t, err)
+		return res.History.Epochs[0]
+	}
+	plain, warm := first(0), first(1000)
+	assert.Less(t, warm.TrainLoss, plain.TrainLoss)
+	require.NotNil(t, warm.ValLoss)
+	assert.Greater(t, *warm.ValLoss, *warm.ValMSE, "validation loss includes the KL term")
+}
