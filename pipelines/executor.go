@@ -222,6 +222,12 @@ func runStage(ctx context.Context, plan *Plan, ps *PlannedStage, results map[str
 	if ps.Kind.UsesBackend {
 		keyDoc["backend"] = backend
 	}
+	for _, f := range ps.Kind.EnvFields {
+		if name := cfg.String(f); name != "" {
+			h := sha256.Sum256([]byte("biopipe-env-key\x00" + os.Getenv(name)))
+			keyDoc["env:"+f] = hex.EncodeToString(h[:])
+		}
+	}
 	kb, _ := json.Marshal(keyDoc)
 	kh := sha256.Sum256(kb)
 	key := hex.EncodeToString(kh[:])

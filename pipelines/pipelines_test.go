@@ -372,3 +372,18 @@ func BenchmarkCachedRerun(b *testing.B) {
 		}
 	}
 }
+
+func TestEnvFieldInCacheKey(t *testing.T) {
+	t.Setenv("BP_TEST_SALT", "one")
+	p, err := plan(t, "name: x\nstages:\n  - id: a\n    kind: test.source\n    with: {value: 1}\n")
+	require.NoError(t, err)
+	wd := t.TempDir()
+	runOnce(t, p, wd, Options{})
+	m := runOnce(t, p, wd, Options{})
+	assert.True(t, m.Stages[0].CacheHit)
+	t.Setenv("BP_TEST_SALT", "two")
+	m = runOnce(t, p, wd, Options{})
+	assert.False(t, m.Stages[0].CacheHit, "a changed salt must re-run the stage")
+	b, _ := json.Marshal(m)
+	assert.NotContains(t, string(b), "two")
+}

@@ -57,6 +57,10 @@ type Kind struct {
 	Inputs      []Port
 	Output      Port
 	UsesBackend bool // the backend is part of the cache key (training, inference)
+	// EnvFields names String fields whose value is the NAME of an environment variable the
+	// stage reads (a pseudonym salt, say). A digest of that variable's value joins the cache
+	// key, so changing it re-runs the stage; the value itself is never stored.
+	EnvFields []string
 	// New builds a stage from its validated config. It may return further config
 	// errors (cross-field checks) as Issues via *ConfigError.
 	New func(cfg Config) (Stage, error)

@@ -103,9 +103,10 @@ type FileSummary struct {
 }
 
 var kind = &stages.Kind{
-	Name:    "ingest.signals",
-	Doc:     "read EDF/EDF+/BDF, raw binary or CSV recordings into a signals artifact",
-	Version: "1",
+	EnvFields: []string{FieldSaltEnv},
+	Name:      "ingest.signals",
+	Doc:       "read EDF/EDF+/BDF, raw binary or CSV recordings into a signals artifact",
+	Version:   "1",
 	Description: `Reads continuous multichannel recordings. EDF, EDF+ (continuous or discontinuous,
 with annotations) and BDF/BDF+ are recognised by content; .bin/.raw/.dat files are raw
 interleaved samples (set raw.*); .csv files hold one column per channel (set csv.*). Folders
@@ -114,7 +115,7 @@ contiguous segments. The subject of a recording is a pseudonym: "sub-" + the fir
 digits of HMAC-SHA256(salt, id), where the id is the EDF+ patient code (else the patient
 name or field; subject_from: patient) or a part of the file name (subject_from: file,
 subject_pattern with one capture group). The salt is read from the environment variable
-named by salt_env (it is not part of the cache key; without it a fixed salt is used and
+named by salt_env (a digest of it joins the cache key; without it a fixed salt is used and
 pseudonyms of guessable ids can be reversed). Patient names and codes are never written;
 summary.json lists SHA-256 hashes of them under phi_hashes for the report's guard.
 Output: recordings.arrow (recording, subject, source, segment, onset, channel, unit,
