@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -516,12 +517,25 @@ func dataSection(src *Source, g *gathered) *Section {
 			continue
 		}
 		line := fmt.Sprintf("Stage %q (%s) read %d rows and %d columns", t.art.StageID, t.art.Kind, t.rows, t.cols)
+		if t.art.Type == stages.Signals {
+			line = fmt.Sprintf("Stage %q (%s) read the recordings", t.art.StageID, t.art.Kind)
+		}
 		if t.source != "" {
 			line += " from " + t.source
 		}
 		s.Add(Text("%s.", line))
 		if rows := summaryRows(t.summary); len(rows) > 0 {
 			s.Add(&Table{Caption: fmt.Sprintf("Ingest summary of stage %q", t.art.StageID), Header: []string{"Item", "Value"}, Rows: rows})
+		}
+	}
+	// Preparation stages that drop examples (rejected epochs, rows without a label, ...)
+	// say so in their summary; list those counts as exclusions.
+	for _, t := range g.tables {
+		if strings.HasPrefix(t.art.Kind, "ingest") {
+			continue
+		}
+		if rows := exclusionRows(t.summary); len(rows) > 0 {
+			s.Add(&Table{Caption: fmt.Sprintf("Exclusions in stage %q (%s)", t.art.StageID, t.art.Kind), Header: []string{"Item", "Count"}, Rows: rows})
 		}
 	}
 	if d := g.data; d != nil {
@@ -572,6 +586,31 @@ func dataSection(src *Source, g *gathered) *Section {
 		s.Add(Text("No input file was quarantined."))
 	}
 	return s
+}
+
+var exclusionRx = regexp.MustCompile(`(?i)reject|exclu|dropped|skipped|ignored|out_of_range|outside`)
+
+// exclusionRows lists the numeric entries of a summary whose names say examples were left out.
+func exclusionRows(sum map[string]any) [][]string {
+	var rows [][]string
+	for _, k := range sortedKeys(sum) {
+		if !exclusionRx.MatchString(k) {
+			continue
+		}
+		if f, ok := sum[k].(float64); ok {
+			rows = append(rows, []string{strings.ReplaceAll(k, "_", " "), strconv.FormatFloat(f, 'g', 6, 64)})
+		}
+	}
+	return rows
+}
+
+func sortedKeys(m map[string]any) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // summaryRows lists the scalar entries of an ingest summary (identifier hashes and lists

@@ -134,6 +134,10 @@ func gather(src *Source) (*gathered, error) {
 				}
 			}
 			g.tables = append(g.tables, ti)
+		case stages.Signals:
+			ti := tableInfo{art: a}
+			ti.summary, _ = readSummary(a.Dir)
+			g.tables = append(g.tables, ti)
 		case stages.Model:
 			if c, err := models.ReadCard(a.Dir); err == nil {
 				g.model, g.modelID = &c, a.StageID
