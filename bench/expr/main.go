@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -30,6 +31,7 @@ func main() {
 	dir := flag.String("dir", os.TempDir(), "where to write the matrix")
 	keep := flag.Bool("keep", false, "keep the generated file")
 	python := flag.String("python", "/usr/bin/python3", "python with pandas")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the biopipe reads here")
 	flag.Parse()
 
 	path := filepath.Join(*dir, fmt.Sprintf("bench-expr-%dx%d.tsv", *genes, *samples))
@@ -44,6 +46,15 @@ func main() {
 	st, _ := os.Stat(path)
 	fmt.Printf("file: %s, %d genes x %d samples, %.0f MB, GOMAXPROCS=%d\n", path, *genes, *samples, float64(st.Size())/1e6, runtime.GOMAXPROCS(0))
 
+	if *cpuprofile != "" {
+		pf, err := os.Create(*cpuprofile)
+		if err != nil {
+			fail(err)
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			fail(err)
+		}
+	}
 	goBest := math.Inf(1)
 	var shape string
 	for range *reps {
@@ -57,6 +68,9 @@ func main() {
 		el := time.Since(t0).Seconds()
 		goBest = min(goBest, el)
 		shape = fmt.Sprintf("%d rows, tensor %v", f.NumRows(), f.Col("x").Shape)
+	}
+	if *cpuprofile != "" {
+		pprof.StopCPUProfile()
 	}
 	fmt.Printf("biopipe io/expr -> dataset.Frame: %.2f s (best of %d; %s)\n", goBest, *reps, shape)
 
