@@ -111,7 +111,7 @@ var Fields = []stages.Field{
 		Doc: "where labels come from: csv (labels), folder (the first folder under path: class_name/...), none; auto = csv when labels is set, else none"},
 	{Name: FieldLabelColumn, Type: stages.String, Default: "label", Doc: "the CSV column holding the label"},
 	{Name: FieldJoinOn, Type: stages.String, Default: JoinPath, Enum: []string{JoinPath, JoinSOP, JoinSeries, JoinStudy, JoinPatient},
-		Doc: "what a CSV row is matched on: the file path (relative to path), or a DICOM attribute"},
+		Doc: "what a CSV row is matched on: the file path (relative to path, or to the common folder of files; absolute paths also match), or a DICOM attribute"},
 	{Name: FieldKeyColumn, Type: stages.String, Default: "", Doc: "the CSV column holding the join key (default: the join_on name)"},
 	{Name: FieldMissingLabel, Type: stages.String, Default: "error", Enum: []string{"error", "drop"},
 		Doc: "what to do with a file that has no label: fail naming it, or drop it (counted in summary.json)"},
