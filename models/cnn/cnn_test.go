@@ -39,7 +39,7 @@ func bars(n, size int, seed uint64) *models.Data {
 	return d
 }
 
-func train(t *testing.T, params map[string]any, data, val *models.Data, epochs int) *models.Result {
+func fit(t *testing.T, params map[string]any, data, val *models.Data, epochs int) *models.Result {
 	t.Helper()
 	res, err := models.Train(context.Background(), models.TrainOptions{
 		Family: cnn.Family, Params: params, Train: data, Val: val, Task: models.Classification,
@@ -70,7 +70,7 @@ func accuracy(t *testing.T, res *models.Result, d *models.Data) float64 {
 }
 
 func TestLearnsBars(t *testing.T) {
-	res := train(t, map[string]any{"channels": []any{8, 16}}, bars(256, 8, 1), nil, 8)
+	res := fit(t, map[string]any{"channels": []any{8, 16}}, bars(256, 8, 1), nil, 8)
 	acc := accuracy(t, res, bars(200, 8, 2))
 	t.Logf("test accuracy %.3f", acc)
 	assert.GreaterOrEqual(t, acc, 0.95)
@@ -100,7 +100,7 @@ func TestVariants(t *testing.T) {
 			for i := range 24 {
 				d.Classes = append(d.Classes, i%2)
 			}
-			res := train(t, c.params, d, d, 2)
+			res := fit(t, c.params, d, d, 2)
 			p, err := res.Trained.Predict(context.Background(), d.X)
 			require.NoError(t, err)
 			require.Len(t, p, 24)
@@ -113,7 +113,7 @@ func TestVariants(t *testing.T) {
 // TestParameterCount checks the variable shapes through the trainable parameter count.
 func TestParameterCount(t *testing.T) {
 	d := bars(8, 8, 1)
-	res := train(t, map[string]any{"channels": []any{4, 6}, "kernel_size": 3, "hidden": []any{5}}, d, nil, 1)
+	res := fit(t, map[string]any{"channels": []any{4, 6}, "kernel_size": 3, "hidden": []any{5}}, d, nil, 1)
 	want := (3*3*1*4 + 4) + (3*3*4*6 + 6) + (6*5 + 5) + (5*2 + 2)
 	assert.Equal(t, want, res.Card.NumParameters)
 
@@ -135,7 +135,7 @@ func TestParameterCount(t *testing.T) {
 		shape := cnn.OutputShape(in, p)
 		sz := dataset.TensorSize(in)
 		d := &models.Data{X: &dataset.Matrix{N: 4, Shape: in, X: make([]float32, 4*sz)}, Classes: []int{0, 1, 0, 1}}
-		res := train(t, params, d, nil, 1)
+		res := fit(t, params, d, nil, 1)
 		k := 9 // 3x3 kernel
 		if len(in) == 4 {
 			k = 27 // 3x3x3
@@ -148,8 +148,8 @@ func TestParameterCount(t *testing.T) {
 func TestDeterministic(t *testing.T) {
 	d, v := bars(64, 8, 3), bars(32, 8, 4)
 	params := map[string]any{"channels": []any{4, 8}, "normalization": "batch", "dropout": 0.1}
-	a := train(t, params, d, v, 2)
-	b := train(t, params, d, v, 2)
+	a := fit(t, params, d, v, 2)
+	b := fit(t, params, d, v, 2)
 	pa, err := a.Trained.Predict(context.Background(), v.X)
 	require.NoError(t, err)
 	pb, err := b.Trained.Predict(context.Background(), v.X)
