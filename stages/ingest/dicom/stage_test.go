@@ -391,3 +391,57 @@ func TestPydicomDICOMDIR(t *testing.T) {
 	assert.Equal(t, 2, s.Patients)
 	assert.Empty(t, s.Quarantined)
 }
+
+// TestJoinKeysAndFileLists joins the generator's labels.csv on each supported key and
+// reads the files from a list instead of a folder.
+func TestJoinKeysAndFileLists(t *testing.T) {
+	set, dir := writeSet(t, dicomgen.StudyOptions{Patients: 2, SeriesPerPatient: 2, Slices: 2, Size: 16, Seed: 5})
+	var files []any
+	for _, f := range set.Files {
+		files = append(files, filepath.Join(dir, filepath.FromSlash(f.Path)))
+	}
+	want := map[string]int{}
+	for _, f := range set.Files {
+		want[f.Label]++
+	}
+	for _, tc := range []struct {
+		join string
+		raw  map[string]any
+	}{
+		{"path", map[string]any{"path": dir}},
+		{"sop_instance_uid", map[string]any{"files": files}},
+		{"series_instance_uid", map[string]any{"path": dir}},
+	} {
+		t.Run(tc.join, func(t *testing.T) {
+			raw := tc.raw
+			raw["labels"], raw["join_on"], raw["salt"] = filepath.Join(dir, "labels.csv"), tc.join, "x"
+			r := runStage(t, t.TempDir(), raw, false)
+			require.NoError(t, r.err)
+			f, err := dataset.ReadFile(filepath.Join(r.out, stages.DataFile))
+			require.NoError(t, err)
+			got := map[string]int{}
+			for _, l := range f.Col("label").S {
+				got[l]++
+			}
+			assert.Equal(t, want, got)
+		})
+	}
+	// patient_id: each patient has both classes, so a per-patient CSV is built here
+	csv := filepath.Join(t.TempDir(), "patients.csv")
+	body := "patient_id,label\n"
+	seen := map[string]bool{}
+	for _, f := range set.Files {
+		if !seen[f.PatientID] {
+			body += f.PatientID + ",cohort-" + f.PatientID[len(f.PatientID)-1:] + "\n"
+			seen[f.PatientID] = true
+		}
+	}
+	require.NoError(t, os.WriteFile(csv, []byte(body), 0o644))
+	r := runStage(t, t.TempDir(), map[string]any{"path": dir, "labels": csv, "join_on": "patient_id", "salt": "x"}, false)
+	require.NoError(t, r.err)
+	f, err := dataset.ReadFile(filepath.Join(r.out, stages.DataFile))
+	require.NoError(t, err)
+	for i := 0; i < f.NumRows(); i++ {
+		assert.True(t, strings.HasPrefix(f.Col("label").S[i], "cohort-"))
+	}
+}
