@@ -137,16 +137,20 @@ func parseMTX(name string, data []byte) (*coo, MTXHeader, error) {
 		if read >= nnz {
 			return nil, h, fmt.Errorf("%s:%d: more entries than the %d declared on the size line", name, lineNo, nnz)
 		}
-		nf := 0
-		for len(t) > 0 && nf < 3 {
-			k := bytes.IndexAny(t, " \t")
-			if k < 0 {
-				fields[nf], t = t, nil
-			} else {
-				fields[nf], t = t[:k], bytes.TrimLeft(t[k:], " \t")
+		nf, p := 0, 0
+		for p < len(t) && nf < 3 {
+			q := p
+			for q < len(t) && t[q] != ' ' && t[q] != '\t' {
+				q++
 			}
+			fields[nf] = t[p:q]
 			nf++
+			for q < len(t) && (t[q] == ' ' || t[q] == '\t') {
+				q++
+			}
+			p = q
 		}
+		t = t[p:]
 		var i, j int
 		var val float64 = 1
 		if h.Format == "coordinate" {
@@ -229,9 +233,15 @@ func parseMTX(name string, data []byte) (*coo, MTXHeader, error) {
 }
 
 func mtxIndex(b []byte, n int) (int, error) {
-	v, err := strconv.Atoi(string(b))
-	if err != nil {
-		return 0, fmt.Errorf("%q is not an integer", b)
+	v := 0
+	for i, c := range b {
+		if c < '0' || c > '9' || i >= 10 {
+			return 0, fmt.Errorf("%q is not an integer", b)
+		}
+		v = v*10 + int(c-'0')
+	}
+	if len(b) == 0 {
+		return 0, fmt.Errorf("empty index")
 	}
 	if v < 1 || v > n {
 		return 0, fmt.Errorf("%d out of range 1..%d", v, n)
