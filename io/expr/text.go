@@ -36,7 +36,7 @@ func readAll(path string) ([]byte, error) {
 			return nil, fmt.Errorf("%s: gzip: %w", path, err)
 		}
 		var buf bytes.Buffer
-		buf.Grow(int(st.Size()) * 4)
+		buf.Grow(int(min(st.Size()*4, 1<<30)))
 		if _, err := io.Copy(&buf, zr); err != nil {
 			return nil, fmt.Errorf("%s: gzip: %w", path, err)
 		}

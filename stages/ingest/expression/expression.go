@@ -286,10 +286,16 @@ func (s *Stage) Load(ctx context.Context, env *stages.Env) (*dataset.Frame, *Sum
 	f.Meta[dataset.MetaSource] = sum.File
 	ids := make([]string, len(keep))
 	g := m.NumGenes()
-	x := make([]float32, len(keep)*g)
-	for k, i := range keep {
-		ids[k] = m.Samples[i]
-		m.Row(i, x[k*g:(k+1)*g])
+	var x []float32
+	if !m.IsSparse() && len(keep) == m.NumSamples() {
+		x = m.X // every sample, in order: no copy
+		copy(ids, m.Samples)
+	} else {
+		x = make([]float32, len(keep)*g)
+		for k, i := range keep {
+			ids[k] = m.Samples[i]
+			m.Row(i, x[k*g:(k+1)*g])
+		}
 	}
 	f.Set(&dataset.Column{Name: ColSample, Kind: dataset.String, S: ids})
 	f.Set(&dataset.Column{Name: dataset.ColTensor, Kind: dataset.Tensor, Shape: []int{g}, T: x,

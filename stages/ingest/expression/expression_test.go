@@ -104,6 +104,17 @@ func TestIngestDenseAnnotation(t *testing.T) {
 	assert.Equal(t, []float64{45, 50, 61}, f.Label().F)
 }
 
+func TestIngestSamplesByGenesWithInfoColumn(t *testing.T) {
+	dir := t.TempDir()
+	csv := writeFile(t, dir, "cells.csv", "cell,type,G1,G2\nc1,T,1,2\nc2,B,3,4\n")
+	f, sum, err := run(t, map[string]any{"path": csv, "orientation": "samples_x_genes", "info_columns": 1, "label": "type"})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"T", "B"}, f.Label().S)
+	assert.Equal(t, []float32{1, 2, 3, 4}, f.Col("x").T)
+	assert.Equal(t, []string{"G1", "G2"}, sum.FirstGenes)
+	assert.Equal(t, "csv", sum.Format)
+}
+
 func TestIngestGCTColumnMetadata(t *testing.T) {
 	dir := t.TempDir()
 	gct := writeFile(t, dir, "x.gct", "#1.3\n2\t3\t1\t1\nid\tsymbol\tA\tB\tC\nsubtype\tna\tbasal\tluminal\tbasal\n"+
