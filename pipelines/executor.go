@@ -2,6 +2,7 @@ package pipelines
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -18,6 +19,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/biopipe/biopipe/dataset"
 	"github.com/biopipe/biopipe/stages"
 )
 
@@ -222,9 +224,17 @@ func runStage(ctx context.Context, plan *Plan, ps *PlannedStage, results map[str
 	if ps.Kind.UsesBackend {
 		keyDoc["backend"] = backend
 	}
+	env.ProjectSalt = func() ([]byte, error) { return ProjectSalt(wd) }
 	for _, f := range ps.Kind.EnvFields {
 		if name := cfg.String(f); name != "" {
-			h := sha256.Sum256([]byte("biopipe-env-key\x00" + os.Getenv(name)))
+			v := []byte(os.Getenv(name))
+			if len(v) == 0 {
+				// Unset: the stage falls back to the project salt, which then keys the cache.
+				if v, err = ProjectSalt(wd); err != nil {
+					return fail(err)
+				}
+			}
+			h := sha256.Sum256(append([]byte("biopipe-env-key\x00"), v...))
 			keyDoc["env:"+f] = hex.EncodeToString(h[:])
 		}
 	}
@@ -413,4 +423,33 @@ func resolvePath(p, base string) (string, error) {
 		return filepath.Abs(q)
 	}
 	return "", fmt.Errorf("%s: no such file or folder (looked in the working directory and in %s)", p, base)
+}
+
+var saltMu sync.Mutex
+
+// ProjectSalt returns the work dir's secret salt for pseudonyms, creating it (32 random
+// bytes, hex, readable by the owner only) on first use.
+func ProjectSalt(workDir string) ([]byte, error) {
+	saltMu.Lock()
+	defer saltMu.Unlock()
+	p := filepath.Join(workDir, "secrets", "pseudonym.salt")
+	if b, err := os.ReadFile(p); err == nil && len(b) > 0 {
+		return b, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return nil, err
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, err
+	}
+	salt := []byte(hex.EncodeToString(raw))
+	err := dataset.AtomicWrite(p, func(w *os.File) error {
+		if err := w.Chmod(0o600); err != nil {
+			return err
+		}
+		_, err := w.Write(salt)
+		return err
+	})
+	return salt, err
 }

@@ -387,3 +387,19 @@ func TestEnvFieldInCacheKey(t *testing.T) {
 	b, _ := json.Marshal(m)
 	assert.NotContains(t, string(b), "two")
 }
+
+func TestProjectSalt(t *testing.T) {
+	wd := t.TempDir()
+	a, err := ProjectSalt(wd)
+	require.NoError(t, err)
+	assert.Len(t, a, 64)
+	b, err := ProjectSalt(wd)
+	require.NoError(t, err)
+	assert.Equal(t, a, b, "stable within a project")
+	st, err := os.Stat(filepath.Join(wd, "secrets", "pseudonym.salt"))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+	c, err := ProjectSalt(t.TempDir())
+	require.NoError(t, err)
+	assert.NotEqual(t, a, c, "another project, another salt")
+}

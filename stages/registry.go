@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -120,6 +121,10 @@ type Env struct {
 	Log      *slog.Logger
 	// KeepGoing: readers quarantine corrupt inputs (see Quarantine) instead of failing.
 	KeepGoing bool
+
+	// ProjectSalt returns the work dir's secret pseudonym salt (created on first use); set
+	// by the executor. See PseudonymSalt.
+	ProjectSalt func() ([]byte, error)
 
 	mu         sync.Mutex
 	metrics    map[string]any
@@ -323,4 +328,28 @@ func (r *Registry) Clone() *Registry {
 		out.kinds[n] = k
 	}
 	return out
+}
+
+// PseudonymSalt returns the salt for patient/subject pseudonyms: the explicit value when
+// given, else the environment variable named envName, else the project's own secret salt
+// (a random value kept in the work dir, so pseudonyms are stable within a project and
+// cannot be reversed by hashing guessable ids). The source is returned for logs; the salt
+// itself must never be written.
+func (e *Env) PseudonymSalt(explicit, envName string) ([]byte, string, error) {
+	if explicit != "" {
+		return []byte(explicit), "config", nil
+	}
+	if envName != "" {
+		if v := os.Getenv(envName); v != "" {
+			return []byte(v), "$" + envName, nil
+		}
+	}
+	if e.ProjectSalt == nil {
+		return nil, "", fmt.Errorf("stage %q: no pseudonym salt: set with.salt or the environment variable %s", e.StageID, envName)
+	}
+	s, err := e.ProjectSalt()
+	if err != nil {
+		return nil, "", fmt.Errorf("stage %q: project salt: %w", e.StageID, err)
+	}
+	return s, "project salt", nil
 }

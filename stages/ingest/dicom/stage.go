@@ -13,7 +13,6 @@ package dicom
 import (
 	"context"
 	"fmt"
-	"os"
 
 	"github.com/biopipe/biopipe/stages"
 )
@@ -159,11 +158,13 @@ func New(cfg stages.Config) (stages.Stage, error) {
 	}
 	return stages.StageFunc(func(ctx context.Context, env *stages.Env) error {
 		opt := *o
-		if opt.Deidentify && opt.Salt == "" {
-			opt.Salt = os.Getenv(opt.SaltEnv)
-			if opt.Salt == "" {
-				return fmt.Errorf("stage %q: de-identification needs a project salt: set with.salt or the environment variable %s (with.salt_env)", env.StageID, opt.SaltEnv)
+		if opt.Deidentify {
+			salt, from, err := env.PseudonymSalt(opt.Salt, opt.SaltEnv)
+			if err != nil {
+				return err
 			}
+			opt.Salt = string(salt)
+			env.Log.Debug("pseudonym salt", "from", from)
 		}
 		return Run(ctx, env, &opt)
 	}), nil

@@ -115,8 +115,8 @@ contiguous segments. The subject of a recording is a pseudonym: "sub-" + the fir
 digits of HMAC-SHA256(salt, id), where the id is the EDF+ patient code (else the patient
 name or field; subject_from: patient) or a part of the file name (subject_from: file,
 subject_pattern with one capture group). The salt is read from the environment variable
-named by salt_env (a digest of it joins the cache key; without it a fixed salt is used and
-pseudonyms of guessable ids can be reversed). Patient names and codes are never written;
+named by salt_env, else it is the project's secret salt kept in the work dir (a digest of the
+salt joins the cache key), so pseudonyms of guessable ids cannot be reversed. Patient names and codes are never written;
 summary.json lists SHA-256 hashes of them under phi_hashes for the report's guard.
 Output: recordings.arrow (recording, subject, source, segment, onset, channel, unit,
 sample_rate, samples list<float32>) and annotations.arrow (recording, onset, duration, text).`,
@@ -290,7 +290,6 @@ func HashPHI(s string) string {
 	return hex.EncodeToString(h[:])
 }
 
-const defaultSalt = "biopipe-default-salt"
 
 func (s *stage) Run(ctx context.Context, env *stages.Env) error {
 	// Paths come from env.Config: the executor resolves them (relative to the pipeline file)
@@ -306,11 +305,11 @@ func (s *stage) Run(ctx context.Context, env *stages.Env) error {
 	if len(files) == 0 {
 		return fmt.Errorf("no recording files found in %v", paths)
 	}
-	salt := []byte(os.Getenv(s.cfg.String(FieldSaltEnv)))
-	if len(salt) == 0 {
-		env.Log.Warn("pseudonym salt not set: using a fixed salt; set it in the environment", "variable", s.cfg.String(FieldSaltEnv))
-		salt = []byte(defaultSalt)
+	salt, from, err := env.PseudonymSalt("", s.cfg.String(FieldSaltEnv))
+	if err != nil {
+		return err
 	}
+	env.Log.Debug("pseudonym salt", "from", from)
 	set := &Set{}
 	sum := &Summary{Annotations: map[string]int{}, PHIHashes: []string{}, PHIHashMethod: PHIHashMethod}
 	phi := map[string]bool{}

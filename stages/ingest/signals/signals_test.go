@@ -19,6 +19,8 @@ import (
 	"github.com/biopipe/biopipe/testdata/gen/eeggen"
 )
 
+const testSalt = "test-project-salt"
+
 func runIngest(t *testing.T, raw map[string]any, keepGoing bool) (*stages.Env, *Set, *Summary, error) {
 	t.Helper()
 	cfg, issues := stages.Check(kind.Fields, raw)
@@ -27,6 +29,7 @@ func runIngest(t *testing.T, raw map[string]any, keepGoing bool) (*stages.Env, *
 	require.NoError(t, err)
 	env := stages.NewEnv(nil)
 	env.StageID, env.Config, env.OutDir, env.KeepGoing = "eeg", cfg, t.TempDir(), keepGoing
+	env.ProjectSalt = func() ([]byte, error) { return []byte(testSalt), nil }
 	if err := st.Run(context.Background(), env); err != nil {
 		return env, nil, nil, err
 	}
@@ -95,7 +98,7 @@ func TestIngestSubjectFromFile(t *testing.T) {
 	dir, _ := smallEEG(t)
 	_, set, _, err := runIngest(t, map[string]any{"files": []any{dir}, "subject_pattern": `^(sub-\d+)`}, false)
 	require.NoError(t, err)
-	assert.Equal(t, Pseudonym([]byte(defaultSalt), "sub-01"), set.Segments[0].Subject)
+	assert.Equal(t, Pseudonym([]byte(testSalt), "sub-01"), set.Segments[0].Subject)
 	assert.Len(t, set.Segments[0].Channels, 4)
 }
 
