@@ -210,7 +210,7 @@ func (c *config) forward(scope *model.Scope, x *graph.Node, outDim int) *graph.N
 		h = layers.DenseWithBias(ls, h, width)
 		switch c.normalization {
 		case "batch":
-			h = norm.BatchNorm(ls, h, -1).UseBackendInference(false).Done()
+			h = batchNorm(ls, h)
 		case "layer":
 			h = norm.LayerNorm(ls, h, -1).Done()
 		}
@@ -256,13 +256,22 @@ func (c *config) activate(h *graph.Node) *graph.Node {
 func (c *config) normalize(scope *model.Scope, h *graph.Node) *graph.Node {
 	switch c.normalization {
 	case "batch":
-		// Batch statistics per channel over batch and positions; the direct formulation
-		// (not the backend's BatchNormForInference, which the Go backend lacks).
-		return norm.BatchNorm(scope, h, -1).UseBackendInference(false).Done()
+		return batchNorm(scope, h)
 	case "layer":
 		return layerNorm(scope.In("layer_norm"), h)
 	}
 	return h
+}
+
+// batchNormMomentum weighs the running mean/variance used at inference: 0.9 (PyTorch's
+// momentum 0.1) follows the weights of a short training run; GoMLX's 0.99 averages over
+// ~100 steps, longer than many small biomedical runs, and its inference statistics then lag.
+const batchNormMomentum = 0.9
+
+// batchNorm normalizes h per channel (last axis) with batch statistics over the batch and
+// all positions, in the direct formulation (the Go backend has no BatchNormForInference).
+func batchNorm(scope *model.Scope, h *graph.Node) *graph.Node {
+	return norm.BatchNorm(scope, h, -1).Momentum(batchNormMomentum).UseBackendInference(false).Done()
 }
 
 // layerNorm normalizes each example of h [B, spatial..., C] over all its positions and
