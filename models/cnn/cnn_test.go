@@ -175,3 +175,34 @@ func TestBuildErrors(t *testing.T) {
 	assert.ErrorContains(t, err, "channels")
 	assert.Equal(t, stages.Config(p)["kernel_size"], 3)
 }
+
+// TestInitFromTransfersBlocks fine-tunes a 3-class model from a trained 2-class one: the
+// convolutional blocks load by scope path, the new head (other width) starts fresh.
+func TestInitFromTransfersBlocks(t *testing.T) {
+	dir := t.TempDir()
+	_, err := models.Train(context.Background(), models.TrainOptions{
+		Family: cnn.Family, Params: map[string]any{"channels": []any{4, 8}, "hidden": []any{6}},
+		Train: bars(64, 8, 1), Task: models.Classification, Classes: []string{"vertical", "horizontal"},
+		Epochs: 2, BatchSize: 32, Seed: 1, OutDir: dir,
+	})
+	require.NoError(t, err)
+	d := bars(60, 8, 2)
+	for i := range d.Classes {
+		d.Classes[i] = i % 3
+	}
+	res, err := models.Train(context.Background(), models.TrainOptions{
+		Family: cnn.Family, Params: map[string]any{"channels": []any{4, 8}, "hidden": []any{6}},
+		Train: d, Task: models.Classification, Classes: []string{"a", "b", "c"},
+		Epochs: 1, BatchSize: 32, Seed: 2, InitFrom: dir,
+	})
+	require.NoError(t, err)
+	rep := res.Card.InitFrom
+	require.NotNil(t, rep)
+	assert.Subset(t, rep.Loaded, []string{
+		"/model/block_0/conv_0/weights", "/model/block_0/conv_0/biases",
+		"/model/block_1/conv_0/weights", "/model/block_1/conv_0/biases",
+		"/model/hidden_0/dense/weights",
+	})
+	assert.Equal(t, []string{"/model/output/dense/biases (source [2], model [3])", "/model/output/dense/weights (source [6 2], model [6 3])"},
+		rep.ShapeMismatch, "2 -> 3 classes: the output layer starts fresh")
+}
