@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
 
 	"github.com/biopipe/biopipe/dataset"
 	"github.com/biopipe/biopipe/stages"
@@ -107,4 +108,21 @@ func TestStageRoundTrip(t *testing.T) {
 
 	_, issues = stages.Check(k.Fields, map[string]any{})
 	assert.NotEmpty(t, issues, "shape is required")
+}
+
+// TestExampleValidates checks that the documented example is valid config.
+func TestExampleValidates(t *testing.T) {
+	k, err := stages.Default.Get(KindName)
+	require.NoError(t, err)
+	var list []struct {
+		Kind string         `yaml:"kind"`
+		With map[string]any `yaml:"with"`
+	}
+	require.NoError(t, yaml.Unmarshal([]byte(k.Example), &list), k.Example)
+	require.Len(t, list, 1)
+	assert.Equal(t, KindName, list[0].Kind)
+	cfg, issues := stages.Check(k.Fields, list[0].With)
+	require.Empty(t, issues)
+	_, err = k.New(cfg)
+	require.NoError(t, err)
 }
