@@ -9,9 +9,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"math"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/biopipe/biopipe/dataset"
@@ -317,7 +319,8 @@ func (s *Stage) Load(ctx context.Context, env *stages.Env) (*dataset.Frame, *Sum
 		if s.Task == "regression" {
 			c := &dataset.Column{Name: s.Label, Kind: dataset.Float, F: make([]float64, len(keep))}
 			for k, v := range labels {
-				if _, err := fmt.Sscanf(v, "%g", &c.F[k]); err != nil {
+				var err error
+				if c.F[k], err = strconv.ParseFloat(v, 64); err != nil || math.IsNaN(c.F[k]) || math.IsInf(c.F[k], 0) {
 					return nil, nil, fmt.Errorf("%s: %s, column %q: label %q is not a number (task: regression)",
 						ann.file, ann.line(ann.index[ids[k]]), s.Label, v)
 				}

@@ -139,7 +139,7 @@ func TestIngestErrors(t *testing.T) {
 		{"duplicated id", "id,y\nS1,a\nS2,b\nS1,c\n", map[string]any{"label": "y"}, []string{"a.csv: line 4", `duplicated sample id "S1"`, "line 2"}},
 		{"no such column", "id,label\nS1,a\nS2,b\n", map[string]any{"label": "lable"}, []string{`no annotation column "lable"`, `did you mean "label"`}},
 		{"nothing matches", "id,y\nX1,a\nX2,b\n", map[string]any{"label": "y", "unannotated": "drop"}, []string{"no sample id of m.tsv matches", `"S1"`, `"X1"`}},
-		{"bad regression label", "id,y\nS1,1\nS2,high\n", map[string]any{"label": "y", "task": "regression"}, []string{"a.csv: line 3", `label "high" is not a number`}},
+		{"bad regression label", "id,y\nS1,1\nS2,1abc\n", map[string]any{"label": "y", "task": "regression"}, []string{"a.csv: line 3", `label "1abc" is not a number`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
