@@ -454,6 +454,17 @@ func TestInspect(t *testing.T) {
 	assert.Contains(t, b.String(), "2 samples x 2 genes")
 	assert.Contains(t, b.String(), "A=4, B=0")
 
+	bare := write(t, dir, "m.mtx", "%%MatrixMarket matrix coordinate integer general\n3 2 2\n1 1 5\n3 2 7\n")
+	ins, err = inspect.Find(bare)
+	require.NoError(t, err)
+	v, err = ins.Inspect(context.Background(), bare)
+	require.NoError(t, err)
+	s = v.(Summary)
+	assert.Equal(t, 2, s.Samples, "a bare .mtx is read as genes x samples")
+	assert.Equal(t, []string{"gene1", "gene2", "gene3"}, s.FirstGenes)
+	assert.Equal(t, []float64{5, 7}, s.FirstSums)
+	assert.Contains(t, s.Note, "numbered")
+
 	tenx := t.TempDir()
 	require.NoError(t, Write10x(tenx, &Matrix{Samples: []string{"c1"}, Genes: []string{"g"}, X: []float32{2}}))
 	ins, err = inspect.Find(tenx)
