@@ -31,7 +31,7 @@ var Fields = []stages.Field{
 	{Name: FieldColumns, Type: stages.Strings,
 		Doc: "the numeric columns to pack, in row-major order of the shape (default: every numeric feature column, in table order)"},
 	{Name: FieldShape, Type: stages.Ints, Required: true, Min: stages.Bound(1),
-		Doc: "per-example tensor shape, e.g. [8, 8, 1] for 8x8 grey images (channels last); its size must equal the number of columns"},
+		Doc: "per-example tensor shape, channels last: [8, 8, 1] for 8x8 grey images (the cnn model reads a 2-axis [8, 8] as a sequence [T, C]); its size must equal the number of columns"},
 	{Name: FieldName, Type: stages.String, Default: dataset.ColTensor,
 		Doc: "name of the new tensor column"},
 	{Name: FieldScale, Type: stages.Float, Default: 1.0,
