@@ -49,6 +49,9 @@ type CSVOptions struct {
 	// Types declares column types by name (dataset.Int, Float or String); a declared
 	// column whose value does not parse is an error naming file, line and column.
 	Types map[string]dataset.Kind
+	// AllText reads every column not named in Types as text, exactly as written (ids such
+	// as "007" keep their zeros).
+	AllText bool
 	// SkipBadRows skips rows with the wrong number of fields (or broken quoting) and
 	// counts them in ReadInfo instead of failing.
 	SkipBadRows bool
@@ -224,6 +227,9 @@ func DecodeCSV(r io.Reader, name string, opts CSVOptions) (*dataset.Frame, *Read
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			kind, declared := opts.Types[names[i]]
+			if !declared && opts.AllText {
+				kind, declared = dataset.String, true
+			}
 			f.Columns[i], errs[i] = buildColumn(names[i], &cols[i], naSet, kind, declared)
 			cols[i] = colBuf{}
 		}()

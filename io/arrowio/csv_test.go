@@ -389,3 +389,13 @@ func TestCast(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, dataset.String, g.Col("zip").Kind)
 }
+
+func TestDecodeCSVAllText(t *testing.T) {
+	f, _, err := DecodeCSV(strings.NewReader("id,age,n\n007,41,1.5\n012,NA,2\n"), "a.csv", CSVOptions{AllText: true, Types: map[string]dataset.Kind{"n": dataset.Float}})
+	require.NoError(t, err)
+	assert.Equal(t, dataset.String, f.Col("id").Kind)
+	assert.Equal(t, []string{"007", "012"}, []string{f.Col("id").Text(0), f.Col("id").Text(1)})
+	assert.Equal(t, dataset.String, f.Col("age").Kind)
+	assert.False(t, f.Col("age").IsValid(1), "NA is still missing")
+	assert.Equal(t, dataset.Float, f.Col("n").Kind, "a declared type wins")
+}

@@ -393,7 +393,8 @@ func (s *Stage) annotations(ctx context.Context, m *expr.Matrix) (*annotation, e
 		return a, nil
 	}
 	a.file = filepath.Base(s.Annotation)
-	opts := arrowio.Options{} // ids and annotations are read back as text (Column.Text)
+	// Ids and annotations are used as text: read them as written, so "007" stays "007".
+	opts := arrowio.Options{CSV: arrowio.CSVOptions{AllText: true}}
 	tbl, info, err := arrowio.Read(ctx, s.Annotation, opts)
 	if err != nil {
 		return nil, fmt.Errorf("annotation: %w", err)
