@@ -290,7 +290,6 @@ func HashPHI(s string) string {
 	return hex.EncodeToString(h[:])
 }
 
-
 func (s *stage) Run(ctx context.Context, env *stages.Env) error {
 	// Paths come from env.Config: the executor resolves them (relative to the pipeline file)
 	// after the stage was built.
