@@ -111,8 +111,13 @@ func FeatureNorm(scope *model.Scope, h *graph.Node) *graph.Node {
 	variance := graph.ReduceAndKeep(graph.Square(centred), graph.ReduceMean, -1)
 	normed := graph.Div(centred, graph.Sqrt(graph.AddScalar(variance, 1e-5)))
 	vs := shapes.Make(h.DType(), ch)
-	gain := scope.WithInitializer(initializer.One).VariableWithShape("gain", vs).NodeValue(g)
-	offset := scope.WithInitializer(initializer.Zero).VariableWithShape("offset", vs).NodeValue(g)
+	bcast := make([]int, h.Rank())
+	for i := range bcast {
+		bcast[i] = 1
+	}
+	bcast[h.Rank()-1] = ch
+	gain := graph.Reshape(scope.WithInitializer(initializer.One).VariableWithShape("gain", vs).NodeValue(g), bcast...)
+	offset := graph.Reshape(scope.WithInitializer(initializer.Zero).VariableWithShape("offset", vs).NodeValue(g), bcast...)
 	return graph.Add(graph.Mul(normed, gain), offset)
 }
 
