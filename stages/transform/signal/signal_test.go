@@ -31,6 +31,7 @@ func run(t *testing.T, k *stages.Kind, raw map[string]any, in stages.Input) (*st
 	}
 	env := stages.NewEnv(nil)
 	env.StageID, env.Kind, env.Config, env.OutDir = "s", k.Name, cfg, t.TempDir()
+	env.ProjectSalt = func() ([]byte, error) { return []byte("test-project-salt"), nil }
 	env.Inputs = []stages.Input{in}
 	return env, st.Run(context.Background(), env)
 }
