@@ -360,7 +360,9 @@ func ConvWithBias(x, kernel, bias *graph.Node, cfg Config) *graph.Node {
 	backward := func(i int, v *graph.Node) *graph.Node {
 		v2d := graph.Reshape(v, m, f)
 		if i == 0 { // dx = col2im(v · k2ᵀ), the matmul in [M, cols] layout directly.
-			dp := graph.DotGeneral(v2d, []int{1}, nil, k2, []int{1}, nil)
+			// k2 is transposed first: the Go backend's matmul is far faster (10x measured on
+			// [1024,32]x[113,32]^T) when the rhs contracting axis comes first.
+			dp := graph.DotGeneral(v2d, []int{1}, nil, graph.TransposeAllAxes(k2, 1, 0), []int{0}, nil)
 			return col2im(graph.Reshape(dp, append(outDims[:len(outDims)-1:len(outDims)-1], cols)...), geo)
 		}
 		if dk2 == nil || dk2For != v { // a graph may take several gradients
