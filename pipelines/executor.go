@@ -224,6 +224,10 @@ func runStage(ctx context.Context, plan *Plan, ps *PlannedStage, results map[str
 	if ps.Kind.UsesBackend {
 		keyDoc["backend"] = backend
 	}
+	if len(ps.Kind.Inputs) == 0 && opts.KeepGoing {
+		// Readers quarantine corrupt files instead of failing: a different artifact.
+		keyDoc["keep_going"] = true
+	}
 	env.ProjectSalt = func() ([]byte, error) { return ProjectSalt(wd) }
 	for _, f := range ps.Kind.EnvFields {
 		if name := cfg.String(f); name != "" {
