@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -223,6 +225,8 @@ func runStage(ctx context.Context, plan *Plan, ps *PlannedStage, results map[str
 	}
 	if ps.Kind.UsesBackend {
 		keyDoc["backend"] = backend
+		// SIMD and plain builds of the Go backend differ in the last bits of a float.
+		keyDoc["build"] = buildFlavour()
 	}
 	if len(ps.Kind.Inputs) == 0 && opts.KeepGoing {
 		// Readers quarantine corrupt files instead of failing: a different artifact.
@@ -456,4 +460,19 @@ func ProjectSalt(workDir string) ([]byte, error) {
 		return err
 	})
 	return salt, err
+}
+
+// buildFlavour names what of this binary's build changes numeric results: the Go
+// experiments (GOEXPERIMENT=simd switches the Go backend's matmul kernels) and the
+// architecture.
+func buildFlavour() string {
+	exp := ""
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "GOEXPERIMENT" {
+				exp = s.Value
+			}
+		}
+	}
+	return runtime.GOARCH + "/" + exp
 }
