@@ -108,7 +108,7 @@ func Run(ctx context.Context, plan *Plan, opts Options) (*Manifest, error) {
 	}
 	m := &Manifest{
 		RunID: runID, Pipeline: plan.Spec.Name, File: plan.Source.File, Command: opts.Command,
-		SpecHash: specHash, Spec: plan.Source.Value, Biopipe: Version, GoVersion: goVersion(),
+		SpecHash: specHash, Spec: plan.Source.Value, Biopipe: Version, GoVersion: goVersion(), Build: buildFlavour(),
 		Modules: info.Modules, Backend: backend, Seed: plan.Spec.Seed, Host: host,
 		OS: osName(), Start: start, WorkDir: wd, Metrics: map[string]any{}, StageCount: len(plan.Order),
 	}

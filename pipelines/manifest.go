@@ -28,6 +28,7 @@ type Manifest struct {
 	Spec       map[string]any    `json:"spec"`
 	Biopipe    string            `json:"biopipe_version"`
 	GoVersion  string            `json:"go_version"`
+	Build      string            `json:"build"` // arch/GOEXPERIMENT: SIMD and plain builds differ in float rounding
 	Modules    map[string]string `json:"modules"`
 	Backend    string            `json:"backend"`
 	Seed       int64             `json:"seed"`
