@@ -204,6 +204,12 @@ func runStage(ctx context.Context, plan *Plan, ps *PlannedStage, results map[str
 	}
 	cfg, pathDigests, err := resolvePaths(ps.Kind.Fields, ps.Config, filepath.Dir(plan.Source.File))
 	if err != nil {
+		var pe *pathError
+		if errors.As(err, &pe) {
+			// Point at the field in the pipeline file, as validation errors do.
+			pos := plan.Source.ValuePos(fmt.Sprintf("stages.%d.with.%s", ps.Spec.index, pe.field))
+			err = fmt.Errorf("%s: %w", pos, err)
+		}
 		return fail(err)
 	}
 	env := stages.NewEnv(opts.Progress)
@@ -368,7 +374,7 @@ func resolvePaths(fields []stages.Field, cfg stages.Config, base string) (stages
 				}
 				abs, err := resolvePath(p, base)
 				if err != nil {
-					return fmt.Errorf("field %q: %w", prefix+f.Name, err)
+					return &pathError{field: prefix + f.Name, err: err}
 				}
 				c[f.Name] = abs
 				d, err := HashInput(abs)
@@ -381,7 +387,7 @@ func resolvePaths(fields []stages.Field, cfg stages.Config, base string) (stages
 				for i, p := range c.Strings(f.Name) {
 					abs, err := resolvePath(p, base)
 					if err != nil {
-						return fmt.Errorf("field %q[%d]: %w", prefix+f.Name, i, err)
+						return &pathError{field: fmt.Sprintf("%s%s.%d", prefix, f.Name, i), err: err}
 					}
 					d, err := HashInput(abs)
 					if err != nil {
@@ -476,3 +482,12 @@ func buildFlavour() string {
 	}
 	return runtime.GOARCH + "/" + exp
 }
+
+// pathError is an input path of a stage's config that does not exist.
+type pathError struct {
+	field string
+	err   error
+}
+
+func (e *pathError) Error() string { return fmt.Sprintf("field %q: %v", e.field, e.err) }
+func (e *pathError) Unwrap() error { return e.err }

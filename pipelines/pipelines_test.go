@@ -403,3 +403,11 @@ func TestProjectSalt(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotEqual(t, a, c, "another project, another salt")
 }
+
+func TestMissingInputPathNamesTheLine(t *testing.T) {
+	p, err := plan(t, "name: x\nstages:\n  - id: a\n    kind: test.source\n    with:\n      value: 1\n      path: no/such.csv\n")
+	require.NoError(t, err)
+	_, err = Run(context.Background(), p, Options{WorkDir: t.TempDir()})
+	require.ErrorIs(t, err, ErrRunFailed)
+	assert.Contains(t, err.Error(), `stage "a": p.yaml:7:13: field "path": no/such.csv: no such file or folder`)
+}
