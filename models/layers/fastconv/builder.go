@@ -22,6 +22,7 @@ type Builder struct {
 	bias      bool
 	newScope  bool
 	reg       regularizer.Regularizer
+	cf        bool
 }
 
 // New starts a convolution of x [batch, spatial..., C] with filters output channels; the
@@ -110,6 +111,14 @@ func (b *Builder) CurrentScope() *Builder {
 }
 
 // Regularizer sets the regularizer applied to the kernel (not the bias); nil disables it.
+// ChannelsFirst declares x channels-first, [C, batch, spatial...]: the layer then uses
+// ConvCF and returns [filters, batch, out spatial...]. The variables are the same as
+// channels-last (kernel [kernel spatial..., C, filters]).
+func (b *Builder) ChannelsFirst() *Builder {
+	b.cf = true
+	return b
+}
+
 func (b *Builder) Regularizer(r regularizer.Regularizer) *Builder {
 	b.reg = r
 	return b
@@ -127,6 +136,9 @@ func (b *Builder) Done() *graph.Node {
 	g := b.x.Graph()
 	dtype := b.x.DType()
 	c := b.x.Shape().Dimensions[b.x.Rank()-1]
+	if b.cf {
+		c = b.x.Shape().Dimensions[0]
+	}
 	kdims := append(append([]int{}, b.kernel...), c, b.filters)
 	kv := scope.VariableWithShape("weights", shapes.Make(dtype, kdims...))
 	if b.reg != nil {
@@ -136,6 +148,10 @@ func (b *Builder) Done() *graph.Node {
 	if b.bias {
 		bias = scope.VariableWithShape("biases", shapes.Make(dtype, b.filters)).NodeValue(g)
 	}
-	y := ConvWithBias(b.x, kv.NodeValue(g), bias, Config{Strides: b.strides, Dilations: b.dilations, Padding: b.padding})
+	cfg := Config{Strides: b.strides, Dilations: b.dilations, Padding: b.padding}
+	if b.cf {
+		return ConvCF(b.x, kv.NodeValue(g), bias, cfg)
+	}
+	y := ConvWithBias(b.x, kv.NodeValue(g), bias, cfg)
 	return y
 }

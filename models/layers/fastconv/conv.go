@@ -104,9 +104,15 @@ func PadZeros(x *graph.Node, pads [][2]int) *graph.Node {
 	if len(pads) != x.Rank()-2 {
 		exceptions.Panicf("fastconv.PadZeros: %d paddings for x of shape %s with %d spatial axes", len(pads), x.Shape(), x.Rank()-2)
 	}
+	return padZeros(x, pads, 1)
+}
+
+// padZeros is PadZeros for spatial axes starting at axis first (1 channels-last, 2
+// channels-first).
+func padZeros(x *graph.Node, pads [][2]int, first int) *graph.Node {
 	g := x.Graph()
 	for i, p := range pads {
-		axis := i + 1
+		axis := i + first
 		if p[0] < 0 || p[1] < 0 {
 			exceptions.Panicf("fastconv.PadZeros: negative padding %v on spatial axis %d", p, i)
 		}
@@ -145,9 +151,39 @@ type geometry struct {
 	inDims                     []int // x's dimensions
 	outSp                      []int // output spatial sizes
 	offsets                    [][]int
+	// cf: x is channels-first [C, batch, spatial...] rather than [batch, spatial..., C].
+	cf bool
+}
+
+// sp is the axis of spatial axis i in x.
+func (geo *geometry) sp(i int) int {
+	if geo.cf {
+		return i + 2
+	}
+	return i + 1
+}
+
+// channels is x's number of channels.
+func (geo *geometry) channels() int {
+	if geo.cf {
+		return geo.inDims[0]
+	}
+	return geo.inDims[len(geo.inDims)-1]
+}
+
+// batch is x's batch size.
+func (geo *geometry) batch() int {
+	if geo.cf {
+		return geo.inDims[1]
+	}
+	return geo.inDims[0]
 }
 
 func newGeometry(x *graph.Node, kernel []int, cfg Config) *geometry {
+	return newGeometryLayout(x, kernel, cfg, false)
+}
+
+func newGeometryLayout(x *graph.Node, kernel []int, cfg Config, cf bool) *geometry {
 	nsp := x.Rank() - 2
 	if nsp < 1 {
 		exceptions.Panicf("fastconv: x must be [batch, spatial..., channels], got shape %s", x.Shape())
@@ -161,6 +197,7 @@ func newGeometry(x *graph.Node, kernel []int, cfg Config) *geometry {
 		dilations: perAxis("dilations", cfg.Dilations, nsp, 1),
 		inDims:    slices.Clone(x.Shape().Dimensions),
 		outSp:     make([]int, nsp),
+		cf:        cf,
 	}
 	for i := range nsp {
 		if kernel[i] < 1 || geo.strides[i] < 1 || geo.dilations[i] < 1 {
@@ -169,7 +206,7 @@ func newGeometry(x *graph.Node, kernel []int, cfg Config) *geometry {
 	}
 	geo.pads = paddings(kernel, geo.dilations, cfg.Padding)
 	for i := range nsp {
-		n := geo.inDims[i+1] + geo.pads[i][0] + geo.pads[i][1]
+		n := geo.inDims[geo.sp(i)] + geo.pads[i][0] + geo.pads[i][1]
 		geo.outSp[i] = outSize(n, kernel[i], geo.strides[i], geo.dilations[i])
 		if geo.outSp[i] == 0 {
 			exceptions.Panicf("fastconv: kernel %v (dilations %v) does not fit in x of shape %s (padding %s)", kernel, geo.dilations, x.Shape(), cfg.Padding)
@@ -212,19 +249,20 @@ func Patches(x *graph.Node, kernel []int, cfg Config) *graph.Node {
 
 // patches is Patches; extra, if not nil, is concatenated as the last columns.
 func patches(x *graph.Node, geo *geometry, extra *graph.Node) *graph.Node {
-	x = PadZeros(x, geo.pads)
+	x = padZeros(x, geo.pads, geo.sp(0))
 	dims := x.Shape().Dimensions
 	nsp := len(geo.kernel)
 	parts := make([]*graph.Node, 0, len(geo.offsets))
 	for _, offset := range geo.offsets {
 		spec := make([]graph.SliceAxisSpec, x.Rank())
-		spec[0] = graph.AxisRange()
-		spec[x.Rank()-1] = graph.AxisRange()
+		for a := range spec {
+			spec[a] = graph.AxisRange()
+		}
 		whole := true
 		for i := range nsp {
 			start, limit := geo.window(i, offset[i])
-			spec[i+1] = graph.AxisRange(start, limit).Stride(geo.strides[i])
-			if start != 0 || limit != dims[i+1] || geo.strides[i] != 1 {
+			spec[geo.sp(i)] = graph.AxisRange(start, limit).Stride(geo.strides[i])
+			if start != 0 || limit != dims[geo.sp(i)] || geo.strides[i] != 1 {
 				whole = false
 			}
 		}
@@ -240,33 +278,58 @@ func patches(x *graph.Node, geo *geometry, extra *graph.Node) *graph.Node {
 	if len(parts) == 1 {
 		return parts[0]
 	}
+	if geo.cf {
+		return graph.Concatenate(parts, 0)
+	}
 	return graph.Concatenate(parts, -1)
 }
 
 // col2im is the adjoint of patches: it scatters dp [batch, out spatial..., R*C] back onto
 // x's shape, summing the overlapping windows.
 func col2im(dp *graph.Node, geo *geometry) *graph.Node {
-	g := dp.Graph()
+	c := geo.channels()
+	chAxis := dp.Rank() - 1
+	if geo.cf {
+		chAxis = 0
+	}
+	return col2imParts(func(o int) *graph.Node {
+		if dp.Shape().Dimensions[chAxis] == c {
+			return dp
+		}
+		return graph.SliceAxis(dp, chAxis, graph.AxisRange(o*c, (o+1)*c))
+	}, geo)
+}
+
+// col2imParts is col2im with the block of each kernel offset o given by part(o), shaped
+// like x but with the output's spatial sizes.
+func col2imParts(partOf func(o int) *graph.Node, geo *geometry) *graph.Node {
 	nsp := len(geo.kernel)
-	c := geo.inDims[len(geo.inDims)-1]
-	zero := graph.ScalarZero(g, dp.DType())
+	strided := slices.ContainsFunc(geo.strides, func(s int) bool { return s != 1 })
 	var acc *graph.Node
 	for o, offset := range geo.offsets {
-		part := dp
-		if dp.Shape().Dimensions[dp.Rank()-1] != c {
-			part = graph.SliceAxis(dp, -1, graph.AxisRange(o*c, (o+1)*c))
-		}
-		cfg := make([]graph.PadAxis, dp.Rank())
+		part := partOf(o)
+		zero := graph.ScalarZero(part.Graph(), part.DType())
+		cfg := make([]graph.PadAxis, part.Rank())
 		needPad := false
 		for i := range nsp {
-			padded := geo.inDims[i+1] + geo.pads[i][0] + geo.pads[i][1]
+			a := geo.sp(i)
+			padded := geo.inDims[a] + geo.pads[i][0] + geo.pads[i][1]
 			start, limit := geo.window(i, offset[i])
-			cfg[i+1] = graph.PadAxis{Start: start, End: padded - limit, Interior: geo.strides[i] - 1}
-			if cfg[i+1] != (graph.PadAxis{}) {
+			cfg[a] = graph.PadAxis{Start: start, End: padded - limit, Interior: geo.strides[i] - 1}
+			if cfg[a] != (graph.PadAxis{}) {
 				needPad = true
 			}
 		}
-		if needPad {
+		switch {
+		case needPad && geo.cf && !strided:
+			// Channels-first, the last axis is spatial: the backend's Pad copies element by
+			// element there, while PadZeros' Concatenates copy blocks.
+			pads := make([][2]int, nsp)
+			for i := range nsp {
+				pads[i] = [2]int{cfg[geo.sp(i)].Start, cfg[geo.sp(i)].End}
+			}
+			part = padZeros(part, pads, geo.sp(0))
+		case needPad:
 			part = graph.Pad(part, zero, cfg...)
 		}
 		if acc == nil {
@@ -278,9 +341,12 @@ func col2im(dp *graph.Node, geo *geometry) *graph.Node {
 	// Drop the zero padding.
 	crop := false
 	spec := make([]graph.SliceAxisSpec, acc.Rank())
-	spec[0], spec[acc.Rank()-1] = graph.AxisRange(), graph.AxisRange()
+	for a := range spec {
+		spec[a] = graph.AxisRange()
+	}
 	for i := range nsp {
-		spec[i+1] = graph.AxisRange(geo.pads[i][0], geo.pads[i][0]+geo.inDims[i+1])
+		a := geo.sp(i)
+		spec[a] = graph.AxisRange(geo.pads[i][0], geo.pads[i][0]+geo.inDims[a])
 		if geo.pads[i] != [2]int{} {
 			crop = true
 		}

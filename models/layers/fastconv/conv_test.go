@@ -66,6 +66,12 @@ func lossOf(y *graph.Node, seed uint64) *graph.Node {
 	return graph.ReduceAllSum(graph.Mul(y, graph.Const(y.Graph(), w)))
 }
 
+// convCFAsCL is ConvCF between ToChannelsFirst and ToChannelsLast: a channels-last
+// convolution to compare with the reference.
+func convCFAsCL(x, k, b *graph.Node, cfg Config) *graph.Node {
+	return ToChannelsLast(ConvCF(ToChannelsFirst(x), k, b, cfg))
+}
+
 // reference builds graph.Convolve with the same configuration (channels-last).
 func reference(x, kernel *graph.Node, cfg Config) *graph.Node {
 	nsp := x.Rank() - 2
@@ -115,16 +121,19 @@ func TestConvMatchesConvGeneral(t *testing.T) {
 			x := randTensor(rng, tc.x...)
 			k := randTensor(rng, tc.k...)
 			b := randTensor(rng, tc.k[len(tc.k)-1])
-			build := func(fast bool) func(x, k, b *graph.Node) []*graph.Node {
+			build := func(impl string) func(x, k, b *graph.Node) []*graph.Node {
 				return func(x, k, b *graph.Node) []*graph.Node {
 					var y *graph.Node
-					if fast {
-						bb := b
-						if !tc.bias {
-							bb = nil
-						}
+					bb := b
+					if !tc.bias {
+						bb = nil
+					}
+					switch impl {
+					case "fastconv":
 						y = ConvWithBias(x, k, bb, tc.cfg)
-					} else {
+					case "channels-first":
+						y = convCFAsCL(x, k, bb, tc.cfg)
+					default:
 						y = reference(x, k, tc.cfg)
 						if tc.bias {
 							bd := make([]int, y.Rank())
@@ -146,22 +155,25 @@ func TestConvMatchesConvGeneral(t *testing.T) {
 					return append([]*graph.Node{y, loss}, graph.Gradient(loss, wrt...)...)
 				}
 			}
-			want, err := graph.MustNewExec(backend, build(false)).Call(x, k, b)
+			want, err := graph.MustNewExec(backend, build("reference")).Call(x, k, b)
 			require.NoError(t, err)
-			got, err := graph.MustNewExec(backend, build(true)).Call(x, k, b)
-			require.NoError(t, err)
-			require.Len(t, got, len(want))
-			names := []string{"output", "loss", "d/dkernel", "d/dbias", "d/dx"}
-			if !tc.bias {
-				names = []string{"output", "loss", "d/dkernel", "d/dx"}
-			}
-			for i := range want {
-				if tc.refBroken && names[i] == "d/dx" {
-					continue
+			for _, impl := range []string{"fastconv", "channels-first"} {
+				got, err := graph.MustNewExec(backend, build(impl)).Call(x, k, b)
+				require.NoError(t, err)
+				require.Len(t, got, len(want))
+				names := []string{"output", "loss", "d/dkernel", "d/dbias", "d/dx"}
+				if !tc.bias {
+					names = []string{"output", "loss", "d/dkernel", "d/dx"}
 				}
-				requireClose(t, fmt.Sprintf("%s %s", tc.name, names[i]), want[i], got[i], 1e-4)
+				for i := range want {
+					if tc.refBroken && names[i] == "d/dx" {
+						continue
+					}
+					requireClose(t, fmt.Sprintf("%s %s %s", impl, tc.name, names[i]), want[i], got[i], 1e-4)
+				}
 			}
-			checkDirectional(t, backend, tc.name, x, k, b, tc.bias, tc.cfg, uint64(ci))
+			checkDirectional(t, backend, tc.name, x, k, b, tc.bias, tc.cfg, uint64(ci), ConvWithBias)
+			checkDirectional(t, backend, tc.name+" channels-first", x, k, b, tc.bias, tc.cfg, uint64(ci), convCFAsCL)
 		})
 	}
 }
@@ -169,7 +181,8 @@ func TestConvMatchesConvGeneral(t *testing.T) {
 // checkDirectional verifies the custom gradients without trusting any other gradient:
 // loss = Σ y·w is linear in x, in the kernel and in the bias, so for any direction d,
 // loss(p + d) - loss(p) = <∇loss, d> exactly (up to float rounding).
-func checkDirectional(t *testing.T, backend compute.Backend, name string, x, k, b *tensors.Tensor, useBias bool, cfg Config, seed uint64) {
+func checkDirectional(t *testing.T, backend compute.Backend, name string, x, k, b *tensors.Tensor, useBias bool, cfg Config, seed uint64,
+	conv func(x, k, b *graph.Node, cfg Config) *graph.Node) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 99))
 	dx := randTensor(rng, x.Shape().Dimensions...)
@@ -182,7 +195,7 @@ func checkDirectional(t *testing.T, backend compute.Backend, name string, x, k, 
 			}
 			return nil
 		}
-		loss := func(x, k, b *graph.Node) *graph.Node { return lossOf(ConvWithBias(x, k, bias(b), cfg), seed) }
+		loss := func(x, k, b *graph.Node) *graph.Node { return lossOf(conv(x, k, bias(b), cfg), seed) }
 		l0 := loss(x, k, b)
 		wrt := []*graph.Node{x, k}
 		if useBias {

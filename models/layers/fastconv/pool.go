@@ -124,9 +124,20 @@ func pool(x *graph.Node, kind PoolKind, window []int, cfg Config, relu bool) *gr
 		axes = append(axes, len(split)-1)
 	}
 	c := dims[len(dims)-1]
-	split = append(split, c)
-	kept = append(kept, c)
 	outDims = append(outDims, c)
+	if c == 1 {
+		// No channel axis, and the batch merged into the first window-count axis: the
+		// backend's reductions and broadcasts walk fewer axes per element (PoolCF pools
+		// channels-first activations through this one-channel view).
+		split = append([]int{split[0] * split[1]}, split[2:]...)
+		kept = append([]int{kept[0] * kept[1]}, kept[2:]...)
+		for i := range axes {
+			axes[i]--
+		}
+	} else {
+		split = append(split, c)
+		kept = append(kept, c)
+	}
 	if kind == Mean {
 		// ReduceMean's gradient is a broadcast and a scale: already cheap.
 		if crop {
@@ -144,7 +155,7 @@ func pool(x *graph.Node, kind PoolKind, window []int, cfg Config, relu bool) *gr
 			xs = graph.Slice(xs, spec...)
 		}
 		xr = graph.Reshape(xs, split...)
-		m := graph.ReduceMax(xr, axes...)
+		m := graph.Reshape(graph.ReduceMax(xr, axes...), outDims...)
 		if relu {
 			out = graph.Max(m, link) // link is a zero scalar
 		} else {

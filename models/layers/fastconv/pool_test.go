@@ -50,29 +50,37 @@ func TestPoolMatchesGraphPool(t *testing.T) {
 		{"max 1d 4", []int{3, 17, 4}, Max, []int{4}, Config{}},
 		{"mean 1d 2", []int{3, 16, 4}, Mean, []int{2}, Config{}},
 		{"max 3d 2x2x2", []int{2, 4, 6, 4, 2}, Max, []int{2, 2, 2}, Config{}},
+		{"max 2x2 one channel", []int{3, 8, 6, 1}, Max, []int{2, 2}, Config{}},
+		{"mean 2x3 one channel (crop)", []int{3, 9, 7, 1}, Mean, []int{2, 3}, Config{}},
+		{"max 1d 3 one channel (crop)", []int{2, 10, 1}, Max, []int{3}, Config{}},
 	}
 	for ci, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(ci), 3))
 			x := randTensor(rng, tc.x...)
-			build := func(fast bool) func(x *graph.Node) []*graph.Node {
+			build := func(impl string) func(x *graph.Node) []*graph.Node {
 				return func(x *graph.Node) []*graph.Node {
 					var y *graph.Node
-					if fast {
+					switch impl {
+					case "fastconv":
 						y = Pool(x, tc.kind, tc.window, tc.cfg)
-					} else {
+					case "channels-first":
+						y = ToChannelsLast(PoolCF(ToChannelsFirst(x), tc.kind, tc.window, tc.cfg, false))
+					default:
 						y = poolRef(x, tc.kind, tc.window, tc.cfg)
 					}
 					loss := lossOf(y, uint64(ci))
 					return []*graph.Node{y, graph.Gradient(loss, x)[0]}
 				}
 			}
-			want, err := graph.MustNewExec(backend, build(false)).Call(x)
+			want, err := graph.MustNewExec(backend, build("reference")).Call(x)
 			require.NoError(t, err)
-			got, err := graph.MustNewExec(backend, build(true)).Call(x)
-			require.NoError(t, err)
-			requireClose(t, tc.name+" output", want[0], got[0], 1e-6)
-			requireClose(t, tc.name+" d/dx", want[1], got[1], 1e-6)
+			for _, impl := range []string{"fastconv", "channels-first"} {
+				got, err := graph.MustNewExec(backend, build(impl)).Call(x)
+				require.NoError(t, err)
+				requireClose(t, impl+" "+tc.name+" output", want[0], got[0], 1e-6)
+				requireClose(t, impl+" "+tc.name+" d/dx", want[1], got[1], 1e-6)
+			}
 		})
 	}
 }
@@ -93,13 +101,17 @@ func TestMaxPoolReluAndRelu(t *testing.T) {
 				y := MaxPoolRelu(x, []int{2, 2}, Config{})
 				return []*graph.Node{y, graph.Gradient(lossOf(y, 1), x)[0]}
 			}
+			channelsFirst := func(x *graph.Node) []*graph.Node {
+				y := ToChannelsLast(PoolCF(ToChannelsFirst(x), Max, []int{2, 2}, Config{}, true))
+				return []*graph.Node{y, graph.Gradient(lossOf(y, 1), x)[0]}
+			}
 			separate := func(x *graph.Node) []*graph.Node {
 				y := MaxPool2D(Relu(x), 2, 0)
 				return []*graph.Node{y, graph.Gradient(lossOf(y, 1), x)[0]}
 			}
 			want, err := graph.MustNewExec(backend, ref).Call(x)
 			require.NoError(t, err)
-			for name, fn := range map[string]func(*graph.Node) []*graph.Node{"fused": fused, "separate": separate} {
+			for name, fn := range map[string]func(*graph.Node) []*graph.Node{"fused": fused, "separate": separate, "channels-first": channelsFirst} {
 				got, err := graph.MustNewExec(backend, fn).Call(x)
 				require.NoError(t, err)
 				requireClose(t, name+" output", want[0], got[0], 1e-6)
