@@ -351,5 +351,7 @@ func (e *Env) PseudonymSalt(explicit, envName string) ([]byte, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("stage %q: project salt: %w", e.StageID, err)
 	}
+	e.Log.Warn("no pseudonym salt given: using this work dir's random project salt; pseudonyms, and so group splits, "+
+		"differ in another work dir: set $"+envName+" to reproduce a run elsewhere", "stage", e.StageID)
 	return s, "project salt", nil
 }

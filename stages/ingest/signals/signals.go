@@ -32,6 +32,7 @@ const (
 	FieldSubjectFrom    = "subject_from"
 	FieldSubjectPattern = "subject_pattern"
 	FieldSaltEnv        = "salt_env"
+	FieldSalt           = "salt"
 	FieldRaw            = "raw"
 	FieldCSV            = "csv"
 	FieldDType          = "dtype"
@@ -126,6 +127,7 @@ sample_rate, samples list<float32>) and annotations.arrow (recording, onset, dur
 		{Name: FieldChannels, Type: stages.Strings, Doc: `channels to keep: names or globs ("EEG*"), "re:" for a regular expression; names fix the order; empty keeps all`},
 		{Name: FieldSubjectFrom, Type: stages.String, Default: "auto", Enum: []string{"auto", "patient", "file"}, Doc: "where the subject id comes from (auto: file when subject_pattern is set, else patient)"},
 		{Name: FieldSubjectPattern, Type: stages.String, Doc: `regular expression on the file name whose first group is the subject id (e.g. "^(sub-\\d+)")`},
+		{Name: FieldSalt, Type: stages.String, Doc: "pseudonym salt written in the pipeline (only for synthetic or public data: it lands in the manifest); prefer salt_env"},
 		{Name: FieldSaltEnv, Type: stages.String, Default: "BIOPIPE_SALT", Doc: "environment variable holding the pseudonym salt"},
 		{Name: FieldEventsChannel, Type: stages.String, Doc: `a trigger channel (e.g. BioSemi "Status") turned into annotations: each change to a non-zero code starts an event whose text is the code; the channel is then dropped`},
 		{Name: FieldEventsMask, Type: stages.Int, Default: 0, Min: stages.Bound(0), Doc: "bit mask applied to trigger codes (0 = none; 255 for BioSemi's low byte)"},
@@ -304,7 +306,7 @@ func (s *stage) Run(ctx context.Context, env *stages.Env) error {
 	if len(files) == 0 {
 		return fmt.Errorf("no recording files found in %v", paths)
 	}
-	salt, from, err := env.PseudonymSalt("", s.cfg.String(FieldSaltEnv))
+	salt, from, err := env.PseudonymSalt(s.cfg.String(FieldSalt), s.cfg.String(FieldSaltEnv))
 	if err != nil {
 		return err
 	}
