@@ -11,13 +11,20 @@ func newInspectCmd() *cobra.Command {
 		Use:   "inspect FILE",
 		Short: "A quick look at a data file (table, DICOM, EDF, expression matrix)",
 		Example: `  biopipe inspect testdata/ehr/breast_cancer.csv
-  biopipe inspect scan.dcm --json`,
+  biopipe inspect scan.dcm --json
+  biopipe inspect counts.tsv --as expression   # a dense matrix: shape, ids, per-sample sums, zeros`,
 		Args: cobra.ExactArgs(1),
 	}
 	asJSON := cmd.Flags().Bool("json", false, "machine-readable output")
+	as := cmd.Flags().String("as", "", "read the file as this format instead of guessing: table, expression, dicom, edf")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		in, err := inspect.Find(args[0])
-		if err != nil {
+		var in *inspect.Inspector
+		var err error
+		if *as != "" {
+			if in, err = inspect.Named(*as); err != nil {
+				return usageError{err}
+			}
+		} else if in, err = inspect.Find(args[0]); err != nil {
 			return err
 		}
 		v, err := in.Inspect(cmd.Context(), args[0])

@@ -131,3 +131,17 @@ func TestReportRegenerate(t *testing.T) {
 	require.Equal(t, exitOK, code, out)
 	assert.FileExists(t, filepath.Join(latest, "report.html"))
 }
+
+func TestInspectAsExpression(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "m.tsv")
+	require.NoError(t, os.WriteFile(p, []byte("gene\tS1\tS2\tS3\nG1\t0\t5\t1\nG2\t3\t0\t0\n"), 0o644))
+	out, code := execute(t, "inspect", p, "--as", "expression")
+	require.Equal(t, exitOK, code, out)
+	assert.Contains(t, out, "3 samples x 2 genes")
+	assert.Contains(t, out, "S1=3, S2=5, S3=1")
+	out, code = execute(t, "inspect", p)
+	require.Equal(t, exitOK, code, out)
+	assert.Contains(t, out, "S3", "read as a table by default")
+	_, code = execute(t, "inspect", p, "--as", "nope")
+	assert.Equal(t, exitUsage, code)
+}

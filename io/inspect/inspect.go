@@ -83,3 +83,17 @@ func WriteJSON(w io.Writer, v any) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
+
+// Named returns the inspector registered under name (for `biopipe inspect --as NAME`).
+func Named(name string) (*Inspector, error) {
+	mu.RLock()
+	defer mu.RUnlock()
+	var names []string
+	for _, i := range inspectors {
+		if i.Name == name {
+			return i, nil
+		}
+		names = append(names, i.Name)
+	}
+	return nil, fmt.Errorf("no inspector %q (known: %s)", name, strings.Join(names, ", "))
+}
