@@ -9,28 +9,32 @@ import (
 
 // Card is the model card, model.json in a model artifact.
 type Card struct {
-	Family          string          `json:"family"`
-	Params          map[string]any  `json:"params"` // resolved hyper-parameters (defaults filled)
-	Task            Task            `json:"task"`
-	InputShape      []int           `json:"input_shape"` // per example
-	Classes         []string        `json:"classes,omitempty"`
-	FeatureNames    []string        `json:"feature_names,omitempty"`
-	Outputs         []string        `json:"outputs"`         // names of the model outputs, main first
-	Standardisation string          `json:"standardisation"` // "none": inputs are fed as given (standardise upstream)
-	Epochs          int             `json:"epochs"`          // configured
-	EpochsRun       int             `json:"epochs_run"`
-	BestEpoch       int             `json:"best_epoch"` // the epoch whose weights were kept (1-based)
-	BatchSize       int             `json:"batch_size"`
-	Optimizer       OptimizerConfig `json:"optimizer"`
-	EarlyStopping   EarlyStopping   `json:"early_stopping"`
-	Backend         string          `json:"backend"`
-	Seed            int64           `json:"seed"`
-	TrainExamples   int             `json:"train_examples"`
-	ValExamples     int             `json:"val_examples"`
-	NumParameters   int             `json:"num_parameters"` // trainable scalars
-	InitFrom        *InitReport     `json:"init_from,omitempty"`
-	Final           *EpochRecord    `json:"final,omitempty"` // metrics of the kept epoch
-	TrainSeconds    float64         `json:"train_seconds"`
+	Family          string         `json:"family"`
+	Params          map[string]any `json:"params"` // resolved hyper-parameters (defaults filled)
+	Task            Task           `json:"task"`
+	InputShape      []int          `json:"input_shape"` // per example
+	Classes         []string       `json:"classes,omitempty"`
+	FeatureNames    []string       `json:"feature_names,omitempty"`
+	Outputs         []string       `json:"outputs"`         // names of the model outputs, main first
+	Standardisation string         `json:"standardisation"` // "none": inputs are fed as given (standardise upstream)
+	// TargetMean and TargetScale: regression targets are trained as (y-mean)/scale (fitted on
+	// the train rows) and predictions mapped back; scale 0 means no scaling.
+	TargetMean    float64         `json:"target_mean,omitempty"`
+	TargetScale   float64         `json:"target_scale,omitempty"`
+	Epochs        int             `json:"epochs"` // configured
+	EpochsRun     int             `json:"epochs_run"`
+	BestEpoch     int             `json:"best_epoch"` // the epoch whose weights were kept (1-based)
+	BatchSize     int             `json:"batch_size"`
+	Optimizer     OptimizerConfig `json:"optimizer"`
+	EarlyStopping EarlyStopping   `json:"early_stopping"`
+	Backend       string          `json:"backend"`
+	Seed          int64           `json:"seed"`
+	TrainExamples int             `json:"train_examples"`
+	ValExamples   int             `json:"val_examples"`
+	NumParameters int             `json:"num_parameters"` // trainable scalars
+	InitFrom      *InitReport     `json:"init_from,omitempty"`
+	Final         *EpochRecord    `json:"final,omitempty"` // metrics of the kept epoch
+	TrainSeconds  float64         `json:"train_seconds"`
 }
 
 // EpochRecord is one epoch of training history. Metrics absent for the task or without

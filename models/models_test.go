@@ -402,3 +402,41 @@ func TestNormalizeBackend(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotNil(t, b)
 }
+
+// TestRegressionTargetsOfAnyScale: targets far from zero and with a large spread train with
+// the default learning rate, because they are standardised inside (and mapped back).
+func TestRegressionTargetsOfAnyScale(t *testing.T) {
+	ctx := context.Background()
+	shift := func(d *models.Data) *models.Data {
+		out := *d
+		out.Targets = make([]float64, len(d.Targets))
+		for i, y := range d.Targets {
+			out.Targets[i] = 1000 + 250*y
+		}
+		return &out
+	}
+	train, val := shift(synth.Linear(200, 3, 0.05, 1)), shift(synth.Linear(60, 3, 0.05, 2))
+	res, err := models.Train(ctx, models.TrainOptions{
+		Family: "mlp", Params: map[string]any{"hidden": []any{}},
+		Train: train, Val: val, Task: models.Regression,
+		Epochs: 60, BatchSize: 16, Seed: 1,
+		Optimizer: models.OptimizerConfig{Name: models.OptAdam, LearningRate: 0.01},
+	})
+	require.NoError(t, err)
+	card := res.Trained.Card()
+	assert.Greater(t, card.TargetScale, 100.0)
+	assert.InDelta(t, 1000, card.TargetMean, 150)
+	pred, err := res.Trained.Predict(ctx, val.X)
+	require.NoError(t, err)
+	var mse, variance, mean float64
+	for _, y := range val.Targets {
+		mean += y / float64(len(val.Targets))
+	}
+	for i, p := range pred {
+		mse += (float64(p[0]) - val.Targets[i]) * (float64(p[0]) - val.Targets[i])
+		variance += (val.Targets[i] - mean) * (val.Targets[i] - mean)
+	}
+	assert.Less(t, mse/variance, 0.05, "R² above 0.95 in the target's own units")
+	last := res.History.Epochs[len(res.History.Epochs)-1]
+	assert.InDelta(t, mse/float64(len(pred)), *last.ValMSE, 1e-2**last.ValMSE, "history reports MSE in the target's units")
+}

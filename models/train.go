@@ -226,6 +226,23 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 		hist.Monitor = ""
 	}
 
+	// Regression targets are trained standardised (mean and sd of the train rows), so one
+	// learning rate suits targets of any scale; losses and MSEs are reported, and
+	// predictions returned, in the target's own units.
+	trainData, valData := opts.Train, opts.Val
+	tgtMean, tgtScale := 0.0, 0.0
+	unit := 1.0 // factor from the trained units of loss/MSE to the target's units
+	if task == Regression {
+		tgtMean, tgtScale = meanSD(opts.Train.Targets)
+		trainData = scaledTargets(opts.Train, tgtMean, tgtScale)
+		valData = scaledTargets(opts.Val, tgtMean, tgtScale)
+		unit = tgtScale * tgtScale
+	}
+	lossUnit := 1.0
+	if net.Loss == nil {
+		lossUnit = unit
+	}
+
 	rng := rand.New(rand.NewPCG(uint64(opts.Seed), 0x62696f70697065)) // "biopipe"
 	order := make([]int, opts.Train.Len())
 	for i := range order {
@@ -250,7 +267,7 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 				return nil, err
 			}
 			hi := min(lo+opts.BatchSize, len(order))
-			l, m, err := runBatch(stepExec, opts.Train, task, order[lo:hi])
+			l, m, err := runBatch(stepExec, trainData, task, order[lo:hi])
 			if err != nil {
 				return nil, fmt.Errorf("model %q: epoch %d: training step: %w", fam.Name, epoch, err)
 			}
@@ -262,15 +279,15 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 		}
 		rec := EpochRecord{Epoch: epoch}
 		n := float64(len(order))
-		rec.TrainLoss = lossSum / n
-		rec.setMetric(task, false, metSum/n)
+		rec.TrainLoss = lossSum / n * lossUnit
+		rec.setMetric(task, false, metSum/n*unit)
 		if hasVal {
-			vl, vm, err := evaluate(ctx, evalExec, opts.Val, task, evalBatch(opts.BatchSize))
+			vl, vm, err := evaluate(ctx, evalExec, valData, task, evalBatch(opts.BatchSize))
 			if err != nil {
 				return nil, fmt.Errorf("model %q: epoch %d: validation: %w", fam.Name, epoch, err)
 			}
-			rec.ValLoss = ptr(vl)
-			rec.setMetric(task, true, vm)
+			rec.ValLoss = ptr(vl * lossUnit)
+			rec.setMetric(task, true, vm*unit)
 		}
 		rec.Seconds = time.Since(t0).Seconds()
 		hist.Epochs = append(hist.Epochs, rec)
@@ -324,6 +341,8 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 		FeatureNames:    opts.FeatureNames,
 		Outputs:         tm.outputNames(),
 		Standardisation: "none",
+		TargetMean:      tgtMean,
+		TargetScale:     tgtScale,
 		Epochs:          opts.Epochs,
 		EpochsRun:       epochsRun,
 		BestEpoch:       bestEpoch,
@@ -699,4 +718,38 @@ func writeFileAtomic(path string, data []byte) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// meanSD returns the mean and population standard deviation of v (sd 1 when v is constant).
+func meanSD(v []float64) (float64, float64) {
+	if len(v) == 0 {
+		return 0, 1
+	}
+	var sum float64
+	for _, x := range v {
+		sum += x
+	}
+	mean := sum / float64(len(v))
+	var ss float64
+	for _, x := range v {
+		ss += (x - mean) * (x - mean)
+	}
+	sd := math.Sqrt(ss / float64(len(v)))
+	if sd == 0 || math.IsNaN(sd) {
+		sd = 1
+	}
+	return mean, sd
+}
+
+// scaledTargets returns d with its regression targets standardised.
+func scaledTargets(d *Data, mean, scale float64) *Data {
+	if d == nil {
+		return nil
+	}
+	out := *d
+	out.Targets = make([]float64, len(d.Targets))
+	for i, y := range d.Targets {
+		out.Targets[i] = (y - mean) / scale
+	}
+	return &out
 }

@@ -163,6 +163,11 @@ func (t *Trained) Outputs(ctx context.Context, x *dataset.Matrix) ([]Output, err
 					res[i].Shape = []int{per}
 				}
 			}
+			if i == 0 && t.spec.Task == Regression && t.card.TargetScale != 0 {
+				for j := range vals {
+					vals[j] = float32(float64(vals[j])*t.card.TargetScale + t.card.TargetMean)
+				}
+			}
 			for r := 0; r < hi-lo; r++ {
 				res[i].Values = append(res[i].Values, vals[r*per:(r+1)*per:(r+1)*per])
 			}
