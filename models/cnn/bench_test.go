@@ -23,7 +23,8 @@ import (
 
 // BenchmarkTrainStep times one Adam step of the benchmark network,
 // conv3x3(16)-relu-maxpool2-conv3x3(32)-relu-maxpool2-dense(10) on 64 28x28x1 images, on the
-// Go backend, built three ways in one run: "fastconv" by hand (as bench/cnn does), "cnn" by
+// Go backend, built several ways in one run: "fastconv" by hand, channels-first (as bench/cnn
+// does) and "fastconv-channels-last" (the previous layout), "cnn" by
 // this family (channels [16, 32], global_pool flatten: the same network), and the family
 // with batch or layer normalization, to show what the family and its norm layers cost.
 // Reported: images/s and images per CPU-second (robust to a loaded machine).
@@ -66,6 +67,12 @@ func BenchmarkTrainStep(b *testing.B) {
 		net  func(s *model.Scope, x *graph.Node) *graph.Node
 	}{
 		{"fastconv", func(s *model.Scope, x *graph.Node) *graph.Node {
+			h := fastconv.ToChannelsFirst(x)
+			h = fastconv.PoolCF(fastconv.New(s.In("c1"), h, 16).ChannelsFirst().KernelSize(3).PadSame().Done(), fastconv.Max, []int{2, 2}, fastconv.Config{}, true)
+			h = fastconv.PoolCF(fastconv.New(s.In("c2"), h, 32).ChannelsFirst().KernelSize(3).PadSame().Done(), fastconv.Max, []int{2, 2}, fastconv.Config{}, true)
+			return layers.DenseWithBias(s.In("out"), graph.Reshape(fastconv.ToChannelsLast(h), 64, -1), 10)
+		}},
+		{"fastconv-channels-last", func(s *model.Scope, x *graph.Node) *graph.Node {
 			h := fastconv.MaxPoolRelu(fastconv.New(s.In("c1"), x, 16).KernelSize(3).PadSame().Done(), []int{2, 2}, fastconv.Config{})
 			h = fastconv.MaxPoolRelu(fastconv.New(s.In("c2"), h, 32).KernelSize(3).PadSame().Done(), []int{2, 2}, fastconv.Config{})
 			return layers.DenseWithBias(s.In("out"), graph.Reshape(h, 64, -1), 10)

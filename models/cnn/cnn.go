@@ -172,12 +172,14 @@ func OutputShape(input []int, p stages.Config) []int {
 }
 
 func (c *config) forward(scope *model.Scope, x *graph.Node, outDim int) *graph.Node {
-	h := x
+	// The blocks run channels-first, [C, B, spatial...]: fastconv's ConvCF layout, whose
+	// matmuls the Go backend runs faster. Variables keep the channels-last layout.
+	h := fastconv.ToChannelsFirst(x)
 	for i, ch := range c.channels {
 		bs := scope.In("block_%d", i)
 		for j := 0; j < c.convs; j++ {
 			cs := bs.In("conv_%d", j)
-			b := fastconv.New(cs, h, ch).KernelSize(c.kernel).PadSame().CurrentScope()
+			b := fastconv.New(cs, h, ch).ChannelsFirst().KernelSize(c.kernel).PadSame().CurrentScope()
 			if j == 0 && c.stride > 1 {
 				b = b.Strides(c.stride)
 			}
@@ -186,7 +188,7 @@ func (c *config) forward(scope *model.Scope, x *graph.Node, outDim int) *graph.N
 			last := j == c.convs-1
 			if last && c.pool == "max" && c.act == activation.TypeRelu && !allOnes(c.window(h)) {
 				// Relu commutes with max-pooling: pool first, activate the 1/prod(window) survivors.
-				h = fastconv.MaxPoolRelu(h, c.window(h), fastconv.Config{})
+				h = fastconv.PoolCF(h, fastconv.Max, c.window(h), fastconv.Config{}, true)
 				continue
 			}
 			h = c.activate(h)
@@ -196,13 +198,15 @@ func (c *config) forward(scope *model.Scope, x *graph.Node, outDim int) *graph.N
 		}
 		h = layers.DropoutStatic(bs, h, c.dropout)
 	}
-	b := h.Shape().Dimensions[0]
+	b := h.Shape().Dimensions[1]
 	switch c.globalPool {
 	case "avg":
-		h = fastconv.GlobalAvgPool(h)
+		h = graph.TransposeAllAxes(graph.ReduceMean(h, spatialAxesCF(h)...), 1, 0)
 	case "max":
-		h = fastconv.GlobalMaxPool(h)
+		h = graph.TransposeAllAxes(graph.ReduceMax(h, spatialAxesCF(h)...), 1, 0)
 	default:
+		// Channels-last order, so the dense weights match the features' [spatial..., C] layout.
+		h = fastconv.ToChannelsLast(h)
 		h = graph.Reshape(h, b, h.Shape().Size()/b)
 	}
 	for i, width := range c.hidden {
@@ -210,7 +214,7 @@ func (c *config) forward(scope *model.Scope, x *graph.Node, outDim int) *graph.N
 		h = layers.DenseWithBias(ls, h, width)
 		switch c.normalization {
 		case "batch":
-			h = batchNorm(ls, h)
+			h = batchNorm(ls, h, -1)
 		case "layer":
 			h = norm.LayerNorm(ls, h, -1).Done()
 		}
@@ -220,13 +224,22 @@ func (c *config) forward(scope *model.Scope, x *graph.Node, outDim int) *graph.N
 	return layers.DenseWithBias(scope.In("output"), h, outDim)
 }
 
-// window is the pooling window of h [B, spatial..., C]: pool_size on each axis long enough.
+// spatialAxesCF are the spatial axes of a channels-first h [C, B, spatial...].
+func spatialAxesCF(h *graph.Node) []int {
+	axes := make([]int, h.Rank()-2)
+	for i := range axes {
+		axes[i] = i + 2
+	}
+	return axes
+}
+
+// window is the pooling window of h [C, B, spatial...]: pool_size on each axis long enough.
 func (c *config) window(h *graph.Node) []int {
 	dims := h.Shape().Dimensions
 	w := make([]int, len(dims)-2)
 	for a := range w {
 		w[a] = 1
-		if dims[a+1] >= c.poolSize {
+		if dims[a+2] >= c.poolSize {
 			w[a] = c.poolSize
 		}
 	}
@@ -242,7 +255,7 @@ func (c *config) poolBlock(h *graph.Node) *graph.Node {
 	if c.pool == "avg" {
 		kind = fastconv.Mean
 	}
-	return fastconv.Pool(h, kind, w, fastconv.Config{})
+	return fastconv.PoolCF(h, kind, w, fastconv.Config{}, false)
 }
 
 func (c *config) activate(h *graph.Node) *graph.Node {
@@ -252,11 +265,11 @@ func (c *config) activate(h *graph.Node) *graph.Node {
 	return activation.Apply(c.act, h)
 }
 
-// normalize applies the block normalization to a conv output h [B, spatial..., C].
+// normalize applies the block normalization to a conv output h [C, B, spatial...].
 func (c *config) normalize(scope *model.Scope, h *graph.Node) *graph.Node {
 	switch c.normalization {
 	case "batch":
-		return batchNorm(scope, h)
+		return batchNorm(scope, h, 0)
 	case "layer":
 		return layerNorm(scope.In("layer_norm"), h)
 	}
@@ -268,21 +281,21 @@ func (c *config) normalize(scope *model.Scope, h *graph.Node) *graph.Node {
 // ~100 steps, longer than many small biomedical runs, and its inference statistics then lag.
 const batchNormMomentum = 0.9
 
-// batchNorm normalizes h per channel (last axis) with batch statistics over the batch and
-// all positions, in the direct formulation (the Go backend has no BatchNormForInference).
-func batchNorm(scope *model.Scope, h *graph.Node) *graph.Node {
-	return norm.BatchNorm(scope, h, -1).Momentum(batchNormMomentum).UseBackendInference(false).Done()
+// batchNorm normalizes h per feature with batch statistics over the batch and all
+// positions, in the direct formulation (the Go backend has no BatchNormForInference).
+// The features are axis 0 of a channels-first conv output [C, B, spatial...] and the last
+// axis of a dense layer's [B, width].
+func batchNorm(scope *model.Scope, h *graph.Node, featureAxis int) *graph.Node {
+	return norm.BatchNorm(scope, h, featureAxis).Momentum(batchNormMomentum).UseBackendInference(false).Done()
 }
 
-// layerNorm normalizes each example of h [B, spatial..., C] over all its positions and
-// channels, with a learned per-channel gain and offset (GroupNorm with one group).
+// layerNorm normalizes each example of a channels-first h [C, B, spatial...] over all its
+// positions and channels, with a learned per-channel gain and offset (GroupNorm with one
+// group).
 func layerNorm(scope *model.Scope, h *graph.Node) *graph.Node {
 	g := h.Graph()
-	axes := make([]int, h.Rank()-1)
-	for i := range axes {
-		axes[i] = i + 1
-	}
-	ch := h.Shape().Dimensions[h.Rank()-1]
+	axes := append([]int{0}, spatialAxesCF(h)...)
+	ch := h.Shape().Dimensions[0]
 	mean := graph.ReduceAndKeep(h, graph.ReduceMean, axes...)
 	centred := graph.Sub(h, mean)
 	variance := graph.ReduceAndKeep(graph.Square(centred), graph.ReduceMean, axes...)
@@ -292,7 +305,7 @@ func layerNorm(scope *model.Scope, h *graph.Node) *graph.Node {
 	for i := range bcast {
 		bcast[i] = 1
 	}
-	bcast[h.Rank()-1] = ch
+	bcast[0] = ch
 	gain := graph.Reshape(scope.WithInitializer(initializer.One).VariableWithShape("gain", vs).NodeValue(g), bcast...)
 	offset := graph.Reshape(scope.WithInitializer(initializer.Zero).VariableWithShape("offset", vs).NodeValue(g), bcast...)
 	return graph.Add(graph.Mul(normed, gain), offset)
