@@ -2,6 +2,7 @@ package fastconv
 
 import (
 	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/support/exceptions"
 )
 
@@ -164,9 +165,8 @@ func pool(x *graph.Node, kind PoolKind, window []int, cfg Config, relu bool) *gr
 		return out
 	}
 	backward := func(_ int, v *graph.Node) *graph.Node {
-		shape := xr.Shape()
-		hit := graph.Equal(xr, graph.BroadcastToShape(graph.Reshape(out, kept...), shape))
-		dx := graph.Where(hit, graph.BroadcastToShape(graph.Reshape(v, kept...), shape), graph.ScalarZero(x.Graph(), x.DType()))
+		hit := graph.Equal(xr, upsample(graph.Reshape(out, kept...), split))
+		dx := graph.Where(hit, upsample(graph.Reshape(v, kept...), split), graph.ScalarZero(x.Graph(), x.DType()))
 		dx = graph.Reshape(dx, spec2dims(dims, window)...)
 		if crop {
 			cfg := make([]graph.PadAxis, x.Rank())
@@ -178,6 +178,36 @@ func pool(x *graph.Node, kind PoolKind, window []int, cfg Config, relu bool) *gr
 		return dx
 	}
 	return customOp([]*graph.Node{x}, forward, backward)
+}
+
+// upsample repeats t, shaped like split with 1 on the window axes, to split: the max-pool
+// gradient's values at full resolution. The Go backend's BroadcastInDim (and binary ops
+// with an implicit broadcast) walk an index per element over all axes, while Concatenate
+// copies blocks; so the window axes are repeated by concatenation, except a window axis
+// that is last (one-channel pooling, whose blocks would be single elements), which is a
+// rank-3 broadcast. Then Equal and Where run on same-shaped operands, their fast path.
+func upsample(t *graph.Node, split []int) *graph.Node {
+	dims := t.Shape().Dimensions
+	last := len(split) - 1
+	if dims[last] != split[last] {
+		n, w := dims[last-1], split[last] // [..., n, 1] -> [..., n, w]
+		rows := t.Shape().Size() / n
+		t = graph.BroadcastToShape(graph.Reshape(t, rows, n, 1), shapes.Make(t.DType(), rows, n, w))
+		t = graph.Reshape(t, append(append([]int{}, dims[:last]...), w)...)
+		dims = t.Shape().Dimensions
+	}
+	for a := last; a >= 0; a-- {
+		if dims[a] == split[a] {
+			continue
+		}
+		parts := make([]*graph.Node, split[a])
+		for i := range parts {
+			parts[i] = t
+		}
+		t = graph.Concatenate(parts, a)
+		dims = t.Shape().Dimensions
+	}
+	return t
 }
 
 // spec2dims is dims with each spatial size rounded down to a multiple of its window.
