@@ -33,6 +33,7 @@ var profileFile *os.File
 
 func main() {
 	impl := flag.String("impl", "fastconv", "fastconv or convgeneral")
+	backendName := flag.String("backend", "go", `compute backend configuration, e.g. "go" or "go:ops_sequential"`)
 	batch := flag.Int("batch", 64, "batch size")
 	steps := flag.Int("steps", 100, "timed training steps")
 	warmup := flag.Int("warmup", 5, "untimed warm-up steps (include graph compilation)")
@@ -47,7 +48,7 @@ func main() {
 		defer f.Close()
 		profileFile = f
 	}
-	if err := run(*impl, *batch, *steps, *warmup); err != nil {
+	if err := run(*backendName, *impl, *batch, *steps, *warmup); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/cnn:", err)
 		os.Exit(1)
 	}
@@ -74,7 +75,7 @@ func Net(scope *model.Scope, x *graph.Node, impl string) *graph.Node {
 		// layout, and with one input channel ToChannelsFirst is a free reshape.
 		h := fastconv.ToChannelsFirst(x)
 		for i, f := range []int{16, 32} {
-			h = fastconv.New(scope.In(fmt.Sprintf("c%d", i+1)), h, f).ChannelsFirst().KernelSize(3).PadSame().Done()
+			h = fastconv.New(scope.In("c%d", i+1), h, f).ChannelsFirst().KernelSize(3).PadSame().Done()
 			h = fastconv.PoolCF(h, fastconv.Max, []int{2, 2}, fastconv.Config{}, true)
 		}
 		h = fastconv.ToChannelsLast(h)
@@ -96,11 +97,11 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func run(impl string, batch, steps, warmup int) error {
+func run(backendName, impl string, batch, steps, warmup int) error {
 	if impl != "fastconv" && impl != "convgeneral" {
 		return fmt.Errorf("-impl %q: want fastconv or convgeneral", impl)
 	}
-	backend, err := compute.NewWithConfig("go")
+	backend, err := compute.NewWithConfig(backendName)
 	if err != nil {
 		return err
 	}
