@@ -37,6 +37,9 @@ func TestBuilderVariables(t *testing.T) {
 		{"3d", []int{1, 4, 6, 6, 2}, func(s *model.Scope, x *graph.Node) *graph.Node {
 			return New(s.In("v"), x, 3).KernelSize(3).PadSame().Done()
 		}, map[string][]int{"/v/conv/weights": {3, 3, 3, 2, 3}, "/v/conv/biases": {3}}, []int{1, 4, 6, 6, 3}},
+		{"2d channels-first", []int{3, 2, 8, 8}, func(s *model.Scope, x *graph.Node) *graph.Node {
+			return New(s.In("c"), x, 5).ChannelsFirst().KernelSize(3).Strides(2).PadSame().Done()
+		}, map[string][]int{"/c/conv/weights": {3, 3, 3, 5}, "/c/conv/biases": {5}}, []int{5, 2, 4, 4}},
 	}
 	for ci, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -24,7 +24,11 @@
 // ReduceMean; other configurations fall back to graph.MaxPool/MeanPool. MaxPoolRelu fuses
 // relu into max pooling (they commute), and Relu has a one-Where gradient.
 //
-// All tensors are channels-last: x is [batch, spatial..., channels] and kernels are
+// ConvCF, PoolCF and Builder.ChannelsFirst are the same for channels-first activations
+// [C, batch, spatial...], the layout whose matmuls the Go backend runs fastest (see ConvCF);
+// a network converts once at each end (ToChannelsFirst, ToChannelsLast).
+//
+// Otherwise all tensors are channels-last: x is [batch, spatial..., channels] and kernels are
 // [kernel spatial..., in channels, out channels], the layout of layers.Convolution, whose
 // variable names ("conv/weights", "conv/biases") the Builder reuses so checkpoints are
 // interchangeable. Any number of spatial axes works: Conv1D (temporal), Conv2D, Conv3D.
