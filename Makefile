@@ -16,7 +16,7 @@ vet:
 # The whole test suite: unit tests, golden files, real-file cross-checks (skipped when a peer
 # tool is absent) and every configs/*.yaml run end to end.
 test: vet
-	$(GO) test -timeout 20m ./...
+	$(GO) test -timeout 10m ./...
 
 quickstart:
 	$(GO) run ./cmd/biopipe run configs/quickstart.yaml
