@@ -717,6 +717,16 @@ func methodsSection(src *Source, g *gathered) *Section {
 		p += fmt.Sprintf(". Training used %d training and %d validation examples on the %q backend with seed %d and took %.1f s.",
 			c.TrainExamples, c.ValExamples, c.Backend, c.Seed, c.TrainSeconds)
 		s.Add(Text("%s", p))
+		for _, e := range g.earlier {
+			ec := e.card
+			q := fmt.Sprintf("Upstream, stage %q trained %s for %s", e.id, withArticle(ec.Family), ec.Task)
+			if pt := configText(ec.Params, ""); pt != "" {
+				q += " (" + pt + ")"
+			}
+			q += fmt.Sprintf(" with %d trainable parameters on inputs of shape %v, with %s (learning rate %g), batch size %d, for %d of %d epochs (weights of epoch %d kept).",
+				ec.NumParameters, ec.InputShape, ec.Optimizer.Name, ec.Optimizer.LearningRate, ec.BatchSize, ec.EpochsRun, ec.Epochs, ec.BestEpoch)
+			s.Add(Text("%s", q))
+		}
 	}
 	if r, _ := primary(src); r != nil {
 		s.Add(&Heading{Text: "Evaluation"})

@@ -44,11 +44,18 @@ func LoadEvaluation(stageID, dir string) (Evaluation, error) {
 	return Evaluation{StageID: stageID, Dir: dir, Result: r}, nil
 }
 
+// stageCard is a model card with the stage that trained it.
+type stageCard struct {
+	id   string
+	card *models.Card
+}
+
 // facts gathered from the artifacts.
 type gathered struct {
 	tables   []tableInfo
 	model    *models.Card
 	modelID  string
+	earlier  []stageCard // models trained upstream of the evaluated one (an autoencoder feeding an embedding, ...)
 	history  []byte
 	data     *dataCounts // the evaluated dataset
 	dataID   string
@@ -140,6 +147,9 @@ func gather(src *Source) (*gathered, error) {
 			g.tables = append(g.tables, ti)
 		case stages.Model:
 			if c, err := models.ReadCard(a.Dir); err == nil {
+				if g.model != nil {
+					g.earlier = append(g.earlier, stageCard{id: g.modelID, card: g.model})
+				}
 				g.model, g.modelID = &c, a.StageID
 			}
 			if b, err := os.ReadFile(filepath.Join(a.Dir, stages.HistoryFile)); err == nil {
