@@ -28,6 +28,14 @@ var expect = map[string]map[string]float64{
 	"expression-pca.yaml":      {"test_balanced_accuracy": 0.95},
 }
 
+// reportMentions lists, per config, text its report.md must contain.
+var reportMentions = map[string][]string{
+	"quickstart.yaml":       {"## Methods", "## Results", "## Reproducibility"},
+	"quickstart-kfold.yaml": {"Cross-validation summary (5 folds)"},
+	"expression-ae.yaml":    {`Upstream, stage "vae" trained a VAE`},
+	"eeg-lstm.yaml":         {`Exclusions in stage "epochs"`},
+}
+
 func TestMain(m *testing.M) {
 	// Example configs name data relative to the repository root, as the README runs them.
 	if err := os.Chdir(".."); err != nil {
@@ -57,6 +65,13 @@ func TestConfigsRunEndToEnd(t *testing.T) {
 				require.True(t, ok, "metric %s not in the manifest: %v", name, m.Metrics)
 				require.GreaterOrEqual(t, got, min, "%s: %s", f, name)
 				t.Logf("%s: %s = %.4f (>= %.2f)", f, name, got, min)
+			}
+			if want := reportMentions[filepath.Base(f)]; len(want) > 0 {
+				md, err := os.ReadFile(filepath.Join(wd, "runs", "latest", "report.md"))
+				require.NoError(t, err)
+				for _, w := range want {
+					require.Contains(t, string(md), w)
+				}
 			}
 			// A re-run is all cache hits.
 			m, err = pipelines.Run(context.Background(), plan, pipelines.Options{WorkDir: wd})
