@@ -18,7 +18,17 @@ type Source struct {
 	Root  *yaml.Node
 	Value map[string]any
 	pos   map[string]Pos // "stages.2.with.epochs" -> value position; "#key:" prefix for key position
+	errs  SpecErrors     // problems found while converting the node tree
+	nodes int            // nodes converted, aliases expanded (bounded by maxNodes)
 }
+
+// maxNodes bounds the size of a pipeline file after YAML aliases are expanded, so an
+// alias bomb is an error rather than an out-of-memory crash.
+const maxNodes = 200000
+
+// maxDepth bounds the nesting of a pipeline file (and of YAML aliases, which may refer to
+// themselves).
+const maxDepth = 64
 
 // Override is one `--set path=value` (or BIOPIPE_ environment) override. Path segments are
 // separated by dots; the segment after "stages" is a stage id.
@@ -98,7 +108,8 @@ func Parse(file string, data []byte, overrides []Override) (*Source, error) {
 		}
 	}
 	errs = append(errs, interpolate(file, root, vars, 0)...)
-	val := src.toValue(root, "")
+	val := src.toValue(root, "", 0)
+	errs = append(errs, src.errs...)
 	m, _ := val.(map[string]any)
 	src.Value = m
 	return src, errs.orNil()
@@ -292,7 +303,17 @@ func nodePos(file string, n *yaml.Node) Pos {
 }
 
 // toValue converts a node to plain Go values and records positions by dotted path.
-func (s *Source) toValue(n *yaml.Node, path string) any {
+func (s *Source) toValue(n *yaml.Node, path string, depth int) any {
+	if depth > maxDepth {
+		s.errs = append(s.errs, &SpecError{Pos: nodePos(s.File, n), Msg: fmt.Sprintf("nested more than %d levels deep (a YAML alias that refers to itself?)", maxDepth)})
+		return nil
+	}
+	if s.nodes++; s.nodes > maxNodes {
+		if s.nodes == maxNodes+1 {
+			s.errs = append(s.errs, &SpecError{Pos: nodePos(s.File, n), Msg: fmt.Sprintf("more than %d values once YAML aliases are expanded", maxNodes)})
+		}
+		return nil
+	}
 	s.pos[path] = nodePos(s.File, n)
 	switch n.Kind {
 	case yaml.MappingNode:
@@ -301,17 +322,20 @@ func (s *Source) toValue(n *yaml.Node, path string) any {
 			k := n.Content[i].Value
 			p := join(path, k)
 			s.pos["#key:"+p] = nodePos(s.File, n.Content[i])
-			m[k] = s.toValue(n.Content[i+1], p)
+			m[k] = s.toValue(n.Content[i+1], p, depth+1)
 		}
 		return m
 	case yaml.SequenceNode:
 		out := make([]any, 0, len(n.Content))
 		for i, c := range n.Content {
-			out = append(out, s.toValue(c, join(path, strconv.Itoa(i))))
+			out = append(out, s.toValue(c, join(path, strconv.Itoa(i)), depth+1))
 		}
 		return out
 	case yaml.AliasNode:
-		return s.toValue(n.Alias, path)
+		if n.Alias == nil {
+			return nil
+		}
+		return s.toValue(n.Alias, path, depth+1)
 	case yaml.ScalarNode:
 		var v any
 		if err := n.Decode(&v); err != nil {
