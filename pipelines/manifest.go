@@ -153,7 +153,7 @@ func FindRun(workDir, id string) (string, error) {
 	if id == "" || id == "latest" {
 		p, err := filepath.EvalSymlinks(filepath.Join(runs, "latest"))
 		if err != nil {
-			return "", fmt.Errorf("no runs in %s", workDir)
+			return "", fmt.Errorf("no runs in %s (a run's work dir is .biopipe beside its pipeline file unless --workdir was given: try --pipeline FILE or --workdir DIR)", workDir)
 		}
 		return p, nil
 	}

@@ -55,7 +55,7 @@ func newRunsCmd() *cobra.Command {
 			return json.NewEncoder(w).Encode(out)
 		}
 		if len(runs) == 0 {
-			fmt.Fprintln(w, "no runs")
+			fmt.Fprintf(w, "no runs in %s (a run's work dir is .biopipe beside its pipeline file unless --workdir was given: try --pipeline FILE or --workdir DIR)\n", resolveWorkdir(cmd))
 		}
 		for _, m := range runs {
 			fmt.Fprintf(w, "%-28s %-24s %-7s %s  %6.1fs  %d/%d cached\n", m.RunID, m.Pipeline, m.Status, m.Start.Format("2006-01-02 15:04:05"), m.DurationS, m.CacheHits, m.StageCount)
