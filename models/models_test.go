@@ -61,22 +61,6 @@ func blobOpts(t *testing.T, out string) models.TrainOptions {
 	}
 }
 
-func accuracy(probs [][]float32, truth []int) float64 {
-	hit := 0
-	for i, p := range probs {
-		best := 0
-		for k := range p {
-			if p[k] > p[best] {
-				best = k
-			}
-		}
-		if best == truth[i] {
-			hit++
-		}
-	}
-	return float64(hit) / float64(len(truth))
-}
-
 func TestTrainLearnsAndRoundTrips(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -90,7 +74,7 @@ func TestTrainLearnsAndRoundTrips(t *testing.T) {
 		require.Len(t, p, 2)
 		assert.InDelta(t, 1, p[0]+p[1], 1e-5)
 	}
-	assert.Greater(t, accuracy(probs, val.Classes), 0.95)
+	assert.Greater(t, synth.ArgmaxAccuracy(probs, val.Classes), 0.95)
 
 	// Artifact files.
 	assert.FileExists(t, filepath.Join(dir, models.CardFile))

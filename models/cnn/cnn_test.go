@@ -11,6 +11,7 @@ import (
 	"github.com/biopipe/biopipe/dataset"
 	"github.com/biopipe/biopipe/models"
 	"github.com/biopipe/biopipe/models/cnn"
+	"github.com/biopipe/biopipe/models/internal/synth"
 	"github.com/biopipe/biopipe/stages"
 )
 
@@ -50,28 +51,9 @@ func fit(t *testing.T, params map[string]any, data, val *models.Data, epochs int
 	return res
 }
 
-func accuracy(t *testing.T, res *models.Result, d *models.Data) float64 {
-	t.Helper()
-	p, err := res.Trained.Predict(context.Background(), d.X)
-	require.NoError(t, err)
-	ok := 0
-	for i, row := range p {
-		best := 0
-		for k := range row {
-			if row[k] > row[best] {
-				best = k
-			}
-		}
-		if best == d.Classes[i] {
-			ok++
-		}
-	}
-	return float64(ok) / float64(len(p))
-}
-
 func TestLearnsBars(t *testing.T) {
 	res := fit(t, map[string]any{"channels": []any{8, 16}}, bars(256, 8, 1), nil, 8)
-	acc := accuracy(t, res, bars(200, 8, 2))
+	acc := synth.Accuracy(t, res, bars(200, 8, 2))
 	t.Logf("test accuracy %.3f", acc)
 	assert.GreaterOrEqual(t, acc, 0.95)
 }

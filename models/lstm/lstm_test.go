@@ -94,25 +94,6 @@ func train(t *testing.T, params map[string]any, data, val *models.Data, epochs i
 	return res
 }
 
-func accuracy(t *testing.T, res *models.Result, d *models.Data) float64 {
-	t.Helper()
-	p, err := res.Trained.Predict(context.Background(), d.X)
-	require.NoError(t, err)
-	ok := 0
-	for i, row := range p {
-		best := 0
-		for k := range row {
-			if row[k] > row[best] {
-				best = k
-			}
-		}
-		if best == d.Classes[i] {
-			ok++
-		}
-	}
-	return float64(ok) / float64(len(p))
-}
-
 func TestLearnsSineFrequency(t *testing.T) {
 	cases := []struct {
 		name   string
@@ -128,7 +109,7 @@ func TestLearnsSineFrequency(t *testing.T) {
 				steps = 96
 			}
 			res := train(t, c.params, synth.Sines(256, steps, 2, 0.3, 1), nil, 12)
-			acc := accuracy(t, res, synth.Sines(200, steps, 2, 0.3, 2))
+			acc := synth.Accuracy(t, res, synth.Sines(200, steps, 2, 0.3, 2))
 			t.Logf("test accuracy %.3f", acc)
 			assert.GreaterOrEqual(t, acc, 0.9)
 		})

@@ -25,29 +25,10 @@ func train(t *testing.T, params map[string]any, data, val *models.Data, epochs i
 	return res
 }
 
-func accuracy(t *testing.T, res *models.Result, d *models.Data) float64 {
-	t.Helper()
-	p, err := res.Trained.Predict(context.Background(), d.X)
-	require.NoError(t, err)
-	ok := 0
-	for i, row := range p {
-		best := 0
-		for k := range row {
-			if row[k] > row[best] {
-				best = k
-			}
-		}
-		if best == d.Classes[i] {
-			ok++
-		}
-	}
-	return float64(ok) / float64(len(p))
-}
-
 func TestLearnsSineFrequency(t *testing.T) {
 	params := map[string]any{"units": 16, "heads": 2, "layers": 1, "patch_size": 4}
 	res := train(t, params, synth.Sines(256, 64, 2, 0.3, 1), nil, 12)
-	acc := accuracy(t, res, synth.Sines(200, 64, 2, 0.3, 2))
+	acc := synth.Accuracy(t, res, synth.Sines(200, 64, 2, 0.3, 2))
 	t.Logf("test accuracy %.3f", acc)
 	assert.GreaterOrEqual(t, acc, 0.9)
 }
