@@ -70,15 +70,12 @@ const (
 	ScopeOutput      = "output"
 )
 
-// Activations accepted (the same names as the mlp family).
-var Activations = []string{"relu", "gelu", "tanh", "swish"}
-
 func encoderParams(hiddenDoc string) []stages.Field {
 	return []stages.Field{
 		{Name: ParamHidden, Type: stages.Ints, Default: []any{256, 64}, Min: stages.Bound(1), Doc: hiddenDoc},
 		{Name: ParamLatentDim, Type: stages.Int, Default: 8, Min: stages.Bound(1),
 			Doc: "size of the latent code"},
-		{Name: ParamActivation, Type: stages.String, Default: "relu", Enum: Activations,
+		{Name: ParamActivation, Type: stages.String, Default: "relu", Enum: models.Activations,
 			Doc: "activation after each hidden layer"},
 	}
 }

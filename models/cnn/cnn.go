@@ -57,10 +57,8 @@ const (
 
 // Choices of the enumerated params.
 var (
-	Pools          = []string{"max", "avg", "none"}
-	Normalizations = []string{"none", "batch", "layer"}
-	Activations    = []string{"relu", "gelu", "tanh", "swish"}
-	GlobalPools    = []string{"avg", "max", "flatten"}
+	Pools       = []string{"max", "avg", "none"}
+	GlobalPools = []string{"avg", "max", "flatten"}
 )
 
 // Params are the family's hyper-parameters.
@@ -77,9 +75,9 @@ var Params = []stages.Field{
 		Doc: "pooling at the end of each block: max, avg or none"},
 	{Name: ParamPoolSize, Type: stages.Int, Default: 2, Min: stages.Bound(1),
 		Doc: "pooling window and stride along every spatial axis (axes shorter than it are not pooled)"},
-	{Name: ParamNormalization, Type: stages.String, Default: "none", Enum: Normalizations,
+	{Name: ParamNormalization, Type: stages.String, Default: "none", Enum: models.Normalizations,
 		Doc: "normalization after each convolution (and hidden dense layer): none, batch or layer (per example over all positions and channels)"},
-	{Name: ParamActivation, Type: stages.String, Default: "relu", Enum: Activations,
+	{Name: ParamActivation, Type: stages.String, Default: "relu", Enum: models.Activations,
 		Doc: "activation after each convolution and hidden dense layer"},
 	{Name: ParamDropout, Type: stages.Float, Default: 0.0, Min: stages.Bound(0), Max: stages.Bound(0.95),
 		Doc: "dropout rate after each block and hidden dense layer (training only)"},

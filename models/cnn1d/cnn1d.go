@@ -52,10 +52,8 @@ const (
 
 // Choices of the enumerated params.
 var (
-	Pools          = []string{"max", "avg", "none"}
-	Normalizations = []string{"none", "batch", "layer"}
-	Activations    = []string{"relu", "gelu", "tanh", "swish"}
-	GlobalPools    = []string{"avg", "max"}
+	Pools       = []string{"max", "avg", "none"}
+	GlobalPools = []string{"avg", "max"}
 )
 
 // Params are the family's hyper-parameters.
@@ -76,9 +74,9 @@ var Params = []stages.Field{
 		Doc: "pooling in time at the end of each block: max, avg or none"},
 	{Name: ParamPoolSize, Type: stages.Int, Default: 2, Min: stages.Bound(1),
 		Doc: "pooling window and stride in samples (a sequence shorter than it is not pooled)"},
-	{Name: ParamNormalization, Type: stages.String, Default: "layer", Enum: Normalizations,
+	{Name: ParamNormalization, Type: stages.String, Default: "layer", Enum: models.Normalizations,
 		Doc: "normalization after each convolution: none, batch (per channel) or layer (per example over time and channels)"},
-	{Name: ParamActivation, Type: stages.String, Default: "relu", Enum: Activations,
+	{Name: ParamActivation, Type: stages.String, Default: "relu", Enum: models.Activations,
 		Doc: "activation after each convolution and hidden dense layer"},
 	{Name: ParamDropout, Type: stages.Float, Default: 0.0, Min: stages.Bound(0), Max: stages.Bound(0.95),
 		Doc: "dropout rate after each block and hidden dense layer (training only)"},

@@ -70,9 +70,7 @@ const (
 
 // Choices of the enumerated params.
 var (
-	Readouts       = []string{"last", "mean"}
-	Normalizations = []string{"none", "batch", "layer"}
-	Activations    = []string{"relu", "gelu", "tanh", "swish"}
+	Readouts = []string{"last", "mean"}
 )
 
 // Params are the family's hyper-parameters.
@@ -93,9 +91,9 @@ var Params = []stages.Field{
 		Doc: "front end convolution kernel size in samples (\"same\" padding)"},
 	{Name: ParamPoolSize, Type: stages.Int, Default: 2, Min: stages.Bound(1),
 		Doc: "front end max pooling window and stride in samples"},
-	{Name: ParamNormalization, Type: stages.String, Default: "layer", Enum: Normalizations,
+	{Name: ParamNormalization, Type: stages.String, Default: "layer", Enum: models.Normalizations,
 		Doc: "normalization after each front end convolution: none, batch or layer"},
-	{Name: ParamActivation, Type: stages.String, Default: "relu", Enum: Activations,
+	{Name: ParamActivation, Type: stages.String, Default: "relu", Enum: models.Activations,
 		Doc: "activation of the front end convolutions and hidden dense layers"},
 	{Name: ParamDropout, Type: stages.Float, Default: 0.0, Min: stages.Bound(0), Max: stages.Bound(0.95),
 		Doc: "dropout rate between LSTM layers, on the readout and after hidden dense layers (training only)"},

@@ -23,21 +23,15 @@ const (
 	ParamNormalization = "normalization"
 )
 
-// Activations and normalizations accepted.
-var (
-	Activations    = []string{"relu", "gelu", "tanh", "swish"}
-	Normalizations = []string{"none", "batch", "layer"}
-)
-
 // Params are the family's hyper-parameters.
 var Params = []stages.Field{
 	{Name: ParamHidden, Type: stages.Ints, Default: []any{64, 32}, Min: stages.Bound(1),
 		Doc: "hidden layer widths, input to output; [] is a linear model"},
-	{Name: ParamActivation, Type: stages.String, Default: "relu", Enum: Activations,
+	{Name: ParamActivation, Type: stages.String, Default: "relu", Enum: models.Activations,
 		Doc: "activation after each hidden layer"},
 	{Name: ParamDropout, Type: stages.Float, Default: 0.0, Min: stages.Bound(0), Max: stages.Bound(0.95),
 		Doc: "dropout rate after each hidden layer (training only)"},
-	{Name: ParamNormalization, Type: stages.String, Default: "none", Enum: Normalizations,
+	{Name: ParamNormalization, Type: stages.String, Default: "none", Enum: models.Normalizations,
 		Doc: "normalization after each hidden layer's linear transform: none, batch (batch norm) or layer"},
 }
 

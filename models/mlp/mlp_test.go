@@ -11,14 +11,14 @@ import (
 
 	"github.com/biopipe/biopipe/models"
 	"github.com/biopipe/biopipe/models/internal/synth"
-	"github.com/biopipe/biopipe/models/mlp"
+	_ "github.com/biopipe/biopipe/models/mlp" // registers the family under test
 	"github.com/biopipe/biopipe/stages"
 )
 
 func TestBuildVariants(t *testing.T) {
 	ctx := context.Background()
-	for _, act := range mlp.Activations {
-		for _, norm := range mlp.Normalizations {
+	for _, act := range models.Activations {
+		for _, norm := range models.Normalizations {
 			t.Run(act+"/"+norm, func(t *testing.T) {
 				res, err := models.Train(ctx, models.TrainOptions{
 					Family: "mlp", Params: map[string]any{"hidden": []any{8, 4}, "activation": act, "normalization": norm, "dropout": 0.1},

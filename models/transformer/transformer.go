@@ -60,12 +60,6 @@ const (
 	ParamHidden        = "hidden"
 )
 
-// Choices of the enumerated params.
-var (
-	Normalizations = []string{"none", "batch", "layer"}
-	Activations    = []string{"relu", "gelu", "tanh", "swish"}
-)
-
 // Params are the family's hyper-parameters.
 var Params = []stages.Field{
 	{Name: ParamUnits, Type: stages.Int, Default: 32, Min: stages.Bound(1),
@@ -84,9 +78,9 @@ var Params = []stages.Field{
 		Doc: "front end convolution kernel size in samples (\"same\" padding)"},
 	{Name: ParamPoolSize, Type: stages.Int, Default: 2, Min: stages.Bound(1),
 		Doc: "front end max pooling window and stride in samples"},
-	{Name: ParamNormalization, Type: stages.String, Default: "layer", Enum: Normalizations,
+	{Name: ParamNormalization, Type: stages.String, Default: "layer", Enum: models.Normalizations,
 		Doc: "normalization after each front end convolution: none, batch or layer"},
-	{Name: ParamActivation, Type: stages.String, Default: "gelu", Enum: Activations,
+	{Name: ParamActivation, Type: stages.String, Default: "gelu", Enum: models.Activations,
 		Doc: "activation of the feed-forward layers, front end convolutions and hidden dense layers"},
 	{Name: ParamDropout, Type: stages.Float, Default: 0.0, Min: stages.Bound(0), Max: stages.Bound(0.95),
 		Doc: "dropout rate on attention weights, block outputs and hidden dense layers (training only)"},
