@@ -8,12 +8,10 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"runtime"
-	"runtime/pprof"
-	"syscall"
-	"time"
 
 	"github.com/gomlx/compute"
 	_ "github.com/gomlx/compute/gobackend"
@@ -26,6 +24,7 @@ import (
 	"github.com/gomlx/gomlx/ml/train/loss"
 	"github.com/gomlx/gomlx/ml/train/optimizer"
 
+	"github.com/biopipe/biopipe/bench/internal/measure"
 	"github.com/biopipe/biopipe/models/layers/fastconv"
 )
 
@@ -88,15 +87,6 @@ func Net(scope *model.Scope, x *graph.Node, impl string) *graph.Node {
 	return layers.DenseWithBias(scope.In("out"), h, 10)
 }
 
-// cpuTime is the user+system CPU time of the process so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 func run(backendName, impl string, batch, steps, warmup int) error {
 	if impl != "fastconv" && impl != "convgeneral" {
 		return fmt.Errorf("-impl %q: want fastconv or convgeneral", impl)
@@ -140,39 +130,15 @@ func run(backendName, impl string, batch, steps, warmup int) error {
 		xs[i] = tensors.FromFlatDataAndDimensions(px, batch, 28, 28, 1)
 		ys[i] = tensors.FromFlatDataAndDimensions(lb, batch, 1)
 	}
-	var last float32
-	do := func(i int) error {
-		outs, err := step.Call(xs[i%nb], ys[i%nb])
-		if err != nil {
-			return err
-		}
-		v, err := tensors.CopyFlatData[float32](outs[0])
-		if err != nil {
-			return err
-		}
-		last = v[0]
-		return outs[0].FinalizeAll()
-	}
-	for i := range warmup {
-		if err := do(i); err != nil {
-			return err
-		}
-	}
+	var profile io.Writer
 	if profileFile != nil {
-		if err := pprof.StartCPUProfile(profileFile); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+		profile = profileFile
 	}
-	cpu0 := cpuTime()
-	start := time.Now()
-	for i := range steps {
-		if err := do(i); err != nil {
-			return err
-		}
+	res, err := measure.TrainSteps(step, xs, ys, warmup, steps, profile)
+	if err != nil {
+		return err
 	}
-	el := time.Since(start)
-	cpu := cpuTime() - cpu0
+	el, cpu, last := res.Wall, res.CPU, res.Loss
 	// images_per_cpu_s (images per second of process CPU time) is steadier than the wall
 	// figure on a shared machine.
 	fmt.Printf("gomlx-go impl=%s threads=%d batch=%d steps=%d loss=%.4f step_ms=%.3f images_per_s=%.1f images_per_cpu_s=%.1f\n",

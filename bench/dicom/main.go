@@ -16,9 +16,9 @@ import (
 	"runtime"
 	"sort"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/biopipe/biopipe/bench/internal/measure"
 	biodicom "github.com/biopipe/biopipe/io/dicom"
 	"github.com/biopipe/biopipe/io/dicom/dicomgen"
 	"github.com/biopipe/biopipe/stages"
@@ -52,13 +52,13 @@ func main() {
 	best, bestCPU := time.Duration(1<<62), time.Duration(1<<62)
 	var checksum float64
 	for r := 0; r < *repeat; r++ {
-		start, cpu0 := time.Now(), cpuTime()
+		start, cpu0 := time.Now(), measure.CPUTime()
 		s, err := decodeAll(files, w)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
-		best, bestCPU, checksum = min(best, time.Since(start)), min(bestCPU, cpuTime()-cpu0), s
+		best, bestCPU, checksum = min(best, time.Since(start)), min(bestCPU, measure.CPUTime()-cpu0), s
 	}
 	fmt.Printf("biopipe io/dicom: %d files, %d workers, %.3fs, %.1f files/s, cpu %.3f ms/file (checksum %.6g)\n",
 		len(files), w, best.Seconds(), float64(len(files))/best.Seconds(), bestCPU.Seconds()*1000/float64(len(files)), checksum)
@@ -200,10 +200,3 @@ func sum32(v []float32) float64 {
 }
 
 // cpuTime is the process's user + system CPU time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}

@@ -16,12 +16,10 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"runtime"
-	"runtime/pprof"
-	"syscall"
-	"time"
 
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -32,6 +30,7 @@ import (
 	"github.com/gomlx/gomlx/ml/train/loss"
 	"github.com/gomlx/gomlx/ml/train/optimizer"
 
+	"github.com/biopipe/biopipe/bench/internal/measure"
 	"github.com/biopipe/biopipe/models"
 	_ "github.com/biopipe/biopipe/models/all"
 	"github.com/biopipe/biopipe/models/layers/fastconv"
@@ -89,15 +88,6 @@ func network(name string, seqLen, channels, classes int) (func(*model.Scope, *gr
 	return func(scope *model.Scope, x *graph.Node) *graph.Node { return net.Forward(scope, x)[0] }, nil
 }
 
-// cpuTime is the user+system CPU time of the process so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 func run(name string, batch, steps, warmup int, cpuprofile string) error {
 	const seqLen, channels, classes = 128, 4, 2
 	forward, err := network(name, seqLen, channels, classes)
@@ -142,44 +132,20 @@ func run(name string, batch, steps, warmup int, cpuprofile string) error {
 		xs[i] = tensors.FromFlatDataAndDimensions(v, batch, seqLen, channels)
 		ys[i] = tensors.FromFlatDataAndDimensions(lb, batch, 1)
 	}
-	var last float32
-	do := func(i int) error {
-		outs, err := step.Call(xs[i%nb], ys[i%nb])
-		if err != nil {
-			return err
-		}
-		v, err := tensors.CopyFlatData[float32](outs[0])
-		if err != nil {
-			return err
-		}
-		last = v[0]
-		return outs[0].FinalizeAll()
-	}
-	for i := range warmup {
-		if err := do(i); err != nil {
-			return err
-		}
-	}
+	var profile io.Writer
 	if cpuprofile != "" {
 		f, err := os.Create(cpuprofile)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+		profile = f
 	}
-	cpu0 := cpuTime()
-	start := time.Now()
-	for i := range steps {
-		if err := do(i); err != nil {
-			return err
-		}
+	res, err := measure.TrainSteps(step, xs, ys, warmup, steps, profile)
+	if err != nil {
+		return err
 	}
-	el := time.Since(start)
-	cpu := cpuTime() - cpu0
+	el, cpu, last := res.Wall, res.CPU, res.Loss
 	fmt.Printf("gomlx-go model=%s threads=%d batch=%d steps=%d loss=%.4f step_ms=%.3f examples_per_s=%.1f examples_per_cpu_s=%.1f\n",
 		name, runtime.GOMAXPROCS(0), batch, steps, last, el.Seconds()*1000/float64(steps),
 		float64(steps*batch)/el.Seconds(), float64(steps*batch)/cpu.Seconds())
