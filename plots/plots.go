@@ -360,3 +360,41 @@ func Histogram(title, xlabel string, values []float64, bins int) ([]byte, error)
 	p.Add(h)
 	return render(p)
 }
+
+// glyphs tell groups apart beyond the palette's length.
+var glyphs = []draw.GlyphDrawer{draw.CircleGlyph{}, draw.TriangleGlyph{}, draw.SquareGlyph{}, draw.PlusGlyph{}, draw.CrossGlyph{}}
+
+// Group is one set of points of a scatter plot, drawn in one colour.
+type Group struct {
+	Name string
+	X, Y []float64
+}
+
+// maxLegend is how many groups a scatter plot names in its legend; past it the legend
+// would hide the points.
+const maxLegend = 12
+
+// GroupScatter draws each group in its own colour (and, past the palette, its own glyph),
+// e.g. a 2-D embedding coloured by class, and returns the PNG. Groups without points are
+// left out; named groups are listed in the legend when there are at most 12 of them.
+func GroupScatter(title, xlabel, ylabel string, groups []Group, radius vg.Length) ([]byte, error) {
+	p := newPlot(title, xlabel, ylabel)
+	for k, g := range groups {
+		xy := points(g.X, g.Y)
+		if len(xy) == 0 {
+			continue
+		}
+		sc, err := plotter.NewScatter(xy)
+		if err != nil {
+			return nil, fmt.Errorf("plot %q: group %q: %w", title, g.Name, err)
+		}
+		sc.Color = palette[k%len(palette)]
+		sc.Shape = glyphs[(k/len(palette))%len(glyphs)]
+		sc.Radius = radius
+		p.Add(sc)
+		if g.Name != "" && len(groups) <= maxLegend {
+			p.Legend.Add(g.Name, sc)
+		}
+	}
+	return render(p)
+}

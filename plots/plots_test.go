@@ -2,6 +2,7 @@ package plots
 
 import (
 	"bytes"
+	"fmt"
 	"image/png"
 	"math"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"github.com/biopipe/biopipe/metrics"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gonum.org/v1/plot/vg"
 )
 
 func TestFigures(t *testing.T) {
@@ -40,6 +42,14 @@ func TestFigures(t *testing.T) {
 		"reliability": func() ([]byte, error) { return Reliability(bins, metrics.ECE(bins)) },
 		"scatter": func() ([]byte, error) {
 			return Scatter("Predicted vs true", []float64{1, 2, 3}, []float64{1.1, 1.9, 3.3})
+		},
+		"groups": func() ([]byte, error) {
+			var gs []Group
+			for k := range 9 { // more groups than colours: glyphs take over
+				gs = append(gs, Group{Name: fmt.Sprint("class ", k), X: []float64{float64(k), float64(k) + 0.5}, Y: []float64{1, math.NaN()}})
+			}
+			gs = append(gs, Group{Name: "empty"})
+			return GroupScatter("Latent space", "z0", "z1", gs, vg.Points(2))
 		},
 	}
 	dir := os.Getenv("BIOPIPE_PLOTS_OUT") // set to look at the figures

@@ -1,33 +1,14 @@
 package embed
 
 import (
-	"bytes"
 	"fmt"
-	"image/color"
 	"sort"
 
-	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/biopipe/biopipe/dataset"
+	"github.com/biopipe/biopipe/plots"
 )
-
-// palette is the colour-blind-safe Okabe-Ito set (as in package plots), then greys.
-var palette = []color.Color{
-	color.RGBA{0, 114, 178, 255},   // blue
-	color.RGBA{213, 94, 0, 255},    // vermillion
-	color.RGBA{0, 158, 115, 255},   // green
-	color.RGBA{204, 121, 167, 255}, // purple
-	color.RGBA{230, 159, 0, 255},   // orange
-	color.RGBA{86, 180, 233, 255},  // sky
-	color.RGBA{240, 228, 66, 255},  // yellow
-	color.RGBA{0, 0, 0, 255},       // black
-}
-
-// glyphs tell classes apart beyond the palette's length.
-var glyphs = []draw.GlyphDrawer{draw.CircleGlyph{}, draw.TriangleGlyph{}, draw.SquareGlyph{}, draw.PlusGlyph{}, draw.CrossGlyph{}}
 
 // scatter draws the 2-D view of the embedding coloured by label and fills the plot fields
 // of sum.
@@ -56,57 +37,36 @@ func (s *Stage) scatter(f *dataset.Frame, sum *Summary) ([]byte, error) {
 	rows := subsample(f.NumRows(), s.MaxPoints)
 	groups, names := colourGroups(f, rows)
 
-	p := plot.New()
-	var xl, yl string
+	var title, xl, yl string
 	switch {
 	case mode == PlotPCA:
-		p.Title.Text = fmt.Sprintf("PCA of the %s (%s, %d dims)", sum.Output, sum.Model, sum.Dims)
+		title = fmt.Sprintf("PCA of the %s (%s, %d dims)", sum.Output, sum.Model, sum.Dims)
 		xl, yl = "PC1", "PC2"
 		if len(explained) == 2 {
 			xl = fmt.Sprintf("PC1 (%.1f%%)", 100*explained[0])
 			yl = fmt.Sprintf("PC2 (%.1f%%)", 100*explained[1])
 		}
 	default:
-		p.Title.Text = fmt.Sprintf("%s of the %s model", sum.Output, sum.Model)
+		title = fmt.Sprintf("%s of the %s model", sum.Output, sum.Model)
 		xl, yl = sum.Columns[0]+" [0]", "[1]"
 		if len(sum.Columns) >= 2 {
 			xl, yl = sum.Columns[0], sum.Columns[1]
 		}
 	}
-	p.X.Label.Text, p.Y.Label.Text = xl, yl
-	p.Add(plotter.NewGrid())
-	p.Legend.Top = true
-	p.Legend.Padding = vg.Points(2)
 	radius := vg.Points(2)
 	if len(rows) > 2000 {
 		radius = vg.Points(1.2)
 	}
+	pg := make([]plots.Group, len(groups))
 	for k, idx := range groups {
-		xy := make(plotter.XYs, 0, len(idx))
+		pg[k].Name = names[k]
 		for _, r := range idx {
-			xy = append(xy, plotter.XY{X: x[r], Y: y[r]})
-		}
-		if len(xy) == 0 {
-			continue
-		}
-		sc, err := plotter.NewScatter(xy)
-		if err != nil {
-			return nil, fmt.Errorf("scatter of %q: %w", names[k], err)
-		}
-		sc.Color = palette[k%len(palette)]
-		sc.Shape = glyphs[(k/len(palette))%len(glyphs)]
-		sc.Radius = radius
-		p.Add(sc)
-		if names[k] != "" {
-			p.Legend.Add(names[k], sc)
+			pg[k].X = append(pg[k].X, x[r])
+			pg[k].Y = append(pg[k].Y, y[r])
 		}
 	}
-	wt, err := p.WriterTo(6*vg.Inch, 4.5*vg.Inch, "png")
+	png, err := plots.GroupScatter(title, xl, yl, pg, radius)
 	if err != nil {
-		return nil, fmt.Errorf("scatter: %w", err)
-	}
-	var buf bytes.Buffer
-	if _, err := wt.WriteTo(&buf); err != nil {
 		return nil, fmt.Errorf("scatter: %w", err)
 	}
 
@@ -129,7 +89,7 @@ func (s *Stage) scatter(f *dataset.Frame, sum *Summary) ([]byte, error) {
 	}
 	caption += "; train, val and test rows alike."
 	sum.Figures = []Figure{{File: FigureFile, Title: fmt.Sprintf("Latent space (%s)", sum.Model), Caption: caption}}
-	return buf.Bytes(), nil
+	return png, nil
 }
 
 // subsample returns every row, or an even, deterministic subsample of max rows.
