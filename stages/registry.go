@@ -39,6 +39,14 @@ const (
 	SummaryFile     = "summary.json" // optional per-artifact summary (counts, exclusions) for reports
 )
 
+// SummaryFigure is an entry of a summary.json "figures" list (and of metrics.json's): a PNG
+// file in the artifact folder that reports show with its title and caption.
+type SummaryFigure struct {
+	File    string `json:"file"`
+	Title   string `json:"title"`
+	Caption string `json:"caption,omitempty"`
+}
+
 // Port is a named, typed input or output of a stage kind.
 type Port struct {
 	Name     string

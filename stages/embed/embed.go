@@ -131,11 +131,7 @@ func New(cfg stages.Config) (stages.Stage, error) {
 }
 
 // Figure describes a PNG in the artifact (the same shape as an evaluate figure).
-type Figure struct {
-	File    string `json:"file"`
-	Title   string `json:"title"`
-	Caption string `json:"caption,omitempty"`
-}
+type Figure = stages.SummaryFigure
 
 // Summary is written to summary.json.
 type Summary struct {

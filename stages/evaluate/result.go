@@ -43,11 +43,7 @@ type BootstrapInfo struct {
 }
 
 // Figure is a PNG in the artifact folder.
-type Figure struct {
-	File    string `json:"file"`
-	Title   string `json:"title"`
-	Caption string `json:"caption,omitempty"`
-}
+type Figure = stages.SummaryFigure
 
 // Split holds the results on one split. Its metrics are written as keys of the split
 // object next to n, class_counts, confusion and threshold:

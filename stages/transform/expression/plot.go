@@ -8,14 +8,11 @@ import (
 
 	"github.com/biopipe/biopipe/dataset"
 	"github.com/biopipe/biopipe/plots"
+	"github.com/biopipe/biopipe/stages"
 )
 
 // Figure is an entry of summary.json's "figures" list, which reports pick up.
-type Figure struct {
-	File    string `json:"file"`
-	Title   string `json:"title"`
-	Caption string `json:"caption"`
-}
+type Figure = stages.SummaryFigure
 
 // pcaScatter draws PC1 against PC2 coloured by the label (or the split when there is no
 // categorical label).
