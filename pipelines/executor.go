@@ -239,18 +239,14 @@ func runStage(ctx context.Context, plan *Plan, ps *PlannedStage, results map[str
 		keyDoc["keep_going"] = true
 	}
 	env.ProjectSalt = func() ([]byte, error) { return ProjectSalt(wd) }
-	for _, f := range ps.Kind.EnvFields {
-		if name := cfg.String(f); name != "" {
-			v := []byte(os.Getenv(name))
-			if len(v) == 0 {
-				// Unset: the stage falls back to the project salt, which then keys the cache.
-				if v, err = ProjectSalt(wd); err != nil {
-					return fail(err)
-				}
-			}
-			h := sha256.Sum256(append([]byte("biopipe-env-key\x00"), v...))
-			keyDoc["env:"+f] = hex.EncodeToString(h[:])
+	if sf := ps.Kind.Salt; sf != nil {
+		// The same resolution the stage makes (config, environment, project salt).
+		salt, _, err := env.PseudonymSalt(cfg.String(sf.Value), cfg.String(sf.Env))
+		if err != nil {
+			return fail(err)
 		}
+		h := sha256.Sum256(append([]byte("biopipe-salt\x00"), salt...))
+		keyDoc["salt"] = hex.EncodeToString(h[:])
 	}
 	kb, _ := json.Marshal(keyDoc)
 	kh := sha256.Sum256(kb)

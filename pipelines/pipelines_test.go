@@ -373,7 +373,7 @@ func BenchmarkCachedRerun(b *testing.B) {
 	}
 }
 
-func TestEnvFieldInCacheKey(t *testing.T) {
+func TestSaltInCacheKey(t *testing.T) {
 	t.Setenv("BP_TEST_SALT", "one")
 	p, err := plan(t, "name: x\nstages:\n  - id: a\n    kind: test.source\n    with: {value: 1}\n")
 	require.NoError(t, err)
@@ -410,4 +410,24 @@ func TestMissingInputPathNamesTheLine(t *testing.T) {
 	_, err = Run(context.Background(), p, Options{WorkDir: t.TempDir()})
 	require.ErrorIs(t, err, ErrRunFailed)
 	assert.Contains(t, err.Error(), `stage "a": p.yaml:7:13: field "path": no/such.csv: no such file or folder`)
+}
+
+func TestExplicitSaltNeedsNoProjectSalt(t *testing.T) {
+	t.Setenv("BP_TEST_SALT", "")
+	wd := t.TempDir()
+	p, err := plan(t, "name: x\nstages:\n  - id: a\n    kind: test.source\n    with: {value: 1, salt: s1}\n")
+	require.NoError(t, err)
+	m := runOnce(t, p, wd, Options{})
+	_, err = os.Stat(filepath.Join(wd, "secrets"))
+	assert.True(t, os.IsNotExist(err), "an explicit salt needs no project salt")
+	p2, err := plan(t, "name: x\nstages:\n  - id: a\n    kind: test.source\n    with: {value: 1, salt: s2}\n")
+	require.NoError(t, err)
+	m2 := runOnce(t, p2, wd, Options{})
+	assert.NotEqual(t, m.Stages[0].CacheKey, m2.Stages[0].CacheKey)
+	// Unset everywhere: the project salt is made and keys the cache.
+	p3, err := plan(t, "name: x\nstages:\n  - id: a\n    kind: test.source\n    with: {value: 1}\n")
+	require.NoError(t, err)
+	runOnce(t, p3, wd, Options{})
+	_, err = os.Stat(filepath.Join(wd, "secrets", "pseudonym.salt"))
+	assert.NoError(t, err)
 }

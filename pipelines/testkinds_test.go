@@ -17,8 +17,9 @@ var runs = map[string]*atomic.Int64{"test.source": {}, "test.add": {}, "test.sum
 func testRegistry() *stages.Registry {
 	r := stages.NewRegistry()
 	r.MustAdd(&stages.Kind{
-		Name: "test.source", Doc: "writes a number", EnvFields: []string{"salt_env"},
+		Name: "test.source", Doc: "writes a number", Salt: &stages.SaltFields{Value: "salt", Env: "salt_env"},
 		Fields: []stages.Field{
+			{Name: "salt", Type: stages.String},
 			{Name: "salt_env", Type: stages.String, Default: "BP_TEST_SALT"},
 			{Name: "value", Type: stages.Int, Required: true, Doc: "the number"},
 			{Name: "path", Type: stages.Path, Doc: "optional input file (its size is added)"},

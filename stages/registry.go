@@ -39,6 +39,10 @@ const (
 	SummaryFile     = "summary.json" // optional per-artifact summary (counts, exclusions) for reports
 )
 
+// SaltFields names the config fields that give a stage's pseudonym salt: Value an explicit
+// salt (may be ""), Env the name of the environment variable holding one.
+type SaltFields struct{ Value, Env string }
+
 // SummaryFigure is an entry of a summary.json "figures" list (and of metrics.json's): a PNG
 // file in the artifact folder that reports show with its title and caption.
 type SummaryFigure struct {
@@ -66,10 +70,11 @@ type Kind struct {
 	Inputs      []Port
 	Output      Port
 	UsesBackend bool // the backend is part of the cache key (training, inference)
-	// EnvFields names String fields whose value is the NAME of an environment variable the
-	// stage reads (a pseudonym salt, say). A digest of that variable's value joins the cache
-	// key, so changing it re-runs the stage; the value itself is never stored.
-	EnvFields []string
+	// Salt, for stages that make pseudonyms, names the config fields of the salt (see
+	// Env.PseudonymSalt). The executor resolves the salt before the stage runs and keys a
+	// digest of it into the cache, so a changed salt re-runs the stage; the salt itself is
+	// never stored.
+	Salt *SaltFields
 	// New builds a stage from its validated config. It may return further config
 	// errors (cross-field checks) as Issues via *ConfigError.
 	New func(cfg Config) (Stage, error)
@@ -135,6 +140,7 @@ type Env struct {
 	ProjectSalt func() ([]byte, error)
 
 	mu         sync.Mutex
+	salt       *resolvedSalt // memo of PseudonymSalt
 	metrics    map[string]any
 	quarantine []Quarantined
 	progress   ProgressFunc
@@ -343,7 +349,32 @@ func (r *Registry) Clone() *Registry {
 // (a random value kept in the work dir, so pseudonyms are stable within a project and
 // cannot be reversed by hashing guessable ids). The source is returned for logs; the salt
 // itself must never be written.
+//
+// The result is kept: the executor resolves the salt for the cache key, and the stage's own
+// call gets the same salt without resolving (and warning) again.
 func (e *Env) PseudonymSalt(explicit, envName string) ([]byte, string, error) {
+	e.mu.Lock()
+	memo := e.salt
+	e.mu.Unlock()
+	if memo != nil && memo.explicit == explicit && memo.envName == envName {
+		return memo.salt, memo.from, nil
+	}
+	salt, from, err := e.resolveSalt(explicit, envName)
+	if err == nil {
+		e.mu.Lock()
+		e.salt = &resolvedSalt{explicit: explicit, envName: envName, salt: salt, from: from}
+		e.mu.Unlock()
+	}
+	return salt, from, err
+}
+
+type resolvedSalt struct {
+	explicit, envName string
+	salt              []byte
+	from              string
+}
+
+func (e *Env) resolveSalt(explicit, envName string) ([]byte, string, error) {
 	if explicit != "" {
 		return []byte(explicit), "config", nil
 	}

@@ -124,10 +124,10 @@ var Fields = []stages.Field{
 
 func init() {
 	stages.Register(&stages.Kind{
-		EnvFields: []string{FieldSaltEnv},
-		Name:      Kind,
-		Doc:       "read DICOM files into a de-identified tensor dataset",
-		Version:   "1",
+		Salt:    &stages.SaltFields{Value: FieldSalt, Env: FieldSaltEnv},
+		Name:    Kind,
+		Doc:     "read DICOM files into a de-identified tensor dataset",
+		Version: "1",
 		Description: `Reads a folder tree, a DICOMDIR or a list of DICOM files (native, RLE Lossless and
 baseline JPEG pixel data), groups instances into series (SeriesInstanceUID) and orders slices
 along the slice normal (ImagePositionPatient; InstanceNumber when absent). Each example is a

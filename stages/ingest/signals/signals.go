@@ -104,10 +104,10 @@ type FileSummary struct {
 }
 
 var kind = &stages.Kind{
-	EnvFields: []string{FieldSaltEnv},
-	Name:      "ingest.signals",
-	Doc:       "read EDF/EDF+/BDF, raw binary or CSV recordings into a signals artifact",
-	Version:   "1",
+	Salt:    &stages.SaltFields{Value: FieldSalt, Env: FieldSaltEnv},
+	Name:    "ingest.signals",
+	Doc:     "read EDF/EDF+/BDF, raw binary or CSV recordings into a signals artifact",
+	Version: "1",
 	Description: `Reads continuous multichannel recordings. EDF, EDF+ (continuous or discontinuous,
 with annotations) and BDF/BDF+ are recognised by content; .bin/.raw/.dat files are raw
 interleaved samples (set raw.*); .csv files hold one column per channel (set csv.*). Folders
