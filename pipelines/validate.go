@@ -2,10 +2,10 @@ package pipelines
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -76,7 +76,7 @@ func Validate(src *Source, reg *stages.Registry) (*Plan, error) {
 	}
 	v := src.Value
 	spec := &Spec{Backend: "go", Vars: map[string]any{}}
-	for _, k := range sortedKeys(v) {
+	for _, k := range slices.Sorted(maps.Keys(v)) {
 		if !slices.Contains(topFields, k) {
 			add(src.KeyPos(k), "", "", "unknown key %q%s", k, hint(k, topFields))
 		}
@@ -140,7 +140,7 @@ func Validate(src *Source, reg *stages.Registry) (*Plan, error) {
 			add(src.ValuePos(p+".id"), st.ID, "", "duplicate stage id (first used by stage %d)", j+1)
 		}
 		ids[st.ID] = i
-		for _, k := range sortedKeys(m) {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
 			if !slices.Contains(stageFields, k) {
 				add(src.KeyPos(p+"."+k), st.ID, "", "unknown key %q%s", k, hint(k, stageFields))
 			}
@@ -359,12 +359,3 @@ func hint(s string, valid []string) string {
 }
 
 func suggest(s string, valid []string) string { return stages.Suggest(s, valid) }
-
-func sortedKeys(m map[string]any) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -321,7 +323,7 @@ func summary(src *Source, g *gathered) map[string]any {
 			iv := split.Metrics[name]
 			if sp == r.Primary {
 				m[name] = map[string]any{"value": round3(iv.Value), "ci_low": round3(iv.Low), "ci_high": round3(iv.High)}
-			} else if containsStr(headline(r), name) {
+			} else if slices.Contains(headline(r), name) {
 				m[name] = round3(iv.Value)
 			}
 		}
@@ -331,7 +333,7 @@ func summary(src *Source, g *gathered) map[string]any {
 	if a := g.across; a != nil {
 		agg := map[string]any{}
 		for name, fs := range a.Metrics {
-			if containsStr(headline(r), name) {
+			if slices.Contains(headline(r), name) {
 				agg[name] = map[string]any{"mean": round3(fs.Mean), "sd": round3(fs.SD), "pooled": round3(fs.Pooled)}
 			}
 		}
@@ -342,15 +344,6 @@ func summary(src *Source, g *gathered) map[string]any {
 		s[key] = map[string]any{"evaluations": len(a.Splits), "metrics": agg}
 	}
 	return s
-}
-
-func containsStr(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func walkNumbers(v any, f *llm.Facts) {
@@ -593,7 +586,7 @@ var exclusionRx = regexp.MustCompile(`(?i)reject|exclu|dropped|skipped|ignored|o
 // exclusionRows lists the numeric entries of a summary whose names say examples were left out.
 func exclusionRows(sum map[string]any) [][]string {
 	var rows [][]string
-	for _, k := range sortedKeys(sum) {
+	for _, k := range slices.Sorted(maps.Keys(sum)) {
 		if !exclusionRx.MatchString(k) {
 			continue
 		}
@@ -602,15 +595,6 @@ func exclusionRows(sum map[string]any) [][]string {
 		}
 	}
 	return rows
-}
-
-func sortedKeys(m map[string]any) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // summaryRows lists the scalar entries of an ingest summary (identifier hashes and lists

@@ -2,8 +2,9 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -42,7 +43,7 @@ func newRunCmd() *cobra.Command {
 		if backend == "" {
 			backend = os.Getenv("GOMLX_BACKEND")
 		}
-		if backend != "" && !containsStr(pipelines.Backends, backend) {
+		if backend != "" && !slices.Contains(pipelines.Backends, backend) {
 			return usageError{fmt.Errorf("--backend %q is not one of %s", backend, strings.Join(pipelines.Backends, ", "))}
 		}
 		opts := pipelines.Options{
@@ -70,15 +71,6 @@ func newRunCmd() *cobra.Command {
 		return runErr
 	}
 	return cmd
-}
-
-func containsStr(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // loadPlan loads, overrides and validates a pipeline file against the default registry.
@@ -115,10 +107,10 @@ func printSummary(w interface{ Write([]byte) (int, error) }, m *pipelines.Manife
 		}
 		fmt.Fprintln(w, line)
 	}
-	for _, id := range sortedMapKeys(m.Metrics) {
+	for _, id := range slices.Sorted(maps.Keys(m.Metrics)) {
 		if mm, ok := m.Metrics[id].(map[string]any); ok {
 			var parts []string
-			for _, k := range sortedMapKeys(mm) {
+			for _, k := range slices.Sorted(maps.Keys(mm)) {
 				if f, ok := mm[k].(float64); ok {
 					parts = append(parts, fmt.Sprintf("%s=%.4f", k, f))
 				}
@@ -129,13 +121,4 @@ func printSummary(w interface{ Write([]byte) (int, error) }, m *pipelines.Manife
 		}
 	}
 	fmt.Fprintf(w, "manifest: %s/runs/%s/manifest.json\n", m.WorkDir, m.RunID)
-}
-
-func sortedMapKeys(m map[string]any) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
