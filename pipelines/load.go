@@ -3,12 +3,16 @@ package pipelines
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/biopipe/biopipe/stages"
 )
 
 // Source is a loaded pipeline file: the YAML node tree (which keeps line numbers) after
@@ -243,7 +247,7 @@ func interpolate(file string, n *yaml.Node, vars map[string]*yaml.Node, depth in
 	if m := varRx.FindStringSubmatch(n.Value); m != nil && m[0] == n.Value && !strings.HasPrefix(m[1], "env:") {
 		v, ok := vars[m[1]]
 		if !ok {
-			return SpecErrors{{Pos: pos, Msg: fmt.Sprintf("undefined variable %q%s", m[1], suggestVar(m[1], vars))}}
+			return SpecErrors{{Pos: pos, Msg: fmt.Sprintf("undefined variable %q%s", m[1], stages.DidYouMean(m[1], slices.Sorted(maps.Keys(vars))))}}
 		}
 		line, col, comment := n.Line, n.Column, n.LineComment
 		*n = *cloneNode(v)
@@ -261,7 +265,7 @@ func interpolate(file string, n *yaml.Node, vars map[string]*yaml.Node, depth in
 		}
 		v, ok := vars[name]
 		if !ok {
-			errs = append(errs, &SpecError{Pos: pos, Msg: fmt.Sprintf("undefined variable %q%s", name, suggestVar(name, vars))})
+			errs = append(errs, &SpecError{Pos: pos, Msg: fmt.Sprintf("undefined variable %q%s", name, stages.DidYouMean(name, slices.Sorted(maps.Keys(vars))))})
 			return s
 		}
 		if v.Kind != yaml.ScalarNode {
@@ -273,17 +277,6 @@ func interpolate(file string, n *yaml.Node, vars map[string]*yaml.Node, depth in
 	n.Value = out
 	n.Tag = "!!str"
 	return errs
-}
-
-func suggestVar(name string, vars map[string]*yaml.Node) string {
-	var names []string
-	for k := range vars {
-		names = append(names, k)
-	}
-	if s := suggest(name, names); s != "" {
-		return fmt.Sprintf(" (did you mean %q?)", s)
-	}
-	return ""
 }
 
 func cloneNode(n *yaml.Node) *yaml.Node {

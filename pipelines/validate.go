@@ -78,7 +78,7 @@ func Validate(src *Source, reg *stages.Registry) (*Plan, error) {
 	spec := &Spec{Backend: "go", Vars: map[string]any{}}
 	for _, k := range slices.Sorted(maps.Keys(v)) {
 		if !slices.Contains(topFields, k) {
-			add(src.KeyPos(k), "", "", "unknown key %q%s", k, hint(k, topFields))
+			add(src.KeyPos(k), "", "", "unknown key %q%s", k, stages.DidYouMean(k, topFields))
 		}
 	}
 	if s, ok := v["name"].(string); ok && s != "" {
@@ -110,7 +110,7 @@ func Validate(src *Source, reg *stages.Registry) (*Plan, error) {
 	if s, ok := v["backend"]; ok {
 		b, _ := s.(string)
 		if !slices.Contains(Backends, b) {
-			add(src.ValuePos("backend"), "", "", "backend %q is not one of %s%s", b, strings.Join(Backends, ", "), hint(b, Backends))
+			add(src.ValuePos("backend"), "", "", "backend %q is not one of %s%s", b, strings.Join(Backends, ", "), stages.DidYouMean(b, Backends))
 		}
 		spec.Backend = b
 	}
@@ -142,7 +142,7 @@ func Validate(src *Source, reg *stages.Registry) (*Plan, error) {
 		ids[st.ID] = i
 		for _, k := range slices.Sorted(maps.Keys(m)) {
 			if !slices.Contains(stageFields, k) {
-				add(src.KeyPos(p+"."+k), st.ID, "", "unknown key %q%s", k, hint(k, stageFields))
+				add(src.KeyPos(p+"."+k), st.ID, "", "unknown key %q%s", k, stages.DidYouMean(k, stageFields))
 			}
 		}
 		st.Kind, _ = m["kind"].(string)
@@ -232,7 +232,7 @@ func Validate(src *Source, reg *stages.Registry) (*Plan, error) {
 				for _, o := range spec.Stages {
 					all = append(all, o.ID)
 				}
-				add(src.ValuePos(fmt.Sprintf("%s.inputs.%d", p, j)), st.ID, "", "input %q is not a stage of this pipeline%s", in, hint(in, all))
+				add(src.ValuePos(fmt.Sprintf("%s.inputs.%d", p, j)), st.ID, "", "input %q is not a stage of this pipeline%s", in, stages.DidYouMean(in, all))
 				continue
 			}
 			if in == st.ID {
@@ -350,12 +350,3 @@ func topoSort(list []*PlannedStage) ([]*PlannedStage, []string) {
 	}
 	return order, nil
 }
-
-func hint(s string, valid []string) string {
-	if m := suggest(s, valid); m != "" {
-		return fmt.Sprintf(" (did you mean %q?)", m)
-	}
-	return ""
-}
-
-func suggest(s string, valid []string) string { return stages.Suggest(s, valid) }

@@ -196,7 +196,7 @@ func coerce(f *Field, v any, path []string) (any, []Issue) {
 			return bad("want a %s, got %s", f.Type, describe(v))
 		}
 		if len(f.Enum) > 0 && !slices.Contains(f.Enum, s) {
-			return bad("%q is not one of %s%s", s, strings.Join(f.Enum, ", "), didYouMean(s, f.Enum))
+			return bad("%q is not one of %s%s", s, strings.Join(f.Enum, ", "), DidYouMean(s, f.Enum))
 		}
 		return s, nil
 	case Int:
@@ -240,7 +240,7 @@ func coerce(f *Field, v any, path []string) (any, []Issue) {
 				return bad("element %d: want a string, got %s", i, describe(e))
 			}
 			if len(f.Enum) > 0 && !slices.Contains(f.Enum, s) {
-				return bad("element %d: %q is not one of %s%s", i, s, strings.Join(f.Enum, ", "), didYouMean(s, f.Enum))
+				return bad("element %d: %q is not one of %s%s", i, s, strings.Join(f.Enum, ", "), DidYouMean(s, f.Enum))
 			}
 			out = append(out, s)
 		}
@@ -299,7 +299,9 @@ func bounds(f *Field, n float64, path []string) []Issue {
 	return nil
 }
 
-func didYouMean(s string, valid []string) string {
+// DidYouMean returns ` (did you mean "x"?)` when one of valid is a likely typo of s (see
+// Suggest), else "": the tail every "unknown name" error uses.
+func DidYouMean(s string, valid []string) string {
 	if m := Suggest(s, valid); m != "" {
 		return fmt.Sprintf(" (did you mean %q?)", m)
 	}

@@ -441,11 +441,11 @@ func (s *Stage) annotations(ctx context.Context, m *expr.Matrix) (*annotation, e
 	}
 	ids, ok := a.columns[a.idCol]
 	if !ok {
-		return nil, fmt.Errorf("%s: no sample id column %q%s (columns: %s)", a.file, a.idCol, didYouMean(a.idCol, a.names), quoteList(a.names))
+		return nil, fmt.Errorf("%s: no sample id column %q%s (columns: %s)", a.file, a.idCol, stages.DidYouMean(a.idCol, a.names), quoteList(a.names))
 	}
 	for _, c := range needed {
 		if _, ok := a.columns[c]; !ok {
-			return nil, fmt.Errorf("%s: no annotation column %q%s (columns: %s)", a.file, c, didYouMean(c, a.names), quoteList(a.names))
+			return nil, fmt.Errorf("%s: no annotation column %q%s (columns: %s)", a.file, c, stages.DidYouMean(c, a.names), quoteList(a.names))
 		}
 	}
 	for i, id := range ids {
@@ -459,13 +459,6 @@ func (s *Stage) annotations(ctx context.Context, m *expr.Matrix) (*annotation, e
 		a.index[id] = i
 	}
 	return a, nil
-}
-
-func didYouMean(s string, names []string) string {
-	if d := stages.Suggest(s, names); d != "" {
-		return fmt.Sprintf(" (did you mean %q?)", d)
-	}
-	return ""
 }
 
 func quoteList(s []string) string {

@@ -201,12 +201,12 @@ func (s *Stage) Read(ctx context.Context) (*dataset.Frame, *Summary, error) {
 	names := f.Names()
 	for _, r := range [][2]string{{FieldLabel, s.Label}, {FieldID, s.ID}, {FieldGroup, s.Group}} {
 		if r[1] != "" && f.Col(r[1]) == nil {
-			return nil, nil, fmt.Errorf("%s: %s column %q not found%s (columns: %s)", s.Path, r[0], r[1], didYouMean(r[1], names), strings.Join(names, ", "))
+			return nil, nil, fmt.Errorf("%s: %s column %q not found%s (columns: %s)", s.Path, r[0], r[1], stages.DidYouMean(r[1], names), strings.Join(names, ", "))
 		}
 	}
 	for _, d := range s.Drop {
 		if f.Col(d) == nil {
-			return nil, nil, fmt.Errorf("%s: drop: column %q not found%s", s.Path, d, didYouMean(d, names))
+			return nil, nil, fmt.Errorf("%s: drop: column %q not found%s", s.Path, d, stages.DidYouMean(d, names))
 		}
 	}
 	f.Drop(s.Drop...)
@@ -247,13 +247,6 @@ func (s *Stage) Read(ctx context.Context) (*dataset.Frame, *Summary, error) {
 		}
 	}
 	return f, sum, nil
-}
-
-func didYouMean(s string, names []string) string {
-	if m := stages.Suggest(s, names); m != "" {
-		return fmt.Sprintf(" (did you mean %q?)", m)
-	}
-	return ""
 }
 
 // setLabel drops rows without a label, decides the task and records the classes.
