@@ -285,3 +285,12 @@ func appendArray(c *Column, a arrow.Array, withValid bool) error {
 	}
 	return nil
 }
+
+// WriteJSON writes v as indented JSON (with a final newline) to path, atomically.
+func WriteJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return AtomicWrite(path, func(w *os.File) error { _, err := w.Write(append(b, '\n')); return err })
+}

@@ -117,14 +117,3 @@ const (
 	HistoryFile   = "history.json"
 	CheckpointDir = "checkpoint"
 )
-
-func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := writeFileAtomic(path, append(b, '\n')); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
-}

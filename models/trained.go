@@ -218,10 +218,10 @@ func (t *Trained) save(dir string, hist *History) error {
 	if err != nil {
 		return fmt.Errorf("checkpoint %s: %w", ckpt, err)
 	}
-	if err := writeJSON(filepath.Join(dir, CardFile), t.card); err != nil {
+	if err := dataset.WriteJSON(filepath.Join(dir, CardFile), t.card); err != nil {
 		return err
 	}
-	return writeJSON(filepath.Join(dir, HistoryFile), hist)
+	return dataset.WriteJSON(filepath.Join(dir, HistoryFile), hist)
 }
 
 // Load reads a model artifact folder (model.json + checkpoint/) for inference on the named

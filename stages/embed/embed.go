@@ -8,7 +8,6 @@ package embed
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -184,11 +183,7 @@ func (s *Stage) Run(ctx context.Context, env *stages.Env) error {
 	}
 	env.SetMetric("latent_dims", sum.Dims)
 	env.SetMetric("rows", sum.Rows)
-	b, err := json.MarshalIndent(sum, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(env.Out(stages.SummaryFile), append(b, '\n'), 0o644)
+	return dataset.WriteJSON(env.Out(stages.SummaryFile), sum)
 }
 
 // Embed runs the model on every row of frame and returns the embedding table (role columns

@@ -360,7 +360,7 @@ func (s *stage) Run(ctx context.Context, env *stages.Env) error {
 		summary["init_loaded"] = len(c.InitFrom.Loaded)
 		summary["init_fresh"] = len(c.InitFrom.Fresh) + len(c.InitFrom.ShapeMismatch)
 	}
-	return writeSummary(env.Out(stages.SummaryFile), summary)
+	return dataset.WriteJSON(env.Out(stages.SummaryFile), summary)
 }
 
 func setOpt(env *stages.Env, name string, v *float64) {

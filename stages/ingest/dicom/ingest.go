@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
@@ -244,11 +243,7 @@ func Run(ctx context.Context, env *stages.Env, o *Options) error {
 		sum.Classes = nil
 	}
 	sum.PHIHashNormalising = PHIHashMethod
-	b, err := json.MarshalIndent(sum, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := dataset.AtomicWrite(env.Out(stages.SummaryFile), func(f *os.File) error { _, err := f.Write(b); return err }); err != nil {
+	if err := dataset.WriteJSON(env.Out(stages.SummaryFile), sum); err != nil {
 		return err
 	}
 	env.SetMetric("dicom_files", sum.Files)

@@ -6,10 +6,8 @@ package expression
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -196,11 +194,7 @@ func (s *Stage) Run(ctx context.Context, env *stages.Env) error {
 	}
 	env.SetMetric("samples", sum.Samples)
 	env.SetMetric("genes", sum.Genes)
-	b, err := json.MarshalIndent(sum, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(env.Out(stages.SummaryFile), append(b, '\n'), 0o644)
+	return dataset.WriteJSON(env.Out(stages.SummaryFile), sum)
 }
 
 // annotation is a table of per-sample string columns keyed by sample id.

@@ -10,7 +10,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -422,7 +421,7 @@ func (s *stage) Run(ctx context.Context, env *stages.Env) error {
 	env.SetMetric("recordings", sum.Recordings)
 	env.SetMetric("subjects", sum.Subjects)
 	env.SetMetric("duration_s", sum.DurationS)
-	return writeJSON(env.Out(stages.SummaryFile), sum)
+	return dataset.WriteJSON(env.Out(stages.SummaryFile), sum)
 }
 
 // subjectID returns the identifier a subject pseudonym is derived from.
@@ -450,15 +449,6 @@ func (s *stage) subjectID(path string, fd *fileData) (string, error) {
 	}
 	// No usable patient field (raw, CSV, anonymised EDF+): one subject per file.
 	return stem, nil
-}
-
-// writeJSON writes v as indented JSON atomically.
-func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return dataset.AtomicWrite(path, func(w *os.File) error { _, err := w.Write(append(b, '\n')); return err })
 }
 
 // triggerEvents turns a trigger channel into annotations and removes it from the segments.

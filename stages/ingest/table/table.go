@@ -4,10 +4,8 @@ package table
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -350,9 +348,5 @@ func (s *Stage) Run(ctx context.Context, env *stages.Env) error {
 	if sum.BadRowsSkipped > 0 {
 		env.SetMetric("bad_rows_skipped", sum.BadRowsSkipped)
 	}
-	b, err := json.MarshalIndent(sum, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(env.Out(stages.SummaryFile), append(b, '\n'), 0o644)
+	return dataset.WriteJSON(env.Out(stages.SummaryFile), sum)
 }

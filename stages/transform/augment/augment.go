@@ -145,7 +145,7 @@ func New(cfg stages.Config) (stages.Stage, error) {
 		if err := tab.Write(env, out, nil); err != nil {
 			return err
 		}
-		return tab.WriteJSON(env.Out(stages.SummaryFile), sum)
+		return dataset.WriteJSON(env.Out(stages.SummaryFile), sum)
 	}), nil
 }
 

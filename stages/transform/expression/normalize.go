@@ -104,7 +104,7 @@ func newNormalize(cfg stages.Config) (stages.Stage, error) {
 		if err := tab.Write(env, f, p); err != nil {
 			return err
 		}
-		return tab.WriteJSON(env.Out(stages.SummaryFile), map[string]any{
+		return dataset.WriteJSON(env.Out(stages.SummaryFile), map[string]any{
 			"methods": p.Methods, "fit_on": p.FitOn, "fit_rows": p.FitRows, "rows": f.NumRows(),
 			"zero_library_samples": p.ZeroLibrary, "constant_genes": p.ConstantGenes})
 	}), nil

@@ -151,7 +151,7 @@ func newReduce(cfg stages.Config) (stages.Stage, error) {
 		if err := p.componentsFrame().WriteFile(env.Out(ComponentsFile)); err != nil {
 			return err
 		}
-		return tab.WriteJSON(env.Out(stages.SummaryFile), s)
+		return dataset.WriteJSON(env.Out(stages.SummaryFile), s)
 	}), nil
 }
 

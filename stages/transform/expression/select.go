@@ -130,7 +130,7 @@ func newSelect(cfg stages.Config) (stages.Stage, error) {
 		if err := tab.Write(env, f, map[string]any{"genes": s.Genes}); err != nil {
 			return err
 		}
-		return tab.WriteJSON(env.Out(stages.SummaryFile), s)
+		return dataset.WriteJSON(env.Out(stages.SummaryFile), s)
 	}), nil
 }
 

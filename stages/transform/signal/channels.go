@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/biopipe/biopipe/dataset"
 	"github.com/biopipe/biopipe/stages"
 	"github.com/biopipe/biopipe/stages/ingest/signals"
 	"github.com/biopipe/biopipe/stages/transform/signal/dsp"
@@ -78,7 +79,7 @@ func runResample(ctx context.Context, env *stages.Env, cfg stages.Config, sel *s
 	if err := set.WriteDir(env.OutDir); err != nil {
 		return err
 	}
-	return writeJSON(env.Out(stages.SummaryFile), map[string]any{"rate": rate, "channels_resampled": from})
+	return dataset.WriteJSON(env.Out(stages.SummaryFile), map[string]any{"rate": rate, "channels_resampled": from})
 }
 
 var referenceKind = &stages.Kind{
@@ -176,7 +177,7 @@ func runReference(env *stages.Env, cfg stages.Config, sel *signals.Selector) err
 	if err := set.WriteDir(env.OutDir); err != nil {
 		return err
 	}
-	return writeJSON(env.Out(stages.SummaryFile), map[string]any{"ref": refs, "dropped_ref": !average && cfg.Bool(FieldDropRef)})
+	return dataset.WriteJSON(env.Out(stages.SummaryFile), map[string]any{"ref": refs, "dropped_ref": !average && cfg.Bool(FieldDropRef)})
 }
 
 func names(chs []*signals.Channel) string {
@@ -247,7 +248,7 @@ regular expressions. A recording left with no channel is an error.`,
 			if err := set.WriteDir(env.OutDir); err != nil {
 				return err
 			}
-			return writeJSON(env.Out(stages.SummaryFile), map[string]any{"channels": kept})
+			return dataset.WriteJSON(env.Out(stages.SummaryFile), map[string]any{"channels": kept})
 		}), nil
 	},
 }

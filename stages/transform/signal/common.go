@@ -11,13 +11,10 @@
 package signal
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
 	"runtime"
 	"sync"
 
-	"github.com/biopipe/biopipe/dataset"
 	"github.com/biopipe/biopipe/stages"
 	"github.com/biopipe/biopipe/stages/ingest/signals"
 )
@@ -103,15 +100,6 @@ func toF32(x []float64) []float32 {
 		out[i] = float32(v)
 	}
 	return out
-}
-
-// writeJSON writes v as indented JSON atomically.
-func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return dataset.AtomicWrite(path, func(w *os.File) error { _, err := w.Write(append(b, '\n')); return err })
 }
 
 func selector(cfg stages.Config, field string) (*signals.Selector, []stages.Issue) {

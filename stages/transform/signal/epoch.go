@@ -381,7 +381,7 @@ func (s *epochStage) Run(ctx context.Context, env *stages.Env) error {
 	env.SetMetric("epochs", sum.Epochs)
 	env.SetMetric("epochs_rejected", sum.Rejected)
 	env.Log.Info("epochs", "stage", env.StageID, "epochs", sum.Epochs, "rejected", sum.Rejected, "outside", sum.OutsideRecording)
-	return writeJSON(env.Out(stages.SummaryFile), sum)
+	return dataset.WriteJSON(env.Out(stages.SummaryFile), sum)
 }
 
 // labelTable holds the labels of sliding windows.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/biopipe/biopipe/dataset"
 	"github.com/biopipe/biopipe/stages"
 	"github.com/biopipe/biopipe/stages/ingest/signals"
 	"github.com/biopipe/biopipe/stages/transform/signal/dsp"
@@ -146,7 +147,7 @@ func (s *filterStage) Run(ctx context.Context, env *stages.Env) error {
 	if err := set.WriteDir(env.OutDir); err != nil {
 		return err
 	}
-	return writeJSON(env.Out(stages.SummaryFile), map[string]any{
+	return dataset.WriteJSON(env.Out(stages.SummaryFile), map[string]any{
 		"channels_filtered": filtered, "low": s.cfg.Float(FieldLow), "high": s.cfg.Float(FieldHigh),
 		"order": s.cfg.Int(FieldOrder), "notch": s.cfg.Floats(FieldNotch), "zero_phase": true,
 	})

@@ -117,5 +117,5 @@ func runStandardize(env *stages.Env, cfg stages.Config) error {
 	if err := f.WriteFile(env.Out(stages.DataFile)); err != nil {
 		return err
 	}
-	return writeJSON(env.Out(stages.SummaryFile), map[string]any{"column": name, "fit_on": fitOn, "fit_rows": len(rows), "mean": mean, "std": std})
+	return dataset.WriteJSON(env.Out(stages.SummaryFile), map[string]any{"column": name, "fit_on": fitOn, "fit_rows": len(rows), "mean": mean, "std": std})
 }

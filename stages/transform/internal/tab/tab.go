@@ -3,9 +3,7 @@
 package tab
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 
@@ -87,16 +85,7 @@ func Write(env *stages.Env, f *dataset.Frame, params any) error {
 	if params == nil {
 		return nil
 	}
-	return WriteJSON(env.Out(ParamsFile), params)
-}
-
-// WriteJSON writes v as indented JSON.
-func WriteJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
+	return dataset.WriteJSON(env.Out(ParamsFile), params)
 }
 
 // Missing reports whether row i of c holds no value (invalid, or NaN in a float column).
