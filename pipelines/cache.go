@@ -70,8 +70,7 @@ func (c *FSCache) Save(key string, dir string, e *Entry) (*Entry, error) {
 		return nil, err
 	}
 	e.Key, e.Files, e.Digest, e.Created = key, files, digest, time.Now().UTC()
-	b, _ := json.MarshalIndent(e, "", "  ")
-	if err := dataset.AtomicWrite(filepath.Join(dir, entryFile), func(w *os.File) error { _, err := w.Write(b); return err }); err != nil {
+	if err := dataset.WriteJSON(filepath.Join(dir, entryFile), e); err != nil {
 		return nil, err
 	}
 	if err := syncTree(dir); err != nil {

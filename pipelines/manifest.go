@@ -90,11 +90,7 @@ func goVersion() string { return runtime.Version() }
 
 // WriteManifest writes the manifest into runDir atomically and points runs/latest at it.
 func WriteManifest(runDir string, m *Manifest) error {
-	b, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := dataset.AtomicWrite(filepath.Join(runDir, "manifest.json"), func(w *os.File) error { _, err := w.Write(b); return err }); err != nil {
+	if err := dataset.WriteJSON(filepath.Join(runDir, "manifest.json"), m); err != nil {
 		return err
 	}
 	runs := filepath.Dir(runDir)
