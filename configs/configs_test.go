@@ -10,8 +10,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/biopipe/biopipe/contract"
+	"github.com/biopipe/biopipe/manifest"
 	"github.com/biopipe/biopipe/pipelines"
-	"github.com/biopipe/biopipe/stages"
 	_ "github.com/biopipe/biopipe/stages/all"
 )
 
@@ -55,7 +56,7 @@ func TestConfigsRunEndToEnd(t *testing.T) {
 			}
 			src, err := pipelines.Load(f, nil)
 			require.NoError(t, err)
-			plan, err := pipelines.Validate(src, stages.Default)
+			plan, err := pipelines.Validate(src, contract.Default)
 			require.NoError(t, err)
 			wd := t.TempDir()
 			m, err := pipelines.Run(context.Background(), plan, pipelines.Options{WorkDir: wd, Jobs: 2})
@@ -81,7 +82,7 @@ func TestConfigsRunEndToEnd(t *testing.T) {
 	}
 }
 
-func findMetric(m *pipelines.Manifest, name string) (float64, bool) {
+func findMetric(m *manifest.Manifest, name string) (float64, bool) {
 	lowest, found := 0.0, false
 	for _, v := range m.Metrics {
 		mm, ok := v.(map[string]any)

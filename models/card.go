@@ -111,7 +111,7 @@ func ReadHistory(dir string) (History, error) {
 	return h, nil
 }
 
-// File names inside a model artifact (the same as stages.ModelCardFile etc.).
+// File names inside a model artifact (the same as contract.ModelCardFile etc.).
 const (
 	CardFile      = "model.json"
 	HistoryFile   = "history.json"

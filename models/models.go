@@ -1,7 +1,7 @@
 // Package models holds biopipe's model families and the one training loop they share.
 //
 // A family (models/mlp, models/cnn, ...) registers itself by name with its hyper-parameters
-// declared once as []stages.Field, and a Build function that returns a Network: a GoMLX
+// declared once as []contract.Field, and a Build function that returns a Network: a GoMLX
 // graph-building function of a batch of inputs of any shape [N, ...]. Train runs the shared
 // loop (optimizer, task loss or the family's own, seeded mini-batches, early stopping with
 // restore of the best weights, per-epoch history, GoMLX checkpoint, model card); Load reads a
@@ -16,12 +16,12 @@
 //		models.Register(&models.Family{
 //			Name:   "cnn",
 //			Doc:    "one line for `biopipe stages train`",
-//			Params: []stages.Field{{Name: "filters", Type: stages.Ints, Default: []any{16, 32}, Doc: "..."}},
+//			Params: []contract.Field{{Name: "filters", Type: contract.Ints, Default: []any{16, 32}, Doc: "..."}},
 //			Build:  build,
 //		})
 //	}
 //
-//	func build(spec models.Spec, p stages.Config) (*models.Network, error) {
+//	func build(spec models.Spec, p contract.Config) (*models.Network, error) {
 //		// spec.InputShape is the per-example shape ([H, W, C], [T, C], [F] ...), spec.Task the
 //		// task, spec.OutputDim() the size of the main output. Check params here and return
 //		// an error naming the field; p holds every param with its default filled.
@@ -54,7 +54,7 @@ import (
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
 
-	"github.com/biopipe/biopipe/stages"
+	"github.com/biopipe/biopipe/contract"
 )
 
 // Task is what a model learns.
@@ -130,12 +130,12 @@ type Family struct {
 	Doc  string // one line
 	// Params are the family's hyper-parameters; the train stage lists the union of all
 	// families' params as its own fields. Defaults given here are applied by Train.
-	Params []stages.Field
+	Params []contract.Field
 	// Task, when set, forces the task whatever the data's labels say (Reconstruction for
 	// autoencoders). Empty: the task follows the data (classification or regression).
 	Task Task
 	// Build returns the network for the spec and the validated, default-filled params.
-	Build func(spec Spec, params stages.Config) (*Network, error)
+	Build func(spec Spec, params contract.Config) (*Network, error)
 }
 
 var (
@@ -166,7 +166,7 @@ func Get(name string) (*Family, error) {
 		return f, nil
 	}
 	names := Names()
-	if s := stages.Suggest(name, names); s != "" {
+	if s := contract.Suggest(name, names); s != "" {
 		return nil, fmt.Errorf("unknown model family %q (did you mean %q? known families: %s)", name, s, strings.Join(names, ", "))
 	}
 	return nil, fmt.Errorf("unknown model family %q (known families: %s)", name, strings.Join(names, ", "))
@@ -196,12 +196,12 @@ func Families() []*Family {
 
 // ResolveParams validates raw hyper-parameter values (as decoded from YAML or JSON) against
 // the family's Params and fills defaults. Unknown names are errors naming the field.
-func (f *Family) ResolveParams(raw map[string]any) (stages.Config, error) {
+func (f *Family) ResolveParams(raw map[string]any) (contract.Config, error) {
 	in := make(map[string]any, len(raw))
 	for k, v := range raw {
 		in[k] = rawValue(v)
 	}
-	cfg, issues := stages.Check(f.Params, in)
+	cfg, issues := contract.Check(f.Params, in)
 	if len(issues) > 0 {
 		var parts []string
 		for _, is := range issues {
@@ -213,7 +213,7 @@ func (f *Family) ResolveParams(raw map[string]any) (stages.Config, error) {
 }
 
 // rawValue turns normalised config values (typed slices, Config) back into the shapes
-// stages.Check accepts from decoded YAML/JSON.
+// contract.Check accepts from decoded YAML/JSON.
 func rawValue(v any) any {
 	switch x := v.(type) {
 	case []int:
@@ -234,7 +234,7 @@ func rawValue(v any) any {
 			out[i] = e
 		}
 		return out
-	case stages.Config:
+	case contract.Config:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
 			out[k] = rawValue(e)

@@ -14,11 +14,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
 	"github.com/biopipe/biopipe/models"
 	"github.com/biopipe/biopipe/models/internal/synth"
 	_ "github.com/biopipe/biopipe/models/mlp"
-	"github.com/biopipe/biopipe/stages"
 )
 
 // A tiny autoencoder family exercising the parts of the Family interface the mlp does not:
@@ -28,10 +28,10 @@ func init() {
 		Name: "test_ae",
 		Doc:  "test autoencoder",
 		Task: models.Reconstruction,
-		Params: []stages.Field{
-			{Name: "latent", Type: stages.Int, Default: 2, Min: stages.Bound(1), Doc: "latent size"},
+		Params: []contract.Field{
+			{Name: "latent", Type: contract.Int, Default: 2, Min: contract.Bound(1), Doc: "latent size"},
 		},
-		Build: func(spec models.Spec, p stages.Config) (*models.Network, error) {
+		Build: func(spec models.Spec, p contract.Config) (*models.Network, error) {
 			latent := p.Int("latent")
 			return &models.Network{
 				OutputNames: []string{"reconstruction", "latent"},
@@ -357,7 +357,7 @@ func TestProgressAndCancel(t *testing.T) {
 	o.Epochs = 3
 	prog := &countingProgress{}
 	var epochs []int
-	o.Progress = func(desc string, total int) stages.Progress {
+	o.Progress = func(desc string, total int) contract.Progress {
 		assert.Equal(t, "train mlp", desc)
 		prog.total = total
 		return prog

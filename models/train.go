@@ -20,8 +20,8 @@ import (
 	"github.com/gomlx/gomlx/ml/train/loss"
 	"github.com/gomlx/gomlx/ml/train/optimizer"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
-	"github.com/biopipe/biopipe/stages"
 )
 
 // Data is a set of examples: inputs and, for supervised tasks, labels.
@@ -100,7 +100,7 @@ type TrainOptions struct {
 	OutDir string
 
 	// Progress starts a progress display (the train stage passes env.Progress); may be nil.
-	Progress func(desc string, total int) stages.Progress
+	Progress func(desc string, total int) contract.Progress
 	// OnEpoch is called after every epoch; may be nil.
 	OnEpoch func(EpochRecord)
 	Log     *slog.Logger
@@ -246,7 +246,7 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 	for i := range order {
 		order[i] = i
 	}
-	var prog stages.Progress = nopProgress{}
+	var prog contract.Progress = nopProgress{}
 	if opts.Progress != nil {
 		prog = opts.Progress("train "+fam.Name, opts.Epochs)
 	}
@@ -436,7 +436,7 @@ func checkOptions(o *TrainOptions, task Task) error {
 	return nil
 }
 
-func buildNetwork(fam *Family, spec Spec, params stages.Config) (net *Network, err error) {
+func buildNetwork(fam *Family, spec Spec, params contract.Config) (net *Network, err error) {
 	if perr := catch(func() { net, err = fam.Build(spec, params) }); perr != nil {
 		err = perr
 	}
@@ -468,7 +468,7 @@ func newOptimizer(store *model.Store, c OptimizerConfig) (optimizer.Interface, e
 		return optimizer.StochasticGradientDescent().WithDecay(false).WithLearningRate(c.LearningRate).Done(), nil
 	}
 	msg := fmt.Sprintf("unknown optimizer %q (valid optimizers: %s)", c.Name, strings.Join(OptimizerNames, ", "))
-	if s := stages.Suggest(c.Name, OptimizerNames); s != "" {
+	if s := contract.Suggest(c.Name, OptimizerNames); s != "" {
 		msg = fmt.Sprintf("unknown optimizer %q (did you mean %q?)", c.Name, s)
 	}
 	return nil, errors.New(msg)

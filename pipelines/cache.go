@@ -12,22 +12,22 @@ import (
 	"sort"
 	"time"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
-	"github.com/biopipe/biopipe/stages"
 )
 
 // Entry describes a stored artifact.
 type Entry struct {
-	Key         string               `json:"key"`
-	Stage       string               `json:"stage"`
-	Kind        string               `json:"kind"`
-	Type        stages.PortType      `json:"type"`
-	Digest      string               `json:"digest"`
-	Files       map[string]string    `json:"files"` // relative path -> sha256
-	Metrics     map[string]any       `json:"metrics,omitempty"`
-	Quarantined []stages.Quarantined `json:"quarantined,omitempty"`
-	Created     time.Time            `json:"created"`
-	Dir         string               `json:"-"`
+	Key         string                 `json:"key"`
+	Stage       string                 `json:"stage"`
+	Kind        string                 `json:"kind"`
+	Type        contract.PortType      `json:"type"`
+	Digest      string                 `json:"digest"`
+	Files       map[string]string      `json:"files"` // relative path -> sha256
+	Metrics     map[string]any         `json:"metrics,omitempty"`
+	Quarantined []contract.Quarantined `json:"quarantined,omitempty"`
+	Created     time.Time              `json:"created"`
+	Dir         string                 `json:"-"`
 }
 
 // Cache is the memoization store: a two-method interface keyed by the stage's cache key.

@@ -21,8 +21,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
-	"github.com/biopipe/biopipe/stages"
+	"github.com/biopipe/biopipe/manifest"
 )
 
 // Options control a run.
@@ -35,7 +36,7 @@ type Options struct {
 	Backend     string   // overrides the pipeline's backend when set
 	Command     string   // the command line, for the manifest and report
 	Log         *slog.Logger
-	Progress    stages.ProgressFunc
+	Progress    contract.ProgressFunc
 	Cache       Cache // default: FSCache under WorkDir/store
 }
 
@@ -53,7 +54,7 @@ func SpecHash(src *Source) string {
 }
 
 type stageResult struct {
-	rec   *StageRecord
+	rec   *manifest.StageRecord
 	entry *Entry
 	err   error
 	done  chan struct{}
@@ -62,7 +63,7 @@ type stageResult struct {
 // Run executes a validated plan: each stage's cache key is computed from its kind, version,
 // resolved config, input digests and seed; a hit skips the stage. It writes the run manifest
 // and returns it; on a failed stage the error wraps ErrRunFailed.
-func Run(ctx context.Context, plan *Plan, opts Options) (*Manifest, error) {
+func Run(ctx context.Context, plan *Plan, opts Options) (*manifest.Manifest, error) {
 	if opts.WorkDir == "" {
 		opts.WorkDir = DefaultWorkDir(plan.Source.File)
 	}
@@ -99,14 +100,14 @@ func Run(ctx context.Context, plan *Plan, opts Options) (*Manifest, error) {
 	}
 	host, _ := os.Hostname()
 	specYAML, _ := yaml.Marshal(plan.Source.Value)
-	info := stages.PipelineInfo{
+	info := contract.PipelineInfo{
 		Name: plan.Spec.Name, File: plan.Source.File, SpecHash: specHash, SpecYAML: string(specYAML),
-		Command: opts.Command, RunID: runID, Version: Version, Modules: BuildModules(),
+		Command: opts.Command, RunID: runID, Version: Version, Modules: manifest.BuildModules(),
 	}
 	for _, ps := range plan.Order {
-		info.Stages = append(info.Stages, stages.StageInfo{ID: ps.Spec.ID, Kind: ps.Spec.Kind, Inputs: ps.Spec.Inputs, Config: ps.Config})
+		info.Stages = append(info.Stages, contract.StageInfo{ID: ps.Spec.ID, Kind: ps.Spec.Kind, Inputs: ps.Spec.Inputs, Config: ps.Config})
 	}
-	m := &Manifest{
+	m := &manifest.Manifest{
 		RunID: runID, Pipeline: plan.Spec.Name, File: plan.Source.File, Command: opts.Command,
 		SpecHash: specHash, Spec: plan.Source.Value, Biopipe: Version, GoVersion: goVersion(), Build: buildFlavour(),
 		Modules: info.Modules, Backend: backend, Seed: plan.Spec.Seed, Host: host,
@@ -114,7 +115,7 @@ func Run(ctx context.Context, plan *Plan, opts Options) (*Manifest, error) {
 	}
 	results := map[string]*stageResult{}
 	for _, ps := range plan.Order {
-		results[ps.Spec.ID] = &stageResult{rec: &StageRecord{ID: ps.Spec.ID, Kind: ps.Spec.Kind, Inputs: ps.Spec.Inputs}, done: make(chan struct{})}
+		results[ps.Spec.ID] = &stageResult{rec: &manifest.StageRecord{ID: ps.Spec.ID, Kind: ps.Spec.Kind, Inputs: ps.Spec.Inputs}, done: make(chan struct{})}
 	}
 	sem := make(chan struct{}, opts.Jobs)
 	var wg sync.WaitGroup
@@ -170,7 +171,7 @@ func Run(ctx context.Context, plan *Plan, opts Options) (*Manifest, error) {
 	if len(failed) > 0 {
 		m.Status = "failed"
 	}
-	if err := WriteManifest(runDir, m); err != nil {
+	if err := manifest.Write(runDir, m); err != nil {
 		return m, err
 	}
 	if len(failed) > 0 {
@@ -192,7 +193,7 @@ func osName() string {
 }
 
 func runStage(ctx context.Context, plan *Plan, ps *PlannedStage, results map[string]*stageResult, opts Options,
-	backend, wd, runDir string, info stages.PipelineInfo, rec *StageRecord) (*Entry, error) {
+	backend, wd, runDir string, info contract.PipelineInfo, rec *manifest.StageRecord) (*Entry, error) {
 	t0 := time.Now()
 	rec.Start = t0.UTC()
 	fail := func(err error) (*Entry, error) {
@@ -212,7 +213,7 @@ func runStage(ctx context.Context, plan *Plan, ps *PlannedStage, results map[str
 		}
 		return fail(err)
 	}
-	env := stages.NewEnv(opts.Progress)
+	env := contract.NewEnv(opts.Progress)
 	env.StageID, env.Kind, env.Config, env.Seed, env.Backend = ps.Spec.ID, ps.Spec.Kind, cfg, plan.Spec.Seed, backend
 	env.WorkDir, env.RunDir, env.Pipeline, env.KeepGoing = wd, runDir, info, opts.KeepGoing
 	env.Log = opts.Log.With("stage", ps.Spec.ID)
@@ -220,7 +221,7 @@ func runStage(ctx context.Context, plan *Plan, ps *PlannedStage, results map[str
 	for _, b := range ps.Ports {
 		up := results[b.From]
 		upPS := plan.Stage(b.From)
-		env.Inputs = append(env.Inputs, stages.Input{StageID: b.From, Kind: upPS.Spec.Kind, Type: b.Type, Port: b.Port,
+		env.Inputs = append(env.Inputs, contract.Input{StageID: b.From, Kind: upPS.Spec.Kind, Type: b.Type, Port: b.Port,
 			Dir: up.entry.Dir, Digest: up.entry.Digest, Config: upPS.Config})
 		inputDigests = append(inputDigests, b.Port+"="+up.entry.Digest)
 	}
@@ -288,16 +289,16 @@ func runStage(ctx context.Context, plan *Plan, ps *PlannedStage, results map[str
 	return e, nil
 }
 
-func finish(rec *StageRecord, e *Entry, t0 time.Time) {
+func finish(rec *manifest.StageRecord, e *Entry, t0 time.Time) {
 	rec.DurationS = time.Since(t0).Seconds()
-	rec.Artifact = &ArtifactRecord{Type: e.Type, Dir: e.Dir, Digest: e.Digest, Files: e.Files}
+	rec.Artifact = &manifest.ArtifactRecord{Type: e.Type, Dir: e.Dir, Digest: e.Digest, Files: e.Files}
 	rec.Metrics = e.Metrics
 	rec.Quarantined = e.Quarantined
 }
 
 // publish copies a report artifact's documents and figures into the run folder.
-func publish(e *Entry, runDir string, t stages.PortType) {
-	if t != stages.Report {
+func publish(e *Entry, runDir string, t contract.PortType) {
+	if t != contract.Report {
 		return
 	}
 	for name := range e.Files {
@@ -314,7 +315,7 @@ func publish(e *Entry, runDir string, t stages.PortType) {
 }
 
 // safeRun runs a stage, turning a panic into an error naming the stage.
-func safeRun(ctx context.Context, s stages.Stage, env *stages.Env) (err error) {
+func safeRun(ctx context.Context, s contract.Stage, env *contract.Env) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("internal error (panic): %v", r)
@@ -324,7 +325,7 @@ func safeRun(ctx context.Context, s stages.Stage, env *stages.Env) (err error) {
 }
 
 // upstream lists every transitive upstream artifact of ps in plan order.
-func upstream(plan *Plan, ps *PlannedStage, results map[string]*stageResult) []stages.Input {
+func upstream(plan *Plan, ps *PlannedStage, results map[string]*stageResult) []contract.Input {
 	need := map[string]bool{}
 	var mark func(id string)
 	mark = func(id string) {
@@ -336,7 +337,7 @@ func upstream(plan *Plan, ps *PlannedStage, results map[string]*stageResult) []s
 		}
 	}
 	mark(ps.Spec.ID)
-	var out []stages.Input
+	var out []contract.Input
 	for _, o := range plan.Order {
 		if !need[o.Spec.ID] {
 			continue
@@ -345,7 +346,7 @@ func upstream(plan *Plan, ps *PlannedStage, results map[string]*stageResult) []s
 		if r.entry == nil {
 			continue
 		}
-		out = append(out, stages.Input{StageID: o.Spec.ID, Kind: o.Spec.Kind, Type: o.Kind.Output.Type, Dir: r.entry.Dir,
+		out = append(out, contract.Input{StageID: o.Spec.ID, Kind: o.Spec.Kind, Type: o.Kind.Output.Type, Dir: r.entry.Dir,
 			Digest: r.entry.Digest, Config: o.Config})
 	}
 	return out
@@ -353,17 +354,17 @@ func upstream(plan *Plan, ps *PlannedStage, results map[string]*stageResult) []s
 
 // resolvePaths makes Path fields absolute (relative paths are tried against the working
 // directory, then against the pipeline file's folder) and digests their content.
-func resolvePaths(fields []stages.Field, cfg stages.Config, base string) (stages.Config, map[string]string, error) {
-	out := stages.Config{}
+func resolvePaths(fields []contract.Field, cfg contract.Config, base string) (contract.Config, map[string]string, error) {
+	out := contract.Config{}
 	digests := map[string]string{}
 	for k, v := range cfg {
 		out[k] = v
 	}
-	var walk func(fields []stages.Field, c stages.Config, prefix string) error
-	walk = func(fields []stages.Field, c stages.Config, prefix string) error {
+	var walk func(fields []contract.Field, c contract.Config, prefix string) error
+	walk = func(fields []contract.Field, c contract.Config, prefix string) error {
 		for _, f := range fields {
 			switch f.Type {
-			case stages.Path:
+			case contract.Path:
 				p := c.String(f.Name)
 				if p == "" {
 					continue
@@ -378,7 +379,7 @@ func resolvePaths(fields []stages.Field, cfg stages.Config, base string) (stages
 					return fmt.Errorf("field %q: %w", prefix+f.Name, err)
 				}
 				digests[prefix+f.Name] = d
-			case stages.Paths:
+			case contract.Paths:
 				var list []string
 				for i, p := range c.Strings(f.Name) {
 					abs, err := resolvePath(p, base)
@@ -395,12 +396,12 @@ func resolvePaths(fields []stages.Field, cfg stages.Config, base string) (stages
 				if list != nil {
 					c[f.Name] = list
 				}
-			case stages.Object:
-				sub, ok := c[f.Name].(stages.Config)
+			case contract.Object:
+				sub, ok := c[f.Name].(contract.Config)
 				if !ok {
 					continue
 				}
-				cp := stages.Config{}
+				cp := contract.Config{}
 				for k, v := range sub {
 					cp[k] = v
 				}

@@ -12,7 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/biopipe/biopipe/stages"
+	"github.com/biopipe/biopipe/contract"
 )
 
 // Source is a loaded pipeline file: the YAML node tree (which keeps line numbers) after
@@ -247,7 +247,7 @@ func interpolate(file string, n *yaml.Node, vars map[string]*yaml.Node, depth in
 	if m := varRx.FindStringSubmatch(n.Value); m != nil && m[0] == n.Value && !strings.HasPrefix(m[1], "env:") {
 		v, ok := vars[m[1]]
 		if !ok {
-			return SpecErrors{{Pos: pos, Msg: fmt.Sprintf("undefined variable %q%s", m[1], stages.DidYouMean(m[1], slices.Sorted(maps.Keys(vars))))}}
+			return SpecErrors{{Pos: pos, Msg: fmt.Sprintf("undefined variable %q%s", m[1], contract.DidYouMean(m[1], slices.Sorted(maps.Keys(vars))))}}
 		}
 		line, col, comment := n.Line, n.Column, n.LineComment
 		*n = *cloneNode(v)
@@ -265,7 +265,7 @@ func interpolate(file string, n *yaml.Node, vars map[string]*yaml.Node, depth in
 		}
 		v, ok := vars[name]
 		if !ok {
-			errs = append(errs, &SpecError{Pos: pos, Msg: fmt.Sprintf("undefined variable %q%s", name, stages.DidYouMean(name, slices.Sorted(maps.Keys(vars))))})
+			errs = append(errs, &SpecError{Pos: pos, Msg: fmt.Sprintf("undefined variable %q%s", name, contract.DidYouMean(name, slices.Sorted(maps.Keys(vars))))})
 			return s
 		}
 		if v.Kind != yaml.ScalarNode {

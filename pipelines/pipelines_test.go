@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/biopipe/biopipe/manifest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -200,7 +201,7 @@ func TestTopologicalOrder(t *testing.T) {
 
 func count(kind string) int64 { return runs[kind].Load() }
 
-func runOnce(t *testing.T, p *Plan, wd string, opts Options) *Manifest {
+func runOnce(t *testing.T, p *Plan, wd string, opts Options) *manifest.Manifest {
 	t.Helper()
 	opts.WorkDir = wd
 	m, err := Run(context.Background(), p, opts)
@@ -255,7 +256,7 @@ func TestCacheHitsAndMisses(t *testing.T) {
 	// The manifest on disk, runs/latest and digests.
 	b, err := os.ReadFile(filepath.Join(wd, "runs", "latest", "manifest.json"))
 	require.NoError(t, err)
-	var onDisk Manifest
+	var onDisk manifest.Manifest
 	require.NoError(t, json.Unmarshal(b, &onDisk))
 	assert.Equal(t, m.RunID, onDisk.RunID)
 	assert.Equal(t, SpecHash(p.Source), onDisk.SpecHash)
@@ -267,7 +268,7 @@ func TestCacheHitsAndMisses(t *testing.T) {
 		assert.Equal(t, s.Artifact.Digest, digest)
 		assert.Equal(t, s.Artifact.Files, files)
 	}
-	runsList, err := ListRuns(wd)
+	runsList, err := manifest.List(wd)
 	require.NoError(t, err)
 	assert.Len(t, runsList, 5)
 }

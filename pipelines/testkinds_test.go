@@ -7,27 +7,27 @@ import (
 	"strconv"
 	"sync/atomic"
 
-	"github.com/biopipe/biopipe/stages"
+	"github.com/biopipe/biopipe/contract"
 )
 
 // runs counts stage executions per kind, to observe cache hits.
 var runs = map[string]*atomic.Int64{"test.source": {}, "test.add": {}, "test.sum": {}, "test.fail": {}}
 
 // testRegistry builds a registry of small kinds that pass numbers along in files.
-func testRegistry() *stages.Registry {
-	r := stages.NewRegistry()
-	r.MustAdd(&stages.Kind{
-		Name: "test.source", Doc: "writes a number", Salt: &stages.SaltFields{Value: "salt", Env: "salt_env"},
-		Fields: []stages.Field{
-			{Name: "salt", Type: stages.String},
-			{Name: "salt_env", Type: stages.String, Default: "BP_TEST_SALT"},
-			{Name: "value", Type: stages.Int, Required: true, Doc: "the number"},
-			{Name: "path", Type: stages.Path, Doc: "optional input file (its size is added)"},
-			{Name: "opts", Type: stages.Object, Fields: []stages.Field{{Name: "scale", Type: stages.Float, Default: 1.0}}},
+func testRegistry() *contract.Registry {
+	r := contract.NewRegistry()
+	r.MustAdd(&contract.Kind{
+		Name: "test.source", Doc: "writes a number", Salt: &contract.SaltFields{Value: "salt", Env: "salt_env"},
+		Fields: []contract.Field{
+			{Name: "salt", Type: contract.String},
+			{Name: "salt_env", Type: contract.String, Default: "BP_TEST_SALT"},
+			{Name: "value", Type: contract.Int, Required: true, Doc: "the number"},
+			{Name: "path", Type: contract.Path, Doc: "optional input file (its size is added)"},
+			{Name: "opts", Type: contract.Object, Fields: []contract.Field{{Name: "scale", Type: contract.Float, Default: 1.0}}},
 		},
-		Output: stages.Port{Name: "out", Type: stages.Table},
-		New: func(cfg stages.Config) (stages.Stage, error) {
-			return stages.StageFunc(func(ctx context.Context, env *stages.Env) error {
+		Output: contract.Port{Name: "out", Type: contract.Table},
+		New: func(cfg contract.Config) (contract.Stage, error) {
+			return contract.StageFunc(func(ctx context.Context, env *contract.Env) error {
 				runs["test.source"].Add(1)
 				v := env.Config.Int("value")
 				if p := env.Config.String("path"); p != "" {
@@ -41,16 +41,16 @@ func testRegistry() *stages.Registry {
 			}), nil
 		},
 	})
-	r.MustAdd(&stages.Kind{
+	r.MustAdd(&contract.Kind{
 		Name: "test.add", Doc: "adds to its input",
-		Fields: []stages.Field{{Name: "amount", Type: stages.Int, Default: 1}, {Name: "mode", Type: stages.String, Enum: []string{"plus", "minus"}, Default: "plus"}},
-		Inputs: []stages.Port{{Name: "in", Type: stages.Table}},
-		Output: stages.Port{Name: "out", Type: stages.Table},
-		New: func(cfg stages.Config) (stages.Stage, error) {
+		Fields: []contract.Field{{Name: "amount", Type: contract.Int, Default: 1}, {Name: "mode", Type: contract.String, Enum: []string{"plus", "minus"}, Default: "plus"}},
+		Inputs: []contract.Port{{Name: "in", Type: contract.Table}},
+		Output: contract.Port{Name: "out", Type: contract.Table},
+		New: func(cfg contract.Config) (contract.Stage, error) {
 			if cfg.Int("amount") == 13 {
-				return nil, &stages.ConfigError{Issues: []stages.Issue{{Path: []string{"amount"}, Msg: "unlucky"}}}
+				return nil, &contract.ConfigError{Issues: []contract.Issue{{Path: []string{"amount"}, Msg: "unlucky"}}}
 			}
-			return stages.StageFunc(func(ctx context.Context, env *stages.Env) error {
+			return contract.StageFunc(func(ctx context.Context, env *contract.Env) error {
 				runs["test.add"].Add(1)
 				in, err := env.One("in")
 				if err != nil {
@@ -64,12 +64,12 @@ func testRegistry() *stages.Registry {
 			}), nil
 		},
 	})
-	r.MustAdd(&stages.Kind{
+	r.MustAdd(&contract.Kind{
 		Name: "test.sum", Doc: "sums its inputs and records a metric",
-		Inputs: []stages.Port{{Name: "in", Type: stages.Table, Many: true}},
-		Output: stages.Port{Name: "out", Type: stages.Metrics},
-		New: func(cfg stages.Config) (stages.Stage, error) {
-			return stages.StageFunc(func(ctx context.Context, env *stages.Env) error {
+		Inputs: []contract.Port{{Name: "in", Type: contract.Table, Many: true}},
+		Output: contract.Port{Name: "out", Type: contract.Metrics},
+		New: func(cfg contract.Config) (contract.Stage, error) {
+			return contract.StageFunc(func(ctx context.Context, env *contract.Env) error {
 				runs["test.sum"].Add(1)
 				total := 0
 				for _, in := range env.In("in") {
@@ -84,12 +84,12 @@ func testRegistry() *stages.Registry {
 			}), nil
 		},
 	})
-	r.MustAdd(&stages.Kind{
+	r.MustAdd(&contract.Kind{
 		Name: "test.fail", Doc: "fails after writing half an artifact",
-		Inputs: []stages.Port{{Name: "in", Type: stages.Table, Optional: true}},
-		Output: stages.Port{Name: "out", Type: stages.Table},
-		New: func(cfg stages.Config) (stages.Stage, error) {
-			return stages.StageFunc(func(ctx context.Context, env *stages.Env) error {
+		Inputs: []contract.Port{{Name: "in", Type: contract.Table, Optional: true}},
+		Output: contract.Port{Name: "out", Type: contract.Table},
+		New: func(cfg contract.Config) (contract.Stage, error) {
+			return contract.StageFunc(func(ctx context.Context, env *contract.Env) error {
 				runs["test.fail"].Add(1)
 				_ = os.WriteFile(env.Out("n.txt"), []byte("4"), 0o644)
 				return fmt.Errorf("disk on fire")

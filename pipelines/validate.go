@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/biopipe/biopipe/stages"
+	"github.com/biopipe/biopipe/contract"
 )
 
 // Backends that a pipeline may name.
@@ -37,9 +37,9 @@ type StageSpec struct {
 // PlannedStage is a validated stage: its kind, resolved config and port bindings.
 type PlannedStage struct {
 	Spec   *StageSpec
-	Kind   *stages.Kind
-	Config stages.Config
-	Stage  stages.Stage
+	Kind   *contract.Kind
+	Config contract.Config
+	Stage  contract.Stage
 	// Ports maps each upstream stage id (in Spec.Inputs order) to the input port it feeds.
 	Ports []Binding
 }
@@ -48,7 +48,7 @@ type PlannedStage struct {
 type Binding struct {
 	From string
 	Port string
-	Type stages.PortType
+	Type contract.PortType
 }
 
 // Plan is a validated pipeline in topological order.
@@ -69,7 +69,7 @@ var idRx = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
 // Validate decodes and checks a loaded pipeline against a registry, without running anything:
 // unknown keys and kinds, wrong types, missing fields, dangling inputs, port types and cycles.
 // It returns every problem found as SpecErrors.
-func Validate(src *Source, reg *stages.Registry) (*Plan, error) {
+func Validate(src *Source, reg *contract.Registry) (*Plan, error) {
 	var errs SpecErrors
 	add := func(pos Pos, stage, field, format string, a ...any) {
 		errs = append(errs, &SpecError{Pos: pos, StageID: stage, Field: field, Msg: fmt.Sprintf(format, a...)})
@@ -78,7 +78,7 @@ func Validate(src *Source, reg *stages.Registry) (*Plan, error) {
 	spec := &Spec{Backend: "go", Vars: map[string]any{}}
 	for _, k := range slices.Sorted(maps.Keys(v)) {
 		if !slices.Contains(topFields, k) {
-			add(src.KeyPos(k), "", "", "unknown key %q%s", k, stages.DidYouMean(k, topFields))
+			add(src.KeyPos(k), "", "", "unknown key %q%s", k, contract.DidYouMean(k, topFields))
 		}
 	}
 	if s, ok := v["name"].(string); ok && s != "" {
@@ -110,7 +110,7 @@ func Validate(src *Source, reg *stages.Registry) (*Plan, error) {
 	if s, ok := v["backend"]; ok {
 		b, _ := s.(string)
 		if !slices.Contains(Backends, b) {
-			add(src.ValuePos("backend"), "", "", "backend %q is not one of %s%s", b, strings.Join(Backends, ", "), stages.DidYouMean(b, Backends))
+			add(src.ValuePos("backend"), "", "", "backend %q is not one of %s%s", b, strings.Join(Backends, ", "), contract.DidYouMean(b, Backends))
 		}
 		spec.Backend = b
 	}
@@ -142,7 +142,7 @@ func Validate(src *Source, reg *stages.Registry) (*Plan, error) {
 		ids[st.ID] = i
 		for _, k := range slices.Sorted(maps.Keys(m)) {
 			if !slices.Contains(stageFields, k) {
-				add(src.KeyPos(p+"."+k), st.ID, "", "unknown key %q%s", k, stages.DidYouMean(k, stageFields))
+				add(src.KeyPos(p+"."+k), st.ID, "", "unknown key %q%s", k, contract.DidYouMean(k, stageFields))
 			}
 		}
 		st.Kind, _ = m["kind"].(string)
@@ -190,7 +190,7 @@ func Validate(src *Source, reg *stages.Registry) (*Plan, error) {
 			continue
 		}
 		ps.Kind = kind
-		cfg, issues := stages.Check(kind.Fields, st.With)
+		cfg, issues := contract.Check(kind.Fields, st.With)
 		for _, is := range issues {
 			fp := p + ".with"
 			if len(is.Path) > 0 {
@@ -210,7 +210,7 @@ func Validate(src *Source, reg *stages.Registry) (*Plan, error) {
 		if len(issues) == 0 {
 			ps.Config = cfg
 			s, err := kind.New(cfg)
-			if ce, ok := err.(*stages.ConfigError); ok {
+			if ce, ok := err.(*contract.ConfigError); ok {
 				for _, is := range ce.Issues {
 					fp := p + ".with." + strings.Join(is.Path, ".")
 					add(src.ValuePos(fp), st.ID, strings.Join(is.Path, "."), "%s", is.Msg)
@@ -232,7 +232,7 @@ func Validate(src *Source, reg *stages.Registry) (*Plan, error) {
 				for _, o := range spec.Stages {
 					all = append(all, o.ID)
 				}
-				add(src.ValuePos(fmt.Sprintf("%s.inputs.%d", p, j)), st.ID, "", "input %q is not a stage of this pipeline%s", in, stages.DidYouMean(in, all))
+				add(src.ValuePos(fmt.Sprintf("%s.inputs.%d", p, j)), st.ID, "", "input %q is not a stage of this pipeline%s", in, contract.DidYouMean(in, all))
 				continue
 			}
 			if in == st.ID {
@@ -272,10 +272,10 @@ func bindPorts(ps *PlannedStage, plan *Plan) ([]Binding, []string) {
 			continue
 		}
 		t := up.Kind.Output.Type
-		var port *stages.Port
+		var port *contract.Port
 		for i := range ps.Kind.Inputs {
 			pt := &ps.Kind.Inputs[i]
-			if (pt.Type == t || pt.Type == stages.Any) && (pt.Many || filled[pt.Name] == 0) {
+			if (pt.Type == t || pt.Type == contract.Any) && (pt.Many || filled[pt.Name] == 0) {
 				port = pt
 				break
 			}

@@ -15,11 +15,11 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/biopipe/biopipe/contract"
+	"github.com/biopipe/biopipe/evaluation"
 	"github.com/biopipe/biopipe/llm"
 	"github.com/biopipe/biopipe/metrics"
 	"github.com/biopipe/biopipe/plots"
-	"github.com/biopipe/biopipe/stages"
-	"github.com/biopipe/biopipe/stages/evaluate"
 )
 
 // Options control Build.
@@ -210,7 +210,7 @@ func title(src *Source, g *gathered) string {
 }
 
 // primary returns the first evaluation's primary split.
-func primary(src *Source) (*evaluate.Result, *evaluate.Split) {
+func primary(src *Source) (*evaluation.Result, *evaluation.Split) {
 	if len(src.Evaluations) == 0 {
 		return nil, nil
 	}
@@ -256,7 +256,7 @@ func metricLabel(name string) string {
 }
 
 // headline returns the metrics quoted in abstracts: AUROC and accuracy, or RMSE and R².
-func headline(r *evaluate.Result) []string {
+func headline(r *evaluation.Result) []string {
 	switch r.Task {
 	case "regression":
 		return []string{metrics.NameRMSE, metrics.NameR2}
@@ -510,7 +510,7 @@ func dataSection(src *Source, g *gathered) *Section {
 			continue
 		}
 		line := fmt.Sprintf("Stage %q (%s) read %d rows and %d columns", t.art.StageID, t.art.Kind, t.rows, t.cols)
-		if t.art.Type == stages.Signals {
+		if t.art.Type == contract.Signals {
 			line = fmt.Sprintf("Stage %q (%s) read the recordings", t.art.StageID, t.art.Kind)
 		}
 		if t.source != "" {
@@ -765,7 +765,7 @@ func configText(c map[string]any, prefix string) string {
 			continue
 		}
 		switch x := v.(type) {
-		case stages.Config:
+		case contract.Config:
 			if t := configText(x, prefix+k+"."); t != "" {
 				parts = append(parts, t)
 			}

@@ -17,11 +17,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
 	"github.com/biopipe/biopipe/metrics"
 	"github.com/biopipe/biopipe/pipelines"
 	"github.com/biopipe/biopipe/report"
-	"github.com/biopipe/biopipe/stages"
 	_ "github.com/biopipe/biopipe/stages/all"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -45,7 +45,7 @@ func runQuickstart(t *testing.T) string {
 	require.NoError(t, err)
 	src, err := pipelines.Load(config, []pipelines.Override{set})
 	require.NoError(t, err)
-	plan, err := pipelines.Validate(src, stages.Default)
+	plan, err := pipelines.Validate(src, contract.Default)
 	require.NoError(t, err)
 	m, err := pipelines.Run(context.Background(), plan, pipelines.Options{
 		WorkDir: filepath.Join(dir, "wd"), Command: "biopipe run configs/quickstart.yaml",
@@ -59,7 +59,7 @@ var imgRE = regexp.MustCompile(`<img[^>]+src="([^"]+)"`)
 
 func TestQuickstartReportAndRegenerate(t *testing.T) {
 	runDir := runQuickstart(t)
-	html, err := os.ReadFile(filepath.Join(runDir, stages.ReportHTML))
+	html, err := os.ReadFile(filepath.Join(runDir, contract.ReportHTML))
 	require.NoError(t, err, "the report stage copies report.html into the run folder")
 	h := string(html)
 	for _, s := range []string{"Abstract", "Data", "Methods", "Results", "Discussion", "Reproducibility",
@@ -69,7 +69,7 @@ func TestQuickstartReportAndRegenerate(t *testing.T) {
 	assert.GreaterOrEqual(t, len(imgRE.FindAllString(h, -1)), 5)
 
 	// biopipe report RUN: rebuild from the run folder alone
-	require.NoError(t, os.Remove(filepath.Join(runDir, stages.ReportHTML)))
+	require.NoError(t, os.Remove(filepath.Join(runDir, contract.ReportHTML)))
 	out, err := report.Regenerate(context.Background(), runDir, "")
 	require.NoError(t, err)
 	again, err := os.ReadFile(out)
@@ -210,12 +210,12 @@ func TestKFoldReport(t *testing.T) {
 	require.NoError(t, os.WriteFile(p, []byte(y), 0o644))
 	src, err := pipelines.Load(p, nil)
 	require.NoError(t, err)
-	plan, err := pipelines.Validate(src, stages.Default)
+	plan, err := pipelines.Validate(src, contract.Default)
 	require.NoError(t, err)
 	m, err := pipelines.Run(context.Background(), plan, pipelines.Options{WorkDir: filepath.Join(dir, "wd"),
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	require.NoError(t, err)
-	b, err := os.ReadFile(filepath.Join(dir, "wd", "runs", m.RunID, stages.ReportMD))
+	b, err := os.ReadFile(filepath.Join(dir, "wd", "runs", m.RunID, contract.ReportMD))
 	require.NoError(t, err)
 	md := string(b)
 	assert.Contains(t, md, "Cross-validation summary (3 folds)")
@@ -233,7 +233,7 @@ func TestKFoldReport(t *testing.T) {
 				dirK = s.Artifact.Dir
 			}
 		}
-		f, err := dataset.ReadFile(filepath.Join(dirK, stages.PredictionsFile))
+		f, err := dataset.ReadFile(filepath.Join(dirK, contract.PredictionsFile))
 		require.NoError(t, err)
 		for i := 0; i < f.NumRows(); i++ {
 			if f.Col("split").S[i] == "test" {

@@ -7,9 +7,9 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
 	"github.com/biopipe/biopipe/metrics"
-	"github.com/biopipe/biopipe/stages"
 )
 
 // Across summarises several evaluations of the same task (k-fold runs: one evaluate stage
@@ -74,7 +74,7 @@ func across(src *Source) (*Across, error) {
 
 // kfold reports whether every evaluation's data comes from a kfold split stage.
 func kfold(src *Source) bool {
-	byID := map[string]stages.StageInfo{}
+	byID := map[string]contract.StageInfo{}
 	for _, s := range src.Pipeline.Stages {
 		byID[s.ID] = s
 	}
@@ -113,7 +113,7 @@ func pool(src *Source, threshold float64) (metrics.Scalars, error) {
 	var probs [][]float64
 	var target, value []float64
 	for _, ev := range src.Evaluations {
-		path := filepath.Join(ev.Dir, stages.PredictionsFile)
+		path := filepath.Join(ev.Dir, contract.PredictionsFile)
 		f, err := dataset.ReadFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("stage %q: %w", ev.StageID, err)

@@ -6,8 +6,8 @@ import (
 	"log/slog"
 	"path/filepath"
 
-	"github.com/biopipe/biopipe/pipelines"
-	"github.com/biopipe/biopipe/stages"
+	"github.com/biopipe/biopipe/contract"
+	"github.com/biopipe/biopipe/manifest"
 	"gopkg.in/yaml.v3"
 )
 
@@ -19,7 +19,7 @@ import (
 // artifact) is reused, with its grounding checked anew; otherwise the template narrative
 // is written. Runs without a report stage get a report of every evaluate stage.
 func Regenerate(ctx context.Context, runDir, workDir string) (string, error) {
-	m, err := pipelines.ReadManifest(runDir)
+	m, err := manifest.Read(runDir)
 	if err != nil {
 		return "", fmt.Errorf("regenerate report: %w", err)
 	}
@@ -28,31 +28,31 @@ func Regenerate(ctx context.Context, runDir, workDir string) (string, error) {
 	}
 	specYAML, _ := yaml.Marshal(m.Spec)
 	withs := specWiths(m.Spec)
-	info := stages.PipelineInfo{
+	info := contract.PipelineInfo{
 		Name: m.Pipeline, File: m.File, SpecHash: m.SpecHash, SpecYAML: string(specYAML),
 		Command: m.Command, RunID: m.RunID, Version: m.Biopipe, Modules: m.Modules,
 	}
-	records := map[string]*pipelines.StageRecord{}
+	records := map[string]*manifest.StageRecord{}
 	for _, r := range m.Stages {
 		records[r.ID] = r
-		info.Stages = append(info.Stages, stages.StageInfo{ID: r.ID, Kind: r.Kind, Inputs: r.Inputs, Config: resolve(r.Kind, withs[r.ID])})
+		info.Stages = append(info.Stages, contract.StageInfo{ID: r.ID, Kind: r.Kind, Inputs: r.Inputs, Config: resolve(r.Kind, withs[r.ID])})
 	}
-	var reportRec *pipelines.StageRecord
+	var reportRec *manifest.StageRecord
 	for _, r := range m.Stages {
 		if r.Kind == KindReport {
 			reportRec = r
 			break
 		}
 	}
-	input := func(r *pipelines.StageRecord) (stages.Input, bool) {
+	input := func(r *manifest.StageRecord) (contract.Input, bool) {
 		if r == nil || r.Artifact == nil {
-			return stages.Input{}, false
+			return contract.Input{}, false
 		}
 		dir := r.Artifact.Dir
 		if !filepath.IsAbs(dir) {
 			dir = filepath.Join(workDir, dir)
 		}
-		return stages.Input{StageID: r.ID, Kind: r.Kind, Type: r.Artifact.Type, Dir: dir, Digest: r.Artifact.Digest,
+		return contract.Input{StageID: r.ID, Kind: r.Kind, Type: r.Artifact.Type, Dir: dir, Digest: r.Artifact.Digest,
 			Config: resolve(r.Kind, withs[r.ID])}, true
 	}
 	src := &Source{Pipeline: info, Backend: m.Backend, Seed: m.Seed}
@@ -93,7 +93,7 @@ func Regenerate(ctx context.Context, runDir, workDir string) (string, error) {
 		}
 		src.Artifacts = append(src.Artifacts, in)
 		direct := reportRec == nil || contains(reportRec.Inputs, r.ID)
-		if in.Type == stages.Metrics && direct {
+		if in.Type == contract.Metrics && direct {
 			ev, err := LoadEvaluation(r.ID, in.Dir)
 			if err != nil {
 				return "", fmt.Errorf("regenerate report: %w", err)
@@ -109,7 +109,7 @@ func Regenerate(ctx context.Context, runDir, workDir string) (string, error) {
 	if err := Write(runDir, b); err != nil {
 		return "", err
 	}
-	return filepath.Join(runDir, stages.ReportHTML), nil
+	return filepath.Join(runDir, contract.ReportHTML), nil
 }
 
 // KindReport is the report stage kind's name (stages/report registers it).
@@ -141,14 +141,14 @@ func specWiths(spec map[string]any) map[string]map[string]any {
 }
 
 // resolve fills a raw config's defaults with the kind's spec when the kind is registered.
-func resolve(kind string, raw map[string]any) stages.Config {
+func resolve(kind string, raw map[string]any) contract.Config {
 	if raw == nil {
 		raw = map[string]any{}
 	}
-	k, err := stages.Default.Get(kind)
+	k, err := contract.Default.Get(kind)
 	if err != nil {
-		return stages.Config(raw)
+		return contract.Config(raw)
 	}
-	cfg, _ := stages.Check(k.Fields, raw)
+	cfg, _ := contract.Check(k.Fields, raw)
 	return cfg
 }

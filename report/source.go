@@ -7,37 +7,37 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
+	"github.com/biopipe/biopipe/evaluation"
 	"github.com/biopipe/biopipe/models"
-	"github.com/biopipe/biopipe/stages"
-	"github.com/biopipe/biopipe/stages/evaluate"
 )
 
 // Source is everything a report is written from.
 type Source struct {
 	Title    string
 	Context  string // the researcher's paragraph (report config `context`)
-	Pipeline stages.PipelineInfo
+	Pipeline contract.PipelineInfo
 	Backend  string
 	Seed     int64
 	// Evaluations are the metrics artifacts on the report's "metrics" port.
 	Evaluations []Evaluation
 	// Artifacts are every upstream artifact, in topological order.
-	Artifacts []stages.Input
+	Artifacts []contract.Input
 	// Quarantined are inputs skipped with --keep-going (also read from summaries).
-	Quarantined []stages.Quarantined
+	Quarantined []contract.Quarantined
 }
 
 // Evaluation is one evaluate artifact.
 type Evaluation struct {
 	StageID string
 	Dir     string
-	Result  *evaluate.Result
+	Result  *evaluation.Result
 }
 
 // LoadEvaluation reads an evaluate artifact.
 func LoadEvaluation(stageID, dir string) (Evaluation, error) {
-	r, err := evaluate.ReadResult(dir)
+	r, err := evaluation.ReadResult(dir)
 	if err != nil {
 		return Evaluation{}, fmt.Errorf("stage %q: %w", stageID, err)
 	}
@@ -59,7 +59,7 @@ type gathered struct {
 	history  []byte
 	data     *dataCounts // the evaluated dataset
 	dataID   string
-	quarant  []stages.Quarantined
+	quarant  []contract.Quarantined
 	phiHash  []string
 	idValues []string
 	across   *Across // several evaluations (k-fold), nil otherwise
@@ -67,7 +67,7 @@ type gathered struct {
 }
 
 type tableInfo struct {
-	art     stages.Input
+	art     contract.Input
 	rows    int
 	cols    int
 	source  string
@@ -90,7 +90,7 @@ type dataCounts struct {
 const maxArrowBytes = 2 << 30
 
 func gather(src *Source) (*gathered, error) {
-	g := &gathered{quarant: append([]stages.Quarantined(nil), src.Quarantined...)}
+	g := &gathered{quarant: append([]contract.Quarantined(nil), src.Quarantined...)}
 	evalData := evaluatedTable(src)
 	for _, a := range src.Artifacts {
 		if sum, err := readSummary(a.Dir); err == nil {
@@ -99,7 +99,7 @@ func gather(src *Source) (*gathered, error) {
 					if m, ok := x.(map[string]any); ok {
 						f, _ := m["file"].(string)
 						r, _ := m["reason"].(string)
-						g.quarant = append(g.quarant, stages.Quarantined{File: f, Reason: r})
+						g.quarant = append(g.quarant, contract.Quarantined{File: f, Reason: r})
 					}
 				}
 			}
@@ -117,10 +117,10 @@ func gather(src *Source) (*gathered, error) {
 			}
 		}
 		switch a.Type {
-		case stages.Table:
+		case contract.Table:
 			ti := tableInfo{art: a}
 			ti.summary, _ = readSummary(a.Dir)
-			path := filepath.Join(a.Dir, stages.DataFile)
+			path := filepath.Join(a.Dir, contract.DataFile)
 			if st, err := os.Stat(path); err == nil && st.Size() < maxArrowBytes {
 				f, err := dataset.ReadFile(path)
 				if err != nil {
@@ -141,25 +141,25 @@ func gather(src *Source) (*gathered, error) {
 				}
 			}
 			g.tables = append(g.tables, ti)
-		case stages.Signals:
+		case contract.Signals:
 			ti := tableInfo{art: a}
 			ti.summary, _ = readSummary(a.Dir)
 			g.tables = append(g.tables, ti)
-		case stages.Model:
+		case contract.Model:
 			if c, err := models.ReadCard(a.Dir); err == nil {
 				if g.model != nil {
 					g.earlier = append(g.earlier, stageCard{id: g.modelID, card: g.model})
 				}
 				g.model, g.modelID = &c, a.StageID
 			}
-			if b, err := os.ReadFile(filepath.Join(a.Dir, stages.HistoryFile)); err == nil {
+			if b, err := os.ReadFile(filepath.Join(a.Dir, contract.HistoryFile)); err == nil {
 				g.history = b
 			}
 		}
 	}
 	if g.history == nil {
 		for _, ev := range src.Evaluations {
-			if b, err := os.ReadFile(filepath.Join(ev.Dir, stages.HistoryFile)); err == nil {
+			if b, err := os.ReadFile(filepath.Join(ev.Dir, contract.HistoryFile)); err == nil {
 				g.history = b
 				break
 			}
@@ -173,7 +173,7 @@ func evaluatedTable(src *Source) string {
 	if len(src.Evaluations) == 0 {
 		return ""
 	}
-	types := map[string]stages.PortType{}
+	types := map[string]contract.PortType{}
 	for _, a := range src.Artifacts {
 		types[a.StageID] = a.Type
 	}
@@ -182,7 +182,7 @@ func evaluatedTable(src *Source) string {
 			continue
 		}
 		for _, in := range s.Inputs {
-			if types[in] == stages.Table {
+			if types[in] == contract.Table {
 				return in
 			}
 		}
@@ -191,13 +191,13 @@ func evaluatedTable(src *Source) string {
 }
 
 func readSummary(dir string) (map[string]any, error) {
-	b, err := os.ReadFile(filepath.Join(dir, stages.SummaryFile))
+	b, err := os.ReadFile(filepath.Join(dir, contract.SummaryFile))
 	if err != nil {
 		return nil, err
 	}
 	var m map[string]any
 	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, stages.SummaryFile), err)
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, contract.SummaryFile), err)
 	}
 	return m, nil
 }
@@ -262,9 +262,9 @@ func counts(f *dataset.Frame) *dataCounts {
 // summaryFigures returns the figures an upstream stage lists in its summary.json under
 // "figures": [{"file": "latent.png", "title": "...", "caption": "..."}] (PNG files in
 // its artifact folder). Metrics artifacts are skipped: their figures come from metrics.json.
-func summaryFigures(a stages.Input, sum map[string]any) ([]*Figure, error) {
+func summaryFigures(a contract.Input, sum map[string]any) ([]*Figure, error) {
 	list, ok := sum["figures"].([]any)
-	if !ok || a.Type == stages.Metrics {
+	if !ok || a.Type == contract.Metrics {
 		return nil, nil
 	}
 	var out []*Figure

@@ -6,9 +6,9 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
 	"github.com/biopipe/biopipe/llm"
-	"github.com/biopipe/biopipe/stages"
 )
 
 // NarrativeFile records the LLM draft (text, model, attempts; never the key or the prompt)
@@ -21,8 +21,8 @@ func Write(dir string, b *Built) error {
 		return fmt.Errorf("report: %w", err)
 	}
 	files := map[string][]byte{
-		stages.ReportMD:   b.Doc.Markdown(),
-		stages.ReportHTML: b.Doc.HTML(),
+		contract.ReportMD:   b.Doc.Markdown(),
+		contract.ReportHTML: b.Doc.HTML(),
 	}
 	for _, f := range b.Doc.Figures() {
 		files[f.File] = f.PNG

@@ -19,9 +19,9 @@ import (
 	"time"
 
 	"github.com/biopipe/biopipe/bench/internal/measure"
+	"github.com/biopipe/biopipe/contract"
 	biodicom "github.com/biopipe/biopipe/io/dicom"
 	"github.com/biopipe/biopipe/io/dicom/dicomgen"
-	"github.com/biopipe/biopipe/stages"
 	ingest "github.com/biopipe/biopipe/stages/ingest/dicom"
 )
 
@@ -123,11 +123,11 @@ func decodeAll(files []string, workers int) (float64, error) {
 }
 
 func runStage(dir string, workers int) (time.Duration, error) {
-	k, err := stages.Default.Get(ingest.Kind)
+	k, err := contract.Default.Get(ingest.Kind)
 	if err != nil {
 		return 0, err
 	}
-	cfg, issues := stages.Check(k.Fields, map[string]any{"path": dir, "window": "soft_tissue", "size": []any{128, 128}, "salt": "bench", "workers": workers})
+	cfg, issues := contract.Check(k.Fields, map[string]any{"path": dir, "window": "soft_tissue", "size": []any{128, 128}, "salt": "bench", "workers": workers})
 	if len(issues) > 0 {
 		return 0, fmt.Errorf("%v", issues)
 	}
@@ -140,7 +140,7 @@ func runStage(dir string, workers int) (time.Duration, error) {
 		return 0, err
 	}
 	defer os.RemoveAll(out)
-	env := stages.NewEnv(nil)
+	env := contract.NewEnv(nil)
 	env.StageID, env.Config, env.OutDir = "bench", cfg, out
 	start := time.Now()
 	err = st.Run(context.Background(), env)

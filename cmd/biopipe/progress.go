@@ -10,11 +10,11 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
-	"github.com/biopipe/biopipe/stages"
+	"github.com/biopipe/biopipe/contract"
 )
 
 // newProgress returns a bar on a terminal, and periodic log lines otherwise.
-func newProgress(w io.Writer, quiet bool) stages.ProgressFunc {
+func newProgress(w io.Writer, quiet bool) contract.ProgressFunc {
 	if quiet {
 		return nil
 	}
@@ -22,7 +22,7 @@ func newProgress(w io.Writer, quiet bool) stages.ProgressFunc {
 	if f, ok := w.(*os.File); ok {
 		tty = term.IsTerminal(int(f.Fd()))
 	}
-	return func(desc string, total int) stages.Progress {
+	return func(desc string, total int) contract.Progress {
 		if tty {
 			return barProgress{progressbar.NewOptions(total, progressbar.OptionSetWriter(w),
 				progressbar.OptionSetDescription(desc), progressbar.OptionShowCount(),

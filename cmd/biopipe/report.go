@@ -2,10 +2,10 @@ package main
 
 import (
 	"fmt"
+	"github.com/biopipe/biopipe/manifest"
 
 	"github.com/spf13/cobra"
 
-	"github.com/biopipe/biopipe/pipelines"
 	"github.com/biopipe/biopipe/report"
 )
 
@@ -26,7 +26,7 @@ stage. An earlier LLM draft is reused (its numbers checked again); the LLM is no
 			id = args[0]
 		}
 		wd := resolveWorkdir(cmd)
-		dir, err := pipelines.FindRun(wd, id)
+		dir, err := manifest.Find(wd, id)
 		if err != nil {
 			return err
 		}

@@ -9,8 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/biopipe/biopipe/contract"
+	"github.com/biopipe/biopipe/manifest"
 	"github.com/biopipe/biopipe/pipelines"
-	"github.com/biopipe/biopipe/stages"
 )
 
 func newRunCmd() *cobra.Command {
@@ -95,10 +96,10 @@ func loadPlan(file string, sets []string) (*pipelines.Plan, error) {
 		}
 		return nil, usageError{err}
 	}
-	return pipelines.Validate(src, stages.Default)
+	return pipelines.Validate(src, contract.Default)
 }
 
-func printSummary(w interface{ Write([]byte) (int, error) }, m *pipelines.Manifest) {
+func printSummary(w interface{ Write([]byte) (int, error) }, m *manifest.Manifest) {
 	fmt.Fprintf(w, "run %s  %s  (%d stages, %d cached, %.2fs)\n", m.RunID, m.Status, m.StageCount, m.CacheHits, m.DurationS)
 	for _, s := range m.Stages {
 		line := fmt.Sprintf("  %-14s %-22s %-8s %6.2fs", s.ID, s.Kind, s.Status, s.DurationS)

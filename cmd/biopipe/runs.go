@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/biopipe/biopipe/manifest"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -36,7 +37,7 @@ func newRunsCmd() *cobra.Command {
 	workdirFlag(cmd)
 	asJSON := cmd.Flags().Bool("json", false, "machine-readable output")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		runs, err := pipelines.ListRuns(resolveWorkdir(cmd))
+		runs, err := manifest.List(resolveWorkdir(cmd))
 		if err != nil {
 			return err
 		}
@@ -80,11 +81,11 @@ func newShowCmd() *cobra.Command {
 		if len(args) == 1 {
 			id = args[0]
 		}
-		dir, err := pipelines.FindRun(resolveWorkdir(cmd), id)
+		dir, err := manifest.Find(resolveWorkdir(cmd), id)
 		if err != nil {
 			return err
 		}
-		m, err := pipelines.ReadManifest(dir)
+		m, err := manifest.Read(dir)
 		if err != nil {
 			return err
 		}

@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/biopipe/biopipe/stages"
+	"github.com/biopipe/biopipe/contract"
 )
 
 func newStagesCmd() *cobra.Command {
@@ -21,27 +21,27 @@ func newStagesCmd() *cobra.Command {
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		w := cmd.OutOrStdout()
 		if len(args) == 1 {
-			k, err := stages.Default.Get(args[0])
+			k, err := contract.Default.Get(args[0])
 			if err != nil {
 				return usageError{err}
 			}
 			if *asJSON {
 				return json.NewEncoder(w).Encode(kindJSON(k))
 			}
-			stages.WriteDocs(w, k)
+			contract.WriteDocs(w, k)
 			return nil
 		}
 		if *asJSON {
 			var all []any
-			stages.Default.Walk(func(k *stages.Kind) { all = append(all, kindJSON(k)) })
+			contract.Default.Walk(func(k *contract.Kind) { all = append(all, kindJSON(k)) })
 			return json.NewEncoder(w).Encode(all)
 		}
-		stages.Default.Walk(func(k *stages.Kind) { fmt.Fprintf(w, "%-24s %s\n", k.Name, k.Doc) })
+		contract.Default.Walk(func(k *contract.Kind) { fmt.Fprintf(w, "%-24s %s\n", k.Name, k.Doc) })
 		return nil
 	}
 	return cmd
 }
 
-func kindJSON(k *stages.Kind) map[string]any {
+func kindJSON(k *contract.Kind) map[string]any {
 	return map[string]any{"name": k.Name, "doc": k.Doc, "version": k.Version, "inputs": k.Inputs, "output": k.Output, "fields": k.Fields}
 }

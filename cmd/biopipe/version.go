@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/biopipe/biopipe/manifest"
 	"runtime"
 
 	"github.com/spf13/cobra"
@@ -18,7 +19,7 @@ func newVersionCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "biopipe %s (%s, %s/%s)\n", pipelines.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-			mods := pipelines.BuildModules()
+			mods := manifest.BuildModules()
 			for _, m := range []string{"github.com/gomlx/gomlx", "github.com/gomlx/compute", "github.com/apache/arrow-go/v18", "github.com/suyashkumar/dicom"} {
 				if v, ok := mods[m]; ok {
 					fmt.Fprintf(w, "  %s %s\n", m, v)

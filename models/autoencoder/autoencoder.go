@@ -29,8 +29,8 @@ import (
 	"github.com/gomlx/gomlx/ml/model/initializer"
 	"github.com/gomlx/gomlx/ml/train/optimizer"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/models"
-	"github.com/biopipe/biopipe/stages"
 )
 
 // Family names.
@@ -70,21 +70,21 @@ const (
 	ScopeOutput      = "output"
 )
 
-func encoderParams(hiddenDoc string) []stages.Field {
-	return []stages.Field{
-		{Name: ParamHidden, Type: stages.Ints, Default: []any{256, 64}, Min: stages.Bound(1), Doc: hiddenDoc},
-		{Name: ParamLatentDim, Type: stages.Int, Default: 8, Min: stages.Bound(1),
+func encoderParams(hiddenDoc string) []contract.Field {
+	return []contract.Field{
+		{Name: ParamHidden, Type: contract.Ints, Default: []any{256, 64}, Min: contract.Bound(1), Doc: hiddenDoc},
+		{Name: ParamLatentDim, Type: contract.Int, Default: 8, Min: contract.Bound(1),
 			Doc: "size of the latent code"},
-		{Name: ParamActivation, Type: stages.String, Default: "relu", Enum: models.Activations,
+		{Name: ParamActivation, Type: contract.String, Default: "relu", Enum: models.Activations,
 			Doc: "activation after each hidden layer"},
 	}
 }
 
-func denoiseParams() []stages.Field {
-	return []stages.Field{
-		{Name: ParamInputNoise, Type: stages.Float, Default: 0.0, Min: stages.Bound(0),
+func denoiseParams() []contract.Field {
+	return []contract.Field{
+		{Name: ParamInputNoise, Type: contract.Float, Default: 0.0, Min: contract.Bound(0),
 			Doc: "denoising: sd of Gaussian noise added to the inputs (training only; the target stays clean)"},
-		{Name: ParamInputDropout, Type: stages.Float, Default: 0.0, Min: stages.Bound(0), Max: stages.Bound(0.95),
+		{Name: ParamInputDropout, Type: contract.Float, Default: 0.0, Min: contract.Bound(0), Max: contract.Bound(0.95),
 			Doc: "denoising: share of input values set to zero (training only; the target stays clean)"},
 	}
 }
@@ -96,17 +96,17 @@ const mirroredDoc = "encoder layer widths from the input to the latent code (the
 
 // VAEParams are the vae family's hyper-parameters.
 var VAEParams = append(append(encoderParams(mirroredDoc), denoiseParams()...),
-	stages.Field{Name: ParamBeta, Type: stages.Float, Default: 1.0, Min: stages.Bound(0),
+	contract.Field{Name: ParamBeta, Type: contract.Float, Default: 1.0, Min: contract.Bound(0),
 		Doc: "weight of the KL divergence against the summed squared reconstruction error (beta-VAE; 0 = a plain autoencoder with noise)"},
-	stages.Field{Name: ParamKLWarmup, Type: stages.Int, Default: 0, Min: stages.Bound(0),
+	contract.Field{Name: ParamKLWarmup, Type: contract.Int, Default: 0, Min: contract.Bound(0),
 		Doc: "raise the KL weight linearly from 0 to beta over this many training steps (0 = no warm-up); validation uses the full beta"},
 )
 
 // EncoderParams are the encoder family's hyper-parameters.
 var EncoderParams = append(encoderParams("encoder layer widths from the input to the latent code (as in the autoencoder or vae to fine-tune)"),
-	stages.Field{Name: ParamHead, Type: stages.Ints, Default: []any{}, Min: stages.Bound(1),
+	contract.Field{Name: ParamHead, Type: contract.Ints, Default: []any{}, Min: contract.Bound(1),
 		Doc: "hidden widths of the head between the latent code and the output ([] = a linear head)"},
-	stages.Field{Name: ParamDropout, Type: stages.Float, Default: 0.0, Min: stages.Bound(0), Max: stages.Bound(0.95),
+	contract.Field{Name: ParamDropout, Type: contract.Float, Default: 0.0, Min: contract.Bound(0), Max: contract.Bound(0.95),
 		Doc: "dropout rate after each hidden layer (training only)"},
 )
 
@@ -144,7 +144,7 @@ type config struct {
 	inputSize  int
 }
 
-func parse(spec models.Spec, p stages.Config, denoise bool) (config, error) {
+func parse(spec models.Spec, p contract.Config, denoise bool) (config, error) {
 	c := config{
 		hidden:     p.Ints(ParamHidden),
 		latent:     p.Int(ParamLatentDim),
@@ -220,7 +220,7 @@ func flatten(x *graph.Node) *graph.Node {
 }
 
 // BuildAutoencoder returns the autoencoder network.
-func BuildAutoencoder(spec models.Spec, p stages.Config) (*models.Network, error) {
+func BuildAutoencoder(spec models.Spec, p contract.Config) (*models.Network, error) {
 	c, err := parse(spec, p, true)
 	if err != nil {
 		return nil, err
@@ -238,7 +238,7 @@ func BuildAutoencoder(spec models.Spec, p stages.Config) (*models.Network, error
 // BuildVAE returns the variational autoencoder network. Its loss per example is
 // (sum of squared reconstruction errors + w * KL(q(z|x) || N(0, I))) / input size, averaged
 // over the batch, where w is beta (ramped up over kl_warmup_steps in training).
-func BuildVAE(spec models.Spec, p stages.Config) (*models.Network, error) {
+func BuildVAE(spec models.Spec, p contract.Config) (*models.Network, error) {
 	c, err := parse(spec, p, true)
 	if err != nil {
 		return nil, err
@@ -288,7 +288,7 @@ func KL(mean, logVar *graph.Node) *graph.Node {
 }
 
 // BuildEncoder returns the encoder with a classification or regression head.
-func BuildEncoder(spec models.Spec, p stages.Config) (*models.Network, error) {
+func BuildEncoder(spec models.Spec, p contract.Config) (*models.Network, error) {
 	if spec.Task != models.Classification && spec.Task != models.Regression {
 		return nil, fmt.Errorf("encoder: task %q is not supported (classification or regression; use autoencoder or vae to reconstruct)", spec.Task)
 	}

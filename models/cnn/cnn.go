@@ -31,9 +31,9 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/initializer"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/models"
 	"github.com/biopipe/biopipe/models/layers/fastconv"
-	"github.com/biopipe/biopipe/stages"
 )
 
 // Family is the registered family name.
@@ -62,28 +62,28 @@ var (
 )
 
 // Params are the family's hyper-parameters.
-var Params = []stages.Field{
-	{Name: ParamChannels, Type: stages.Ints, Default: []any{16, 32}, Min: stages.Bound(1),
+var Params = []contract.Field{
+	{Name: ParamChannels, Type: contract.Ints, Default: []any{16, 32}, Min: contract.Bound(1),
 		Doc: "output channels of each convolutional block, input to output (one block per entry)"},
-	{Name: ParamKernelSize, Type: stages.Int, Default: 3, Min: stages.Bound(1),
+	{Name: ParamKernelSize, Type: contract.Int, Default: 3, Min: contract.Bound(1),
 		Doc: "convolution kernel size along every spatial axis (\"same\" padding)"},
-	{Name: ParamStride, Type: stages.Int, Default: 1, Min: stages.Bound(1),
+	{Name: ParamStride, Type: contract.Int, Default: 1, Min: contract.Bound(1),
 		Doc: "stride of the first convolution of each block"},
-	{Name: ParamConvsPerBlock, Type: stages.Int, Default: 1, Min: stages.Bound(1),
+	{Name: ParamConvsPerBlock, Type: contract.Int, Default: 1, Min: contract.Bound(1),
 		Doc: "convolutions per block (each followed by normalization and activation)"},
-	{Name: ParamPool, Type: stages.String, Default: "max", Enum: Pools,
+	{Name: ParamPool, Type: contract.String, Default: "max", Enum: Pools,
 		Doc: "pooling at the end of each block: max, avg or none"},
-	{Name: ParamPoolSize, Type: stages.Int, Default: 2, Min: stages.Bound(1),
+	{Name: ParamPoolSize, Type: contract.Int, Default: 2, Min: contract.Bound(1),
 		Doc: "pooling window and stride along every spatial axis (axes shorter than it are not pooled)"},
-	{Name: ParamNormalization, Type: stages.String, Default: "none", Enum: models.Normalizations,
+	{Name: ParamNormalization, Type: contract.String, Default: "none", Enum: models.Normalizations,
 		Doc: "normalization after each convolution (and hidden dense layer): none, batch or layer (per example over all positions and channels)"},
-	{Name: ParamActivation, Type: stages.String, Default: "relu", Enum: models.Activations,
+	{Name: ParamActivation, Type: contract.String, Default: "relu", Enum: models.Activations,
 		Doc: "activation after each convolution and hidden dense layer"},
-	{Name: ParamDropout, Type: stages.Float, Default: 0.0, Min: stages.Bound(0), Max: stages.Bound(0.95),
+	{Name: ParamDropout, Type: contract.Float, Default: 0.0, Min: contract.Bound(0), Max: contract.Bound(0.95),
 		Doc: "dropout rate after each block and hidden dense layer (training only)"},
-	{Name: ParamGlobalPool, Type: stages.String, Default: "avg", Enum: GlobalPools,
+	{Name: ParamGlobalPool, Type: contract.String, Default: "avg", Enum: GlobalPools,
 		Doc: "how the last block's feature map becomes a vector: avg or max over all positions, or flatten"},
-	{Name: ParamHidden, Type: stages.Ints, Default: []any{}, Min: stages.Bound(1),
+	{Name: ParamHidden, Type: contract.Ints, Default: []any{}, Min: contract.Bound(1),
 		Doc: "hidden dense layer widths of the head, after global pooling; [] goes straight to the output"},
 }
 
@@ -112,7 +112,7 @@ type config struct {
 }
 
 // Build returns the CNN network for the spec and params.
-func Build(spec models.Spec, p stages.Config) (*models.Network, error) {
+func Build(spec models.Spec, p contract.Config) (*models.Network, error) {
 	if spec.Task != models.Classification && spec.Task != models.Regression {
 		return nil, fmt.Errorf("cnn: unsupported task %q (classification or regression)", spec.Task)
 	}
@@ -154,7 +154,7 @@ func Build(spec models.Spec, p stages.Config) (*models.Network, error) {
 
 // OutputShape returns the per-example shape of the last block's feature map for an input
 // of the given per-example shape [spatial..., C] (before global pooling).
-func OutputShape(input []int, p stages.Config) []int {
+func OutputShape(input []int, p contract.Config) []int {
 	sp := append([]int{}, input[:len(input)-1]...)
 	stride, poolSize := p.Int(ParamStride), p.Int(ParamPoolSize)
 	channels := p.Ints(ParamChannels)

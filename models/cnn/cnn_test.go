@@ -8,11 +8,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
 	"github.com/biopipe/biopipe/models"
 	"github.com/biopipe/biopipe/models/cnn"
 	"github.com/biopipe/biopipe/models/internal/synth"
-	"github.com/biopipe/biopipe/stages"
 )
 
 // bars returns n images [size, size, 1] of one bar on a noisy background: class 0 is a
@@ -155,7 +155,7 @@ func TestBuildErrors(t *testing.T) {
 	require.NoError(t, err)
 	_, err = cnn.Build(models.Spec{InputShape: []int{8, 8, 1}, Task: models.Classification, NumClasses: 2}, p)
 	assert.ErrorContains(t, err, "channels")
-	assert.Equal(t, stages.Config(p)["kernel_size"], 3)
+	assert.Equal(t, contract.Config(p)["kernel_size"], 3)
 }
 
 // TestInitFromTransfersBlocks fine-tunes a 3-class model from a trained 2-class one: the

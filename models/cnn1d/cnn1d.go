@@ -22,10 +22,10 @@ import (
 	"github.com/gomlx/gomlx/ml/layers/activation"
 	"github.com/gomlx/gomlx/ml/model"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/models"
 	"github.com/biopipe/biopipe/models/internal/seq"
 	"github.com/biopipe/biopipe/models/layers/fastconv"
-	"github.com/biopipe/biopipe/stages"
 )
 
 // Family is the registered family name.
@@ -57,32 +57,32 @@ var (
 )
 
 // Params are the family's hyper-parameters.
-var Params = []stages.Field{
-	{Name: ParamChannels, Type: stages.Ints, Default: []any{16, 32, 64}, Min: stages.Bound(1),
+var Params = []contract.Field{
+	{Name: ParamChannels, Type: contract.Ints, Default: []any{16, 32, 64}, Min: contract.Bound(1),
 		Doc: "output channels of each temporal convolution block, input to output (one block per entry)"},
-	{Name: ParamKernelSize, Type: stages.Int, Default: 7, Min: stages.Bound(1),
+	{Name: ParamKernelSize, Type: contract.Int, Default: 7, Min: contract.Bound(1),
 		Doc: "temporal kernel size in samples (\"same\" padding)"},
-	{Name: ParamStride, Type: stages.Int, Default: 1, Min: stages.Bound(1),
+	{Name: ParamStride, Type: contract.Int, Default: 1, Min: contract.Bound(1),
 		Doc: "stride of the first convolution of each block"},
-	{Name: ParamDilations, Type: stages.Ints, Default: []any{}, Min: stages.Bound(1),
+	{Name: ParamDilations, Type: contract.Ints, Default: []any{}, Min: contract.Bound(1),
 		Doc: "kernel dilation of each block's convolutions: [] is 1 everywhere, one value applies to every block, else one per block (e.g. [1, 2, 4])"},
-	{Name: ParamConvsPerBlock, Type: stages.Int, Default: 1, Min: stages.Bound(1),
+	{Name: ParamConvsPerBlock, Type: contract.Int, Default: 1, Min: contract.Bound(1),
 		Doc: "convolutions per block (each followed by normalization and activation)"},
-	{Name: ParamResidual, Type: stages.Bool, Default: false,
+	{Name: ParamResidual, Type: contract.Bool, Default: false,
 		Doc: "add each block's input to its output (1x1 convolution when the channels or length change)"},
-	{Name: ParamPool, Type: stages.String, Default: "max", Enum: Pools,
+	{Name: ParamPool, Type: contract.String, Default: "max", Enum: Pools,
 		Doc: "pooling in time at the end of each block: max, avg or none"},
-	{Name: ParamPoolSize, Type: stages.Int, Default: 2, Min: stages.Bound(1),
+	{Name: ParamPoolSize, Type: contract.Int, Default: 2, Min: contract.Bound(1),
 		Doc: "pooling window and stride in samples (a sequence shorter than it is not pooled)"},
-	{Name: ParamNormalization, Type: stages.String, Default: "layer", Enum: models.Normalizations,
+	{Name: ParamNormalization, Type: contract.String, Default: "layer", Enum: models.Normalizations,
 		Doc: "normalization after each convolution: none, batch (per channel) or layer (per example over time and channels)"},
-	{Name: ParamActivation, Type: stages.String, Default: "relu", Enum: models.Activations,
+	{Name: ParamActivation, Type: contract.String, Default: "relu", Enum: models.Activations,
 		Doc: "activation after each convolution and hidden dense layer"},
-	{Name: ParamDropout, Type: stages.Float, Default: 0.0, Min: stages.Bound(0), Max: stages.Bound(0.95),
+	{Name: ParamDropout, Type: contract.Float, Default: 0.0, Min: contract.Bound(0), Max: contract.Bound(0.95),
 		Doc: "dropout rate after each block and hidden dense layer (training only)"},
-	{Name: ParamGlobalPool, Type: stages.String, Default: "avg", Enum: GlobalPools,
+	{Name: ParamGlobalPool, Type: contract.String, Default: "avg", Enum: GlobalPools,
 		Doc: "how the last block's feature sequence becomes a vector: avg or max over time"},
-	{Name: ParamHidden, Type: stages.Ints, Default: []any{}, Min: stages.Bound(1),
+	{Name: ParamHidden, Type: contract.Ints, Default: []any{}, Min: contract.Bound(1),
 		Doc: "hidden dense layer widths of the head, after global pooling; [] goes straight to the output"},
 }
 
@@ -97,7 +97,7 @@ func init() {
 
 // Blocks returns the convolution blocks that the params describe, or an error naming the
 // field.
-func Blocks(p stages.Config) ([]seq.ConvBlock, error) {
+func Blocks(p contract.Config) ([]seq.ConvBlock, error) {
 	channels := p.Ints(ParamChannels)
 	if len(channels) == 0 {
 		return nil, fmt.Errorf("cnn1d: %s: give at least one block", ParamChannels)
@@ -128,7 +128,7 @@ func Blocks(p stages.Config) ([]seq.ConvBlock, error) {
 
 // OutputLength is the length in time of the last block's output for an input of steps
 // samples (before global pooling).
-func OutputLength(steps int, p stages.Config) (int, error) {
+func OutputLength(steps int, p contract.Config) (int, error) {
 	blocks, err := Blocks(p)
 	if err != nil {
 		return 0, err
@@ -140,7 +140,7 @@ func OutputLength(steps int, p stages.Config) (int, error) {
 }
 
 // Build returns the network for the spec and params.
-func Build(spec models.Spec, p stages.Config) (*models.Network, error) {
+func Build(spec models.Spec, p contract.Config) (*models.Network, error) {
 	if _, _, err := seq.CheckSpec(Family, spec); err != nil {
 		return nil, err
 	}

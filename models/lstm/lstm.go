@@ -39,9 +39,9 @@ import (
 	"github.com/gomlx/gomlx/ml/model/initializer"
 	"github.com/gomlx/gomlx/support/exceptions"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/models"
 	"github.com/biopipe/biopipe/models/internal/seq"
-	"github.com/biopipe/biopipe/stages"
 )
 
 // Family is the registered family name.
@@ -74,30 +74,30 @@ var (
 )
 
 // Params are the family's hyper-parameters.
-var Params = []stages.Field{
-	{Name: ParamUnits, Type: stages.Int, Default: 32, Min: stages.Bound(1),
+var Params = []contract.Field{
+	{Name: ParamUnits, Type: contract.Int, Default: 32, Min: contract.Bound(1),
 		Doc: "hidden units (state size) of each LSTM layer, per direction"},
-	{Name: ParamLayers, Type: stages.Int, Default: 1, Min: stages.Bound(1),
+	{Name: ParamLayers, Type: contract.Int, Default: 1, Min: contract.Bound(1),
 		Doc: "stacked LSTM layers"},
-	{Name: ParamBidirectional, Type: stages.Bool, Default: false,
+	{Name: ParamBidirectional, Type: contract.Bool, Default: false,
 		Doc: "run each layer forward and backward in time and concatenate the two"},
-	{Name: ParamReadout, Type: stages.String, Default: "last", Enum: Readouts,
+	{Name: ParamReadout, Type: contract.String, Default: "last", Enum: Readouts,
 		Doc: "what the head sees: last (final state of each direction) or mean (mean output over time)"},
-	{Name: ParamDownsample, Type: stages.Int, Default: 1, Min: stages.Bound(1),
+	{Name: ParamDownsample, Type: contract.Int, Default: 1, Min: contract.Bound(1),
 		Doc: "average the input over non-overlapping windows of this many samples first (shortens the sequence)"},
-	{Name: ParamChannels, Type: stages.Ints, Default: []any{}, Min: stages.Bound(1),
+	{Name: ParamChannels, Type: contract.Ints, Default: []any{}, Min: contract.Bound(1),
 		Doc: "convolutional front end: output channels of each temporal conv block (conv, normalization, activation, max pooling by pool_size); [] feeds the LSTM directly"},
-	{Name: ParamKernelSize, Type: stages.Int, Default: 5, Min: stages.Bound(1),
+	{Name: ParamKernelSize, Type: contract.Int, Default: 5, Min: contract.Bound(1),
 		Doc: "front end convolution kernel size in samples (\"same\" padding)"},
-	{Name: ParamPoolSize, Type: stages.Int, Default: 2, Min: stages.Bound(1),
+	{Name: ParamPoolSize, Type: contract.Int, Default: 2, Min: contract.Bound(1),
 		Doc: "front end max pooling window and stride in samples"},
-	{Name: ParamNormalization, Type: stages.String, Default: "layer", Enum: models.Normalizations,
+	{Name: ParamNormalization, Type: contract.String, Default: "layer", Enum: models.Normalizations,
 		Doc: "normalization after each front end convolution: none, batch or layer"},
-	{Name: ParamActivation, Type: stages.String, Default: "relu", Enum: models.Activations,
+	{Name: ParamActivation, Type: contract.String, Default: "relu", Enum: models.Activations,
 		Doc: "activation of the front end convolutions and hidden dense layers"},
-	{Name: ParamDropout, Type: stages.Float, Default: 0.0, Min: stages.Bound(0), Max: stages.Bound(0.95),
+	{Name: ParamDropout, Type: contract.Float, Default: 0.0, Min: contract.Bound(0), Max: contract.Bound(0.95),
 		Doc: "dropout rate between LSTM layers, on the readout and after hidden dense layers (training only)"},
-	{Name: ParamHidden, Type: stages.Ints, Default: []any{}, Min: stages.Bound(1),
+	{Name: ParamHidden, Type: contract.Ints, Default: []any{}, Min: contract.Bound(1),
 		Doc: "hidden dense layer widths of the head; [] goes straight to the output"},
 }
 
@@ -121,7 +121,7 @@ type config struct {
 	hidden        []int
 }
 
-func newConfig(p stages.Config) config {
+func newConfig(p contract.Config) config {
 	c := config{
 		units: p.Int(ParamUnits), layers: p.Int(ParamLayers), directions: 1,
 		readout: p.String(ParamReadout), downsample: p.Int(ParamDownsample),
@@ -143,7 +143,7 @@ func newConfig(p stages.Config) config {
 
 // Steps is the number of steps the LSTM runs for an input of steps samples: after
 // downsample and the front end's pooling.
-func Steps(steps int, p stages.Config) int {
+func Steps(steps int, p contract.Config) int {
 	c := newConfig(p)
 	return c.steps(steps)
 }
@@ -157,7 +157,7 @@ func (c config) steps(n int) int {
 }
 
 // Build returns the network for the spec and params.
-func Build(spec models.Spec, p stages.Config) (*models.Network, error) {
+func Build(spec models.Spec, p contract.Config) (*models.Network, error) {
 	steps, _, err := seq.CheckSpec(Family, spec)
 	if err != nil {
 		return nil, err

@@ -11,8 +11,8 @@ import (
 	"github.com/gomlx/gomlx/ml/layers/norm"
 	"github.com/gomlx/gomlx/ml/model"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/models"
-	"github.com/biopipe/biopipe/stages"
 )
 
 // Hyper-parameter names.
@@ -24,14 +24,14 @@ const (
 )
 
 // Params are the family's hyper-parameters.
-var Params = []stages.Field{
-	{Name: ParamHidden, Type: stages.Ints, Default: []any{64, 32}, Min: stages.Bound(1),
+var Params = []contract.Field{
+	{Name: ParamHidden, Type: contract.Ints, Default: []any{64, 32}, Min: contract.Bound(1),
 		Doc: "hidden layer widths, input to output; [] is a linear model"},
-	{Name: ParamActivation, Type: stages.String, Default: "relu", Enum: models.Activations,
+	{Name: ParamActivation, Type: contract.String, Default: "relu", Enum: models.Activations,
 		Doc: "activation after each hidden layer"},
-	{Name: ParamDropout, Type: stages.Float, Default: 0.0, Min: stages.Bound(0), Max: stages.Bound(0.95),
+	{Name: ParamDropout, Type: contract.Float, Default: 0.0, Min: contract.Bound(0), Max: contract.Bound(0.95),
 		Doc: "dropout rate after each hidden layer (training only)"},
-	{Name: ParamNormalization, Type: stages.String, Default: "none", Enum: models.Normalizations,
+	{Name: ParamNormalization, Type: contract.String, Default: "none", Enum: models.Normalizations,
 		Doc: "normalization after each hidden layer's linear transform: none, batch (batch norm) or layer"},
 }
 
@@ -45,7 +45,7 @@ func init() {
 }
 
 // Build returns the MLP network for the spec and params.
-func Build(spec models.Spec, p stages.Config) (*models.Network, error) {
+func Build(spec models.Spec, p contract.Config) (*models.Network, error) {
 	if spec.Task != models.Classification && spec.Task != models.Regression && spec.Task != models.Reconstruction {
 		return nil, fmt.Errorf("mlp: unsupported task %q", spec.Task)
 	}

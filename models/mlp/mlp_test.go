@@ -9,10 +9,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/models"
 	"github.com/biopipe/biopipe/models/internal/synth"
 	_ "github.com/biopipe/biopipe/models/mlp" // registers the family under test
-	"github.com/biopipe/biopipe/stages"
 )
 
 func TestBuildVariants(t *testing.T) {
@@ -39,7 +39,7 @@ func TestParamsDeclared(t *testing.T) {
 	require.NoError(t, err)
 	cfg, err := f.ResolveParams(map[string]any{"hidden": []any{3}})
 	require.NoError(t, err)
-	assert.Equal(t, stages.Config{"hidden": []int{3}, "activation": "relu", "dropout": 0.0, "normalization": "none"}, cfg)
+	assert.Equal(t, contract.Config{"hidden": []int{3}, "activation": "relu", "dropout": 0.0, "normalization": "none"}, cfg)
 	_, err = f.ResolveParams(map[string]any{"hidden": []any{0}})
 	assert.ErrorContains(t, err, "below the minimum")
 }

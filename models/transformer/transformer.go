@@ -32,9 +32,9 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/initializer"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/models"
 	"github.com/biopipe/biopipe/models/internal/seq"
-	"github.com/biopipe/biopipe/stages"
 )
 
 // Family is the registered family name.
@@ -61,30 +61,30 @@ const (
 )
 
 // Params are the family's hyper-parameters.
-var Params = []stages.Field{
-	{Name: ParamUnits, Type: stages.Int, Default: 32, Min: stages.Bound(1),
+var Params = []contract.Field{
+	{Name: ParamUnits, Type: contract.Int, Default: 32, Min: contract.Bound(1),
 		Doc: "model width: features per token (a multiple of heads)"},
-	{Name: ParamHeads, Type: stages.Int, Default: 4, Min: stages.Bound(1),
+	{Name: ParamHeads, Type: contract.Int, Default: 4, Min: contract.Bound(1),
 		Doc: "attention heads"},
-	{Name: ParamLayers, Type: stages.Int, Default: 2, Min: stages.Bound(1),
+	{Name: ParamLayers, Type: contract.Int, Default: 2, Min: contract.Bound(1),
 		Doc: "encoder blocks"},
-	{Name: ParamPatchSize, Type: stages.Int, Default: 4, Min: stages.Bound(1),
+	{Name: ParamPatchSize, Type: contract.Int, Default: 4, Min: contract.Bound(1),
 		Doc: "steps per token: non-overlapping patches of the (front end's) sequence, projected to units"},
-	{Name: ParamFFMultiplier, Type: stages.Int, Default: 2, Min: stages.Bound(1),
+	{Name: ParamFFMultiplier, Type: contract.Int, Default: 2, Min: contract.Bound(1),
 		Doc: "feed-forward width of each encoder block, as a multiple of units"},
-	{Name: ParamChannels, Type: stages.Ints, Default: []any{}, Min: stages.Bound(1),
+	{Name: ParamChannels, Type: contract.Ints, Default: []any{}, Min: contract.Bound(1),
 		Doc: "convolutional front end before patching: output channels of each temporal conv block; [] patches the input directly"},
-	{Name: ParamKernelSize, Type: stages.Int, Default: 5, Min: stages.Bound(1),
+	{Name: ParamKernelSize, Type: contract.Int, Default: 5, Min: contract.Bound(1),
 		Doc: "front end convolution kernel size in samples (\"same\" padding)"},
-	{Name: ParamPoolSize, Type: stages.Int, Default: 2, Min: stages.Bound(1),
+	{Name: ParamPoolSize, Type: contract.Int, Default: 2, Min: contract.Bound(1),
 		Doc: "front end max pooling window and stride in samples"},
-	{Name: ParamNormalization, Type: stages.String, Default: "layer", Enum: models.Normalizations,
+	{Name: ParamNormalization, Type: contract.String, Default: "layer", Enum: models.Normalizations,
 		Doc: "normalization after each front end convolution: none, batch or layer"},
-	{Name: ParamActivation, Type: stages.String, Default: "gelu", Enum: models.Activations,
+	{Name: ParamActivation, Type: contract.String, Default: "gelu", Enum: models.Activations,
 		Doc: "activation of the feed-forward layers, front end convolutions and hidden dense layers"},
-	{Name: ParamDropout, Type: stages.Float, Default: 0.0, Min: stages.Bound(0), Max: stages.Bound(0.95),
+	{Name: ParamDropout, Type: contract.Float, Default: 0.0, Min: contract.Bound(0), Max: contract.Bound(0.95),
 		Doc: "dropout rate on attention weights, block outputs and hidden dense layers (training only)"},
-	{Name: ParamHidden, Type: stages.Ints, Default: []any{}, Min: stages.Bound(1),
+	{Name: ParamHidden, Type: contract.Ints, Default: []any{}, Min: contract.Bound(1),
 		Doc: "hidden dense layer widths of the head; [] goes straight to the output"},
 }
 
@@ -105,7 +105,7 @@ type config struct {
 	hidden                          []int
 }
 
-func newConfig(p stages.Config) config {
+func newConfig(p contract.Config) config {
 	c := config{
 		units: p.Int(ParamUnits), heads: p.Int(ParamHeads), layers: p.Int(ParamLayers),
 		patch: p.Int(ParamPatchSize), ff: p.Int(ParamFFMultiplier),
@@ -123,7 +123,7 @@ func newConfig(p stages.Config) config {
 }
 
 // Tokens is the number of tokens the encoder sees for an input of steps samples.
-func Tokens(steps int, p stages.Config) int {
+func Tokens(steps int, p contract.Config) int {
 	return newConfig(p).tokens(steps)
 }
 
@@ -140,7 +140,7 @@ func (c config) frontLength(n int) int {
 }
 
 // Build returns the network for the spec and params.
-func Build(spec models.Spec, p stages.Config) (*models.Network, error) {
+func Build(spec models.Spec, p contract.Config) (*models.Network, error) {
 	steps, _, err := seq.CheckSpec(Family, spec)
 	if err != nil {
 		return nil, err

@@ -1,9 +1,9 @@
-// Package all imports every stage kind so that it registers in stages.Default.
+// Package all imports every stage kind so that it registers in contract.Default.
 // Each stage package adds one blank import here.
 package all
 
 import (
-	_ "github.com/biopipe/biopipe/stages" // the registry itself
+	_ "github.com/biopipe/biopipe/contract" // the registry itself
 	_ "github.com/biopipe/biopipe/stages/embed"
 	_ "github.com/biopipe/biopipe/stages/evaluate"
 	_ "github.com/biopipe/biopipe/stages/ingest/dicom"

@@ -17,10 +17,10 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
 	"github.com/biopipe/biopipe/models"
 	_ "github.com/biopipe/biopipe/models/all" // every model family, for models.Load
-	"github.com/biopipe/biopipe/stages"
 )
 
 // KindName is the stage kind's name.
@@ -56,21 +56,21 @@ const (
 const FigureFile = "latent.png"
 
 // Fields is the embed kind's config spec.
-var Fields = []stages.Field{
-	{Name: FieldOutput, Type: stages.String, Default: "latent",
+var Fields = []contract.Field{
+	{Name: FieldOutput, Type: contract.String, Default: "latent",
 		Doc: "the model output to export (autoencoder, vae and encoder models name their code \"latent\"; the VAE's is its mean)"},
-	{Name: FieldFormat, Type: stages.String, Default: FormatColumns, Enum: []string{FormatColumns, FormatTensor},
+	{Name: FieldFormat, Type: contract.String, Default: FormatColumns, Enum: []string{FormatColumns, FormatTensor},
 		Doc: "columns: one float column per dimension (prefix0, prefix1, ...); tensor: one tensor column"},
-	{Name: FieldPrefix, Type: stages.String, Default: "z", Doc: "columns format: name prefix of the dimension columns"},
-	{Name: FieldColumn, Type: stages.String, Default: "latent", Doc: "tensor format: name of the tensor column"},
-	{Name: FieldPlot, Type: stages.String, Default: PlotAuto, Enum: []string{PlotAuto, PlotLatent, PlotPCA, PlotNone},
+	{Name: FieldPrefix, Type: contract.String, Default: "z", Doc: "columns format: name prefix of the dimension columns"},
+	{Name: FieldColumn, Type: contract.String, Default: "latent", Doc: "tensor format: name of the tensor column"},
+	{Name: FieldPlot, Type: contract.String, Default: PlotAuto, Enum: []string{PlotAuto, PlotLatent, PlotPCA, PlotNone},
 		Doc: "2-D scatter coloured by label: latent (the first two dimensions), pca (the first two principal components of the embedding, fitted on the train split), auto (latent for 2 dimensions or fewer, else pca) or none"},
-	{Name: FieldMaxPoints, Type: stages.Int, Default: 20000, Min: stages.Bound(100),
+	{Name: FieldMaxPoints, Type: contract.Int, Default: 20000, Min: contract.Bound(100),
 		Doc: "plot at most this many rows (an even, deterministic subsample); the table always holds every row"},
 }
 
 func init() {
-	stages.Register(&stages.Kind{
+	contract.Register(&contract.Kind{
 		Name: KindName,
 		Doc:  "export a model's latent code (autoencoder/vae) per row as a table, with a 2-D scatter",
 		Description: `Runs the model on every row of the table and writes the chosen output (by default the
@@ -84,11 +84,11 @@ counts and, for the PCA, the explained variance.`,
 		Version:     "1",
 		Fields:      Fields,
 		UsesBackend: true,
-		Inputs: []stages.Port{
-			{Name: PortModel, Type: stages.Model, Doc: "a trained model with the output to export"},
-			{Name: PortData, Type: stages.Table, Doc: "the rows to embed (the same features as the model was trained on)"},
+		Inputs: []contract.Port{
+			{Name: PortModel, Type: contract.Model, Doc: "a trained model with the output to export"},
+			{Name: PortData, Type: contract.Table, Doc: "the rows to embed (the same features as the model was trained on)"},
 		},
-		Output: stages.Port{Name: "data", Type: stages.Table, Doc: "data.arrow (role columns + embedding), latent.png, summary.json"},
+		Output: contract.Port{Name: "data", Type: contract.Table, Doc: "data.arrow (role columns + embedding), latent.png, summary.json"},
 		New:    New,
 		Example: `- id: embed
   kind: embed
@@ -108,29 +108,29 @@ type Stage struct {
 }
 
 // New builds the stage from a validated config.
-func New(cfg stages.Config) (stages.Stage, error) {
+func New(cfg contract.Config) (contract.Stage, error) {
 	s := &Stage{
 		Output: cfg.String(FieldOutput), Format: cfg.String(FieldFormat), Prefix: cfg.String(FieldPrefix),
 		Column: cfg.String(FieldColumn), Plot: cfg.String(FieldPlot), MaxPoints: cfg.Int(FieldMaxPoints),
 	}
-	var issues []stages.Issue
+	var issues []contract.Issue
 	if s.Output == "" {
-		issues = append(issues, stages.Issue{Path: []string{FieldOutput}, Msg: "must name a model output"})
+		issues = append(issues, contract.Issue{Path: []string{FieldOutput}, Msg: "must name a model output"})
 	}
 	if s.Format == FormatColumns && s.Prefix == "" {
-		issues = append(issues, stages.Issue{Path: []string{FieldPrefix}, Msg: "must not be empty"})
+		issues = append(issues, contract.Issue{Path: []string{FieldPrefix}, Msg: "must not be empty"})
 	}
 	if s.Format == FormatTensor && s.Column == "" {
-		issues = append(issues, stages.Issue{Path: []string{FieldColumn}, Msg: "must not be empty"})
+		issues = append(issues, contract.Issue{Path: []string{FieldColumn}, Msg: "must not be empty"})
 	}
 	if len(issues) > 0 {
-		return nil, &stages.ConfigError{Issues: issues}
+		return nil, &contract.ConfigError{Issues: issues}
 	}
 	return s, nil
 }
 
 // Figure describes a PNG in the artifact (the same shape as an evaluate figure).
-type Figure = stages.SummaryFigure
+type Figure = contract.SummaryFigure
 
 // Summary is written to summary.json.
 type Summary struct {
@@ -147,7 +147,7 @@ type Summary struct {
 }
 
 // Run embeds every row of the input table.
-func (s *Stage) Run(ctx context.Context, env *stages.Env) error {
+func (s *Stage) Run(ctx context.Context, env *contract.Env) error {
 	mi, err := env.One(PortModel)
 	if err != nil {
 		return err
@@ -156,7 +156,7 @@ func (s *Stage) Run(ctx context.Context, env *stages.Env) error {
 	if err != nil {
 		return err
 	}
-	path := di.File(stages.DataFile)
+	path := di.File(contract.DataFile)
 	frame, err := dataset.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("stage %q: %w", env.StageID, err)
@@ -169,7 +169,7 @@ func (s *Stage) Run(ctx context.Context, env *stages.Env) error {
 	if err != nil {
 		return fmt.Errorf("stage %q: %s: %w", env.StageID, path, err)
 	}
-	if err := out.WriteFile(env.Out(stages.DataFile)); err != nil {
+	if err := out.WriteFile(env.Out(contract.DataFile)); err != nil {
 		return fmt.Errorf("stage %q: %w", env.StageID, err)
 	}
 	if s.Plot != PlotNone {
@@ -183,7 +183,7 @@ func (s *Stage) Run(ctx context.Context, env *stages.Env) error {
 	}
 	env.SetMetric("latent_dims", sum.Dims)
 	env.SetMetric("rows", sum.Rows)
-	return dataset.WriteJSON(env.Out(stages.SummaryFile), sum)
+	return dataset.WriteJSON(env.Out(contract.SummaryFile), sum)
 }
 
 // Embed runs the model on every row of frame and returns the embedding table (role columns

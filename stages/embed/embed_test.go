@@ -15,9 +15,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
 	"github.com/biopipe/biopipe/models"
-	"github.com/biopipe/biopipe/stages"
 	"github.com/biopipe/biopipe/stages/embed"
 	"github.com/biopipe/biopipe/stages/train"
 )
@@ -69,13 +69,13 @@ func clusters(t *testing.T, n, dim int) string {
 	f.Meta[dataset.MetaTask] = "classification"
 	f.SetClasses(classes)
 	dir := t.TempDir()
-	require.NoError(t, f.WriteFile(filepath.Join(dir, stages.DataFile)))
+	require.NoError(t, f.WriteFile(filepath.Join(dir, contract.DataFile)))
 	return dir
 }
 
 func trainAE(t *testing.T, family string, data string, latent int) string {
 	t.Helper()
-	f, err := dataset.ReadFile(filepath.Join(data, stages.DataFile))
+	f, err := dataset.ReadFile(filepath.Join(data, contract.DataFile))
 	require.NoError(t, err)
 	x, err := f.Features(f.SplitRows(dataset.Train))
 	require.NoError(t, err)
@@ -93,15 +93,15 @@ func trainAE(t *testing.T, family string, data string, latent int) string {
 	return dir
 }
 
-func run(t *testing.T, kind string, raw map[string]any, inputs ...stages.Input) *stages.Env {
+func run(t *testing.T, kind string, raw map[string]any, inputs ...contract.Input) *contract.Env {
 	t.Helper()
-	k, err := stages.Default.Get(kind)
+	k, err := contract.Default.Get(kind)
 	require.NoError(t, err)
-	cfg, issues := stages.Check(k.Fields, raw)
+	cfg, issues := contract.Check(k.Fields, raw)
 	require.Empty(t, issues)
 	st, err := k.New(cfg)
 	require.NoError(t, err)
-	env := stages.NewEnv(nil)
+	env := contract.NewEnv(nil)
 	env.StageID, env.Kind, env.Config, env.Seed, env.Backend = kind, kind, cfg, 7, "go"
 	env.Inputs = inputs
 	env.OutDir = t.TempDir()
@@ -113,10 +113,10 @@ func TestEmbedVAEThenClassify(t *testing.T) {
 	data := clusters(t, 300, 20)
 	modelDir := trainAE(t, "vae", data, 4)
 	env := run(t, embed.KindName, map[string]any{},
-		stages.Input{StageID: "vae", Type: stages.Model, Port: embed.PortModel, Dir: modelDir},
-		stages.Input{StageID: "scale", Type: stages.Table, Port: embed.PortData, Dir: data})
+		contract.Input{StageID: "vae", Type: contract.Model, Port: embed.PortModel, Dir: modelDir},
+		contract.Input{StageID: "scale", Type: contract.Table, Port: embed.PortData, Dir: data})
 
-	out, err := dataset.ReadFile(env.Out(stages.DataFile))
+	out, err := dataset.ReadFile(env.Out(contract.DataFile))
 	require.NoError(t, err)
 	assert.Equal(t, []string{"sample", "cell_type", "donor", "batch", "split", "z0", "z1", "z2", "z3"}, out.Names())
 	assert.Equal(t, 300, out.NumRows())
@@ -129,14 +129,14 @@ func TestEmbedVAEThenClassify(t *testing.T) {
 	// The table's latent columns are the model's "latent" output (the VAE's mean).
 	m, err := models.Load(modelDir, "")
 	require.NoError(t, err)
-	in, _ := dataset.ReadFile(filepath.Join(data, stages.DataFile))
+	in, _ := dataset.ReadFile(filepath.Join(data, contract.DataFile))
 	x, _ := in.Features(nil)
 	outs, err := m.Outputs(context.Background(), x)
 	require.NoError(t, err)
 	assert.Equal(t, float64(outs[1].Values[5][2]), out.Col("z2").F[5])
 
 	var sum embed.Summary
-	b, err := os.ReadFile(env.Out(stages.SummaryFile))
+	b, err := os.ReadFile(env.Out(contract.SummaryFile))
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(b, &sum))
 	assert.Equal(t, 4, sum.Dims)
@@ -156,9 +156,9 @@ func TestEmbedVAEThenClassify(t *testing.T) {
 
 	// Same inputs, same artifact bytes.
 	again := run(t, embed.KindName, map[string]any{},
-		stages.Input{StageID: "vae", Type: stages.Model, Port: embed.PortModel, Dir: modelDir},
-		stages.Input{StageID: "scale", Type: stages.Table, Port: embed.PortData, Dir: data})
-	for _, f := range []string{stages.DataFile, embed.FigureFile, stages.SummaryFile} {
+		contract.Input{StageID: "vae", Type: contract.Model, Port: embed.PortModel, Dir: modelDir},
+		contract.Input{StageID: "scale", Type: contract.Table, Port: embed.PortData, Dir: data})
+	for _, f := range []string{contract.DataFile, embed.FigureFile, contract.SummaryFile} {
 		a, _ := os.ReadFile(env.Out(f))
 		b, _ := os.ReadFile(again.Out(f))
 		assert.True(t, bytes.Equal(a, b), "%s differs between runs", f)
@@ -167,7 +167,7 @@ func TestEmbedVAEThenClassify(t *testing.T) {
 	// A classifier on the latent space: the train stage reads z0..z3 as the features.
 	tr := run(t, train.KindName, map[string]any{"model": "mlp", "hidden": []any{16}, "epochs": 40, "batch_size": 32,
 		"optimizer": map[string]any{"learning_rate": 0.01}},
-		stages.Input{StageID: "embed", Type: stages.Table, Port: train.PortData, Dir: env.OutDir})
+		contract.Input{StageID: "embed", Type: contract.Table, Port: train.PortData, Dir: env.OutDir})
 	card, err := models.ReadCard(tr.OutDir)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"z0", "z1", "z2", "z3"}, card.FeatureNames)
@@ -178,45 +178,45 @@ func TestEmbedVAEThenClassify(t *testing.T) {
 func TestEmbedFormatsAndPlots(t *testing.T) {
 	data := clusters(t, 120, 10)
 	ae := trainAE(t, "autoencoder", data, 2)
-	inputs := []stages.Input{
-		{StageID: "ae", Type: stages.Model, Port: embed.PortModel, Dir: ae},
-		{StageID: "split", Type: stages.Table, Port: embed.PortData, Dir: data},
+	inputs := []contract.Input{
+		{StageID: "ae", Type: contract.Model, Port: embed.PortModel, Dir: ae},
+		{StageID: "split", Type: contract.Table, Port: embed.PortData, Dir: data},
 	}
 	env := run(t, embed.KindName, map[string]any{"format": "tensor", "column": "code"}, inputs...)
-	out, err := dataset.ReadFile(env.Out(stages.DataFile))
+	out, err := dataset.ReadFile(env.Out(contract.DataFile))
 	require.NoError(t, err)
 	c := out.Col("code")
 	require.NotNil(t, c)
 	assert.Equal(t, dataset.Tensor, c.Kind)
 	assert.Equal(t, []int{2}, c.Shape)
 	var sum embed.Summary
-	b, _ := os.ReadFile(env.Out(stages.SummaryFile))
+	b, _ := os.ReadFile(env.Out(contract.SummaryFile))
 	require.NoError(t, json.Unmarshal(b, &sum))
 	assert.Equal(t, "latent", sum.Plot, "a 2-D code is plotted as it is")
 	assert.Empty(t, sum.Explained)
 
 	env = run(t, embed.KindName, map[string]any{"plot": "none", "prefix": "ae_"}, inputs...)
 	assert.NoFileExists(t, env.Out(embed.FigureFile))
-	out, err = dataset.ReadFile(env.Out(stages.DataFile))
+	out, err = dataset.ReadFile(env.Out(contract.DataFile))
 	require.NoError(t, err)
 	assert.NotNil(t, out.Col("ae_1"))
 
 	// The reconstruction is an output too; an unknown output lists the model's outputs.
 	env = run(t, embed.KindName, map[string]any{"output": "reconstruction", "plot": "pca"}, inputs...)
-	out, _ = dataset.ReadFile(env.Out(stages.DataFile))
+	out, _ = dataset.ReadFile(env.Out(contract.DataFile))
 	assert.NotNil(t, out.Col("z9"))
 
-	k, _ := stages.Default.Get(embed.KindName)
-	cfg, _ := stages.Check(k.Fields, map[string]any{"output": "codes"})
+	k, _ := contract.Default.Get(embed.KindName)
+	cfg, _ := contract.Check(k.Fields, map[string]any{"output": "codes"})
 	st, err := k.New(cfg)
 	require.NoError(t, err)
-	e := stages.NewEnv(nil)
+	e := contract.NewEnv(nil)
 	e.StageID, e.Config, e.Inputs, e.OutDir = "embed", cfg, inputs, t.TempDir()
 	err = st.Run(context.Background(), e)
 	assert.ErrorContains(t, err, `no output "codes" (its outputs: reconstruction, latent)`)
 
 	// A role column name clash is an error, not a silent overwrite.
-	cfg, _ = stages.Check(k.Fields, map[string]any{"format": "tensor", "column": "donor"})
+	cfg, _ = contract.Check(k.Fields, map[string]any{"format": "tensor", "column": "donor"})
 	st, _ = k.New(cfg)
 	e.Config, e.OutDir = cfg, t.TempDir()
 	assert.ErrorContains(t, st.Run(context.Background(), e), `"donor" would replace the role column`)

@@ -1,3 +1,6 @@
+// Package evaluate is the `evaluate` stage kind: it runs a trained model on the splits of
+// a dataset and writes metrics.json (package evaluation's Result), predictions.arrow and the
+// figures, including the per-epoch curves from the model's training history.
 package evaluate
 
 import (
@@ -9,11 +12,12 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
+	"github.com/biopipe/biopipe/evaluation"
 	"github.com/biopipe/biopipe/metrics"
 	"github.com/biopipe/biopipe/models"
 	"github.com/biopipe/biopipe/plots"
-	"github.com/biopipe/biopipe/stages"
 )
 
 // KindName is the stage kind's name.
@@ -37,26 +41,26 @@ const (
 )
 
 // Fields is the evaluate stage's config spec.
-var Fields = []stages.Field{
-	{Name: FieldThreshold, Type: stages.String, Default: metrics.ThresholdFixed,
+var Fields = []contract.Field{
+	{Name: FieldThreshold, Type: contract.String, Default: metrics.ThresholdFixed,
 		Enum: []string{metrics.ThresholdFixed, metrics.ThresholdYouden, metrics.ThresholdSensitivity},
 		Doc:  "binary decision threshold: fixed (threshold_value), youden (max sensitivity+specificity-1) or sensitivity (reach target_sensitivity); fitted on the val split only"},
-	{Name: FieldThresholdValue, Type: stages.Float, Default: 0.5, Min: stages.Bound(0), Max: stages.Bound(1),
+	{Name: FieldThresholdValue, Type: contract.Float, Default: 0.5, Min: contract.Bound(0), Max: contract.Bound(1),
 		Doc: "probability of the positive class at or above which a binary prediction is positive (rule fixed)"},
-	{Name: FieldTargetSensitivity, Type: stages.Float, Default: 0.9, Min: stages.Bound(0), Max: stages.Bound(1),
+	{Name: FieldTargetSensitivity, Type: contract.Float, Default: 0.9, Min: contract.Bound(0), Max: contract.Bound(1),
 		Doc: "sensitivity the threshold must reach on the val split (rule sensitivity)"},
-	{Name: FieldBootstrap, Type: stages.Int, Default: 1000, Min: stages.Bound(0), Max: stages.Bound(100000),
+	{Name: FieldBootstrap, Type: contract.Int, Default: 1000, Min: contract.Bound(0), Max: contract.Bound(100000),
 		Doc: "bootstrap resamples for the confidence intervals (0 = none); stratified by class, whole groups when the data has a group column; seeded by the pipeline seed"},
-	{Name: FieldLevel, Type: stages.Float, Default: 0.95, Min: stages.Bound(0.5), Max: stages.Bound(0.999),
+	{Name: FieldLevel, Type: contract.Float, Default: 0.95, Min: contract.Bound(0.5), Max: contract.Bound(0.999),
 		Doc: "confidence level of the intervals"},
-	{Name: FieldBins, Type: stages.Int, Default: 10, Min: stages.Bound(2), Max: stages.Bound(100),
+	{Name: FieldBins, Type: contract.Int, Default: 10, Min: contract.Bound(2), Max: contract.Bound(100),
 		Doc: "equal-width bins of the reliability diagram and ECE"},
-	{Name: FieldSplits, Type: stages.Strings, Default: []any{dataset.Train, dataset.Val, dataset.Test},
+	{Name: FieldSplits, Type: contract.Strings, Default: []any{dataset.Train, dataset.Val, dataset.Test},
 		Doc: "splits to evaluate, in report order (absent splits are skipped; figures use test, else the last)"},
 }
 
 func init() {
-	stages.Register(&stages.Kind{
+	contract.Register(&contract.Kind{
 		Name: KindName,
 		Doc:  "metrics with bootstrap confidence intervals, predictions and figures of a trained model",
 		Description: `Runs the model on each split of the dataset and writes metrics.json: per split,
@@ -69,13 +73,13 @@ as <split>_<metric> (test_auroc, ...).`,
 		Version:     "1",
 		Fields:      Fields,
 		UsesBackend: true,
-		Inputs: []stages.Port{
-			{Name: PortModel, Type: stages.Model, Doc: "the trained model"},
-			{Name: PortData, Type: stages.Table, Doc: "the dataset with its split column"},
+		Inputs: []contract.Port{
+			{Name: PortModel, Type: contract.Model, Doc: "the trained model"},
+			{Name: PortData, Type: contract.Table, Doc: "the dataset with its split column"},
 		},
-		Output: stages.Port{Name: "metrics", Type: stages.Metrics, Doc: "metrics.json, predictions.arrow, figures"},
-		New: func(cfg stages.Config) (stages.Stage, error) {
-			return stages.StageFunc(func(ctx context.Context, env *stages.Env) error { return run(ctx, env, cfg) }), nil
+		Output: contract.Port{Name: "metrics", Type: contract.Metrics, Doc: "metrics.json, predictions.arrow, figures"},
+		New: func(cfg contract.Config) (contract.Stage, error) {
+			return contract.StageFunc(func(ctx context.Context, env *contract.Env) error { return run(ctx, env, cfg) }), nil
 		},
 		Example: `- id: eval
   kind: evaluate
@@ -84,7 +88,7 @@ as <split>_<metric> (test_auroc, ...).`,
 	})
 }
 
-func run(ctx context.Context, env *stages.Env, cfg stages.Config) error {
+func run(ctx context.Context, env *contract.Env, cfg contract.Config) error {
 	mi, err := env.One(PortModel)
 	if err != nil {
 		return err
@@ -93,7 +97,7 @@ func run(ctx context.Context, env *stages.Env, cfg stages.Config) error {
 	if err != nil {
 		return err
 	}
-	frame, err := dataset.ReadFile(di.File(stages.DataFile))
+	frame, err := dataset.ReadFile(di.File(contract.DataFile))
 	if err != nil {
 		return fmt.Errorf("stage %q: %w", env.StageID, err)
 	}
@@ -102,7 +106,7 @@ func run(ctx context.Context, env *stages.Env, cfg stages.Config) error {
 		return fmt.Errorf("stage %q: %w", env.StageID, err)
 	}
 	card := model.Card()
-	opt := Options{
+	opt := evaluation.Options{
 		Task: string(card.Task), Classes: card.Classes, Model: card.Family,
 		Threshold: cfg.String(FieldThreshold), FixedThreshold: cfg.Float(FieldThresholdValue),
 		TargetSensitivity: cfg.Float(FieldTargetSensitivity), Resamples: cfg.Int(FieldBootstrap),
@@ -116,7 +120,7 @@ func run(ctx context.Context, env *stages.Env, cfg stages.Config) error {
 	default:
 		return fmt.Errorf("stage %q: model task %q: evaluate handles classification, regression and reconstruction", env.StageID, opt.Task)
 	}
-	preds := map[string]*Predictions{}
+	preds := map[string]*evaluation.Predictions{}
 	prog := env.Progress("predict", len(opt.Order))
 	for _, split := range opt.Order {
 		rows := frame.SplitRows(split)
@@ -133,7 +137,7 @@ func run(ctx context.Context, env *stages.Env, cfg stages.Config) error {
 		prog.Add(1)
 	}
 	prog.Close()
-	out, err := Evaluate(ctx, preds, opt)
+	out, err := evaluation.Evaluate(ctx, preds, opt)
 	if err != nil {
 		return fmt.Errorf("stage %q: %w", env.StageID, err)
 	}
@@ -163,7 +167,7 @@ func run(ctx context.Context, env *stages.Env, cfg stages.Config) error {
 var headline = map[string]bool{metrics.NameAUROC: true, metrics.NameAccuracy: true, metrics.NameRMSE: true, metrics.NameR2: true}
 
 // predict runs the model on rows and pairs the outputs with the labels.
-func predict(ctx context.Context, model *models.Trained, frame *dataset.Frame, rows []int, opt Options) (*Predictions, error) {
+func predict(ctx context.Context, model *models.Trained, frame *dataset.Frame, rows []int, opt evaluation.Options) (*evaluation.Predictions, error) {
 	x, err := frame.Features(rows)
 	if err != nil {
 		return nil, err
@@ -175,7 +179,7 @@ func predict(ctx context.Context, model *models.Trained, frame *dataset.Frame, r
 	if len(out) != len(rows) {
 		return nil, fmt.Errorf("model returned %d predictions for %d rows", len(out), len(rows))
 	}
-	p := &Predictions{Rows: rows}
+	p := &evaluation.Predictions{Rows: rows}
 	if opt.Task == "reconstruction" {
 		size := dataset.TensorSize(x.Shape)
 		for i, row := range out {
@@ -221,19 +225,19 @@ func predict(ctx context.Context, model *models.Trained, frame *dataset.Frame, r
 }
 
 // historyFigures copies history.json forward and draws the per-epoch curves.
-func historyFigures(modelDir, outDir string, out *Output) error {
-	b, err := os.ReadFile(filepath.Join(modelDir, stages.HistoryFile))
+func historyFigures(modelDir, outDir string, out *evaluation.Output) error {
+	b, err := os.ReadFile(filepath.Join(modelDir, contract.HistoryFile))
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(outDir, stages.HistoryFile), b, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(outDir, contract.HistoryFile), b, 0o644); err != nil {
 		return err
 	}
 	h, err := plots.ParseHistory(b)
 	if err != nil {
 		return err
 	}
-	var figs []Figure
+	var figs []evaluation.Figure
 	for _, m := range h.Metrics() {
 		png, err := h.Curve(m)
 		if err != nil {
@@ -241,7 +245,7 @@ func historyFigures(modelDir, outDir string, out *Output) error {
 		}
 		file := "curve_" + m + ".png"
 		out.Figures[file] = png
-		figs = append(figs, Figure{File: file, Title: capitalize(strings.ReplaceAll(m, "_", " ")) + " per epoch",
+		figs = append(figs, evaluation.Figure{File: file, Title: capitalize(strings.ReplaceAll(m, "_", " ")) + " per epoch",
 			Caption: "Training and validation " + strings.ReplaceAll(m, "_", " ") + " per epoch."})
 	}
 	out.Result.Figures = append(figs, out.Result.Figures...)
@@ -249,12 +253,12 @@ func historyFigures(modelDir, outDir string, out *Output) error {
 }
 
 // write stores metrics.json, predictions.arrow and the figures in the output folder.
-func write(env *stages.Env, out *Output, preds map[string]*Predictions, opt Options) error {
+func write(env *contract.Env, out *evaluation.Output, preds map[string]*evaluation.Predictions, opt evaluation.Options) error {
 	b, err := json.MarshalIndent(out.Result, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(env.Out(stages.MetricsFile), append(b, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(env.Out(contract.MetricsFile), append(b, '\n'), 0o644); err != nil {
 		return err
 	}
 	for name, png := range out.Figures {
@@ -262,12 +266,12 @@ func write(env *stages.Env, out *Output, preds map[string]*Predictions, opt Opti
 			return err
 		}
 	}
-	return PredictionsFrame(out.Result, preds, opt).WriteFile(env.Out(stages.PredictionsFile))
+	return PredictionsFrame(out.Result, preds, opt).WriteFile(env.Out(contract.PredictionsFile))
 }
 
 // PredictionsFrame builds predictions.arrow: per evaluated row its position in the
 // dataset (row), split, true label, predicted label (or value) and class probabilities.
-func PredictionsFrame(res *Result, preds map[string]*Predictions, opt Options) *dataset.Frame {
+func PredictionsFrame(res *evaluation.Result, preds map[string]*evaluation.Predictions, opt evaluation.Options) *dataset.Frame {
 	f := dataset.New()
 	f.Meta[dataset.MetaTask] = opt.Task
 	row := &dataset.Column{Name: "row", Kind: dataset.Int}

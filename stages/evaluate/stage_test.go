@@ -8,11 +8,12 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
+	"github.com/biopipe/biopipe/evaluation"
 	"github.com/biopipe/biopipe/models"
 	_ "github.com/biopipe/biopipe/models/autoencoder"
 	_ "github.com/biopipe/biopipe/models/mlp"
-	"github.com/biopipe/biopipe/stages"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -47,7 +48,7 @@ func TestStageRun(t *testing.T) {
 	frame := blobs(200)
 	dataDir := filepath.Join(dir, "data")
 	require.NoError(t, os.MkdirAll(dataDir, 0o755))
-	require.NoError(t, frame.WriteFile(filepath.Join(dataDir, stages.DataFile)))
+	require.NoError(t, frame.WriteFile(filepath.Join(dataDir, contract.DataFile)))
 
 	modelDir := filepath.Join(dir, "model")
 	train := func(split string) *models.Data {
@@ -65,23 +66,23 @@ func TestStageRun(t *testing.T) {
 	})
 	require.NoError(t, err)
 
-	kind, err := stages.Default.Get(KindName)
+	kind, err := contract.Default.Get(KindName)
 	require.NoError(t, err)
-	cfg, issues := stages.Check(kind.Fields, map[string]any{"threshold": "youden", "bootstrap": 100})
+	cfg, issues := contract.Check(kind.Fields, map[string]any{"threshold": "youden", "bootstrap": 100})
 	require.Empty(t, issues)
 	st, err := kind.New(cfg)
 	require.NoError(t, err)
-	env := stages.NewEnv(nil)
+	env := contract.NewEnv(nil)
 	env.StageID, env.Config, env.Seed, env.Backend = "eval", cfg, 42, "go"
 	env.OutDir = filepath.Join(dir, "out")
 	require.NoError(t, os.MkdirAll(env.OutDir, 0o755))
-	env.Inputs = []stages.Input{
-		{StageID: "train", Type: stages.Model, Port: PortModel, Dir: modelDir},
-		{StageID: "split", Type: stages.Table, Port: PortData, Dir: dataDir},
+	env.Inputs = []contract.Input{
+		{StageID: "train", Type: contract.Model, Port: PortModel, Dir: modelDir},
+		{StageID: "split", Type: contract.Table, Port: PortData, Dir: dataDir},
 	}
 	require.NoError(t, st.Run(context.Background(), env))
 
-	res, err := ReadResult(env.OutDir)
+	res, err := evaluation.ReadResult(env.OutDir)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"train", "val", "test"}, res.Splits)
 	assert.Equal(t, "val", res.Threshold.FittedOn)
@@ -92,10 +93,10 @@ func TestStageRun(t *testing.T) {
 	m := env.Metrics()
 	assert.Equal(t, test.Metrics["auroc"].Value, m["test_auroc"])
 	assert.Contains(t, m, "val_accuracy")
-	for _, f := range []string{stages.PredictionsFile, stages.HistoryFile, "roc.png", "pr.png", "confusion.png", "reliability.png", "curve_loss.png"} {
+	for _, f := range []string{contract.PredictionsFile, contract.HistoryFile, "roc.png", "pr.png", "confusion.png", "reliability.png", "curve_loss.png"} {
 		assert.FileExists(t, filepath.Join(env.OutDir, f))
 	}
-	preds, err := dataset.ReadFile(filepath.Join(env.OutDir, stages.PredictionsFile))
+	preds, err := dataset.ReadFile(filepath.Join(env.OutDir, contract.PredictionsFile))
 	require.NoError(t, err)
 	assert.Equal(t, 200, preds.NumRows())
 	assert.NotNil(t, preds.Col("prob_1"))
@@ -109,7 +110,7 @@ func TestStageReconstruction(t *testing.T) {
 	frame.Meta[dataset.MetaTask] = "reconstruction"
 	dataDir := filepath.Join(dir, "data")
 	require.NoError(t, os.MkdirAll(dataDir, 0o755))
-	require.NoError(t, frame.WriteFile(filepath.Join(dataDir, stages.DataFile)))
+	require.NoError(t, frame.WriteFile(filepath.Join(dataDir, contract.DataFile)))
 	x, err := frame.Features(frame.SplitRows(dataset.Train))
 	require.NoError(t, err)
 	modelDir := filepath.Join(dir, "model")
@@ -118,21 +119,21 @@ func TestStageReconstruction(t *testing.T) {
 		Epochs: 3, BatchSize: 16, Seed: 1, OutDir: modelDir,
 	})
 	require.NoError(t, err)
-	kind, err := stages.Default.Get(KindName)
+	kind, err := contract.Default.Get(KindName)
 	require.NoError(t, err)
-	cfg, _ := stages.Check(kind.Fields, map[string]any{"bootstrap": 50})
+	cfg, _ := contract.Check(kind.Fields, map[string]any{"bootstrap": 50})
 	st, err := kind.New(cfg)
 	require.NoError(t, err)
-	env := stages.NewEnv(nil)
+	env := contract.NewEnv(nil)
 	env.StageID, env.Config, env.Seed, env.Backend = "eval", cfg, 1, "go"
 	env.OutDir = filepath.Join(dir, "out")
 	require.NoError(t, os.MkdirAll(env.OutDir, 0o755))
-	env.Inputs = []stages.Input{
-		{StageID: "train", Type: stages.Model, Port: PortModel, Dir: modelDir},
-		{StageID: "split", Type: stages.Table, Port: PortData, Dir: dataDir},
+	env.Inputs = []contract.Input{
+		{StageID: "train", Type: contract.Model, Port: PortModel, Dir: modelDir},
+		{StageID: "split", Type: contract.Table, Port: PortData, Dir: dataDir},
 	}
 	require.NoError(t, st.Run(context.Background(), env))
-	res, err := ReadResult(env.OutDir)
+	res, err := evaluation.ReadResult(env.OutDir)
 	require.NoError(t, err)
 	test := res.PerSplit["test"]
 	mse := test.Metrics["mse"]
@@ -140,7 +141,7 @@ func TestStageReconstruction(t *testing.T) {
 	assert.LessOrEqual(t, mse.Low, mse.Value)
 	assert.InDelta(t, math.Sqrt(mse.Value), test.Metrics["rmse"].Value, 1e-12)
 	assert.FileExists(t, filepath.Join(env.OutDir, "reconstruction_error.png"))
-	preds, err := dataset.ReadFile(filepath.Join(env.OutDir, stages.PredictionsFile))
+	preds, err := dataset.ReadFile(filepath.Join(env.OutDir, contract.PredictionsFile))
 	require.NoError(t, err)
 	sum := 0.0
 	n := 0

@@ -10,9 +10,9 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/llm"
 	doc "github.com/biopipe/biopipe/report"
-	"github.com/biopipe/biopipe/stages"
 )
 
 // KindName is the stage kind's name.
@@ -38,28 +38,28 @@ const (
 const PortMetrics = "metrics"
 
 // LLMFields is the spec of the llm: block.
-var LLMFields = []stages.Field{
-	{Name: FieldBaseURL, Type: stages.String, Doc: "OpenAI-compatible API base URL, e.g. https://api.openai.com/v1 or http://localhost:11434/v1 (Ollama); empty = no LLM"},
-	{Name: FieldModel, Type: stages.String, Doc: "model name on that server"},
-	{Name: FieldAPIKeyEnv, Type: stages.String, Doc: "NAME of the environment variable holding the API key (the key itself never goes in a file); empty for servers without keys"},
-	{Name: FieldTemperature, Type: stages.Float, Default: 0.2, Min: stages.Bound(0), Max: stages.Bound(2), Doc: "sampling temperature"},
-	{Name: FieldMaxTokens, Type: stages.Int, Default: 900, Min: stages.Bound(16), Max: stages.Bound(32768), Doc: "answer length limit"},
-	{Name: FieldTimeout, Type: stages.String, Default: "60s", Doc: "time limit per attempt (Go duration: 30s, 2m)"},
-	{Name: FieldStream, Type: stages.Bool, Default: false, Doc: "stream the answer (server-sent events)"},
-	{Name: FieldRetries, Type: stages.Int, Default: 3, Min: stages.Bound(0), Max: stages.Bound(10), Doc: "further attempts after 429, 5xx, timeouts and network errors, with exponential backoff"},
+var LLMFields = []contract.Field{
+	{Name: FieldBaseURL, Type: contract.String, Doc: "OpenAI-compatible API base URL, e.g. https://api.openai.com/v1 or http://localhost:11434/v1 (Ollama); empty = no LLM"},
+	{Name: FieldModel, Type: contract.String, Doc: "model name on that server"},
+	{Name: FieldAPIKeyEnv, Type: contract.String, Doc: "NAME of the environment variable holding the API key (the key itself never goes in a file); empty for servers without keys"},
+	{Name: FieldTemperature, Type: contract.Float, Default: 0.2, Min: contract.Bound(0), Max: contract.Bound(2), Doc: "sampling temperature"},
+	{Name: FieldMaxTokens, Type: contract.Int, Default: 900, Min: contract.Bound(16), Max: contract.Bound(32768), Doc: "answer length limit"},
+	{Name: FieldTimeout, Type: contract.String, Default: "60s", Doc: "time limit per attempt (Go duration: 30s, 2m)"},
+	{Name: FieldStream, Type: contract.Bool, Default: false, Doc: "stream the answer (server-sent events)"},
+	{Name: FieldRetries, Type: contract.Int, Default: 3, Min: contract.Bound(0), Max: contract.Bound(10), Doc: "further attempts after 429, 5xx, timeouts and network errors, with exponential backoff"},
 }
 
 // Fields is the report stage's config spec.
-var Fields = []stages.Field{
-	{Name: FieldTitle, Type: stages.String, Doc: "report title (default: pipeline name, model and task)"},
-	{Name: FieldContext, Type: stages.String, Doc: "a paragraph of background from you: opens the Introduction and frames the LLM's draft"},
-	{Name: FieldLLM, Type: stages.Object, Fields: LLMFields, Doc: "optional LLM drafting of Abstract, Introduction and Discussion from an aggregate summary (no rows, no identifiers); numbers are checked against the run"},
+var Fields = []contract.Field{
+	{Name: FieldTitle, Type: contract.String, Doc: "report title (default: pipeline name, model and task)"},
+	{Name: FieldContext, Type: contract.String, Doc: "a paragraph of background from you: opens the Introduction and frames the LLM's draft"},
+	{Name: FieldLLM, Type: contract.Object, Fields: LLMFields, Doc: "optional LLM drafting of Abstract, Introduction and Discussion from an aggregate summary (no rows, no identifiers); numbers are checked against the run"},
 }
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func init() {
-	stages.Register(&stages.Kind{
+	contract.Register(&contract.Kind{
 		Name: KindName,
 		Doc:  "paper-style report: report.md and one self-contained report.html",
 		Description: `Writes Title, Abstract, Introduction, Data (sources, counts per split and class,
@@ -73,10 +73,10 @@ at ingest, numbers that match none of the run's figures are highlighted and coun
 visible note.`,
 		Version: "1",
 		Fields:  Fields,
-		Inputs: []stages.Port{
-			{Name: PortMetrics, Type: stages.Metrics, Many: true, Doc: "evaluation artifacts"},
+		Inputs: []contract.Port{
+			{Name: PortMetrics, Type: contract.Metrics, Many: true, Doc: "evaluation artifacts"},
 		},
-		Output: stages.Port{Name: "report", Type: stages.Report, Doc: "report.md, report.html, figures, narrative.json"},
+		Output: contract.Port{Name: "report", Type: contract.Report, Doc: "report.md, report.html, figures, narrative.json"},
 		New:    newStage,
 		Example: `- id: report
   kind: report
@@ -87,22 +87,22 @@ visible note.`,
 	})
 }
 
-func newStage(cfg stages.Config) (stages.Stage, error) {
+func newStage(cfg contract.Config) (contract.Stage, error) {
 	lc, err := LLMConfig(cfg.Object(FieldLLM))
 	if err != nil {
 		return nil, err
 	}
-	return stages.StageFunc(func(ctx context.Context, env *stages.Env) error { return run(ctx, env, cfg, lc) }), nil
+	return contract.StageFunc(func(ctx context.Context, env *contract.Env) error { return run(ctx, env, cfg, lc) }), nil
 }
 
 // LLMConfig turns the llm: block into an llm.Config; nil when the block sets no server.
-func LLMConfig(c stages.Config) (*llm.Config, error) {
+func LLMConfig(c contract.Config) (*llm.Config, error) {
 	if c.String(FieldBaseURL) == "" && c.String(FieldModel) == "" {
 		return nil, nil
 	}
-	var issues []stages.Issue
+	var issues []contract.Issue
 	bad := func(field, msg string) {
-		issues = append(issues, stages.Issue{Path: []string{FieldLLM, field}, Msg: msg})
+		issues = append(issues, contract.Issue{Path: []string{FieldLLM, field}, Msg: msg})
 	}
 	if c.String(FieldBaseURL) == "" {
 		bad(FieldBaseURL, "missing (the model is set)")
@@ -118,7 +118,7 @@ func LLMConfig(c stages.Config) (*llm.Config, error) {
 		bad(FieldTimeout, fmt.Sprintf("%q is not a positive duration such as 30s or 2m", c.String(FieldTimeout)))
 	}
 	if len(issues) > 0 {
-		return nil, &stages.ConfigError{Issues: issues}
+		return nil, &contract.ConfigError{Issues: issues}
 	}
 	return &llm.Config{
 		BaseURL: c.String(FieldBaseURL), Model: c.String(FieldModel), APIKeyEnv: c.String(FieldAPIKeyEnv),
@@ -127,7 +127,7 @@ func LLMConfig(c stages.Config) (*llm.Config, error) {
 	}, nil
 }
 
-func run(ctx context.Context, env *stages.Env, cfg stages.Config, lc *llm.Config) error {
+func run(ctx context.Context, env *contract.Env, cfg contract.Config, lc *llm.Config) error {
 	src := &doc.Source{
 		Title: cfg.String(FieldTitle), Context: cfg.String(FieldContext), Pipeline: env.Pipeline,
 		Backend: env.Backend, Seed: env.Seed, Artifacts: env.Upstream,

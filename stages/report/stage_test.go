@@ -15,12 +15,13 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
+	"github.com/biopipe/biopipe/evaluation"
 	"github.com/biopipe/biopipe/models"
 	_ "github.com/biopipe/biopipe/models/mlp"
 	"github.com/biopipe/biopipe/plots"
 	doc "github.com/biopipe/biopipe/report"
-	"github.com/biopipe/biopipe/stages"
 	"github.com/biopipe/biopipe/stages/evaluate"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -29,9 +30,9 @@ import (
 // fixture is a small finished pipeline: data (with patient ids), model and evaluation.
 type fixture struct {
 	dir       string
-	artifacts []stages.Input
+	artifacts []contract.Input
 	evalDir   string
-	info      stages.PipelineInfo
+	info      contract.PipelineInfo
 }
 
 var (
@@ -66,10 +67,10 @@ func buildFixture(dir string) (*fixture, error) {
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return nil, err
 	}
-	if err := f.WriteFile(filepath.Join(dataDir, stages.DataFile)); err != nil {
+	if err := f.WriteFile(filepath.Join(dataDir, contract.DataFile)); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(dataDir, stages.SummaryFile), []byte(`{"rows": 240, "dropped_rows": 0, "quarantined": [{"file": "bad.csv", "reason": "line 3: 2 fields, want 5"}],
+	if err := os.WriteFile(filepath.Join(dataDir, contract.SummaryFile), []byte(`{"rows": 240, "dropped_rows": 0, "quarantined": [{"file": "bad.csv", "reason": "line 3: 2 fields, want 5"}],
 		"figures": [{"file": "hist.png", "title": "Feature histogram", "caption": "Radius by class."}]}`), 0o644); err != nil {
 		return nil, err
 	}
@@ -105,37 +106,37 @@ func buildFixture(dir string) (*fixture, error) {
 	}); err != nil {
 		return nil, err
 	}
-	kind, err := stages.Default.Get(evaluate.KindName)
+	kind, err := contract.Default.Get(evaluate.KindName)
 	if err != nil {
 		return nil, err
 	}
-	cfg, _ := stages.Check(kind.Fields, map[string]any{"bootstrap": 200})
+	cfg, _ := contract.Check(kind.Fields, map[string]any{"bootstrap": 200})
 	st, err := kind.New(cfg)
 	if err != nil {
 		return nil, err
 	}
-	env := stages.NewEnv(nil)
+	env := contract.NewEnv(nil)
 	env.StageID, env.Config, env.Seed, env.Backend = "eval", cfg, 42, "go"
 	env.OutDir = filepath.Join(dir, "eval")
 	if err := os.MkdirAll(env.OutDir, 0o755); err != nil {
 		return nil, err
 	}
-	model := stages.Input{StageID: "train", Kind: "train", Type: stages.Model, Port: evaluate.PortModel, Dir: modelDir, Digest: "sha256:bbbb"}
-	table := stages.Input{StageID: "split", Kind: "transform.split", Type: stages.Table, Port: evaluate.PortData, Dir: dataDir, Digest: "sha256:aaaa"}
-	env.Inputs = []stages.Input{model, table}
+	model := contract.Input{StageID: "train", Kind: "train", Type: contract.Model, Port: evaluate.PortModel, Dir: modelDir, Digest: "sha256:bbbb"}
+	table := contract.Input{StageID: "split", Kind: "transform.split", Type: contract.Table, Port: evaluate.PortData, Dir: dataDir, Digest: "sha256:aaaa"}
+	env.Inputs = []contract.Input{model, table}
 	if err := st.Run(context.Background(), env); err != nil {
 		return nil, err
 	}
-	evalIn := stages.Input{StageID: "eval", Kind: "evaluate", Type: stages.Metrics, Port: PortMetrics, Dir: env.OutDir, Digest: "sha256:cccc"}
+	evalIn := contract.Input{StageID: "eval", Kind: "evaluate", Type: contract.Metrics, Port: PortMetrics, Dir: env.OutDir, Digest: "sha256:cccc"}
 	return &fixture{
-		dir: dir, evalDir: env.OutDir, artifacts: []stages.Input{table, model, evalIn},
-		info: stages.PipelineInfo{
+		dir: dir, evalDir: env.OutDir, artifacts: []contract.Input{table, model, evalIn},
+		info: contract.PipelineInfo{
 			Name: "synthetic-mlp", File: "pipeline.yaml", SpecHash: "sha256:1234", Command: "biopipe run pipeline.yaml",
 			RunID: "20260101-000000", Version: "test", SpecYAML: "name: synthetic-mlp\nseed: 42\n",
 			Modules: map[string]string{"github.com/gomlx/gomlx": "v0.28.2"},
-			Stages: []stages.StageInfo{
-				{ID: "split", Kind: "transform.split", Config: stages.Config{"strategy": "stratified", "test": 0.2}},
-				{ID: "train", Kind: "train", Inputs: []string{"split"}, Config: stages.Config{"model": "mlp", "epochs": 6}},
+			Stages: []contract.StageInfo{
+				{ID: "split", Kind: "transform.split", Config: contract.Config{"strategy": "stratified", "test": 0.2}},
+				{ID: "train", Kind: "train", Inputs: []string{"split"}, Config: contract.Config{"model": "mlp", "epochs": 6}},
 				{ID: "eval", Kind: "evaluate", Inputs: []string{"train", "split"}, Config: cfg},
 				{ID: "report", Kind: "report", Inputs: []string{"eval"}},
 			},
@@ -165,15 +166,15 @@ func TestMain(m *testing.M) {
 }
 
 // runReport runs the report stage with the raw config and returns its env.
-func runReport(t *testing.T, raw map[string]any) *stages.Env {
+func runReport(t *testing.T, raw map[string]any) *contract.Env {
 	fx := getFixture(t)
-	kind, err := stages.Default.Get(KindName)
+	kind, err := contract.Default.Get(KindName)
 	require.NoError(t, err)
-	cfg, issues := stages.Check(kind.Fields, raw)
+	cfg, issues := contract.Check(kind.Fields, raw)
 	require.Empty(t, issues)
 	st, err := kind.New(cfg)
 	require.NoError(t, err)
-	env := stages.NewEnv(nil)
+	env := contract.NewEnv(nil)
 	env.StageID, env.Config, env.Seed, env.Backend = "report", cfg, 42, "go"
 	env.OutDir = filepath.Join(t.TempDir(), "out")
 	env.RunDir = filepath.Join(t.TempDir(), "run")
@@ -181,7 +182,7 @@ func runReport(t *testing.T, raw map[string]any) *stages.Env {
 	require.NoError(t, os.MkdirAll(env.RunDir, 0o755))
 	env.Pipeline = fx.info
 	env.Upstream = fx.artifacts
-	env.Inputs = []stages.Input{fx.artifacts[2]}
+	env.Inputs = []contract.Input{fx.artifacts[2]}
 	require.NoError(t, st.Run(context.Background(), env))
 	return env
 }
@@ -190,7 +191,7 @@ var imgRE = regexp.MustCompile(`<img[^>]+src="([^"]+)"`)
 
 func TestReportTemplate(t *testing.T) {
 	env := runReport(t, map[string]any{"context": "Screening for malignant lesions."})
-	html, err := os.ReadFile(filepath.Join(env.OutDir, stages.ReportHTML))
+	html, err := os.ReadFile(filepath.Join(env.OutDir, contract.ReportHTML))
 	require.NoError(t, err)
 	h := string(html)
 	if out := os.Getenv("BIOPIPE_REPORT_OUT"); out != "" { // to look at the report
@@ -207,18 +208,18 @@ func TestReportTemplate(t *testing.T) {
 	}
 	assert.NotRegexp(t, `(?i)(src|href)="(https?:|//|file:)`, h, "no external references")
 	assert.NotContains(t, h, "PAT-1", "no identifiers in the report")
-	md, err := os.ReadFile(filepath.Join(env.OutDir, stages.ReportMD))
+	md, err := os.ReadFile(filepath.Join(env.OutDir, contract.ReportMD))
 	require.NoError(t, err)
 	assert.Contains(t, string(md), "![ROC curve](roc.png)")
 	assert.FileExists(t, filepath.Join(env.OutDir, "roc.png"))
-	for _, f := range []string{stages.ReportMD, stages.ReportHTML, "roc.png"} {
+	for _, f := range []string{contract.ReportMD, contract.ReportHTML, "roc.png"} {
 		assert.FileExists(t, filepath.Join(env.RunDir, f), "copied into the run folder")
 	}
 	assert.NotContains(t, env.Metrics(), "llm_ungrounded_numbers")
 
 	// same inputs, same bytes
 	env2 := runReport(t, map[string]any{"context": "Screening for malignant lesions."})
-	html2, _ := os.ReadFile(filepath.Join(env2.OutDir, stages.ReportHTML))
+	html2, _ := os.ReadFile(filepath.Join(env2.OutDir, contract.ReportHTML))
 	assert.Equal(t, h, string(html2))
 }
 
@@ -247,7 +248,7 @@ func fakeLLM(t *testing.T, status int, text string) (*httptest.Server, *[]string
 
 func TestReportLLM(t *testing.T) {
 	fx := getFixture(t)
-	res, err := evaluate.ReadResult(fx.evalDir)
+	res, err := evaluation.ReadResult(fx.evalDir)
 	require.NoError(t, err)
 	auroc := res.PerSplit["test"].Metrics["auroc"].Value
 	answer := fmt.Sprintf("## Abstract\nLLM-ABSTRACT: the AUROC was %.3f on the test split.\n\n## Introduction\nLLM-INTRO.\n\n## Discussion\nLLM-DISCUSSION: a wrong figure of 0.123 appears here.", auroc)
@@ -260,7 +261,7 @@ func TestReportLLM(t *testing.T) {
 	assert.NotContains(t, sent, "PAT-", "no identifiers in the prompt")
 	assert.Contains(t, sent, fmt.Sprintf("%.3f", auroc), "the prompt carries the metrics")
 
-	h, err := os.ReadFile(filepath.Join(env.OutDir, stages.ReportHTML))
+	h, err := os.ReadFile(filepath.Join(env.OutDir, contract.ReportHTML))
 	require.NoError(t, err)
 	html := string(h)
 	assert.Contains(t, html, "LLM-ABSTRACT")
@@ -286,7 +287,7 @@ func TestReportLLMFailureFallsBack(t *testing.T) {
 	srv, bodies := fakeLLM(t, 503, "")
 	env := runReport(t, map[string]any{"llm": map[string]any{"base_url": srv.URL + "/v1", "model": "fake", "retries": 1}})
 	assert.Len(t, *bodies, 2, "one retry")
-	h, err := os.ReadFile(filepath.Join(env.OutDir, stages.ReportHTML))
+	h, err := os.ReadFile(filepath.Join(env.OutDir, contract.ReportHTML))
 	require.NoError(t, err)
 	assert.Contains(t, string(h), "The LLM narrative could not be produced")
 	assert.Contains(t, string(h), "On the held-out test split", "template abstract")
@@ -299,7 +300,7 @@ func TestReportGuardRefuses(t *testing.T) {
 	env := runReport(t, map[string]any{"context": "Case PAT-10017 motivated this study.",
 		"llm": map[string]any{"base_url": srv.URL + "/v1", "model": "fake"}})
 	assert.Empty(t, *bodies, "nothing was sent")
-	h, _ := os.ReadFile(filepath.Join(env.OutDir, stages.ReportHTML))
+	h, _ := os.ReadFile(filepath.Join(env.OutDir, contract.ReportHTML))
 	assert.Contains(t, string(h), "the prompt contained an identifier seen at ingest")
 	assert.Equal(t, true, env.Metrics()["llm_refused_identifier"])
 	assert.NotContains(t, string(h), "PAT-10017", "the context paragraph is redacted in the report too")
@@ -308,7 +309,7 @@ func TestReportGuardRefuses(t *testing.T) {
 }
 
 func TestLLMConfigErrors(t *testing.T) {
-	kind, err := stages.Default.Get(KindName)
+	kind, err := contract.Default.Get(KindName)
 	require.NoError(t, err)
 	tests := []struct {
 		llm  map[string]any
@@ -319,7 +320,7 @@ func TestLLMConfigErrors(t *testing.T) {
 		{map[string]any{"base_url": "http://x/v1", "model": "m", "timeout": "soon"}, "positive duration"},
 	}
 	for _, tc := range tests {
-		cfg, issues := stages.Check(kind.Fields, map[string]any{"llm": tc.llm})
+		cfg, issues := contract.Check(kind.Fields, map[string]any{"llm": tc.llm})
 		require.Empty(t, issues)
 		_, err := kind.New(cfg)
 		assert.ErrorContains(t, err, tc.want)

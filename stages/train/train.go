@@ -9,10 +9,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
 	"github.com/biopipe/biopipe/models"
 	_ "github.com/biopipe/biopipe/models/all" // every model family
-	"github.com/biopipe/biopipe/stages"
 )
 
 // Kind name and ports.
@@ -39,34 +39,34 @@ const (
 )
 
 // baseFields are the train kind's own fields; family params are appended to them.
-func baseFields() []stages.Field {
-	return []stages.Field{
-		{Name: FieldModel, Type: stages.String, Required: true, Enum: models.Names(),
+func baseFields() []contract.Field {
+	return []contract.Field{
+		{Name: FieldModel, Type: contract.String, Required: true, Enum: models.Names(),
 			Doc: "model family: " + familyList()},
-		{Name: FieldEpochs, Type: stages.Int, Default: 20, Min: stages.Bound(1),
+		{Name: FieldEpochs, Type: contract.Int, Default: 20, Min: contract.Bound(1),
 			Doc: "maximum number of passes over the training split"},
-		{Name: FieldBatchSize, Type: stages.Int, Default: 32, Min: stages.Bound(1),
+		{Name: FieldBatchSize, Type: contract.Int, Default: 32, Min: contract.Bound(1),
 			Doc: "examples per mini-batch (shuffled with the pipeline seed)"},
-		{Name: FieldOptimizer, Type: stages.Object, Doc: "optimizer", Fields: []stages.Field{
-			{Name: FieldName, Type: stages.String, Default: models.OptAdam, Enum: models.OptimizerNames,
+		{Name: FieldOptimizer, Type: contract.Object, Doc: "optimizer", Fields: []contract.Field{
+			{Name: FieldName, Type: contract.String, Default: models.OptAdam, Enum: models.OptimizerNames,
 				Doc: "adam, adamw (decoupled weight decay) or sgd (constant learning rate)"},
-			{Name: FieldLearningRate, Type: stages.Float, Default: 1e-3, Min: stages.Bound(0),
+			{Name: FieldLearningRate, Type: contract.Float, Default: 1e-3, Min: contract.Bound(0),
 				Doc: "learning rate"},
-			{Name: FieldWeightDecay, Type: stages.Float, Default: 0.0, Min: stages.Bound(0),
+			{Name: FieldWeightDecay, Type: contract.Float, Default: 0.0, Min: contract.Bound(0),
 				Doc: "weight decay: decoupled for adamw, an L2 penalty on layer weights for adam and sgd"},
 		}},
-		{Name: FieldEarlyStopping, Type: stages.Object,
+		{Name: FieldEarlyStopping, Type: contract.Object,
 			Doc: "stop when the validation metric stops improving, and keep the best epoch's weights (needs val rows)",
-			Fields: []stages.Field{
-				{Name: FieldPatience, Type: stages.Int, Default: 10, Min: stages.Bound(0),
+			Fields: []contract.Field{
+				{Name: FieldPatience, Type: contract.Int, Default: 10, Min: contract.Bound(0),
 					Doc: "epochs without improvement before stopping; 0 disables early stopping"},
-				{Name: FieldMinDelta, Type: stages.Float, Default: 0.0, Min: stages.Bound(0),
+				{Name: FieldMinDelta, Type: contract.Float, Default: 0.0, Min: contract.Bound(0),
 					Doc: "smallest change that counts as an improvement"},
-				{Name: FieldMonitor, Type: stages.String, Default: models.MonitorValLoss,
+				{Name: FieldMonitor, Type: contract.String, Default: models.MonitorValLoss,
 					Enum: []string{models.MonitorValLoss, models.MonitorValAccuracy},
 					Doc:  "val_loss (lower is better) or val_accuracy (classification; higher is better)"},
 			}},
-		{Name: FieldInitFrom, Type: stages.Path,
+		{Name: FieldInitFrom, Type: contract.Path,
 			Doc: "a model artifact or checkpoint folder to initialise from (transfer learning): variables with the same name and shape are loaded, the rest start fresh; or connect a model stage to the \"init\" input"},
 	}
 }
@@ -81,8 +81,8 @@ func familyList() string {
 
 // familyFields is the union of every family's params as train fields, without defaults (so
 // the stage can tell which were given); each doc names the families that use it.
-func familyFields(base []stages.Field, fams []*models.Family) []stages.Field {
-	var out []stages.Field
+func familyFields(base []contract.Field, fams []*models.Family) []contract.Field {
+	var out []contract.Field
 	index := map[string]int{}
 	for _, b := range base {
 		index[b.Name] = -1
@@ -150,13 +150,13 @@ func formatDefault(v any) string {
 }
 
 // Fields is the train kind's config spec: its own fields plus every family's params.
-var Fields = func() []stages.Field {
+var Fields = func() []contract.Field {
 	base := baseFields()
 	return append(base, familyFields(base, models.Families())...)
 }()
 
 func init() {
-	stages.Register(&stages.Kind{
+	contract.Register(&contract.Kind{
 		Name: KindName,
 		Doc:  "train a model (mlp, ...) on the train split; validate on val",
 		Description: "Trains a model of the chosen family on the rows whose split is \"train\" and " +
@@ -168,11 +168,11 @@ func init() {
 		Version:     "1",
 		Fields:      Fields,
 		UsesBackend: true,
-		Inputs: []stages.Port{
-			{Name: PortData, Type: stages.Table, Doc: "the split dataset (split column train/val/test)"},
-			{Name: PortInit, Type: stages.Model, Optional: true, Doc: "a trained model to initialise from (same as init_from)"},
+		Inputs: []contract.Port{
+			{Name: PortData, Type: contract.Table, Doc: "the split dataset (split column train/val/test)"},
+			{Name: PortInit, Type: contract.Model, Optional: true, Doc: "a trained model to initialise from (same as init_from)"},
 		},
-		Output: stages.Port{Name: "model", Type: stages.Model, Doc: "checkpoint/, model.json (model card), history.json"},
+		Output: contract.Port{Name: "model", Type: contract.Model, Doc: "checkpoint/, model.json (model card), history.json"},
 		New:    newStage,
 		Example: `- id: train
   kind: train
@@ -191,30 +191,30 @@ func init() {
 type stage struct {
 	fam    *models.Family
 	params map[string]any
-	cfg    stages.Config
+	cfg    contract.Config
 }
 
-func newStage(cfg stages.Config) (stages.Stage, error) {
+func newStage(cfg contract.Config) (contract.Stage, error) {
 	fam, err := models.Get(cfg.String(FieldModel))
 	if err != nil {
-		return nil, &stages.ConfigError{Issues: []stages.Issue{{Path: []string{FieldModel}, Msg: err.Error()}}}
+		return nil, &contract.ConfigError{Issues: []contract.Issue{{Path: []string{FieldModel}, Msg: err.Error()}}}
 	}
 	params, issues := familyParams(fam, cfg, Fields[len(baseFields()):], models.Families())
 	es := cfg.Object(FieldEarlyStopping)
 	if es.String(FieldMonitor) == models.MonitorValAccuracy && fam.Task != "" && fam.Task != models.Classification {
-		issues = append(issues, stages.Issue{Path: []string{FieldEarlyStopping, FieldMonitor},
+		issues = append(issues, contract.Issue{Path: []string{FieldEarlyStopping, FieldMonitor},
 			Msg: fmt.Sprintf("val_accuracy needs a classification model; %q is a %s model", fam.Name, fam.Task)})
 	}
 	if len(issues) > 0 {
-		return nil, &stages.ConfigError{Issues: issues}
+		return nil, &contract.ConfigError{Issues: issues}
 	}
 	return &stage{fam: fam, params: params, cfg: cfg}, nil
 }
 
 // familyParams picks the family's params out of the stage config; a param of another
 // family (one of union) is an issue naming the families that use it.
-func familyParams(fam *models.Family, cfg stages.Config, union []stages.Field, fams []*models.Family) (map[string]any, []stages.Issue) {
-	var issues []stages.Issue
+func familyParams(fam *models.Family, cfg contract.Config, union []contract.Field, fams []*models.Family) (map[string]any, []contract.Issue) {
+	var issues []contract.Issue
 	params := map[string]any{}
 	own := map[string]bool{}
 	var famNames []string
@@ -239,7 +239,7 @@ func familyParams(fam *models.Family, cfg stages.Config, union []stages.Field, f
 			if len(famNames) > 0 {
 				mine = strings.Join(famNames, ", ")
 			}
-			issues = append(issues, stages.Issue{Path: []string{f.Name}, Msg: fmt.Sprintf(
+			issues = append(issues, contract.Issue{Path: []string{f.Name}, Msg: fmt.Sprintf(
 				"not a parameter of model %q (used by %s); %s params: %s", fam.Name, strings.Join(users, ", "), fam.Name, mine)})
 			continue
 		}
@@ -247,19 +247,19 @@ func familyParams(fam *models.Family, cfg stages.Config, union []stages.Field, f
 	}
 	if len(issues) == 0 {
 		if _, err := fam.ResolveParams(params); err != nil {
-			issues = append(issues, stages.Issue{Msg: err.Error()})
+			issues = append(issues, contract.Issue{Msg: err.Error()})
 		}
 	}
 	return params, issues
 }
 
-// Run implements stages.Stage.
-func (s *stage) Run(ctx context.Context, env *stages.Env) error {
+// Run implements contract.Stage.
+func (s *stage) Run(ctx context.Context, env *contract.Env) error {
 	in, err := env.One(PortData)
 	if err != nil {
 		return err
 	}
-	path := in.File(stages.DataFile)
+	path := in.File(contract.DataFile)
 	frame, err := dataset.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("stage %q: %w", env.StageID, err)
@@ -360,10 +360,10 @@ func (s *stage) Run(ctx context.Context, env *stages.Env) error {
 		summary["init_loaded"] = len(c.InitFrom.Loaded)
 		summary["init_fresh"] = len(c.InitFrom.Fresh) + len(c.InitFrom.ShapeMismatch)
 	}
-	return dataset.WriteJSON(env.Out(stages.SummaryFile), summary)
+	return dataset.WriteJSON(env.Out(contract.SummaryFile), summary)
 }
 
-func setOpt(env *stages.Env, name string, v *float64) {
+func setOpt(env *contract.Env, name string, v *float64) {
 	if v != nil {
 		env.SetMetric(name, *v)
 	}

@@ -16,9 +16,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
 	"github.com/biopipe/biopipe/models"
-	"github.com/biopipe/biopipe/stages"
 )
 
 // blobFrame is a classification table: two Gaussian blobs in dim features, string labels,
@@ -47,17 +47,17 @@ func blobFrame(n, dim int, seed uint64) *dataset.Frame {
 	return f
 }
 
-func newEnv(t *testing.T, raw map[string]any, f *dataset.Frame) (*stages.Env, stages.Stage) {
+func newEnv(t *testing.T, raw map[string]any, f *dataset.Frame) (*contract.Env, contract.Stage) {
 	t.Helper()
 	in := t.TempDir()
-	require.NoError(t, f.WriteFile(filepath.Join(in, stages.DataFile)))
-	cfg, issues := stages.Check(Fields, raw)
+	require.NoError(t, f.WriteFile(filepath.Join(in, contract.DataFile)))
+	cfg, issues := contract.Check(Fields, raw)
 	require.Empty(t, issues)
 	st, err := newStage(cfg)
 	require.NoError(t, err)
-	env := stages.NewEnv(nil)
+	env := contract.NewEnv(nil)
 	env.StageID, env.Kind, env.Config, env.Seed, env.Backend = "train", KindName, cfg, 42, "go"
-	env.Inputs = []stages.Input{{StageID: "split", Type: stages.Table, Port: PortData, Dir: in}}
+	env.Inputs = []contract.Input{{StageID: "split", Type: contract.Table, Port: PortData, Dir: in}}
 	env.OutDir = t.TempDir()
 	return env, st
 }
@@ -71,10 +71,10 @@ func TestStageTrainsClassifier(t *testing.T) {
 	}
 	env, st := newEnv(t, raw, f)
 	require.NoError(t, st.Run(ctx, env))
-	for _, name := range []string{stages.ModelCardFile, stages.HistoryFile, stages.SummaryFile} {
+	for _, name := range []string{contract.ModelCardFile, contract.HistoryFile, contract.SummaryFile} {
 		assert.FileExists(t, env.Out(name))
 	}
-	assert.DirExists(t, env.Out(stages.CheckpointDir))
+	assert.DirExists(t, env.Out(contract.CheckpointDir))
 	m := env.Metrics()
 	assert.Greater(t, m["val_accuracy"], 0.95)
 	assert.Contains(t, m, "train_loss")
@@ -106,9 +106,9 @@ func TestStageTrainsClassifier(t *testing.T) {
 	// Same seed, same inputs: the same model, bit for bit (training time aside).
 	env2, st2 := newEnv(t, raw, f)
 	require.NoError(t, st2.Run(ctx, env2))
-	h1, err := os.ReadFile(env.Out(stages.HistoryFile))
+	h1, err := os.ReadFile(env.Out(contract.HistoryFile))
 	require.NoError(t, err)
-	h2, err := os.ReadFile(env2.Out(stages.HistoryFile))
+	h2, err := os.ReadFile(env2.Out(contract.HistoryFile))
 	require.NoError(t, err)
 	var a, b models.History
 	require.NoError(t, json.Unmarshal(h1, &a))
@@ -120,7 +120,7 @@ func TestStageTrainsClassifier(t *testing.T) {
 
 	// The trained model initialises another through the "init" port.
 	env3, st3 := newEnv(t, map[string]any{"model": "mlp", "hidden": []any{16}, "epochs": 1}, f)
-	env3.Inputs = append(env3.Inputs, stages.Input{StageID: "pre", Type: stages.Model, Port: PortInit, Dir: env.OutDir})
+	env3.Inputs = append(env3.Inputs, contract.Input{StageID: "pre", Type: contract.Model, Port: PortInit, Dir: env.OutDir})
 	require.NoError(t, st3.Run(ctx, env3))
 	c3, err := models.ReadCard(env3.OutDir)
 	require.NoError(t, err)
@@ -171,28 +171,28 @@ func TestStageConfigErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			cfg, issues := stages.Check(Fields, c.raw)
+			cfg, issues := contract.Check(Fields, c.raw)
 			if len(issues) == 0 {
 				_, err := newStage(cfg)
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), c.want)
 				return
 			}
-			assert.Contains(t, (&stages.ConfigError{Issues: issues}).Error(), c.want)
+			assert.Contains(t, (&contract.ConfigError{Issues: issues}).Error(), c.want)
 		})
 	}
 }
 
 func TestFamilyFieldsUnion(t *testing.T) {
 	fams := []*models.Family{
-		{Name: "mlp", Params: []stages.Field{
-			{Name: "dropout", Type: stages.Float, Default: 0.0, Doc: "dropout", Min: stages.Bound(0)},
-			{Name: "activation", Type: stages.String, Enum: []string{"relu", "tanh"}, Doc: "act"},
+		{Name: "mlp", Params: []contract.Field{
+			{Name: "dropout", Type: contract.Float, Default: 0.0, Doc: "dropout", Min: contract.Bound(0)},
+			{Name: "activation", Type: contract.String, Enum: []string{"relu", "tanh"}, Doc: "act"},
 		}},
-		{Name: "cnn", Params: []stages.Field{
-			{Name: "dropout", Type: stages.Float, Default: 0.25, Doc: "dropout", Min: stages.Bound(0)},
-			{Name: "activation", Type: stages.String, Enum: []string{"relu", "gelu"}, Doc: "act"},
-			{Name: "filters", Type: stages.Ints, Default: []any{8, 16}, Doc: "conv filters"},
+		{Name: "cnn", Params: []contract.Field{
+			{Name: "dropout", Type: contract.Float, Default: 0.25, Doc: "dropout", Min: contract.Bound(0)},
+			{Name: "activation", Type: contract.String, Enum: []string{"relu", "gelu"}, Doc: "act"},
+			{Name: "filters", Type: contract.Ints, Default: []any{8, 16}, Doc: "conv filters"},
 		}},
 	}
 	base := baseFields()
@@ -206,33 +206,33 @@ func TestFamilyFieldsUnion(t *testing.T) {
 	assert.Equal(t, "[cnn] conv filters (default [8, 16])", union[2].Doc)
 
 	fields := append(base, union...)
-	cfg, issues := stages.Check(fields, map[string]any{"model": "mlp", "filters": []any{4}, "dropout": 0.1})
+	cfg, issues := contract.Check(fields, map[string]any{"model": "mlp", "filters": []any{4}, "dropout": 0.1})
 	require.Empty(t, issues)
 	params, issues := familyParams(fams[0], cfg, union, fams)
 	require.Len(t, issues, 1)
 	assert.Equal(t, `field "filters": not a parameter of model "mlp" (used by cnn); mlp params: dropout, activation`, issues[0].Error())
-	cfg, _ = stages.Check(fields, map[string]any{"model": "mlp", "activation": "gelu"})
+	cfg, _ = contract.Check(fields, map[string]any{"model": "mlp", "activation": "gelu"})
 	_, issues = familyParams(fams[0], cfg, union, fams)
 	require.Len(t, issues, 1)
 	assert.Contains(t, issues[0].Error(), `"gelu" is not one of relu, tanh`)
-	cfg, _ = stages.Check(fields, map[string]any{"model": "cnn", "dropout": 0.1})
+	cfg, _ = contract.Check(fields, map[string]any{"model": "cnn", "dropout": 0.1})
 	params, issues = familyParams(fams[1], cfg, union, fams)
 	require.Empty(t, issues)
 	assert.Equal(t, map[string]any{"dropout": 0.1}, params)
 
 	assert.Panics(t, func() {
-		familyFields(base, []*models.Family{{Name: "x", Params: []stages.Field{{Name: "epochs", Type: stages.Int}}}})
+		familyFields(base, []*models.Family{{Name: "x", Params: []contract.Field{{Name: "epochs", Type: contract.Int}}}})
 	})
 	assert.Panics(t, func() {
-		familyFields(base, append(fams, &models.Family{Name: "y", Params: []stages.Field{{Name: "dropout", Type: stages.Int}}}))
+		familyFields(base, append(fams, &models.Family{Name: "y", Params: []contract.Field{{Name: "dropout", Type: contract.Int}}}))
 	})
 }
 
 func TestStageRegistered(t *testing.T) {
-	k, err := stages.Default.Get(KindName)
+	k, err := contract.Default.Get(KindName)
 	require.NoError(t, err)
 	assert.True(t, k.UsesBackend)
-	assert.Equal(t, stages.Model, k.Output.Type)
+	assert.Equal(t, contract.Model, k.Output.Type)
 	names := map[string]bool{}
 	for _, f := range k.Fields {
 		names[f.Name] = true

@@ -15,9 +15,9 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
 	biodicom "github.com/biopipe/biopipe/io/dicom"
-	"github.com/biopipe/biopipe/stages"
 )
 
 // Options configure Run; the stage fills them from its config.
@@ -67,21 +67,21 @@ type example struct {
 // Summary is written to summary.json. It holds no patient identifiers: phi_hashes are
 // SHA-256 hex digests of identifying strings seen in the inputs.
 type Summary struct {
-	Files              int                  `json:"files"`
-	Examples           int                  `json:"examples"`
-	Series             int                  `json:"series"`
-	Patients           int                  `json:"patients"`
-	Mode               string               `json:"mode"`
-	Shape              []int                `json:"shape"`
-	Classes            map[string]int       `json:"classes,omitempty"`
-	DroppedUnlabelled  int                  `json:"dropped_unlabelled"`
-	Quarantined        []stages.Quarantined `json:"quarantined"`
-	TransferSyntaxes   map[string]int       `json:"transfer_syntaxes"`
-	Modalities         map[string]int       `json:"modalities"`
-	Deidentified       bool                 `json:"deidentified"`
-	DeidentMethod      string               `json:"deidentification,omitempty"`
-	PHIHashes          []string             `json:"phi_hashes"`
-	PHIHashNormalising string               `json:"phi_hash_method"`
+	Files              int                    `json:"files"`
+	Examples           int                    `json:"examples"`
+	Series             int                    `json:"series"`
+	Patients           int                    `json:"patients"`
+	Mode               string                 `json:"mode"`
+	Shape              []int                  `json:"shape"`
+	Classes            map[string]int         `json:"classes,omitempty"`
+	DroppedUnlabelled  int                    `json:"dropped_unlabelled"`
+	Quarantined        []contract.Quarantined `json:"quarantined"`
+	TransferSyntaxes   map[string]int         `json:"transfer_syntaxes"`
+	Modalities         map[string]int         `json:"modalities"`
+	Deidentified       bool                   `json:"deidentified"`
+	DeidentMethod      string                 `json:"deidentification,omitempty"`
+	PHIHashes          []string               `json:"phi_hashes"`
+	PHIHashNormalising string                 `json:"phi_hash_method"`
 }
 
 // maxBatchBytes bounds the tensor bytes of one record batch (and so the stage's memory).
@@ -91,7 +91,7 @@ const maxBatchBytes = 256 << 20
 const PHIHashMethod = "sha256 hex of each identifying value as stored (trimmed) and lower-cased; for values with '^' or spaces (person names, addresses) also of each part of 3 or more characters, of the parts joined by single spaces, and of 'Given Family' for Family^Given, each also lower-cased"
 
 // Run ingests the files described by o into env.OutDir.
-func Run(ctx context.Context, env *stages.Env, o *Options) error {
+func Run(ctx context.Context, env *contract.Env, o *Options) error {
 	root, paths, err := listInputs(o)
 	if err != nil {
 		return err
@@ -183,7 +183,7 @@ func Run(ctx context.Context, env *stages.Env, o *Options) error {
 	}
 
 	// Decode pass: parallel within a batch, batches written in order.
-	w, err := newBatchWriter(env.Out(stages.DataFile), shape, classes, o)
+	w, err := newBatchWriter(env.Out(contract.DataFile), shape, classes, o)
 	if err != nil {
 		return err
 	}
@@ -237,13 +237,13 @@ func Run(ctx context.Context, env *stages.Env, o *Options) error {
 	sum.Files, sum.Examples, sum.Patients = len(kept), written, len(patients)
 	sum.Quarantined = env.Quarantined()
 	if sum.Quarantined == nil {
-		sum.Quarantined = []stages.Quarantined{}
+		sum.Quarantined = []contract.Quarantined{}
 	}
 	if len(sum.Classes) == 0 {
 		sum.Classes = nil
 	}
 	sum.PHIHashNormalising = PHIHashMethod
-	if err := dataset.WriteJSON(env.Out(stages.SummaryFile), sum); err != nil {
+	if err := dataset.WriteJSON(env.Out(contract.SummaryFile), sum); err != nil {
 		return err
 	}
 	env.SetMetric("dicom_files", sum.Files)

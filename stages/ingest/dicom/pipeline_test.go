@@ -11,10 +11,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
 	biodicom "github.com/biopipe/biopipe/io/dicom"
 	"github.com/biopipe/biopipe/pipelines"
-	"github.com/biopipe/biopipe/stages"
 	_ "github.com/biopipe/biopipe/stages/all"
 )
 
@@ -49,7 +49,7 @@ stages:
 // the committed study set, then scans every file under the work dir (artifacts, manifests,
 // reports, figures) for every identifying value found in the input files.
 func TestPipelineWorkDirHasNoPHI(t *testing.T) {
-	if _, err := stages.Default.Get("report"); err != nil {
+	if _, err := contract.Default.Get("report"); err != nil {
 		t.Skip("report stage not registered yet")
 	}
 	dir := t.TempDir()
@@ -59,7 +59,7 @@ func TestPipelineWorkDirHasNoPHI(t *testing.T) {
 	require.NoError(t, os.WriteFile(spec, []byte(strings.ReplaceAll(pipelineYAML, "../../../testdata/dicom/ct-lesions", abs)), 0o644))
 	src, err := pipelines.Load(spec, nil)
 	require.NoError(t, err)
-	plan, err := pipelines.Validate(src, stages.Default)
+	plan, err := pipelines.Validate(src, contract.Default)
 	require.NoError(t, err)
 	work := filepath.Join(dir, "work")
 	_, err = pipelines.Run(context.Background(), plan, pipelines.Options{WorkDir: work, Jobs: 2})
@@ -98,7 +98,7 @@ func TestPipelineWorkDirHasNoPHI(t *testing.T) {
 				t.Errorf("%s contains the identifying value %q", p, v)
 			}
 		}
-		if filepath.Base(p) == stages.DataFile && splitFile == "" {
+		if filepath.Base(p) == contract.DataFile && splitFile == "" {
 			if f, err := dataset.ReadFile(p); err == nil && f.Split() != nil {
 				splitFile = p
 			}

@@ -14,7 +14,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/biopipe/biopipe/stages"
+	"github.com/biopipe/biopipe/contract"
 )
 
 // Kind is the stage kind name.
@@ -87,44 +87,44 @@ var Presets = map[string][2]float64{
 }
 
 // Fields is the config spec of ingest.dicom.
-var Fields = []stages.Field{
-	{Name: FieldPath, Type: stages.Path, Doc: "a folder tree of DICOM files, a DICOMDIR, or one DICOM file (give this or files)"},
-	{Name: FieldFiles, Type: stages.Paths, Doc: "a list of DICOM files (instead of path)"},
-	{Name: FieldMode, Type: stages.String, Default: ModeSlice, Enum: []string{ModeSlice, ModeVolume},
+var Fields = []contract.Field{
+	{Name: FieldPath, Type: contract.Path, Doc: "a folder tree of DICOM files, a DICOMDIR, or one DICOM file (give this or files)"},
+	{Name: FieldFiles, Type: contract.Paths, Doc: "a list of DICOM files (instead of path)"},
+	{Name: FieldMode, Type: contract.String, Default: ModeSlice, Enum: []string{ModeSlice, ModeVolume},
 		Doc: "slice: one example per slice/frame; volume: one [D,H,W,C] example per series"},
-	{Name: FieldSize, Type: stages.Ints, Default: []any{}, Min: stages.Bound(1),
+	{Name: FieldSize, Type: contract.Ints, Default: []any{}, Min: contract.Bound(1),
 		Doc: "resize every slice to [rows, columns] (bilinear); empty keeps the stored size, which must then be the same for all files"},
-	{Name: FieldDepth, Type: stages.Int, Default: 0, Min: stages.Bound(0),
+	{Name: FieldDepth, Type: contract.Int, Default: 0, Min: contract.Bound(0),
 		Doc: "volume mode: resample every series to this many slices (linear); 0 keeps the count, which must then be equal"},
-	{Name: FieldWindow, Type: stages.String, Default: "none",
+	{Name: FieldWindow, Type: contract.String, Default: "none",
 		Enum: []string{"none", "file", "lung", "mediastinum", "soft_tissue", "brain", "bone", "liver"},
 		Doc:  "display window applied after rescale, mapping [center-width/2, center+width/2] to [0,1]: a preset, the file's WindowCenter/WindowWidth, or none (see window_center/window_width)"},
-	{Name: FieldWindowCenter, Type: stages.Float, Doc: "custom window center (with window_width; overrides window)"},
-	{Name: FieldWindowWidth, Type: stages.Float, Min: stages.Bound(0), Doc: "custom window width"},
-	{Name: FieldNormalize, Type: stages.String, Default: "auto", Enum: []string{"auto", "none", "minmax", "zscore"},
+	{Name: FieldWindowCenter, Type: contract.Float, Doc: "custom window center (with window_width; overrides window)"},
+	{Name: FieldWindowWidth, Type: contract.Float, Min: contract.Bound(0), Doc: "custom window width"},
+	{Name: FieldNormalize, Type: contract.String, Default: "auto", Enum: []string{"auto", "none", "minmax", "zscore"},
 		Doc: "per-example normalisation: auto = none when windowed (values already in [0,1]), else minmax"},
-	{Name: FieldChannels, Type: stages.Int, Default: 0, Enum: nil, Min: stages.Bound(0), Max: stages.Bound(3),
+	{Name: FieldChannels, Type: contract.Int, Default: 0, Enum: nil, Min: contract.Bound(0), Max: contract.Bound(3),
 		Doc: "output channels: 0 as stored, 1 converts RGB to grey, 3 repeats grey"},
-	{Name: FieldLabels, Type: stages.Path, Doc: "CSV file of labels, joined to the files on join_on"},
-	{Name: FieldLabelFrom, Type: stages.String, Default: LabelAuto, Enum: []string{LabelAuto, LabelCSV, LabelFolder, LabelNone},
+	{Name: FieldLabels, Type: contract.Path, Doc: "CSV file of labels, joined to the files on join_on"},
+	{Name: FieldLabelFrom, Type: contract.String, Default: LabelAuto, Enum: []string{LabelAuto, LabelCSV, LabelFolder, LabelNone},
 		Doc: "where labels come from: csv (labels), folder (the first folder under path: class_name/...), none; auto = csv when labels is set, else none"},
-	{Name: FieldLabelColumn, Type: stages.String, Default: "label", Doc: "the CSV column holding the label"},
-	{Name: FieldJoinOn, Type: stages.String, Default: JoinPath, Enum: []string{JoinPath, JoinSOP, JoinSeries, JoinStudy, JoinPatient},
+	{Name: FieldLabelColumn, Type: contract.String, Default: "label", Doc: "the CSV column holding the label"},
+	{Name: FieldJoinOn, Type: contract.String, Default: JoinPath, Enum: []string{JoinPath, JoinSOP, JoinSeries, JoinStudy, JoinPatient},
 		Doc: "what a CSV row is matched on: the file path (relative to path, or to the common folder of files; absolute paths also match), or a DICOM attribute"},
-	{Name: FieldKeyColumn, Type: stages.String, Default: "", Doc: "the CSV column holding the join key (default: the join_on name)"},
-	{Name: FieldMissingLabel, Type: stages.String, Default: "error", Enum: []string{"error", "drop"},
+	{Name: FieldKeyColumn, Type: contract.String, Default: "", Doc: "the CSV column holding the join key (default: the join_on name)"},
+	{Name: FieldMissingLabel, Type: contract.String, Default: "error", Enum: []string{"error", "drop"},
 		Doc: "what to do with a file that has no label: fail naming it, or drop it (counted in summary.json)"},
-	{Name: FieldDeidentify, Type: stages.Bool, Default: true,
+	{Name: FieldDeidentify, Type: contract.Bool, Default: true,
 		Doc: "replace patient IDs and UIDs by salted pseudonyms; names, IDs and dates never leave the stage (turning it off writes raw PatientID and UIDs)"},
-	{Name: FieldSalt, Type: stages.String, Default: "", Doc: "project salt of the pseudonyms (keep it the same across runs of a project so pseudonyms stay stable)"},
-	{Name: FieldSaltEnv, Type: stages.String, Default: "BIOPIPE_SALT", Doc: "environment variable holding the salt when salt is empty"},
-	{Name: FieldWorkers, Type: stages.Int, Default: 0, Min: stages.Bound(0), Doc: "parallel decoders (0 = one per CPU)", Advanced: true},
-	{Name: FieldBatch, Type: stages.Int, Default: 256, Min: stages.Bound(1), Doc: "examples per Arrow record batch (bounds memory)", Advanced: true},
+	{Name: FieldSalt, Type: contract.String, Default: "", Doc: "project salt of the pseudonyms (keep it the same across runs of a project so pseudonyms stay stable)"},
+	{Name: FieldSaltEnv, Type: contract.String, Default: "BIOPIPE_SALT", Doc: "environment variable holding the salt when salt is empty"},
+	{Name: FieldWorkers, Type: contract.Int, Default: 0, Min: contract.Bound(0), Doc: "parallel decoders (0 = one per CPU)", Advanced: true},
+	{Name: FieldBatch, Type: contract.Int, Default: 256, Min: contract.Bound(1), Doc: "examples per Arrow record batch (bounds memory)", Advanced: true},
 }
 
 func init() {
-	stages.Register(&stages.Kind{
-		Salt:    &stages.SaltFields{Value: FieldSalt, Env: FieldSaltEnv},
+	contract.Register(&contract.Kind{
+		Salt:    &contract.SaltFields{Value: FieldSalt, Env: FieldSaltEnv},
 		Name:    Kind,
 		Doc:     "read DICOM files into a de-identified tensor dataset",
 		Version: "1",
@@ -136,7 +136,7 @@ slice ([H,W,C] tensor "x") or, in volume mode, a series ([D,H,W,C]); values are 
 pseudonym, the group for patient-level splits), and provenance columns series, instance,
 slice, frame, source_sha256. summary.json holds counts, quarantined files and phi_hashes.`,
 		Fields: Fields,
-		Output: stages.Port{Name: "data", Type: stages.Table, Doc: "tensor dataset (data.arrow) and summary.json"},
+		Output: contract.Port{Name: "data", Type: contract.Table, Doc: "tensor dataset (data.arrow) and summary.json"},
 		New:    New,
 		Example: `- id: scans
   kind: ingest.dicom
@@ -151,12 +151,12 @@ slice, frame, source_sha256. summary.json holds counts, quarantined files and ph
 }
 
 // New builds the stage from a validated config.
-func New(cfg stages.Config) (stages.Stage, error) {
+func New(cfg contract.Config) (contract.Stage, error) {
 	o, err := optionsFrom(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return stages.StageFunc(func(ctx context.Context, env *stages.Env) error {
+	return contract.StageFunc(func(ctx context.Context, env *contract.Env) error {
 		opt := *o
 		if opt.Deidentify {
 			salt, from, err := env.PseudonymSalt(opt.Salt, opt.SaltEnv)
@@ -170,7 +170,7 @@ func New(cfg stages.Config) (stages.Stage, error) {
 	}), nil
 }
 
-func optionsFrom(cfg stages.Config) (*Options, error) {
+func optionsFrom(cfg contract.Config) (*Options, error) {
 	o := &Options{
 		Path: cfg.String(FieldPath), Files: cfg.Strings(FieldFiles), Mode: cfg.String(FieldMode),
 		Size: cfg.Ints(FieldSize), Depth: cfg.Int(FieldDepth), Window: cfg.String(FieldWindow),
@@ -184,26 +184,26 @@ func optionsFrom(cfg stages.Config) (*Options, error) {
 		o.WindowWidth = cfg.Float(FieldWindowWidth)
 		o.WindowCenter = cfg.Float(FieldWindowCenter)
 	}
-	var issues []stages.Issue
+	var issues []contract.Issue
 	if (o.Path == "") == (len(o.Files) == 0) {
-		issues = append(issues, stages.Issue{Path: []string{FieldPath}, Msg: "give exactly one of path or files"})
+		issues = append(issues, contract.Issue{Path: []string{FieldPath}, Msg: "give exactly one of path or files"})
 	}
 	if len(o.Size) != 0 && len(o.Size) != 2 {
-		issues = append(issues, stages.Issue{Path: []string{FieldSize}, Msg: fmt.Sprintf("want [rows, columns], got %d values", len(o.Size))})
+		issues = append(issues, contract.Issue{Path: []string{FieldSize}, Msg: fmt.Sprintf("want [rows, columns], got %d values", len(o.Size))})
 	}
 	if o.Channels == 2 {
-		issues = append(issues, stages.Issue{Path: []string{FieldChannels}, Msg: "want 0, 1 or 3"})
+		issues = append(issues, contract.Issue{Path: []string{FieldChannels}, Msg: "want 0, 1 or 3"})
 	}
 	if cfg.Has(FieldWindowCenter) != cfg.Has(FieldWindowWidth) {
-		issues = append(issues, stages.Issue{Path: []string{FieldWindowWidth}, Msg: "window_center and window_width go together"})
+		issues = append(issues, contract.Issue{Path: []string{FieldWindowWidth}, Msg: "window_center and window_width go together"})
 	} else if cfg.Has(FieldWindowWidth) && o.WindowWidth <= 0 {
-		issues = append(issues, stages.Issue{Path: []string{FieldWindowWidth}, Msg: "must be positive"})
+		issues = append(issues, contract.Issue{Path: []string{FieldWindowWidth}, Msg: "must be positive"})
 	}
 	if o.LabelFrom == LabelCSV && o.Labels == "" {
-		issues = append(issues, stages.Issue{Path: []string{FieldLabels}, Msg: "label_from: csv needs labels: FILE.csv"})
+		issues = append(issues, contract.Issue{Path: []string{FieldLabels}, Msg: "label_from: csv needs labels: FILE.csv"})
 	}
 	if o.LabelFrom == LabelFolder && o.Path == "" {
-		issues = append(issues, stages.Issue{Path: []string{FieldLabelFrom}, Msg: "label_from: folder needs path: (a folder of class_name/... sub-folders)"})
+		issues = append(issues, contract.Issue{Path: []string{FieldLabelFrom}, Msg: "label_from: folder needs path: (a folder of class_name/... sub-folders)"})
 	}
 	if o.LabelFrom == LabelAuto {
 		o.LabelFrom = LabelNone
@@ -215,7 +215,7 @@ func optionsFrom(cfg stages.Config) (*Options, error) {
 		o.KeyColumn = o.JoinOn
 	}
 	if len(issues) > 0 {
-		return nil, &stages.ConfigError{Issues: issues}
+		return nil, &contract.ConfigError{Issues: issues}
 	}
 	return o, nil
 }

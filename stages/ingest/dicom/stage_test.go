@@ -16,15 +16,15 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
 	"github.com/biopipe/biopipe/io/dicom/dicomgen"
 	"github.com/biopipe/biopipe/llm"
-	"github.com/biopipe/biopipe/stages"
 	ingest "github.com/biopipe/biopipe/stages/ingest/dicom"
 )
 
 type run struct {
-	env  *stages.Env
+	env  *contract.Env
 	out  string
 	logs *bytes.Buffer
 	err  error
@@ -34,13 +34,13 @@ type run struct {
 // output and log under work.
 func runStage(t *testing.T, work string, raw map[string]any, keepGoing bool) run {
 	t.Helper()
-	k, err := stages.Default.Get(ingest.Kind)
+	k, err := contract.Default.Get(ingest.Kind)
 	require.NoError(t, err)
-	cfg, issues := stages.Check(k.Fields, raw)
+	cfg, issues := contract.Check(k.Fields, raw)
 	require.Empty(t, issues)
 	st, err := k.New(cfg)
 	require.NoError(t, err)
-	env := stages.NewEnv(nil)
+	env := contract.NewEnv(nil)
 	env.StageID, env.Kind, env.Config, env.Seed = "scans", ingest.Kind, cfg, 1
 	env.OutDir = filepath.Join(work, "out")
 	env.WorkDir = work
@@ -66,7 +66,7 @@ func writeSet(t *testing.T, o dicomgen.StudyOptions) (*dicomgen.StudySet, string
 }
 
 func readSummary(t *testing.T, dir string) ingest.Summary {
-	b, err := os.ReadFile(filepath.Join(dir, stages.SummaryFile))
+	b, err := os.ReadFile(filepath.Join(dir, contract.SummaryFile))
 	require.NoError(t, err)
 	var s ingest.Summary
 	require.NoError(t, json.Unmarshal(b, &s))
@@ -81,7 +81,7 @@ func TestIngestCSVLabelsSliceMode(t *testing.T) {
 		"salt": "project-salt", "workers": 3, "batch": 5,
 	}, false)
 	require.NoError(t, r.err)
-	f, err := dataset.ReadFile(filepath.Join(r.out, stages.DataFile))
+	f, err := dataset.ReadFile(filepath.Join(r.out, contract.DataFile))
 	require.NoError(t, err)
 	require.Equal(t, len(set.Files), f.NumRows())
 	assert.Equal(t, []int{16, 16, 1}, f.Col("x").Shape)
@@ -221,7 +221,7 @@ func TestVolumeModeAndDICOMDIR(t *testing.T) {
 		"salt": "x", "channels": 3,
 	}, false)
 	require.NoError(t, r.err)
-	f, err := dataset.ReadFile(filepath.Join(r.out, stages.DataFile))
+	f, err := dataset.ReadFile(filepath.Join(r.out, contract.DataFile))
 	require.NoError(t, err)
 	require.Equal(t, 4, f.NumRows())
 	assert.Equal(t, []int{4, 8, 8, 3}, f.Col("x").Shape)
@@ -248,7 +248,7 @@ func TestSliceOrderFollowsPosition(t *testing.T) {
 		}
 		r := runStage(t, dir, map[string]any{"path": filepath.Join(dir, "in"), "normalize": "none", "salt": "x"}, false)
 		require.NoError(t, r.err)
-		f, err := dataset.ReadFile(filepath.Join(r.out, stages.DataFile))
+		f, err := dataset.ReadFile(filepath.Join(r.out, contract.DataFile))
 		require.NoError(t, err)
 		var firstPixel []float32
 		for i := 0; i < f.NumRows(); i++ {
@@ -288,7 +288,7 @@ func TestPseudonymsStableAndSalted(t *testing.T) {
 	patients := func(salt string) []string {
 		r := runStage(t, t.TempDir(), map[string]any{"path": dir, "salt": salt}, false)
 		require.NoError(t, r.err)
-		f, err := dataset.ReadFile(filepath.Join(r.out, stages.DataFile))
+		f, err := dataset.ReadFile(filepath.Join(r.out, contract.DataFile))
 		require.NoError(t, err)
 		return f.Col("patient").S
 	}
@@ -324,7 +324,7 @@ func TestLabelJoinErrors(t *testing.T) {
 }
 
 func TestConfigChecks(t *testing.T) {
-	k, err := stages.Default.Get(ingest.Kind)
+	k, err := contract.Default.Get(ingest.Kind)
 	require.NoError(t, err)
 	for _, tc := range []struct {
 		raw  map[string]any
@@ -337,13 +337,13 @@ func TestConfigChecks(t *testing.T) {
 		{map[string]any{"path": "a", "label_from": "csv"}, "labels"},
 		{map[string]any{"path": "a", "channels": 2}, "0, 1 or 3"},
 	} {
-		cfg, issues := stages.Check(k.Fields, tc.raw)
+		cfg, issues := contract.Check(k.Fields, tc.raw)
 		require.Empty(t, issues)
 		_, err := k.New(cfg)
 		require.Error(t, err, "%v", tc.raw)
 		assert.Contains(t, err.Error(), tc.want)
 	}
-	_, issues := stages.Check(k.Fields, map[string]any{"path": "a", "window": "lungs"})
+	_, issues := contract.Check(k.Fields, map[string]any{"path": "a", "window": "lungs"})
 	require.NotEmpty(t, issues)
 	assert.Contains(t, issues[0].Error(), `did you mean "lung"`)
 }
@@ -370,7 +370,7 @@ func TestDecodeFailureQuarantined(t *testing.T) {
 	s := readSummary(t, r.out)
 	require.Len(t, s.Quarantined, 1)
 	assert.Equal(t, "short.dcm", s.Quarantined[0].File)
-	f, err := dataset.ReadFile(filepath.Join(r.out, stages.DataFile))
+	f, err := dataset.ReadFile(filepath.Join(r.out, contract.DataFile))
 	require.NoError(t, err)
 	require.Equal(t, 1, f.NumRows())
 	// stored 0 with window 10 +- 10 maps to 0
@@ -417,7 +417,7 @@ func TestJoinKeysAndFileLists(t *testing.T) {
 			raw["labels"], raw["join_on"], raw["salt"] = filepath.Join(dir, "labels.csv"), tc.join, "x"
 			r := runStage(t, t.TempDir(), raw, false)
 			require.NoError(t, r.err)
-			f, err := dataset.ReadFile(filepath.Join(r.out, stages.DataFile))
+			f, err := dataset.ReadFile(filepath.Join(r.out, contract.DataFile))
 			require.NoError(t, err)
 			got := map[string]int{}
 			for _, l := range f.Col("label").S {
@@ -439,7 +439,7 @@ func TestJoinKeysAndFileLists(t *testing.T) {
 	require.NoError(t, os.WriteFile(csv, []byte(body), 0o644))
 	r := runStage(t, t.TempDir(), map[string]any{"path": dir, "labels": csv, "join_on": "patient_id", "salt": "x"}, false)
 	require.NoError(t, r.err)
-	f, err := dataset.ReadFile(filepath.Join(r.out, stages.DataFile))
+	f, err := dataset.ReadFile(filepath.Join(r.out, contract.DataFile))
 	require.NoError(t, err)
 	for i := 0; i < f.NumRows(); i++ {
 		assert.True(t, strings.HasPrefix(f.Col("label").S[i], "cohort-"))

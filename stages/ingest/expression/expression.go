@@ -14,10 +14,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
 	"github.com/biopipe/biopipe/io/arrowio"
 	"github.com/biopipe/biopipe/io/expr"
-	"github.com/biopipe/biopipe/stages"
 )
 
 // KindName is the registered name of the stage kind.
@@ -51,29 +51,29 @@ const (
 )
 
 // Fields is the config of ingest.expression.
-var Fields = []stages.Field{
-	{Name: FieldPath, Type: stages.Path, Required: true, Doc: "the matrix: .csv/.tsv/.txt (optionally .gz), .gct, a 10x folder (matrix.mtx[.gz], features.tsv[.gz] or genes.tsv, barcodes.tsv[.gz]), .mtx, .parquet or .arrow"},
-	{Name: FieldFormat, Type: stages.String, Default: "auto", Enum: expr.Formats, Doc: "file format; auto: a folder is 10x, else by extension"},
-	{Name: FieldOrientation, Type: stages.String, Default: string(expr.GenesBySamples), Enum: []string{string(expr.GenesBySamples), string(expr.SamplesByGenes)},
+var Fields = []contract.Field{
+	{Name: FieldPath, Type: contract.Path, Required: true, Doc: "the matrix: .csv/.tsv/.txt (optionally .gz), .gct, a 10x folder (matrix.mtx[.gz], features.tsv[.gz] or genes.tsv, barcodes.tsv[.gz]), .mtx, .parquet or .arrow"},
+	{Name: FieldFormat, Type: contract.String, Default: "auto", Enum: expr.Formats, Doc: "file format; auto: a folder is 10x, else by extension"},
+	{Name: FieldOrientation, Type: contract.String, Default: string(expr.GenesBySamples), Enum: []string{string(expr.GenesBySamples), string(expr.SamplesByGenes)},
 		Doc: "layout of a text, table or bare .mtx file: one row per gene (GEO, R) or one row per sample (pandas, scanpy); GCT and 10x have a fixed layout"},
-	{Name: FieldDelimiter, Type: stages.String, Doc: `delimiter of a text matrix, one character or "tab"; default: by extension, else sniffed`},
-	{Name: FieldInfoColumns, Type: stages.Int, Default: 0, Min: stages.Bound(0), Doc: "text columns between the id column and the values in a text matrix (e.g. a gene symbol column)"},
-	{Name: FieldIDColumn, Type: stages.String, Doc: "Parquet/Arrow: the column holding the row ids (default: the first text column)"},
-	{Name: FieldGeneIDs, Type: stages.String, Default: "id", Enum: []string{"id", "name"}, Doc: "10x: gene ids from the first column of features.tsv (Ensembl) or the symbol (made unique with -1, -2 suffixes)"},
-	{Name: FieldFeatureType, Type: stages.String, Doc: `10x: keep only features of this type, e.g. "Gene Expression"`},
-	{Name: FieldAnnotation, Type: stages.Path, Doc: "sample annotation table (CSV/TSV/Parquet/Arrow), one row per sample, joined by sample id"},
-	{Name: FieldSampleColumn, Type: stages.String, Doc: "annotation column holding the sample ids (default: the first column)"},
-	{Name: FieldLabel, Type: stages.String, Doc: "annotation column with the label (phenotype, cell type); samples with an empty label are dropped and counted"},
-	{Name: FieldGroup, Type: stages.String, Doc: "annotation column with the group (patient, donor) for grouped splits"},
-	{Name: FieldBatch, Type: stages.String, Doc: "annotation column with the batch (kept as a role column, not a feature)"},
-	{Name: FieldKeep, Type: stages.Strings, Doc: "further annotation columns to carry along (as role columns, not features)"},
-	{Name: FieldTask, Type: stages.String, Default: "classification", Enum: []string{"classification", "regression"}, Doc: "what the label is"},
-	{Name: FieldUnannotated, Type: stages.String, Default: "error", Enum: []string{"error", "drop"},
+	{Name: FieldDelimiter, Type: contract.String, Doc: `delimiter of a text matrix, one character or "tab"; default: by extension, else sniffed`},
+	{Name: FieldInfoColumns, Type: contract.Int, Default: 0, Min: contract.Bound(0), Doc: "text columns between the id column and the values in a text matrix (e.g. a gene symbol column)"},
+	{Name: FieldIDColumn, Type: contract.String, Doc: "Parquet/Arrow: the column holding the row ids (default: the first text column)"},
+	{Name: FieldGeneIDs, Type: contract.String, Default: "id", Enum: []string{"id", "name"}, Doc: "10x: gene ids from the first column of features.tsv (Ensembl) or the symbol (made unique with -1, -2 suffixes)"},
+	{Name: FieldFeatureType, Type: contract.String, Doc: `10x: keep only features of this type, e.g. "Gene Expression"`},
+	{Name: FieldAnnotation, Type: contract.Path, Doc: "sample annotation table (CSV/TSV/Parquet/Arrow), one row per sample, joined by sample id"},
+	{Name: FieldSampleColumn, Type: contract.String, Doc: "annotation column holding the sample ids (default: the first column)"},
+	{Name: FieldLabel, Type: contract.String, Doc: "annotation column with the label (phenotype, cell type); samples with an empty label are dropped and counted"},
+	{Name: FieldGroup, Type: contract.String, Doc: "annotation column with the group (patient, donor) for grouped splits"},
+	{Name: FieldBatch, Type: contract.String, Doc: "annotation column with the batch (kept as a role column, not a feature)"},
+	{Name: FieldKeep, Type: contract.Strings, Doc: "further annotation columns to carry along (as role columns, not features)"},
+	{Name: FieldTask, Type: contract.String, Default: "classification", Enum: []string{"classification", "regression"}, Doc: "what the label is"},
+	{Name: FieldUnannotated, Type: contract.String, Default: "error", Enum: []string{"error", "drop"},
 		Doc: "a matrix sample missing from the annotation: fail naming it, or drop it and count it in summary.json"},
 }
 
 func init() {
-	stages.Register(&stages.Kind{
+	contract.Register(&contract.Kind{
 		Name: KindName,
 		Doc:  "read a gene-expression matrix (CSV/TSV, GCT, 10x, Parquet, Arrow) and join sample annotations",
 		Description: `Reads one expression matrix in either orientation and writes one row per sample: a "sample"
@@ -85,7 +85,7 @@ annotation, and non-numeric cells are errors naming the file, line and column. s
 shape, share of zeros, library sizes, class counts and the samples dropped.`,
 		Version: "1",
 		Fields:  Fields,
-		Output:  stages.Port{Name: "data", Type: stages.Table, Doc: "data.arrow (one row per sample, tensor column x); summary.json"},
+		Output:  contract.Port{Name: "data", Type: contract.Table, Doc: "data.arrow (one row per sample, tensor column x); summary.json"},
 		New:     New,
 		Example: `- id: load
   kind: ingest.expression
@@ -129,7 +129,7 @@ type Summary struct {
 }
 
 // New builds the stage from a validated config.
-func New(cfg stages.Config) (stages.Stage, error) {
+func New(cfg contract.Config) (contract.Stage, error) {
 	s := &Stage{
 		Path:         cfg.String(FieldPath),
 		Annotation:   cfg.String(FieldAnnotation),
@@ -149,7 +149,7 @@ func New(cfg stages.Config) (stages.Stage, error) {
 		GeneIDs:     cfg.String(FieldGeneIDs),
 		FeatureType: cfg.String(FieldFeatureType),
 	}
-	var issues []stages.Issue
+	var issues []contract.Issue
 	if d := cfg.String(FieldDelimiter); d != "" {
 		switch {
 		case strings.EqualFold(d, "tab") || d == `\t` || d == "\t":
@@ -157,13 +157,13 @@ func New(cfg stages.Config) (stages.Stage, error) {
 		case len(d) == 1:
 			s.Read.Delimiter = d[0]
 		default:
-			issues = append(issues, stages.Issue{Path: []string{FieldDelimiter}, Msg: fmt.Sprintf("want one character or \"tab\", got %q", d)})
+			issues = append(issues, contract.Issue{Path: []string{FieldDelimiter}, Msg: fmt.Sprintf("want one character or \"tab\", got %q", d)})
 		}
 	}
 	if s.Annotation == "" {
 		for _, f := range []string{FieldSampleColumn} {
 			if cfg.String(f) != "" {
-				issues = append(issues, stages.Issue{Path: []string{f}, Msg: "needs annotation: (the sample annotation table)"})
+				issues = append(issues, contract.Issue{Path: []string{f}, Msg: "needs annotation: (the sample annotation table)"})
 			}
 		}
 	}
@@ -173,28 +173,28 @@ func New(cfg stages.Config) (stages.Stage, error) {
 			continue
 		}
 		if other, dup := seen[r[1]]; dup {
-			issues = append(issues, stages.Issue{Path: []string{r[0]}, Msg: fmt.Sprintf("column %q is already the %s", r[1], other)})
+			issues = append(issues, contract.Issue{Path: []string{r[0]}, Msg: fmt.Sprintf("column %q is already the %s", r[1], other)})
 		}
 		seen[r[1]] = r[0]
 	}
 	if len(issues) > 0 {
-		return nil, &stages.ConfigError{Issues: issues}
+		return nil, &contract.ConfigError{Issues: issues}
 	}
 	return s, nil
 }
 
 // Run reads the matrix and annotation and writes the table artifact.
-func (s *Stage) Run(ctx context.Context, env *stages.Env) error {
+func (s *Stage) Run(ctx context.Context, env *contract.Env) error {
 	f, sum, err := s.Load(ctx, env)
 	if err != nil {
 		return fmt.Errorf("stage %q: %w", env.StageID, err)
 	}
-	if err := f.WriteFile(env.Out(stages.DataFile)); err != nil {
+	if err := f.WriteFile(env.Out(contract.DataFile)); err != nil {
 		return err
 	}
 	env.SetMetric("samples", sum.Samples)
 	env.SetMetric("genes", sum.Genes)
-	return dataset.WriteJSON(env.Out(stages.SummaryFile), sum)
+	return dataset.WriteJSON(env.Out(contract.SummaryFile), sum)
 }
 
 // annotation is a table of per-sample string columns keyed by sample id.
@@ -208,7 +208,7 @@ type annotation struct {
 }
 
 // Load reads and joins; it returns the frame and its summary.
-func (s *Stage) Load(ctx context.Context, env *stages.Env) (*dataset.Frame, *Summary, error) {
+func (s *Stage) Load(ctx context.Context, env *contract.Env) (*dataset.Frame, *Summary, error) {
 	prog := env.Progress("read matrix", 1)
 	m, err := expr.Read(ctx, s.Path, s.Read)
 	prog.Add(1)
@@ -435,11 +435,11 @@ func (s *Stage) annotations(ctx context.Context, m *expr.Matrix) (*annotation, e
 	}
 	ids, ok := a.columns[a.idCol]
 	if !ok {
-		return nil, fmt.Errorf("%s: no sample id column %q%s (columns: %s)", a.file, a.idCol, stages.DidYouMean(a.idCol, a.names), quoteList(a.names))
+		return nil, fmt.Errorf("%s: no sample id column %q%s (columns: %s)", a.file, a.idCol, contract.DidYouMean(a.idCol, a.names), quoteList(a.names))
 	}
 	for _, c := range needed {
 		if _, ok := a.columns[c]; !ok {
-			return nil, fmt.Errorf("%s: no annotation column %q%s (columns: %s)", a.file, c, stages.DidYouMean(c, a.names), quoteList(a.names))
+			return nil, fmt.Errorf("%s: no annotation column %q%s (columns: %s)", a.file, c, contract.DidYouMean(c, a.names), quoteList(a.names))
 		}
 	}
 	for i, id := range ids {

@@ -10,31 +10,31 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
 	"github.com/biopipe/biopipe/io/expr"
-	"github.com/biopipe/biopipe/stages"
 	"github.com/biopipe/biopipe/testdata/gen/exprgen"
 )
 
 func run(t *testing.T, raw map[string]any) (*dataset.Frame, *Summary, error) {
 	t.Helper()
-	kind, err := stages.Default.Get(KindName)
+	kind, err := contract.Default.Get(KindName)
 	require.NoError(t, err)
-	cfg, issues := stages.Check(kind.Fields, raw)
+	cfg, issues := contract.Check(kind.Fields, raw)
 	require.Empty(t, issues)
 	st, err := kind.New(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
-	env := stages.NewEnv(nil)
+	env := contract.NewEnv(nil)
 	env.StageID, env.Config, env.OutDir = "load", cfg, t.TempDir()
 	if err := st.Run(context.Background(), env); err != nil {
 		return nil, nil, err
 	}
-	f, err := dataset.ReadFile(env.Out(stages.DataFile))
+	f, err := dataset.ReadFile(env.Out(contract.DataFile))
 	require.NoError(t, err)
 	var sum Summary
-	b, err := os.ReadFile(env.Out(stages.SummaryFile))
+	b, err := os.ReadFile(env.Out(contract.SummaryFile))
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(b, &sum))
 	return f, &sum, nil

@@ -19,8 +19,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
-	"github.com/biopipe/biopipe/stages"
 )
 
 // Config field names of ingest.signals.
@@ -49,15 +49,15 @@ const (
 
 // Summary is the summary.json of a signals artifact.
 type Summary struct {
-	Recordings  int                  `json:"recordings"`
-	Segments    int                  `json:"segments"`
-	Subjects    int                  `json:"subjects"`
-	Channels    []string             `json:"channels"`
-	SampleRates []float64            `json:"sample_rates"`
-	DurationS   float64              `json:"duration_s"`
-	Annotations map[string]int       `json:"annotations"` // count per annotation text
-	Files       []FileSummary        `json:"files"`
-	Quarantined []stages.Quarantined `json:"quarantined,omitempty"`
+	Recordings  int                    `json:"recordings"`
+	Segments    int                    `json:"segments"`
+	Subjects    int                    `json:"subjects"`
+	Channels    []string               `json:"channels"`
+	SampleRates []float64              `json:"sample_rates"`
+	DurationS   float64                `json:"duration_s"`
+	Annotations map[string]int         `json:"annotations"` // count per annotation text
+	Files       []FileSummary          `json:"files"`
+	Quarantined []contract.Quarantined `json:"quarantined,omitempty"`
 	// PHIHashes are SHA-256 hashes (hex) of identifying strings found in the inputs
 	// (patient fields, subject ids), so a report guard can check text for them without
 	// holding the strings themselves.
@@ -102,8 +102,8 @@ type FileSummary struct {
 	DurationS float64 `json:"duration_s"`
 }
 
-var kind = &stages.Kind{
-	Salt:    &stages.SaltFields{Value: FieldSalt, Env: FieldSaltEnv},
+var kind = &contract.Kind{
+	Salt:    &contract.SaltFields{Value: FieldSalt, Env: FieldSaltEnv},
 	Name:    "ingest.signals",
 	Doc:     "read EDF/EDF+/BDF, raw binary or CSV recordings into a signals artifact",
 	Version: "1",
@@ -120,33 +120,33 @@ salt joins the cache key), so pseudonyms of guessable ids cannot be reversed. Pa
 summary.json lists SHA-256 hashes of them under phi_hashes for the report's guard.
 Output: recordings.arrow (recording, subject, source, segment, onset, channel, unit,
 sample_rate, samples list<float32>) and annotations.arrow (recording, onset, duration, text).`,
-	Fields: []stages.Field{
-		{Name: FieldFiles, Type: stages.Paths, Required: true, Doc: "recording files or folders holding them"},
-		{Name: FieldFormat, Type: stages.String, Default: "auto", Enum: []string{"auto", "edf", "raw", "csv"}, Doc: "input format (auto: EDF/BDF by content, raw by .bin/.raw/.dat, csv by .csv)"},
-		{Name: FieldChannels, Type: stages.Strings, Doc: `channels to keep: names or globs ("EEG*"), "re:" for a regular expression; names fix the order; empty keeps all`},
-		{Name: FieldSubjectFrom, Type: stages.String, Default: "auto", Enum: []string{"auto", "patient", "file"}, Doc: "where the subject id comes from (auto: file when subject_pattern is set, else patient)"},
-		{Name: FieldSubjectPattern, Type: stages.String, Doc: `regular expression on the file name whose first group is the subject id (e.g. "^(sub-\\d+)")`},
-		{Name: FieldSalt, Type: stages.String, Doc: "pseudonym salt written in the pipeline (only for synthetic or public data: it lands in the manifest); prefer salt_env"},
-		{Name: FieldSaltEnv, Type: stages.String, Default: "BIOPIPE_SALT", Doc: "environment variable holding the pseudonym salt"},
-		{Name: FieldEventsChannel, Type: stages.String, Doc: `a trigger channel (e.g. BioSemi "Status") turned into annotations: each change to a non-zero code starts an event whose text is the code; the channel is then dropped`},
-		{Name: FieldEventsMask, Type: stages.Int, Default: 0, Min: stages.Bound(0), Doc: "bit mask applied to trigger codes (0 = none; 255 for BioSemi's low byte)"},
-		{Name: FieldRaw, Type: stages.Object, Doc: "raw interleaved binary input", Fields: []stages.Field{
-			{Name: FieldDType, Type: stages.String, Default: "int16", Enum: []string{"int16", "int32", "float32", "float64"}, Doc: "sample type"},
-			{Name: FieldNChannels, Type: stages.Int, Default: 0, Min: stages.Bound(0), Doc: "number of interleaved channels"},
-			{Name: FieldChannelNames, Type: stages.Strings, Doc: "channel names (default ch1..chN)"},
-			{Name: FieldSampleRate, Type: stages.Float, Default: 0.0, Min: stages.Bound(0), Doc: "sample rate in Hz"},
-			{Name: FieldScale, Type: stages.Float, Default: 1.0, Doc: "physical value = sample × scale"},
-			{Name: FieldBigEndian, Type: stages.Bool, Default: false, Doc: "big-endian samples"},
-			{Name: FieldUnit, Type: stages.String, Default: "uV", Doc: "physical unit"},
+	Fields: []contract.Field{
+		{Name: FieldFiles, Type: contract.Paths, Required: true, Doc: "recording files or folders holding them"},
+		{Name: FieldFormat, Type: contract.String, Default: "auto", Enum: []string{"auto", "edf", "raw", "csv"}, Doc: "input format (auto: EDF/BDF by content, raw by .bin/.raw/.dat, csv by .csv)"},
+		{Name: FieldChannels, Type: contract.Strings, Doc: `channels to keep: names or globs ("EEG*"), "re:" for a regular expression; names fix the order; empty keeps all`},
+		{Name: FieldSubjectFrom, Type: contract.String, Default: "auto", Enum: []string{"auto", "patient", "file"}, Doc: "where the subject id comes from (auto: file when subject_pattern is set, else patient)"},
+		{Name: FieldSubjectPattern, Type: contract.String, Doc: `regular expression on the file name whose first group is the subject id (e.g. "^(sub-\\d+)")`},
+		{Name: FieldSalt, Type: contract.String, Doc: "pseudonym salt written in the pipeline (only for synthetic or public data: it lands in the manifest); prefer salt_env"},
+		{Name: FieldSaltEnv, Type: contract.String, Default: "BIOPIPE_SALT", Doc: "environment variable holding the pseudonym salt"},
+		{Name: FieldEventsChannel, Type: contract.String, Doc: `a trigger channel (e.g. BioSemi "Status") turned into annotations: each change to a non-zero code starts an event whose text is the code; the channel is then dropped`},
+		{Name: FieldEventsMask, Type: contract.Int, Default: 0, Min: contract.Bound(0), Doc: "bit mask applied to trigger codes (0 = none; 255 for BioSemi's low byte)"},
+		{Name: FieldRaw, Type: contract.Object, Doc: "raw interleaved binary input", Fields: []contract.Field{
+			{Name: FieldDType, Type: contract.String, Default: "int16", Enum: []string{"int16", "int32", "float32", "float64"}, Doc: "sample type"},
+			{Name: FieldNChannels, Type: contract.Int, Default: 0, Min: contract.Bound(0), Doc: "number of interleaved channels"},
+			{Name: FieldChannelNames, Type: contract.Strings, Doc: "channel names (default ch1..chN)"},
+			{Name: FieldSampleRate, Type: contract.Float, Default: 0.0, Min: contract.Bound(0), Doc: "sample rate in Hz"},
+			{Name: FieldScale, Type: contract.Float, Default: 1.0, Doc: "physical value = sample × scale"},
+			{Name: FieldBigEndian, Type: contract.Bool, Default: false, Doc: "big-endian samples"},
+			{Name: FieldUnit, Type: contract.String, Default: "uV", Doc: "physical unit"},
 		}},
-		{Name: FieldCSV, Type: stages.Object, Doc: "CSV input (header row of channel names)", Fields: []stages.Field{
-			{Name: FieldSampleRate, Type: stages.Float, Default: 0.0, Min: stages.Bound(0), Doc: "sample rate in Hz (derived from time_column when 0)"},
-			{Name: FieldTimeColumn, Type: stages.String, Doc: "column holding time in seconds (not a channel)"},
-			{Name: FieldDelimiter, Type: stages.String, Default: ",", Doc: "field delimiter"},
-			{Name: FieldUnit, Type: stages.String, Default: "uV", Doc: "physical unit"},
+		{Name: FieldCSV, Type: contract.Object, Doc: "CSV input (header row of channel names)", Fields: []contract.Field{
+			{Name: FieldSampleRate, Type: contract.Float, Default: 0.0, Min: contract.Bound(0), Doc: "sample rate in Hz (derived from time_column when 0)"},
+			{Name: FieldTimeColumn, Type: contract.String, Doc: "column holding time in seconds (not a channel)"},
+			{Name: FieldDelimiter, Type: contract.String, Default: ",", Doc: "field delimiter"},
+			{Name: FieldUnit, Type: contract.String, Default: "uV", Doc: "physical unit"},
 		}},
 	},
-	Output: stages.Port{Name: "signals", Type: stages.Signals, Doc: "recordings.arrow + annotations.arrow"},
+	Output: contract.Port{Name: "signals", Type: contract.Signals, Doc: "recordings.arrow + annotations.arrow"},
 	Example: `- id: eeg
   kind: ingest.signals
   with:
@@ -156,31 +156,31 @@ sample_rate, samples list<float32>) and annotations.arrow (recording, onset, dur
 	New: newStage,
 }
 
-func init() { stages.Register(kind) }
+func init() { contract.Register(kind) }
 
 // Kind returns the ingest.signals kind (for tests and docs).
-func Kind() *stages.Kind { return kind }
+func Kind() *contract.Kind { return kind }
 
 type stage struct {
-	cfg     stages.Config
+	cfg     contract.Config
 	sel     *Selector
 	subject *regexp.Regexp
 	raw     RawOptions
 	csv     CSVOptions
 }
 
-func newStage(cfg stages.Config) (stages.Stage, error) {
+func newStage(cfg contract.Config) (contract.Stage, error) {
 	s := &stage{cfg: cfg}
-	var issues []stages.Issue
+	var issues []contract.Issue
 	var err error
 	if s.sel, err = NewSelector(cfg.Strings(FieldChannels)); err != nil {
-		issues = append(issues, stages.Issue{Path: []string{FieldChannels}, Msg: err.Error()})
+		issues = append(issues, contract.Issue{Path: []string{FieldChannels}, Msg: err.Error()})
 	}
 	if p := cfg.String(FieldSubjectPattern); p != "" {
 		if s.subject, err = regexp.Compile(p); err != nil {
-			issues = append(issues, stages.Issue{Path: []string{FieldSubjectPattern}, Msg: err.Error()})
+			issues = append(issues, contract.Issue{Path: []string{FieldSubjectPattern}, Msg: err.Error()})
 		} else if s.subject.NumSubexp() < 1 {
-			issues = append(issues, stages.Issue{Path: []string{FieldSubjectPattern}, Msg: "needs one capture group: the subject id"})
+			issues = append(issues, contract.Issue{Path: []string{FieldSubjectPattern}, Msg: "needs one capture group: the subject id"})
 		}
 	}
 	if cfg.String(FieldSubjectFrom) == "file" && s.subject == nil && len(issues) == 0 {
@@ -198,13 +198,13 @@ func newStage(cfg stages.Config) (stages.Stage, error) {
 	if d := c.String(FieldDelimiter); d != "" {
 		r := []rune(d)
 		if len(r) != 1 {
-			issues = append(issues, stages.Issue{Path: []string{FieldCSV, FieldDelimiter}, Msg: fmt.Sprintf("%q is not one character", d)})
+			issues = append(issues, contract.Issue{Path: []string{FieldCSV, FieldDelimiter}, Msg: fmt.Sprintf("%q is not one character", d)})
 		} else {
 			s.csv.Delimiter = r[0]
 		}
 	}
 	if len(issues) > 0 {
-		return nil, &stages.ConfigError{Issues: issues}
+		return nil, &contract.ConfigError{Issues: issues}
 	}
 	return s, nil
 }
@@ -291,7 +291,7 @@ func HashPHI(s string) string {
 	return hex.EncodeToString(h[:])
 }
 
-func (s *stage) Run(ctx context.Context, env *stages.Env) error {
+func (s *stage) Run(ctx context.Context, env *contract.Env) error {
 	// Paths come from env.Config: the executor resolves them (relative to the pipeline file)
 	// after the stage was built.
 	paths := s.cfg.Strings(FieldFiles)
@@ -421,7 +421,7 @@ func (s *stage) Run(ctx context.Context, env *stages.Env) error {
 	env.SetMetric("recordings", sum.Recordings)
 	env.SetMetric("subjects", sum.Subjects)
 	env.SetMetric("duration_s", sum.DurationS)
-	return dataset.WriteJSON(env.Out(stages.SummaryFile), sum)
+	return dataset.WriteJSON(env.Out(contract.SummaryFile), sum)
 }
 
 // subjectID returns the identifier a subject pseudonym is derived from.

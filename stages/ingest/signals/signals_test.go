@@ -13,21 +13,21 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/io/edf"
 	"github.com/biopipe/biopipe/llm"
-	"github.com/biopipe/biopipe/stages"
 	"github.com/biopipe/biopipe/testdata/gen/eeggen"
 )
 
 const testSalt = "test-project-salt"
 
-func runIngest(t *testing.T, raw map[string]any, keepGoing bool) (*stages.Env, *Set, *Summary, error) {
+func runIngest(t *testing.T, raw map[string]any, keepGoing bool) (*contract.Env, *Set, *Summary, error) {
 	t.Helper()
-	cfg, issues := stages.Check(kind.Fields, raw)
+	cfg, issues := contract.Check(kind.Fields, raw)
 	require.Empty(t, issues)
 	st, err := kind.New(cfg)
 	require.NoError(t, err)
-	env := stages.NewEnv(nil)
+	env := contract.NewEnv(nil)
 	env.StageID, env.Config, env.OutDir, env.KeepGoing = "eeg", cfg, t.TempDir(), keepGoing
 	env.ProjectSalt = func() ([]byte, error) { return []byte(testSalt), nil }
 	if err := st.Run(context.Background(), env); err != nil {
@@ -36,7 +36,7 @@ func runIngest(t *testing.T, raw map[string]any, keepGoing bool) (*stages.Env, *
 	set, err := ReadDir(env.OutDir)
 	require.NoError(t, err)
 	var sum Summary
-	b, err := os.ReadFile(env.Out(stages.SummaryFile))
+	b, err := os.ReadFile(env.Out(contract.SummaryFile))
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(b, &sum))
 	return env, set, &sum, nil
@@ -83,7 +83,7 @@ func TestIngestEDF(t *testing.T) {
 	assert.Contains(t, sum.PHIHashes, HashPHI("Testperson_01"))
 	assert.Contains(t, sum.PHIHashes, HashPHI("Testperson"))
 	assert.NotContains(t, sum.PHIHashes, HashPHI("X"))
-	for _, name := range []string{RecordingsFile, AnnotationsFile, stages.SummaryFile} {
+	for _, name := range []string{RecordingsFile, AnnotationsFile, contract.SummaryFile} {
 		b, err := os.ReadFile(env.Out(name))
 		require.NoError(t, err)
 		for _, phi := range []string{"PC-1000", "Testperson", "01-JAN-1970"} {

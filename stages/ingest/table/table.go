@@ -13,9 +13,9 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
 	"github.com/biopipe/biopipe/io/arrowio"
-	"github.com/biopipe/biopipe/stages"
 )
 
 // KindName is the registered name of the stage kind.
@@ -49,24 +49,24 @@ const (
 const MaxAutoClasses = 20
 
 // Fields is the config of ingest.table.
-var Fields = []stages.Field{
-	{Name: FieldPath, Type: stages.Path, Required: true, Doc: "the table file: .csv, .tsv (optionally .gz), .parquet, .arrow/.feather"},
-	{Name: FieldFormat, Type: stages.String, Default: arrowio.FormatAuto, Enum: arrowio.Formats, Doc: "file format; auto looks at the magic bytes, then the extension"},
-	{Name: FieldDelimiter, Type: stages.String, Doc: `field delimiter of text files, one character or "tab"; default: tab for .tsv, comma for .csv, sniffed otherwise`},
-	{Name: FieldHeader, Type: stages.Bool, Default: true, Doc: "the first row of a text file holds the column names (false: columns are col1, col2, ...)"},
-	{Name: FieldNAValues, Type: stages.Strings, Doc: `cell values read as missing (default: "", NA, N/A, NaN, ?, null)`},
-	{Name: FieldTypes, Type: stages.Map, Doc: "declared column types, column -> int|float|string; other text columns are inferred from their values (Parquet/Arrow columns are cast)", Example: "types: {zip: string, age: int}"},
-	{Name: FieldLabel, Type: stages.String, Doc: "the label (target) column; rows without a label are dropped and counted"},
-	{Name: FieldID, Type: stages.String, Doc: "the example id column (kept as text, not a feature)"},
-	{Name: FieldGroup, Type: stages.String, Doc: "the group (patient/subject) column used by grouped splits (kept as text, not a feature)"},
-	{Name: FieldTask, Type: stages.String, Default: TaskAuto, Enum: []string{TaskAuto, TaskClassification, TaskRegression},
+var Fields = []contract.Field{
+	{Name: FieldPath, Type: contract.Path, Required: true, Doc: "the table file: .csv, .tsv (optionally .gz), .parquet, .arrow/.feather"},
+	{Name: FieldFormat, Type: contract.String, Default: arrowio.FormatAuto, Enum: arrowio.Formats, Doc: "file format; auto looks at the magic bytes, then the extension"},
+	{Name: FieldDelimiter, Type: contract.String, Doc: `field delimiter of text files, one character or "tab"; default: tab for .tsv, comma for .csv, sniffed otherwise`},
+	{Name: FieldHeader, Type: contract.Bool, Default: true, Doc: "the first row of a text file holds the column names (false: columns are col1, col2, ...)"},
+	{Name: FieldNAValues, Type: contract.Strings, Doc: `cell values read as missing (default: "", NA, N/A, NaN, ?, null)`},
+	{Name: FieldTypes, Type: contract.Map, Doc: "declared column types, column -> int|float|string; other text columns are inferred from their values (Parquet/Arrow columns are cast)", Example: "types: {zip: string, age: int}"},
+	{Name: FieldLabel, Type: contract.String, Doc: "the label (target) column; rows without a label are dropped and counted"},
+	{Name: FieldID, Type: contract.String, Doc: "the example id column (kept as text, not a feature)"},
+	{Name: FieldGroup, Type: contract.String, Doc: "the group (patient/subject) column used by grouped splits (kept as text, not a feature)"},
+	{Name: FieldTask, Type: contract.String, Default: TaskAuto, Enum: []string{TaskAuto, TaskClassification, TaskRegression},
 		Doc: "auto: classification when the label is text or has at most 20 distinct integer values, else regression"},
-	{Name: FieldDrop, Type: stages.Strings, Doc: "columns to leave out"},
-	{Name: FieldBadRows, Type: stages.String, Default: "error", Enum: []string{"error", "skip"}, Doc: "a text row with the wrong number of fields: fail naming file and line, or skip and count it"},
+	{Name: FieldDrop, Type: contract.Strings, Doc: "columns to leave out"},
+	{Name: FieldBadRows, Type: contract.String, Default: "error", Enum: []string{"error", "skip"}, Doc: "a text row with the wrong number of fields: fail naming file and line, or skip and count it"},
 }
 
 func init() {
-	stages.Register(&stages.Kind{
+	contract.Register(&contract.Kind{
 		Name: KindName,
 		Doc:  "read a CSV/TSV, Parquet or Arrow table and mark its label, id and group columns",
 		Description: `Reads one table file. Text column types are inferred from all values of a column (int, float, string)
@@ -75,7 +75,7 @@ the listed columns, decides the task (classification or regression) and records 
 names. Writes data.arrow and summary.json (rows, columns, class counts, rows skipped).`,
 		Version: "1",
 		Fields:  Fields,
-		Output:  stages.Port{Name: "data", Type: stages.Table, Doc: "data.arrow with roles in its metadata; summary.json"},
+		Output:  contract.Port{Name: "data", Type: contract.Table, Doc: "data.arrow with roles in its metadata; summary.json"},
 		New:     New,
 		Example: `- id: load
   kind: ingest.table
@@ -114,7 +114,7 @@ type Summary struct {
 }
 
 // New builds the stage from a validated config.
-func New(cfg stages.Config) (stages.Stage, error) {
+func New(cfg contract.Config) (contract.Stage, error) {
 	s := &Stage{
 		Path:  cfg.String(FieldPath),
 		Label: cfg.String(FieldLabel),
@@ -123,7 +123,7 @@ func New(cfg stages.Config) (stages.Stage, error) {
 		Task:  cfg.String(FieldTask),
 		Drop:  cfg.Strings(FieldDrop),
 	}
-	var issues []stages.Issue
+	var issues []contract.Issue
 	s.Options.Format = cfg.String(FieldFormat)
 	co := &s.Options.CSV
 	co.NoHeader = cfg.Has(FieldHeader) && !cfg.Bool(FieldHeader)
@@ -138,7 +138,7 @@ func New(cfg stages.Config) (stages.Stage, error) {
 		default:
 			r, n := utf8.DecodeRuneInString(d)
 			if n != len(d) || r == '"' || r == '\n' || r == '\r' {
-				issues = append(issues, stages.Issue{Path: []string{FieldDelimiter}, Msg: fmt.Sprintf("%q is not a single delimiter character (use \"tab\" for tabs)", d)})
+				issues = append(issues, contract.Issue{Path: []string{FieldDelimiter}, Msg: fmt.Sprintf("%q is not a single delimiter character (use \"tab\" for tabs)", d)})
 			}
 			co.Delimiter = r
 		}
@@ -148,7 +148,7 @@ func New(cfg stages.Config) (stages.Stage, error) {
 		for col, v := range types {
 			k, err := arrowio.ParseKind(fmt.Sprint(v))
 			if err != nil {
-				issues = append(issues, stages.Issue{Path: []string{FieldTypes, col}, Msg: err.Error()})
+				issues = append(issues, contract.Issue{Path: []string{FieldTypes, col}, Msg: err.Error()})
 				continue
 			}
 			co.Types[col] = k
@@ -172,18 +172,18 @@ func New(cfg stages.Config) (stages.Stage, error) {
 			continue
 		}
 		if prev, dup := roles[r[1]]; dup {
-			issues = append(issues, stages.Issue{Path: []string{r[0]}, Msg: fmt.Sprintf("column %q is already the %s column", r[1], prev)})
+			issues = append(issues, contract.Issue{Path: []string{r[0]}, Msg: fmt.Sprintf("column %q is already the %s column", r[1], prev)})
 		}
 		roles[r[1]] = r[0]
 		if slices.Contains(s.Drop, r[1]) {
-			issues = append(issues, stages.Issue{Path: []string{FieldDrop}, Msg: fmt.Sprintf("column %q is the %s column and cannot be dropped", r[1], r[0])})
+			issues = append(issues, contract.Issue{Path: []string{FieldDrop}, Msg: fmt.Sprintf("column %q is the %s column and cannot be dropped", r[1], r[0])})
 		}
 	}
 	if s.Task != TaskAuto && s.Label == "" {
-		issues = append(issues, stages.Issue{Path: []string{FieldTask}, Msg: "task needs a label column (set label:)"})
+		issues = append(issues, contract.Issue{Path: []string{FieldTask}, Msg: "task needs a label column (set label:)"})
 	}
 	if len(issues) > 0 {
-		return nil, &stages.ConfigError{Issues: issues}
+		return nil, &contract.ConfigError{Issues: issues}
 	}
 	return s, nil
 }
@@ -199,12 +199,12 @@ func (s *Stage) Read(ctx context.Context) (*dataset.Frame, *Summary, error) {
 	names := f.Names()
 	for _, r := range [][2]string{{FieldLabel, s.Label}, {FieldID, s.ID}, {FieldGroup, s.Group}} {
 		if r[1] != "" && f.Col(r[1]) == nil {
-			return nil, nil, fmt.Errorf("%s: %s column %q not found%s (columns: %s)", s.Path, r[0], r[1], stages.DidYouMean(r[1], names), strings.Join(names, ", "))
+			return nil, nil, fmt.Errorf("%s: %s column %q not found%s (columns: %s)", s.Path, r[0], r[1], contract.DidYouMean(r[1], names), strings.Join(names, ", "))
 		}
 	}
 	for _, d := range s.Drop {
 		if f.Col(d) == nil {
-			return nil, nil, fmt.Errorf("%s: drop: column %q not found%s", s.Path, d, stages.DidYouMean(d, names))
+			return nil, nil, fmt.Errorf("%s: drop: column %q not found%s", s.Path, d, contract.DidYouMean(d, names))
 		}
 	}
 	f.Drop(s.Drop...)
@@ -329,7 +329,7 @@ func sortClasses(classes []string, numeric bool) {
 }
 
 // Run reads the table and writes data.arrow and summary.json.
-func (s *Stage) Run(ctx context.Context, env *stages.Env) error {
+func (s *Stage) Run(ctx context.Context, env *contract.Env) error {
 	f, sum, err := s.Read(ctx)
 	if err != nil {
 		return err
@@ -340,7 +340,7 @@ func (s *Stage) Run(ctx context.Context, env *stages.Env) error {
 	if sum.MissingLabelRows > 0 {
 		env.Log.Warn("dropped rows without a label", "stage", env.StageID, "label", s.Label, "rows", sum.MissingLabelRows)
 	}
-	if err := f.WriteFile(env.Out(stages.DataFile)); err != nil {
+	if err := f.WriteFile(env.Out(contract.DataFile)); err != nil {
 		return err
 	}
 	env.SetMetric("rows", sum.Rows)
@@ -348,5 +348,5 @@ func (s *Stage) Run(ctx context.Context, env *stages.Env) error {
 	if sum.BadRowsSkipped > 0 {
 		env.SetMetric("bad_rows_skipped", sum.BadRowsSkipped)
 	}
-	return dataset.WriteJSON(env.Out(stages.SummaryFile), sum)
+	return dataset.WriteJSON(env.Out(contract.SummaryFile), sum)
 }

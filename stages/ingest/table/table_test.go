@@ -10,25 +10,25 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
-	"github.com/biopipe/biopipe/stages"
 )
 
 func runStage(t *testing.T, raw map[string]any) (*dataset.Frame, *Summary) {
 	t.Helper()
-	cfg, issues := stages.Check(Fields, raw)
+	cfg, issues := contract.Check(Fields, raw)
 	require.Empty(t, issues)
 	st, err := New(cfg)
 	require.NoError(t, err)
-	env := stages.NewEnv(nil)
+	env := contract.NewEnv(nil)
 	env.StageID = "load"
 	env.Config = cfg
 	env.OutDir = t.TempDir()
 	require.NoError(t, st.Run(context.Background(), env))
-	f, err := dataset.ReadFile(env.Out(stages.DataFile))
+	f, err := dataset.ReadFile(env.Out(contract.DataFile))
 	require.NoError(t, err)
 	var sum Summary
-	b, err := os.ReadFile(env.Out(stages.SummaryFile))
+	b, err := os.ReadFile(env.Out(contract.SummaryFile))
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(b, &sum))
 	return f, &sum
@@ -163,11 +163,11 @@ func TestBadRows(t *testing.T) {
 	assert.Equal(t, []int{3}, s.BadLines)
 	assert.Equal(t, 2, s.Rows)
 
-	cfg, issues := stages.Check(Fields, map[string]any{"path": path})
+	cfg, issues := contract.Check(Fields, map[string]any{"path": path})
 	require.Empty(t, issues)
 	st, err := New(cfg)
 	require.NoError(t, err)
-	env := stages.NewEnv(nil)
+	env := contract.NewEnv(nil)
 	env.OutDir = t.TempDir()
 	err = st.Run(context.Background(), env)
 	assert.ErrorContains(t, err, "bad.tsv:3: row has 3 fields, want 2")
@@ -192,11 +192,11 @@ func TestConfigErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.want, func(t *testing.T) {
 			tc.raw["path"] = path
-			cfg, issues := stages.Check(Fields, tc.raw)
+			cfg, issues := contract.Check(Fields, tc.raw)
 			require.Empty(t, issues)
 			st, err := New(cfg)
 			if err == nil {
-				env := stages.NewEnv(nil)
+				env := contract.NewEnv(nil)
 				env.OutDir = t.TempDir()
 				err = st.Run(context.Background(), env)
 			}

@@ -13,8 +13,8 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
-	"github.com/biopipe/biopipe/stages"
 	"github.com/biopipe/biopipe/stages/transform/internal/tab"
 )
 
@@ -48,33 +48,33 @@ const (
 const ColAugment = "augment"
 
 // Fields is the config of transform.augment.
-var Fields = []stages.Field{
-	{Name: FieldColumn, Type: stages.String,
+var Fields = []contract.Field{
+	{Name: FieldColumn, Type: contract.String,
 		Doc: "the tensor column to augment (default: the table's only tensor feature column)"},
-	{Name: FieldCopies, Type: stages.Int, Default: 1, Min: stages.Bound(0), Max: stages.Bound(100),
+	{Name: FieldCopies, Type: contract.Int, Default: 1, Min: contract.Bound(0), Max: contract.Bound(100),
 		Doc: "augmented copies of each train row to add (val/test rows are never augmented)"},
-	{Name: FieldFlipH, Type: stages.Bool, Default: false,
+	{Name: FieldFlipH, Type: contract.Bool, Default: false,
 		Doc: "mirror left-right (the last spatial axis) with probability 1/2; off for data whose laterality matters"},
-	{Name: FieldFlipV, Type: stages.Bool, Default: false,
+	{Name: FieldFlipV, Type: contract.Bool, Default: false,
 		Doc: "mirror top-bottom (the second-last spatial axis) with probability 1/2"},
-	{Name: FieldRotate, Type: stages.Float, Default: 0.0, Min: stages.Bound(0), Max: stages.Bound(180),
+	{Name: FieldRotate, Type: contract.Float, Default: 0.0, Min: contract.Bound(0), Max: contract.Bound(180),
 		Doc: "rotate the image plane by a uniform angle in [-rotate, +rotate] degrees (bilinear); images and volumes only"},
-	{Name: FieldShift, Type: stages.Float, Default: 0.0, Min: stages.Bound(0), Max: stages.Bound(0.5),
+	{Name: FieldShift, Type: contract.Float, Default: 0.0, Min: contract.Bound(0), Max: contract.Bound(0.5),
 		Doc: "translate each spatial axis by a uniform fraction of its length in [-shift, +shift] (e.g. 0.1 = up to 10%)"},
-	{Name: FieldContrast, Type: stages.Float, Default: 0.0, Min: stages.Bound(0), Max: stages.Bound(1),
+	{Name: FieldContrast, Type: contract.Float, Default: 0.0, Min: contract.Bound(0), Max: contract.Bound(1),
 		Doc: "multiply the values by 1 + u, u uniform in [-contrast, +contrast]"},
-	{Name: FieldBrightness, Type: stages.Float, Default: 0.0, Min: stages.Bound(0),
+	{Name: FieldBrightness, Type: contract.Float, Default: 0.0, Min: contract.Bound(0),
 		Doc: "add u * sd, u uniform in [-brightness, +brightness], sd the column's standard deviation over the train rows"},
-	{Name: FieldNoise, Type: stages.Float, Default: 0.0, Min: stages.Bound(0),
+	{Name: FieldNoise, Type: contract.Float, Default: 0.0, Min: contract.Bound(0),
 		Doc: "add Gaussian noise of standard deviation noise * sd to every value (sd as for brightness)"},
-	{Name: FieldFill, Type: stages.String, Default: FillEdge, Enum: []string{FillEdge, FillConstant},
+	{Name: FieldFill, Type: contract.String, Default: FillEdge, Enum: []string{FillEdge, FillConstant},
 		Doc: "values brought in from outside the image by rotate/shift: edge (nearest border value) or constant (fill_value)"},
-	{Name: FieldFillValue, Type: stages.Float, Default: 0.0,
+	{Name: FieldFillValue, Type: contract.Float, Default: 0.0,
 		Doc: "the constant for fill: constant"},
 }
 
 func init() {
-	stages.Register(&stages.Kind{
+	contract.Register(&contract.Kind{
 		Name: KindName,
 		Doc:  "add seeded, randomly flipped/rotated/shifted/intensity-jittered copies of the train rows of a tensor column",
 		Description: `For each of copies rounds, every row whose split is "train" gets one augmented copy, appended
@@ -89,7 +89,7 @@ val or test.`,
 		Version: "1",
 		Fields:  Fields,
 		Inputs:  tab.InputPort,
-		Output:  stages.Port{Name: "data", Type: stages.Table, Doc: "the table with augmented train rows appended"},
+		Output:  contract.Port{Name: "data", Type: contract.Table, Doc: "the table with augmented train rows appended"},
 		New:     New,
 		Example: `- id: augment
   kind: transform.augment
@@ -124,7 +124,7 @@ type Summary struct {
 }
 
 // New builds the stage from a validated config.
-func New(cfg stages.Config) (stages.Stage, error) {
+func New(cfg contract.Config) (contract.Stage, error) {
 	o := Options{
 		Column: cfg.String(FieldColumn), Copies: cfg.Int(FieldCopies),
 		FlipH: cfg.Bool(FieldFlipH), FlipV: cfg.Bool(FieldFlipV),
@@ -132,7 +132,7 @@ func New(cfg stages.Config) (stages.Stage, error) {
 		Contrast: cfg.Float(FieldContrast), Brightness: cfg.Float(FieldBrightness), Noise: cfg.Float(FieldNoise),
 		Fill: cfg.String(FieldFill), FillValue: cfg.Float(FieldFillValue),
 	}
-	return stages.StageFunc(func(ctx context.Context, env *stages.Env) error {
+	return contract.StageFunc(func(ctx context.Context, env *contract.Env) error {
 		f, err := tab.Load(env)
 		if err != nil {
 			return err
@@ -145,7 +145,7 @@ func New(cfg stages.Config) (stages.Stage, error) {
 		if err := tab.Write(env, out, nil); err != nil {
 			return err
 		}
-		return dataset.WriteJSON(env.Out(stages.SummaryFile), sum)
+		return dataset.WriteJSON(env.Out(contract.SummaryFile), sum)
 	}), nil
 }
 
@@ -229,7 +229,7 @@ func tensorColumn(f *dataset.Frame, name string) (*dataset.Column, error) {
 		c := f.Col(name)
 		if c == nil {
 			msg := ""
-			if s := stages.Suggest(name, f.Names()); s != "" {
+			if s := contract.Suggest(name, f.Names()); s != "" {
 				msg = fmt.Sprintf(" (did you mean %q?)", s)
 			}
 			return nil, fmt.Errorf("column: %q not found%s", name, msg)

@@ -14,8 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
-	"github.com/biopipe/biopipe/stages"
 )
 
 // images returns n random [h, w, c] images with label, group, id and split columns
@@ -206,24 +206,24 @@ func TestErrors(t *testing.T) {
 
 func TestStage(t *testing.T) {
 	in := t.TempDir()
-	require.NoError(t, images(8, []int{4, 4, 1}).WriteFile(filepath.Join(in, stages.DataFile)))
-	k, err := stages.Default.Get(KindName)
+	require.NoError(t, images(8, []int{4, 4, 1}).WriteFile(filepath.Join(in, contract.DataFile)))
+	k, err := contract.Default.Get(KindName)
 	require.NoError(t, err)
-	cfg, issues := stages.Check(k.Fields, map[string]any{"copies": 2, "rotate": 10, "shift": 0.1, "flip_horizontal": true})
+	cfg, issues := contract.Check(k.Fields, map[string]any{"copies": 2, "rotate": 10, "shift": 0.1, "flip_horizontal": true})
 	require.Empty(t, issues)
 	st, err := k.New(cfg)
 	require.NoError(t, err)
 	run := func() *dataset.Frame {
-		env := stages.NewEnv(nil)
+		env := contract.NewEnv(nil)
 		env.StageID, env.Config, env.Seed, env.OutDir = "aug", cfg, 7, t.TempDir()
-		env.Inputs = []stages.Input{{StageID: "up", Type: stages.Table, Port: "data", Dir: in}}
+		env.Inputs = []contract.Input{{StageID: "up", Type: contract.Table, Port: "data", Dir: in}}
 		require.NoError(t, st.Run(context.Background(), env))
-		b, err := os.ReadFile(filepath.Join(env.OutDir, stages.SummaryFile))
+		b, err := os.ReadFile(filepath.Join(env.OutDir, contract.SummaryFile))
 		require.NoError(t, err)
 		var sum Summary
 		require.NoError(t, json.Unmarshal(b, &sum))
 		assert.Equal(t, 8, sum.AddedRows)
-		f, err := dataset.ReadFile(filepath.Join(env.OutDir, stages.DataFile))
+		f, err := dataset.ReadFile(filepath.Join(env.OutDir, contract.DataFile))
 		require.NoError(t, err)
 		return f
 	}
@@ -238,7 +238,7 @@ func TestStage(t *testing.T) {
 
 // TestExampleValidates checks that the documented example is valid config.
 func TestExampleValidates(t *testing.T) {
-	k, err := stages.Default.Get(KindName)
+	k, err := contract.Default.Get(KindName)
 	require.NoError(t, err)
 	var list []struct {
 		Kind string         `yaml:"kind"`
@@ -247,7 +247,7 @@ func TestExampleValidates(t *testing.T) {
 	require.NoError(t, yaml.Unmarshal([]byte(k.Example), &list), k.Example)
 	require.Len(t, list, 1)
 	assert.Equal(t, KindName, list[0].Kind)
-	cfg, issues := stages.Check(k.Fields, list[0].With)
+	cfg, issues := contract.Check(k.Fields, list[0].With)
 	require.Empty(t, issues)
 	_, err = k.New(cfg)
 	require.NoError(t, err)

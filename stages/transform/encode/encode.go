@@ -8,8 +8,8 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
-	"github.com/biopipe/biopipe/stages"
 	"github.com/biopipe/biopipe/stages/transform/internal/tab"
 )
 
@@ -33,17 +33,17 @@ const (
 )
 
 // Fields is the config of transform.encode.
-var Fields = []stages.Field{
-	{Name: FieldMethod, Type: stages.String, Default: OneHot, Enum: []string{OneHot, Ordinal},
+var Fields = []contract.Field{
+	{Name: FieldMethod, Type: contract.String, Default: OneHot, Enum: []string{OneHot, Ordinal},
 		Doc: `onehot: one 0/1 float column "name=category" per category; ordinal: one int column holding the category's index`},
-	{Name: FieldColumns, Type: stages.Strings, Doc: "columns to encode (default: every text feature column); numeric columns may be listed too"},
-	{Name: FieldMaxCategories, Type: stages.Int, Default: 100, Min: stages.Bound(1), Doc: "a column with more categories in the train split is an error (likely an identifier: mark it as id or drop it)"},
-	{Name: FieldUnknown, Type: stages.String, Default: Ignore, Enum: []string{Ignore, Error},
+	{Name: FieldColumns, Type: contract.Strings, Doc: "columns to encode (default: every text feature column); numeric columns may be listed too"},
+	{Name: FieldMaxCategories, Type: contract.Int, Default: 100, Min: contract.Bound(1), Doc: "a column with more categories in the train split is an error (likely an identifier: mark it as id or drop it)"},
+	{Name: FieldUnknown, Type: contract.String, Default: Ignore, Enum: []string{Ignore, Error},
 		Doc: "a category absent from the train split: ignore (onehot: all zeros; ordinal: -1) or error"},
 }
 
 func init() {
-	stages.Register(&stages.Kind{
+	contract.Register(&contract.Kind{
 		Name: KindName,
 		Doc:  "one-hot or ordinal encoding of text feature columns, categories fitted on the train split",
 		Description: `Collects the categories of each chosen column in the train split (all rows when there is
@@ -53,7 +53,7 @@ The categories of every column are written to params.json.`,
 		Version: "1",
 		Fields:  Fields,
 		Inputs:  tab.InputPort,
-		Output:  stages.Port{Name: "data", Type: stages.Table, Doc: "the table with encoded columns; params.json"},
+		Output:  contract.Port{Name: "data", Type: contract.Table, Doc: "the table with encoded columns; params.json"},
 		New:     New,
 		Example: `- id: encode
   kind: transform.encode
@@ -85,14 +85,14 @@ type Encoding struct {
 }
 
 // New builds the stage from a validated config.
-func New(cfg stages.Config) (stages.Stage, error) {
+func New(cfg contract.Config) (contract.Stage, error) {
 	o := Options{
 		Method:        cfg.String(FieldMethod),
 		Columns:       cfg.Strings(FieldColumns),
 		MaxCategories: cfg.Int(FieldMaxCategories),
 		Unknown:       cfg.String(FieldUnknown),
 	}
-	return stages.StageFunc(func(ctx context.Context, env *stages.Env) error {
+	return contract.StageFunc(func(ctx context.Context, env *contract.Env) error {
 		f, err := tab.Load(env)
 		if err != nil {
 			return err

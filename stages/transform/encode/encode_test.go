@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
-	"github.com/biopipe/biopipe/stages"
 	"github.com/biopipe/biopipe/stages/transform/internal/tab"
 )
 
@@ -70,16 +70,16 @@ func TestErrors(t *testing.T) {
 
 func TestStageRun(t *testing.T) {
 	in := t.TempDir()
-	require.NoError(t, sample().WriteFile(filepath.Join(in, stages.DataFile)))
-	cfg, issues := stages.Check(Fields, map[string]any{})
+	require.NoError(t, sample().WriteFile(filepath.Join(in, contract.DataFile)))
+	cfg, issues := contract.Check(Fields, map[string]any{})
 	require.Empty(t, issues)
 	st, err := New(cfg)
 	require.NoError(t, err)
-	env := stages.NewEnv(nil)
+	env := contract.NewEnv(nil)
 	env.StageID, env.OutDir = "encode", t.TempDir()
-	env.Inputs = []stages.Input{{StageID: "impute", Type: stages.Table, Port: "data", Dir: in}}
+	env.Inputs = []contract.Input{{StageID: "impute", Type: contract.Table, Port: "data", Dir: in}}
 	require.NoError(t, st.Run(context.Background(), env))
-	out, err := dataset.ReadFile(env.Out(stages.DataFile))
+	out, err := dataset.ReadFile(env.Out(contract.DataFile))
 	require.NoError(t, err)
 	assert.NotNil(t, out.Col("smoking=yes"))
 	var p Params

@@ -11,17 +11,17 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
 	"github.com/biopipe/biopipe/io/expr"
-	"github.com/biopipe/biopipe/stages"
 	"github.com/biopipe/biopipe/stages/transform/internal/tab"
 )
 
 // FieldColumn is the config field naming the tensor column, shared by all three kinds.
 const FieldColumn = "column"
 
-func columnField() stages.Field {
-	return stages.Field{Name: FieldColumn, Type: stages.String, Default: dataset.ColTensor,
+func columnField() contract.Field {
+	return contract.Field{Name: FieldColumn, Type: contract.String, Default: dataset.ColTensor,
 		Doc: "the tensor column holding one expression vector per sample (genes in its biopipe.features metadata)"}
 }
 

@@ -15,9 +15,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
 	"github.com/biopipe/biopipe/io/expr"
-	"github.com/biopipe/biopipe/stages"
 )
 
 // frame builds a table of n samples x len(genes) values with a split column (every 4th
@@ -65,23 +65,23 @@ func geneNames(g int) []string {
 // runStage runs a registered kind on f and returns the output frame and artifact folder.
 func runStage(t *testing.T, kind string, f *dataset.Frame, raw map[string]any) (*dataset.Frame, string, error) {
 	t.Helper()
-	k, err := stages.Default.Get(kind)
+	k, err := contract.Default.Get(kind)
 	require.NoError(t, err)
-	cfg, issues := stages.Check(k.Fields, raw)
+	cfg, issues := contract.Check(k.Fields, raw)
 	require.Empty(t, issues)
 	st, err := k.New(cfg)
 	if err != nil {
 		return nil, "", err
 	}
 	in := t.TempDir()
-	require.NoError(t, f.WriteFile(filepath.Join(in, stages.DataFile)))
-	env := stages.NewEnv(nil)
+	require.NoError(t, f.WriteFile(filepath.Join(in, contract.DataFile)))
+	env := contract.NewEnv(nil)
 	env.StageID, env.Config, env.OutDir = "t", cfg, t.TempDir()
-	env.Inputs = []stages.Input{{StageID: "up", Port: "data", Type: stages.Table, Dir: in}}
+	env.Inputs = []contract.Input{{StageID: "up", Port: "data", Type: contract.Table, Dir: in}}
 	if err := st.Run(context.Background(), env); err != nil {
 		return nil, "", err
 	}
-	out, err := dataset.ReadFile(env.Out(stages.DataFile))
+	out, err := dataset.ReadFile(env.Out(contract.DataFile))
 	require.NoError(t, err)
 	return out, env.OutDir, nil
 }
@@ -192,7 +192,7 @@ func TestSelectFeatures(t *testing.T) {
 	assert.Equal(t, []int{2}, out.Col("x").Shape)
 	assert.Equal(t, x[2], out.Col("x").T[0])
 	var sum SelectSummary
-	b, err := os.ReadFile(filepath.Join(dir, stages.SummaryFile))
+	b, err := os.ReadFile(filepath.Join(dir, contract.SummaryFile))
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(b, &sum))
 	assert.Equal(t, 6, sum.GenesIn)
@@ -217,11 +217,11 @@ func TestSelectFeatures(t *testing.T) {
 	assert.Equal(t, []string{"LOW", "RARE"}, got)
 
 	// config checks
-	k, _ := stages.Default.Get(SelectKind)
-	cfg, _ := stages.Check(k.Fields, map[string]any{})
+	k, _ := contract.Default.Get(SelectKind)
+	cfg, _ := contract.Check(k.Fields, map[string]any{})
 	_, err = k.New(cfg)
 	require.ErrorContains(t, err, "nothing to select")
-	cfg, _ = stages.Check(k.Fields, map[string]any{"genes": []any{"A"}, "top_n": 5})
+	cfg, _ = contract.Check(k.Fields, map[string]any{"genes": []any{"A"}, "top_n": 5})
 	_, err = k.New(cfg)
 	require.ErrorContains(t, err, "replaces min_counts, min_samples and top_n")
 }
@@ -280,7 +280,7 @@ func TestReduceMatchesSVD(t *testing.T) {
 			require.NotNil(t, out.Col("PC3"))
 			assert.Nil(t, out.Col("x"))
 			var sum ReduceSummary
-			b, err := os.ReadFile(filepath.Join(dir, stages.SummaryFile))
+			b, err := os.ReadFile(filepath.Join(dir, contract.SummaryFile))
 			require.NoError(t, err)
 			require.NoError(t, json.Unmarshal(b, &sum))
 

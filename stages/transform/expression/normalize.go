@@ -7,8 +7,8 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
-	"github.com/biopipe/biopipe/stages"
 	"github.com/biopipe/biopipe/stages/transform/internal/tab"
 )
 
@@ -32,16 +32,16 @@ const (
 )
 
 // NormalizeFields is the config of transform.normalize.
-var NormalizeFields = []stages.Field{
+var NormalizeFields = []contract.Field{
 	columnField(),
-	{Name: FieldMethods, Type: stages.Strings, Default: []any{CPM, Log1p}, Enum: []string{CPM, Log1p, Log2, ZScore, Quantile},
+	{Name: FieldMethods, Type: contract.Strings, Default: []any{CPM, Log1p}, Enum: []string{CPM, Log1p, Log2, ZScore, Quantile},
 		Doc: "steps applied in order: cpm (scale each sample to target_sum), log1p (ln(1+x)), log2 (log2(1+x)), zscore (per gene, mean and sd from the train split), quantile (every sample mapped onto the mean sorted train sample)"},
-	{Name: FieldTargetSum, Type: stages.Float, Default: 1e6, Min: stages.Bound(1e-9), Doc: "cpm: the total each sample is scaled to (1e6 = counts per million; 1e4 as scanpy's normalize_total)"},
-	{Name: FieldClip, Type: stages.Float, Default: 0, Min: stages.Bound(0), Doc: "zscore: clip values to [-clip, clip] (0 = no clipping; scanpy uses 10)"},
+	{Name: FieldTargetSum, Type: contract.Float, Default: 1e6, Min: contract.Bound(1e-9), Doc: "cpm: the total each sample is scaled to (1e6 = counts per million; 1e4 as scanpy's normalize_total)"},
+	{Name: FieldClip, Type: contract.Float, Default: 0, Min: contract.Bound(0), Doc: "zscore: clip values to [-clip, clip] (0 = no clipping; scanpy uses 10)"},
 }
 
 func init() {
-	stages.Register(&stages.Kind{
+	contract.Register(&contract.Kind{
 		Name: NormalizeKind,
 		Doc:  "normalise expression vectors: library size (CPM), log1p, per-gene z-score, quantile",
 		Description: `Applies the listed methods in order to the tensor column. cpm and log1p act on each sample
@@ -52,7 +52,7 @@ reported. params.json holds the fitted parameters; summary.json the steps and co
 		Version: "1",
 		Fields:  NormalizeFields,
 		Inputs:  tab.InputPort,
-		Output:  stages.Port{Name: "data", Type: stages.Table, Doc: "the table with the normalised tensor column"},
+		Output:  contract.Port{Name: "data", Type: contract.Table, Doc: "the table with the normalised tensor column"},
 		New:     newNormalize,
 		Example: `- id: norm
   kind: transform.normalize
@@ -83,13 +83,13 @@ type NormalizeParams struct {
 	QuantileTarget []float64 `json:"quantile_reference,omitempty"`
 }
 
-func newNormalize(cfg stages.Config) (stages.Stage, error) {
+func newNormalize(cfg contract.Config) (contract.Stage, error) {
 	o := NormalizeOptions{Column: cfg.String(FieldColumn), Methods: cfg.Strings(FieldMethods),
 		TargetSum: cfg.Float(FieldTargetSum), Clip: cfg.Float(FieldClip)}
 	if len(o.Methods) == 0 {
-		return nil, &stages.ConfigError{Issues: []stages.Issue{{Path: []string{FieldMethods}, Msg: "list at least one method"}}}
+		return nil, &contract.ConfigError{Issues: []contract.Issue{{Path: []string{FieldMethods}, Msg: "list at least one method"}}}
 	}
-	return stages.StageFunc(func(ctx context.Context, env *stages.Env) error {
+	return contract.StageFunc(func(ctx context.Context, env *contract.Env) error {
 		f, err := tab.Load(env)
 		if err != nil {
 			return err
@@ -104,7 +104,7 @@ func newNormalize(cfg stages.Config) (stages.Stage, error) {
 		if err := tab.Write(env, f, p); err != nil {
 			return err
 		}
-		return dataset.WriteJSON(env.Out(stages.SummaryFile), map[string]any{
+		return dataset.WriteJSON(env.Out(contract.SummaryFile), map[string]any{
 			"methods": p.Methods, "fit_on": p.FitOn, "fit_rows": p.FitRows, "rows": f.NumRows(),
 			"zero_library_samples": p.ZeroLibrary, "constant_genes": p.ConstantGenes})
 	}), nil

@@ -16,7 +16,7 @@ import (
 	_ "github.com/biopipe/biopipe/stages/ingest/expression"
 	_ "github.com/biopipe/biopipe/stages/transform/split"
 
-	"github.com/biopipe/biopipe/stages"
+	"github.com/biopipe/biopipe/contract"
 )
 
 // chain runs the kinds one after another, each on the previous artifact.
@@ -27,16 +27,16 @@ func chain(t *testing.T, steps []struct {
 	t.Helper()
 	var dirs []string
 	for i, s := range steps {
-		k, err := stages.Default.Get(s.kind)
+		k, err := contract.Default.Get(s.kind)
 		require.NoError(t, err)
-		cfg, issues := stages.Check(k.Fields, s.with)
+		cfg, issues := contract.Check(k.Fields, s.with)
 		require.Empty(t, issues, s.kind)
 		st, err := k.New(cfg)
 		require.NoError(t, err, s.kind)
-		env := stages.NewEnv(nil)
+		env := contract.NewEnv(nil)
 		env.StageID, env.Config, env.OutDir, env.Seed = s.kind, cfg, t.TempDir(), 7
 		if i > 0 {
-			env.Inputs = []stages.Input{{StageID: steps[i-1].kind, Port: "data", Type: stages.Table, Dir: dirs[i-1]}}
+			env.Inputs = []contract.Input{{StageID: steps[i-1].kind, Port: "data", Type: contract.Table, Dir: dirs[i-1]}}
 		}
 		require.NoError(t, st.Run(context.Background(), env), s.kind)
 		dirs = append(dirs, env.OutDir)
@@ -61,11 +61,11 @@ func TestSim10xSeparable(t *testing.T) {
 		{SelectKind, map[string]any{"min_samples": 3, "top_n": 2000}},
 		{ReduceKind, map[string]any{"n_components": 20}},
 	})
-	f, err := dataset.ReadFile(filepath.Join(dirs[4], stages.DataFile))
+	f, err := dataset.ReadFile(filepath.Join(dirs[4], contract.DataFile))
 	require.NoError(t, err)
 	require.Equal(t, 800, f.NumRows())
 	var sum ReduceSummary
-	b, err := os.ReadFile(filepath.Join(dirs[4], stages.SummaryFile))
+	b, err := os.ReadFile(filepath.Join(dirs[4], contract.SummaryFile))
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(b, &sum))
 	assert.Equal(t, 2000, sum.Genes)

@@ -6,13 +6,13 @@ import (
 
 	"gonum.org/v1/plot/vg"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
 	"github.com/biopipe/biopipe/plots"
-	"github.com/biopipe/biopipe/stages"
 )
 
 // Figure is an entry of summary.json's "figures" list, which reports pick up.
-type Figure = stages.SummaryFigure
+type Figure = contract.SummaryFigure
 
 // pcaScatter draws PC1 against PC2 coloured by the label (or the split when there is no
 // categorical label).

@@ -10,9 +10,9 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
 	"github.com/biopipe/biopipe/io/expr"
-	"github.com/biopipe/biopipe/stages"
 	"github.com/biopipe/biopipe/stages/transform/internal/tab"
 )
 
@@ -39,19 +39,19 @@ const (
 const ComponentsFile = "components.arrow"
 
 // ReduceFields is the config of transform.reduce.
-var ReduceFields = []stages.Field{
+var ReduceFields = []contract.Field{
 	columnField(),
-	{Name: FieldComponents, Type: stages.Int, Default: 50, Min: stages.Bound(1), Doc: "number of principal components (at most the number of fit rows and of genes)"},
-	{Name: FieldCenter, Type: stages.Bool, Default: true, Doc: "subtract the per-gene mean (fitted on the train split)"},
-	{Name: FieldScale, Type: stages.Bool, Default: false, Doc: "divide each gene by its sd (fitted on the train split) before the PCA"},
-	{Name: FieldOutput, Type: stages.String, Default: OutColumns, Enum: []string{OutColumns, OutTensor},
+	{Name: FieldComponents, Type: contract.Int, Default: 50, Min: contract.Bound(1), Doc: "number of principal components (at most the number of fit rows and of genes)"},
+	{Name: FieldCenter, Type: contract.Bool, Default: true, Doc: "subtract the per-gene mean (fitted on the train split)"},
+	{Name: FieldScale, Type: contract.Bool, Default: false, Doc: "divide each gene by its sd (fitted on the train split) before the PCA"},
+	{Name: FieldOutput, Type: contract.String, Default: OutColumns, Enum: []string{OutColumns, OutTensor},
 		Doc: "columns: one float column per component (PC1, PC2, ...), handy in pandas and plots; tensor: replace the column by a tensor of the components"},
-	{Name: FieldPrefix, Type: stages.String, Default: "PC", Doc: "name prefix of the component columns"},
-	{Name: FieldPlot, Type: stages.Bool, Default: true, Doc: "draw pca.png (PC1 against PC2, coloured by label) and scree.png for the report"},
+	{Name: FieldPrefix, Type: contract.String, Default: "PC", Doc: "name prefix of the component columns"},
+	{Name: FieldPlot, Type: contract.Bool, Default: true, Doc: "draw pca.png (PC1 against PC2, coloured by label) and scree.png for the report"},
 }
 
 func init() {
-	stages.Register(&stages.Kind{
+	contract.Register(&contract.Kind{
 		Name: ReduceKind,
 		Doc:  "principal component analysis (gonum) of the expression vectors, fitted on the train split",
 		Description: `Fits a PCA on the train split (all rows without a split column) and projects every row onto
@@ -62,7 +62,7 @@ components.arrow the loadings (one row per gene, one column per component) and t
 		Version: "1",
 		Fields:  ReduceFields,
 		Inputs:  tab.InputPort,
-		Output:  stages.Port{Name: "data", Type: stages.Table, Doc: "the table with the component scores in place of the expression column"},
+		Output:  contract.Port{Name: "data", Type: contract.Table, Doc: "the table with the component scores in place of the expression column"},
 		New:     newReduce,
 		Example: `- id: pca
   kind: transform.reduce
@@ -107,10 +107,10 @@ type PCA struct {
 	scores     []float32 // of the last Reduce, row-major rows x components
 }
 
-func newReduce(cfg stages.Config) (stages.Stage, error) {
+func newReduce(cfg contract.Config) (contract.Stage, error) {
 	o := ReduceOptions{Column: cfg.String(FieldColumn), Components: cfg.Int(FieldComponents), Center: cfg.Bool(FieldCenter),
 		Scale: cfg.Bool(FieldScale), Output: cfg.String(FieldOutput), Prefix: cfg.String(FieldPrefix), Plot: cfg.Bool(FieldPlot)}
-	return stages.StageFunc(func(ctx context.Context, env *stages.Env) error {
+	return contract.StageFunc(func(ctx context.Context, env *contract.Env) error {
 		f, err := tab.Load(env)
 		if err != nil {
 			return err
@@ -145,13 +145,13 @@ func newReduce(cfg stages.Config) (stages.Stage, error) {
 			env.Log.Warn("fewer components than asked", "stage", env.StageID, "asked", o.Components, "got", s.Components)
 		}
 		env.SetMetric("pca_variance_explained", s.Cumulative[len(s.Cumulative)-1])
-		if err := f.WriteFile(env.Out(stages.DataFile)); err != nil {
+		if err := f.WriteFile(env.Out(contract.DataFile)); err != nil {
 			return err
 		}
 		if err := p.componentsFrame().WriteFile(env.Out(ComponentsFile)); err != nil {
 			return err
 		}
-		return dataset.WriteJSON(env.Out(stages.SummaryFile), s)
+		return dataset.WriteJSON(env.Out(contract.SummaryFile), s)
 	}), nil
 }
 

@@ -9,8 +9,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
-	"github.com/biopipe/biopipe/stages"
 	"github.com/biopipe/biopipe/stages/transform/internal/tab"
 )
 
@@ -35,20 +35,20 @@ const (
 )
 
 // SelectFields is the config of transform.select_features.
-var SelectFields = []stages.Field{
+var SelectFields = []contract.Field{
 	columnField(),
-	{Name: FieldMinCounts, Type: stages.Float, Default: 0, Min: stages.Bound(0), Doc: "keep genes whose total over the fit rows is at least this"},
-	{Name: FieldMinSamples, Type: stages.Int, Default: 0, Min: stages.Bound(0), Doc: "keep genes with a non-zero value in at least this many fit rows"},
-	{Name: FieldTopN, Type: stages.Int, Default: 0, Min: stages.Bound(0), Doc: "then keep the top_n most variable genes (0 = keep all that pass the filters)"},
-	{Name: FieldMethod, Type: stages.String, Default: Dispersion, Enum: []string{Variance, Dispersion},
+	{Name: FieldMinCounts, Type: contract.Float, Default: 0, Min: contract.Bound(0), Doc: "keep genes whose total over the fit rows is at least this"},
+	{Name: FieldMinSamples, Type: contract.Int, Default: 0, Min: contract.Bound(0), Doc: "keep genes with a non-zero value in at least this many fit rows"},
+	{Name: FieldTopN, Type: contract.Int, Default: 0, Min: contract.Bound(0), Doc: "then keep the top_n most variable genes (0 = keep all that pass the filters)"},
+	{Name: FieldMethod, Type: contract.String, Default: Dispersion, Enum: []string{Variance, Dispersion},
 		Doc: "variability for top_n: variance, or dispersion (variance/mean, z-scored within bins of mean expression, as Seurat and scanpy's 'seurat' flavour)"},
-	{Name: FieldBins, Type: stages.Int, Default: 20, Min: stages.Bound(1), Advanced: true, Doc: "dispersion: number of mean-expression bins"},
-	{Name: FieldGenes, Type: stages.Strings, Doc: "keep exactly these genes, in this order (instead of the filters)"},
-	{Name: FieldGenesFile, Type: stages.Path, Doc: "keep the genes listed in this file, one per line (# comments allowed)"},
+	{Name: FieldBins, Type: contract.Int, Default: 20, Min: contract.Bound(1), Advanced: true, Doc: "dispersion: number of mean-expression bins"},
+	{Name: FieldGenes, Type: contract.Strings, Doc: "keep exactly these genes, in this order (instead of the filters)"},
+	{Name: FieldGenesFile, Type: contract.Path, Doc: "keep the genes listed in this file, one per line (# comments allowed)"},
 }
 
 func init() {
-	stages.Register(&stages.Kind{
+	contract.Register(&contract.Kind{
 		Name: SelectKind,
 		Doc:  "keep a subset of genes: count filters, top-N highly variable genes, or an explicit list",
 		Description: `Filters the genes of the tensor column: min_counts and min_samples drop rarely detected genes,
@@ -60,7 +60,7 @@ selection; summary.json lists the counts and the first selected genes, params.js
 		Version: "1",
 		Fields:  SelectFields,
 		Inputs:  tab.InputPort,
-		Output:  stages.Port{Name: "data", Type: stages.Table, Doc: "the table with the selected genes"},
+		Output:  contract.Port{Name: "data", Type: contract.Table, Doc: "the table with the selected genes"},
 		New:     newSelect,
 		Example: `- id: hvg
   kind: transform.select_features
@@ -92,25 +92,25 @@ type SelectSummary struct {
 	Genes         []string `json:"-"`
 }
 
-func newSelect(cfg stages.Config) (stages.Stage, error) {
+func newSelect(cfg contract.Config) (contract.Stage, error) {
 	o := SelectOptions{Column: cfg.String(FieldColumn), MinCounts: cfg.Float(FieldMinCounts), MinSamples: cfg.Int(FieldMinSamples),
 		TopN: cfg.Int(FieldTopN), Method: cfg.String(FieldMethod), Bins: cfg.Int(FieldBins), Genes: cfg.Strings(FieldGenes)}
 	file := cfg.String(FieldGenesFile)
 	explicit := len(o.Genes) > 0 || file != ""
-	var issues []stages.Issue
+	var issues []contract.Issue
 	if len(o.Genes) > 0 && file != "" {
-		issues = append(issues, stages.Issue{Path: []string{FieldGenesFile}, Msg: "give genes or genes_file, not both"})
+		issues = append(issues, contract.Issue{Path: []string{FieldGenesFile}, Msg: "give genes or genes_file, not both"})
 	}
 	if explicit && (o.TopN > 0 || o.MinCounts > 0 || o.MinSamples > 0) {
-		issues = append(issues, stages.Issue{Path: []string{FieldGenes}, Msg: "an explicit gene list replaces min_counts, min_samples and top_n; drop those"})
+		issues = append(issues, contract.Issue{Path: []string{FieldGenes}, Msg: "an explicit gene list replaces min_counts, min_samples and top_n; drop those"})
 	}
 	if !explicit && o.TopN == 0 && o.MinCounts == 0 && o.MinSamples == 0 {
-		issues = append(issues, stages.Issue{Msg: "nothing to select: set min_counts, min_samples, top_n, genes or genes_file"})
+		issues = append(issues, contract.Issue{Msg: "nothing to select: set min_counts, min_samples, top_n, genes or genes_file"})
 	}
 	if len(issues) > 0 {
-		return nil, &stages.ConfigError{Issues: issues}
+		return nil, &contract.ConfigError{Issues: issues}
 	}
-	return stages.StageFunc(func(ctx context.Context, env *stages.Env) error {
+	return contract.StageFunc(func(ctx context.Context, env *contract.Env) error {
 		if file != "" {
 			genes, err := readGeneList(file)
 			if err != nil {
@@ -130,7 +130,7 @@ func newSelect(cfg stages.Config) (stages.Stage, error) {
 		if err := tab.Write(env, f, map[string]any{"genes": s.Genes}); err != nil {
 			return err
 		}
-		return dataset.WriteJSON(env.Out(stages.SummaryFile), s)
+		return dataset.WriteJSON(env.Out(contract.SummaryFile), s)
 	}), nil
 }
 
@@ -180,7 +180,7 @@ func SelectFeatures(f *dataset.Frame, o SelectOptions) (*SelectSummary, error) {
 			i, ok := index[g]
 			if !ok {
 				msg := ""
-				if sg := stages.Suggest(g, genes); sg != "" {
+				if sg := contract.Suggest(g, genes); sg != "" {
 					msg = fmt.Sprintf(" (did you mean %q?)", sg)
 				}
 				return nil, fmt.Errorf("gene %q is not in column %q%s", g, o.Column, msg)

@@ -10,8 +10,8 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
-	"github.com/biopipe/biopipe/stages"
 	"github.com/biopipe/biopipe/stages/transform/internal/tab"
 )
 
@@ -35,16 +35,16 @@ const (
 )
 
 // Fields is the config of transform.impute.
-var Fields = []stages.Field{
-	{Name: FieldStrategy, Type: stages.String, Default: Mean, Enum: []string{Mean, Median, MostFrequent, Constant},
+var Fields = []contract.Field{
+	{Name: FieldStrategy, Type: contract.String, Default: Mean, Enum: []string{Mean, Median, MostFrequent, Constant},
 		Doc: "fill value of each column: mean, median, most frequent value (ties: the smallest) or a constant; text columns use most_frequent under mean/median"},
-	{Name: FieldColumns, Type: stages.Strings, Doc: "columns to impute (default: every non-tensor feature column)"},
-	{Name: FieldFillValue, Type: stages.Float, Default: 0.0, Doc: "constant: the value for numeric columns"},
-	{Name: FieldFillText, Type: stages.String, Default: "missing", Doc: "constant: the value for text columns"},
+	{Name: FieldColumns, Type: contract.Strings, Doc: "columns to impute (default: every non-tensor feature column)"},
+	{Name: FieldFillValue, Type: contract.Float, Default: 0.0, Doc: "constant: the value for numeric columns"},
+	{Name: FieldFillText, Type: contract.String, Default: "missing", Doc: "constant: the value for text columns"},
 }
 
 func init() {
-	stages.Register(&stages.Kind{
+	contract.Register(&contract.Kind{
 		Name: KindName,
 		Doc:  "fill missing feature values with a mean, median, most frequent value or constant fitted on the train split",
 		Description: `Fits one fill value per column on the train split (all rows when there is no split
@@ -54,7 +54,7 @@ cells filled per column are written to params.json.`,
 		Version: "1",
 		Fields:  Fields,
 		Inputs:  tab.InputPort,
-		Output:  stages.Port{Name: "data", Type: stages.Table, Doc: "the table without missing feature values; params.json"},
+		Output:  contract.Port{Name: "data", Type: contract.Table, Doc: "the table without missing feature values; params.json"},
 		New:     New,
 		Example: `- id: impute
   kind: transform.impute
@@ -87,14 +87,14 @@ type Filled struct {
 }
 
 // New builds the stage from a validated config.
-func New(cfg stages.Config) (stages.Stage, error) {
+func New(cfg contract.Config) (contract.Stage, error) {
 	o := Options{
 		Strategy:  cfg.String(FieldStrategy),
 		Columns:   cfg.Strings(FieldColumns),
 		FillValue: cfg.Float(FieldFillValue),
 		FillText:  cfg.String(FieldFillText),
 	}
-	return stages.StageFunc(func(ctx context.Context, env *stages.Env) error {
+	return contract.StageFunc(func(ctx context.Context, env *contract.Env) error {
 		f, err := tab.Load(env)
 		if err != nil {
 			return err

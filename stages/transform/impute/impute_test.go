@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
-	"github.com/biopipe/biopipe/stages"
 	"github.com/biopipe/biopipe/stages/transform/internal/tab"
 )
 
@@ -115,16 +115,16 @@ func TestStageRun(t *testing.T) {
 	in := t.TempDir()
 	f := sample()
 	f.Drop("sex")
-	require.NoError(t, f.WriteFile(filepath.Join(in, stages.DataFile)))
-	cfg, issues := stages.Check(Fields, map[string]any{"strategy": "median"})
+	require.NoError(t, f.WriteFile(filepath.Join(in, contract.DataFile)))
+	cfg, issues := contract.Check(Fields, map[string]any{"strategy": "median"})
 	require.Empty(t, issues)
 	st, err := New(cfg)
 	require.NoError(t, err)
-	env := stages.NewEnv(nil)
+	env := contract.NewEnv(nil)
 	env.StageID, env.OutDir = "impute", t.TempDir()
-	env.Inputs = []stages.Input{{StageID: "split", Type: stages.Table, Port: "data", Dir: in}}
+	env.Inputs = []contract.Input{{StageID: "split", Type: contract.Table, Port: "data", Dir: in}}
 	require.NoError(t, st.Run(context.Background(), env))
-	out, err := dataset.ReadFile(env.Out(stages.DataFile))
+	out, err := dataset.ReadFile(env.Out(contract.DataFile))
 	require.NoError(t, err)
 	m, err := out.Features(nil)
 	require.NoError(t, err)

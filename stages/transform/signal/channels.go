@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
-	"github.com/biopipe/biopipe/stages"
 	"github.com/biopipe/biopipe/stages/ingest/signals"
 	"github.com/biopipe/biopipe/stages/transform/signal/dsp"
 )
@@ -20,7 +20,7 @@ const (
 	FieldRename  = "rename"
 )
 
-var resampleKind = &stages.Kind{
+var resampleKind = &contract.Kind{
 	Name:    "transform.resample",
 	Doc:     "resample channels to a common rate (anti-aliased, polyphase)",
 	Version: "1",
@@ -28,23 +28,23 @@ var resampleKind = &stages.Kind{
 Kaiser-windowed sinc FIR low-pass at the lower Nyquist frequency (as scipy.signal.resample_poly),
 so content above the new Nyquist frequency is removed before decimation. Annotations keep
 their times.`,
-	Fields: []stages.Field{
-		{Name: FieldRate, Type: stages.Float, Required: true, Min: stages.Bound(0.001), Doc: "target sample rate in Hz"},
+	Fields: []contract.Field{
+		{Name: FieldRate, Type: contract.Float, Required: true, Min: contract.Bound(0.001), Doc: "target sample rate in Hz"},
 		channelsField,
 	},
 	Inputs:  signalsIn,
 	Output:  signalsOut,
 	Example: "- id: r128\n  kind: transform.resample\n  inputs: [eeg]\n  with: {rate: 128}",
-	New: func(cfg stages.Config) (stages.Stage, error) {
+	New: func(cfg contract.Config) (contract.Stage, error) {
 		sel, issues := selector(cfg, FieldChannels)
 		if err := configError(issues); err != nil {
 			return nil, err
 		}
-		return stages.StageFunc(func(ctx context.Context, env *stages.Env) error { return runResample(ctx, env, cfg, sel) }), nil
+		return contract.StageFunc(func(ctx context.Context, env *contract.Env) error { return runResample(ctx, env, cfg, sel) }), nil
 	},
 }
 
-func runResample(ctx context.Context, env *stages.Env, cfg stages.Config, sel *signals.Selector) error {
+func runResample(ctx context.Context, env *contract.Env, cfg contract.Config, sel *signals.Selector) error {
 	set, err := loadSignals(env)
 	if err != nil {
 		return err
@@ -79,10 +79,10 @@ func runResample(ctx context.Context, env *stages.Env, cfg stages.Config, sel *s
 	if err := set.WriteDir(env.OutDir); err != nil {
 		return err
 	}
-	return dataset.WriteJSON(env.Out(stages.SummaryFile), map[string]any{"rate": rate, "channels_resampled": from})
+	return dataset.WriteJSON(env.Out(contract.SummaryFile), map[string]any{"rate": rate, "channels_resampled": from})
 }
 
-var referenceKind = &stages.Kind{
+var referenceKind = &contract.Kind{
 	Name:    "transform.reference",
 	Doc:     "re-reference channels to their average or to named reference channels",
 	Version: "1",
@@ -90,27 +90,27 @@ var referenceKind = &stages.Kind{
 uses the mean of the selected channels (common average reference); ref: [A1, A2] uses the
 mean of those channels (linked mastoids), which are then dropped unless drop_ref is false.
 The channels involved must share one sample rate and length (resample first if not).`,
-	Fields: []stages.Field{
-		{Name: FieldRef, Type: stages.Strings, Default: []string{"average"}, Doc: `"average", or the names of the reference channels`},
-		{Name: FieldDropRef, Type: stages.Bool, Default: true, Doc: "drop named reference channels after use"},
+	Fields: []contract.Field{
+		{Name: FieldRef, Type: contract.Strings, Default: []string{"average"}, Doc: `"average", or the names of the reference channels`},
+		{Name: FieldDropRef, Type: contract.Bool, Default: true, Doc: "drop named reference channels after use"},
 		channelsField,
 	},
 	Inputs:  signalsIn,
 	Output:  signalsOut,
 	Example: "- id: car\n  kind: transform.reference\n  inputs: [eeg]\n  with: {ref: [average]}",
-	New: func(cfg stages.Config) (stages.Stage, error) {
+	New: func(cfg contract.Config) (contract.Stage, error) {
 		sel, issues := selector(cfg, FieldChannels)
 		if len(cfg.Strings(FieldRef)) == 0 {
-			issues = append(issues, stages.Issue{Path: []string{FieldRef}, Msg: `give "average" or channel names`})
+			issues = append(issues, contract.Issue{Path: []string{FieldRef}, Msg: `give "average" or channel names`})
 		}
 		if err := configError(issues); err != nil {
 			return nil, err
 		}
-		return stages.StageFunc(func(ctx context.Context, env *stages.Env) error { return runReference(env, cfg, sel) }), nil
+		return contract.StageFunc(func(ctx context.Context, env *contract.Env) error { return runReference(env, cfg, sel) }), nil
 	},
 }
 
-func runReference(env *stages.Env, cfg stages.Config, sel *signals.Selector) error {
+func runReference(env *contract.Env, cfg contract.Config, sel *signals.Selector) error {
 	set, err := loadSignals(env)
 	if err != nil {
 		return err
@@ -177,7 +177,7 @@ func runReference(env *stages.Env, cfg stages.Config, sel *signals.Selector) err
 	if err := set.WriteDir(env.OutDir); err != nil {
 		return err
 	}
-	return dataset.WriteJSON(env.Out(stages.SummaryFile), map[string]any{"ref": refs, "dropped_ref": !average && cfg.Bool(FieldDropRef)})
+	return dataset.WriteJSON(env.Out(contract.SummaryFile), map[string]any{"ref": refs, "dropped_ref": !average && cfg.Bool(FieldDropRef)})
 }
 
 func names(chs []*signals.Channel) string {
@@ -191,22 +191,22 @@ func names(chs []*signals.Channel) string {
 	return s
 }
 
-var channelsKind = &stages.Kind{
+var channelsKind = &contract.Kind{
 	Name:    "transform.channels",
 	Doc:     "pick, drop and rename channels by name or pattern",
 	Version: "1",
 	Description: `Keeps the channels matched by pick (all when empty; plain names fix the order), then removes
 those matched by drop, then renames (old: new). Patterns are case-insensitive globs or "re:"
 regular expressions. A recording left with no channel is an error.`,
-	Fields: []stages.Field{
-		{Name: FieldPick, Type: stages.Strings, Doc: "channels to keep"},
-		{Name: FieldDrop, Type: stages.Strings, Doc: "channels to remove"},
-		{Name: FieldRename, Type: stages.Map, Doc: "old name: new name"},
+	Fields: []contract.Field{
+		{Name: FieldPick, Type: contract.Strings, Doc: "channels to keep"},
+		{Name: FieldDrop, Type: contract.Strings, Doc: "channels to remove"},
+		{Name: FieldRename, Type: contract.Map, Doc: "old name: new name"},
 	},
 	Inputs:  signalsIn,
 	Output:  signalsOut,
 	Example: "- id: eegonly\n  kind: transform.channels\n  inputs: [eeg]\n  with: {pick: ['EEG*'], drop: ['EEG A*']}",
-	New: func(cfg stages.Config) (stages.Stage, error) {
+	New: func(cfg contract.Config) (contract.Stage, error) {
 		pick, issues := selector(cfg, FieldPick)
 		drop, more := selector(cfg, FieldDrop)
 		issues = append(issues, more...)
@@ -214,7 +214,7 @@ regular expressions. A recording left with no channel is an error.`,
 		for k, v := range cfg.MapOf(FieldRename) {
 			s, ok := v.(string)
 			if !ok || s == "" {
-				issues = append(issues, stages.Issue{Path: []string{FieldRename, k}, Msg: "new name must be a non-empty string"})
+				issues = append(issues, contract.Issue{Path: []string{FieldRename, k}, Msg: "new name must be a non-empty string"})
 				continue
 			}
 			rename[k] = s
@@ -222,7 +222,7 @@ regular expressions. A recording left with no channel is an error.`,
 		if err := configError(issues); err != nil {
 			return nil, err
 		}
-		return stages.StageFunc(func(ctx context.Context, env *stages.Env) error {
+		return contract.StageFunc(func(ctx context.Context, env *contract.Env) error {
 			set, err := loadSignals(env)
 			if err != nil {
 				return err
@@ -248,13 +248,13 @@ regular expressions. A recording left with no channel is an error.`,
 			if err := set.WriteDir(env.OutDir); err != nil {
 				return err
 			}
-			return dataset.WriteJSON(env.Out(stages.SummaryFile), map[string]any{"channels": kept})
+			return dataset.WriteJSON(env.Out(contract.SummaryFile), map[string]any{"channels": kept})
 		}), nil
 	},
 }
 
 func init() {
-	stages.Register(resampleKind)
-	stages.Register(referenceKind)
-	stages.Register(channelsKind)
+	contract.Register(resampleKind)
+	contract.Register(referenceKind)
+	contract.Register(channelsKind)
 }

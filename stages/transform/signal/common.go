@@ -15,7 +15,7 @@ import (
 	"runtime"
 	"sync"
 
-	"github.com/biopipe/biopipe/stages"
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/stages/ingest/signals"
 )
 
@@ -24,14 +24,14 @@ const (
 	FieldChannels = "channels"
 )
 
-var signalsIn = []stages.Port{{Name: "signals", Type: stages.Signals, Doc: "continuous recordings"}}
-var signalsOut = stages.Port{Name: "signals", Type: stages.Signals, Doc: "recordings.arrow + annotations.arrow"}
+var signalsIn = []contract.Port{{Name: "signals", Type: contract.Signals, Doc: "continuous recordings"}}
+var signalsOut = contract.Port{Name: "signals", Type: contract.Signals, Doc: "recordings.arrow + annotations.arrow"}
 
-var channelsField = stages.Field{Name: FieldChannels, Type: stages.Strings,
+var channelsField = contract.Field{Name: FieldChannels, Type: contract.Strings,
 	Doc: `channels to transform: names or globs ("EEG*"), "re:" for a regular expression; empty = all (others pass unchanged)`}
 
 // loadSignals reads the signals artifact on the "signals" port.
-func loadSignals(env *stages.Env) (*signals.Set, error) {
+func loadSignals(env *contract.Env) (*signals.Set, error) {
 	in, err := env.One("signals")
 	if err != nil {
 		return nil, err
@@ -102,17 +102,17 @@ func toF32(x []float64) []float32 {
 	return out
 }
 
-func selector(cfg stages.Config, field string) (*signals.Selector, []stages.Issue) {
+func selector(cfg contract.Config, field string) (*signals.Selector, []contract.Issue) {
 	sel, err := signals.NewSelector(cfg.Strings(field))
 	if err != nil {
-		return nil, []stages.Issue{{Path: []string{field}, Msg: err.Error()}}
+		return nil, []contract.Issue{{Path: []string{field}, Msg: err.Error()}}
 	}
 	return sel, nil
 }
 
-func configError(issues []stages.Issue) error {
+func configError(issues []contract.Issue) error {
 	if len(issues) == 0 {
 		return nil
 	}
-	return &stages.ConfigError{Issues: issues}
+	return &contract.ConfigError{Issues: issues}
 }

@@ -13,8 +13,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
-	"github.com/biopipe/biopipe/stages"
 	"github.com/biopipe/biopipe/stages/ingest/signals"
 )
 
@@ -50,7 +50,7 @@ const (
 	RoleProvenance = "provenance"
 )
 
-var epochKind = &stages.Kind{
+var epochKind = &contract.Kind{
 	Name:    "transform.epoch",
 	Doc:     "cut recordings into labelled windows: a tensor table [samples, channels]",
 	Version: "1",
@@ -69,21 +69,21 @@ Without labels the table has no label column.
 Windows that leave their recording segment are skipped; with reject > 0 a window whose
 peak-to-peak amplitude exceeds reject (physical units) on any channel is rejected. Both are
 counted in summary.json. The selected channels must share one sample rate.`,
-	Fields: []stages.Field{
-		{Name: FieldMode, Type: stages.String, Default: "events", Enum: []string{"events", "sliding"}, Doc: "window placement"},
-		{Name: FieldTMin, Type: stages.Float, Default: 0.0, Doc: "events: window start relative to the event, s"},
-		{Name: FieldTMax, Type: stages.Float, Default: 1.0, Doc: "events: window end relative to the event, s"},
-		{Name: FieldBaseline, Type: stages.Floats, Doc: "events: [start, end] s relative to the event for baseline correction"},
-		{Name: FieldEventMap, Type: stages.Map, Doc: "events: annotation text -> label (others ignored)"},
-		{Name: FieldLength, Type: stages.Float, Default: 2.0, Min: stages.Bound(0), Doc: "sliding: window length, s"},
-		{Name: FieldStep, Type: stages.Float, Default: 1.0, Min: stages.Bound(0), Doc: "sliding: step between windows, s"},
-		{Name: FieldLabels, Type: stages.Path, Doc: "sliding: CSV of labels (source, label[, onset, duration])"},
-		{Name: FieldReject, Type: stages.Float, Default: 0.0, Min: stages.Bound(0), Doc: "peak-to-peak rejection threshold (0 = off)"},
-		{Name: FieldClasses, Type: stages.Strings, Doc: "class order (default: sorted labels)"},
-		{Name: FieldChannels, Type: stages.Strings, Doc: `channels of the tensor, in this order for plain names: names, globs ("EEG*") or "re:" regular expressions; empty = all`},
+	Fields: []contract.Field{
+		{Name: FieldMode, Type: contract.String, Default: "events", Enum: []string{"events", "sliding"}, Doc: "window placement"},
+		{Name: FieldTMin, Type: contract.Float, Default: 0.0, Doc: "events: window start relative to the event, s"},
+		{Name: FieldTMax, Type: contract.Float, Default: 1.0, Doc: "events: window end relative to the event, s"},
+		{Name: FieldBaseline, Type: contract.Floats, Doc: "events: [start, end] s relative to the event for baseline correction"},
+		{Name: FieldEventMap, Type: contract.Map, Doc: "events: annotation text -> label (others ignored)"},
+		{Name: FieldLength, Type: contract.Float, Default: 2.0, Min: contract.Bound(0), Doc: "sliding: window length, s"},
+		{Name: FieldStep, Type: contract.Float, Default: 1.0, Min: contract.Bound(0), Doc: "sliding: step between windows, s"},
+		{Name: FieldLabels, Type: contract.Path, Doc: "sliding: CSV of labels (source, label[, onset, duration])"},
+		{Name: FieldReject, Type: contract.Float, Default: 0.0, Min: contract.Bound(0), Doc: "peak-to-peak rejection threshold (0 = off)"},
+		{Name: FieldClasses, Type: contract.Strings, Doc: "class order (default: sorted labels)"},
+		{Name: FieldChannels, Type: contract.Strings, Doc: `channels of the tensor, in this order for plain names: names, globs ("EEG*") or "re:" regular expressions; empty = all`},
 	},
 	Inputs: signalsIn,
-	Output: stages.Port{Name: "table", Type: stages.Table, Doc: "one row per window"},
+	Output: contract.Port{Name: "table", Type: contract.Table, Doc: "one row per window"},
 	Example: `- id: epochs
   kind: transform.epoch
   inputs: [filtered]
@@ -95,15 +95,15 @@ counted in summary.json. The selected channels must share one sample rate.`,
 	New: newEpoch,
 }
 
-func init() { stages.Register(epochKind) }
+func init() { contract.Register(epochKind) }
 
 type epochStage struct {
-	cfg      stages.Config
+	cfg      contract.Config
 	sel      *signals.Selector
 	eventMap map[string]string
 }
 
-func newEpoch(cfg stages.Config) (stages.Stage, error) {
+func newEpoch(cfg contract.Config) (contract.Stage, error) {
 	sel, issues := selector(cfg, FieldChannels)
 	s := &epochStage{cfg: cfg, sel: sel, eventMap: map[string]string{}}
 	for k, v := range cfg.MapOf(FieldEventMap) {
@@ -113,21 +113,21 @@ func newEpoch(cfg stages.Config) (stages.Stage, error) {
 		case int, float64, bool:
 			s.eventMap[k] = fmt.Sprint(x)
 		default:
-			issues = append(issues, stages.Issue{Path: []string{FieldEventMap, k}, Msg: "label must be a scalar"})
+			issues = append(issues, contract.Issue{Path: []string{FieldEventMap, k}, Msg: "label must be a scalar"})
 		}
 	}
 	if cfg.String(FieldMode) == "events" {
 		if cfg.Float(FieldTMax) <= cfg.Float(FieldTMin) {
-			issues = append(issues, stages.Issue{Path: []string{FieldTMax}, Msg: fmt.Sprintf("tmax (%g) must be greater than tmin (%g)", cfg.Float(FieldTMax), cfg.Float(FieldTMin))})
+			issues = append(issues, contract.Issue{Path: []string{FieldTMax}, Msg: fmt.Sprintf("tmax (%g) must be greater than tmin (%g)", cfg.Float(FieldTMax), cfg.Float(FieldTMin))})
 		}
 		if b := cfg.Floats(FieldBaseline); len(b) > 0 {
 			if len(b) != 2 || b[0] >= b[1] || b[0] < cfg.Float(FieldTMin) || b[1] > cfg.Float(FieldTMax) {
-				issues = append(issues, stages.Issue{Path: []string{FieldBaseline}, Msg: "give [start, end] with tmin <= start < end <= tmax"})
+				issues = append(issues, contract.Issue{Path: []string{FieldBaseline}, Msg: "give [start, end] with tmin <= start < end <= tmax"})
 			}
 		}
 	} else {
 		if cfg.Float(FieldLength) <= 0 || cfg.Float(FieldStep) <= 0 {
-			issues = append(issues, stages.Issue{Path: []string{FieldLength}, Msg: "length and step must be positive"})
+			issues = append(issues, contract.Issue{Path: []string{FieldLength}, Msg: "length and step must be positive"})
 		}
 	}
 	if err := configError(issues); err != nil {
@@ -164,7 +164,7 @@ type window struct {
 	hasLab bool
 }
 
-func (s *epochStage) Run(ctx context.Context, env *stages.Env) error {
+func (s *epochStage) Run(ctx context.Context, env *contract.Env) error {
 	set, err := loadSignals(env)
 	if err != nil {
 		return err
@@ -373,7 +373,7 @@ func (s *epochStage) Run(ctx context.Context, env *stages.Env) error {
 		return fmt.Errorf("no epochs: %d windows outside recordings, %d rejected, %d unlabelled, ignored events %v",
 			sum.OutsideRecording, sum.Rejected, sum.Unlabelled, sum.IgnoredEvents)
 	}
-	if err := f.WriteFile(env.Out(stages.DataFile)); err != nil {
+	if err := f.WriteFile(env.Out(contract.DataFile)); err != nil {
 		return err
 	}
 	sum.Epochs = f.NumRows()
@@ -381,7 +381,7 @@ func (s *epochStage) Run(ctx context.Context, env *stages.Env) error {
 	env.SetMetric("epochs", sum.Epochs)
 	env.SetMetric("epochs_rejected", sum.Rejected)
 	env.Log.Info("epochs", "stage", env.StageID, "epochs", sum.Epochs, "rejected", sum.Rejected, "outside", sum.OutsideRecording)
-	return dataset.WriteJSON(env.Out(stages.SummaryFile), sum)
+	return dataset.WriteJSON(env.Out(contract.SummaryFile), sum)
 }
 
 // labelTable holds the labels of sliding windows.

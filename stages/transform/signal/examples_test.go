@@ -7,13 +7,13 @@ import (
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
-	"github.com/biopipe/biopipe/stages"
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/stages/ingest/signals"
 )
 
 // TestExamplesValidate checks that every signal kind's documented example is valid config.
 func TestExamplesValidate(t *testing.T) {
-	kinds := []*stages.Kind{signals.Kind(), filterKind, resampleKind, referenceKind, channelsKind, epochKind, standardizeKind}
+	kinds := []*contract.Kind{signals.Kind(), filterKind, resampleKind, referenceKind, channelsKind, epochKind, standardizeKind}
 	for _, k := range kinds {
 		t.Run(k.Name, func(t *testing.T) {
 			var list []struct {
@@ -27,11 +27,11 @@ func TestExamplesValidate(t *testing.T) {
 			if list[0].With == nil {
 				list[0].With = map[string]any{}
 			}
-			cfg, issues := stages.Check(k.Fields, list[0].With)
+			cfg, issues := contract.Check(k.Fields, list[0].With)
 			require.Empty(t, issues)
 			_, err := k.New(cfg)
 			require.NoError(t, err)
-			got, err := stages.Default.Get(k.Name)
+			got, err := contract.Default.Get(k.Name)
 			require.NoError(t, err)
 			assert.Same(t, k, got, "registered")
 		})

@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
-	"github.com/biopipe/biopipe/stages"
 	"github.com/biopipe/biopipe/stages/ingest/signals"
 	"github.com/biopipe/biopipe/stages/transform/signal/dsp"
 )
@@ -20,7 +20,7 @@ const (
 	FieldNotchOrder = "notch_order"
 )
 
-var filterKind = &stages.Kind{
+var filterKind = &contract.Kind{
 	Name:    "transform.filter",
 	Doc:     "zero-phase Butterworth band-pass, high-pass, low-pass and notch filtering",
 	Version: "1",
@@ -29,13 +29,13 @@ squared) with a Butterworth filter designed as second-order sections: low alone 
 high-pass, high alone a low-pass, both a band-pass. notch removes narrow bands (line noise
 and harmonics) with band-stop Butterworth filters of notch_width Hz. Edges are handled as
 scipy.signal.sosfiltfilt does (odd extension, steady-state initial conditions).`,
-	Fields: []stages.Field{
-		{Name: FieldLow, Type: stages.Float, Min: stages.Bound(0), Doc: "high-pass edge in Hz (0 or absent = none)"},
-		{Name: FieldHigh, Type: stages.Float, Min: stages.Bound(0), Doc: "low-pass edge in Hz (0 or absent = none)"},
-		{Name: FieldOrder, Type: stages.Int, Default: 4, Min: stages.Bound(1), Max: stages.Bound(12), Doc: "Butterworth order"},
-		{Name: FieldNotch, Type: stages.Floats, Min: stages.Bound(0), Doc: "notch frequencies in Hz, e.g. [50, 100]"},
-		{Name: FieldNotchWidth, Type: stages.Float, Default: 2.0, Min: stages.Bound(0.01), Doc: "width of each notch in Hz"},
-		{Name: FieldNotchOrder, Type: stages.Int, Default: 2, Min: stages.Bound(1), Max: stages.Bound(8), Doc: "Butterworth order of each notch"},
+	Fields: []contract.Field{
+		{Name: FieldLow, Type: contract.Float, Min: contract.Bound(0), Doc: "high-pass edge in Hz (0 or absent = none)"},
+		{Name: FieldHigh, Type: contract.Float, Min: contract.Bound(0), Doc: "low-pass edge in Hz (0 or absent = none)"},
+		{Name: FieldOrder, Type: contract.Int, Default: 4, Min: contract.Bound(1), Max: contract.Bound(12), Doc: "Butterworth order"},
+		{Name: FieldNotch, Type: contract.Floats, Min: contract.Bound(0), Doc: "notch frequencies in Hz, e.g. [50, 100]"},
+		{Name: FieldNotchWidth, Type: contract.Float, Default: 2.0, Min: contract.Bound(0.01), Doc: "width of each notch in Hz"},
+		{Name: FieldNotchOrder, Type: contract.Int, Default: 2, Min: contract.Bound(1), Max: contract.Bound(8), Doc: "Butterworth order of each notch"},
 		channelsField,
 	},
 	Inputs: signalsIn,
@@ -47,21 +47,21 @@ scipy.signal.sosfiltfilt does (odd extension, steady-state initial conditions).`
 	New: newFilter,
 }
 
-func init() { stages.Register(filterKind) }
+func init() { contract.Register(filterKind) }
 
 type filterStage struct {
-	cfg stages.Config
+	cfg contract.Config
 	sel *signals.Selector
 }
 
-func newFilter(cfg stages.Config) (stages.Stage, error) {
+func newFilter(cfg contract.Config) (contract.Stage, error) {
 	sel, issues := selector(cfg, FieldChannels)
 	lo, hi := cfg.Float(FieldLow), cfg.Float(FieldHigh)
 	if lo > 0 && hi > 0 && lo >= hi {
-		issues = append(issues, stages.Issue{Path: []string{FieldLow}, Msg: fmt.Sprintf("low (%g Hz) must be below high (%g Hz)", lo, hi)})
+		issues = append(issues, contract.Issue{Path: []string{FieldLow}, Msg: fmt.Sprintf("low (%g Hz) must be below high (%g Hz)", lo, hi)})
 	}
 	if lo == 0 && hi == 0 && len(cfg.Floats(FieldNotch)) == 0 {
-		issues = append(issues, stages.Issue{Msg: "set low, high or notch"})
+		issues = append(issues, contract.Issue{Msg: "set low, high or notch"})
 	}
 	if err := configError(issues); err != nil {
 		return nil, err
@@ -70,7 +70,7 @@ func newFilter(cfg stages.Config) (stages.Stage, error) {
 }
 
 // Design returns the filter cascade for a sample rate: the band filter then the notches.
-func designFilters(cfg stages.Config, fs float64) ([]dsp.SOS, error) {
+func designFilters(cfg contract.Config, fs float64) ([]dsp.SOS, error) {
 	var out []dsp.SOS
 	lo, hi, order := cfg.Float(FieldLow), cfg.Float(FieldHigh), cfg.Int(FieldOrder)
 	var sos dsp.SOS
@@ -103,7 +103,7 @@ func designFilters(cfg stages.Config, fs float64) ([]dsp.SOS, error) {
 	return out, nil
 }
 
-func (s *filterStage) Run(ctx context.Context, env *stages.Env) error {
+func (s *filterStage) Run(ctx context.Context, env *contract.Env) error {
 	set, err := loadSignals(env)
 	if err != nil {
 		return err
@@ -147,7 +147,7 @@ func (s *filterStage) Run(ctx context.Context, env *stages.Env) error {
 	if err := set.WriteDir(env.OutDir); err != nil {
 		return err
 	}
-	return dataset.WriteJSON(env.Out(stages.SummaryFile), map[string]any{
+	return dataset.WriteJSON(env.Out(contract.SummaryFile), map[string]any{
 		"channels_filtered": filtered, "low": s.cfg.Float(FieldLow), "high": s.cfg.Float(FieldHigh),
 		"order": s.cfg.Int(FieldOrder), "notch": s.cfg.Floats(FieldNotch), "zero_phase": true,
 	})

@@ -9,9 +9,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
 	"github.com/biopipe/biopipe/pipelines"
-	"github.com/biopipe/biopipe/stages"
 	_ "github.com/biopipe/biopipe/stages/all"
 	"github.com/biopipe/biopipe/testdata/gen/eeggen"
 )
@@ -57,7 +57,7 @@ stages:
 	require.NoError(t, os.WriteFile(file, []byte(yaml), 0o644))
 	src, err := pipelines.Load(file, nil)
 	require.NoError(t, err)
-	plan, err := pipelines.Validate(src, stages.Default)
+	plan, err := pipelines.Validate(src, contract.Default)
 	require.NoError(t, err)
 	work := filepath.Join(dir, "work")
 	m, err := pipelines.Run(context.Background(), plan, pipelines.Options{WorkDir: work})
@@ -66,7 +66,7 @@ stages:
 	// Find the scaled table in the store and check its shape and subject-wise split.
 	var f *dataset.Frame
 	require.NoError(t, filepath.WalkDir(work, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || d.Name() != stages.DataFile {
+		if err != nil || d.IsDir() || d.Name() != contract.DataFile {
 			return err
 		}
 		g, err := dataset.ReadFile(p)

@@ -14,30 +14,30 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
-	"github.com/biopipe/biopipe/stages"
 	"github.com/biopipe/biopipe/stages/ingest/signals"
 	"github.com/biopipe/biopipe/stages/transform/signal/dsp"
 	"github.com/biopipe/biopipe/testdata/gen/eeggen"
 )
 
-func run(t *testing.T, k *stages.Kind, raw map[string]any, in stages.Input) (*stages.Env, error) {
+func run(t *testing.T, k *contract.Kind, raw map[string]any, in contract.Input) (*contract.Env, error) {
 	t.Helper()
-	cfg, issues := stages.Check(k.Fields, raw)
+	cfg, issues := contract.Check(k.Fields, raw)
 	require.Empty(t, issues)
 	st, err := k.New(cfg)
 	if err != nil {
 		return nil, err
 	}
-	env := stages.NewEnv(nil)
+	env := contract.NewEnv(nil)
 	env.StageID, env.Kind, env.Config, env.OutDir = "s", k.Name, cfg, t.TempDir()
 	env.ProjectSalt = func() ([]byte, error) { return []byte("test-project-salt"), nil }
-	env.Inputs = []stages.Input{in}
+	env.Inputs = []contract.Input{in}
 	return env, st.Run(context.Background(), env)
 }
 
-func sigIn(dir string) stages.Input {
-	return stages.Input{Port: "signals", Type: stages.Signals, Dir: dir}
+func sigIn(dir string) contract.Input {
+	return contract.Input{Port: "signals", Type: contract.Signals, Dir: dir}
 }
 
 // writeSet writes a hand-made signals artifact.
@@ -135,8 +135,8 @@ func TestResampleReferenceChannels(t *testing.T) {
 	assert.ErrorContains(t, err, "no channel left")
 }
 
-func readSummary(t *testing.T, env *stages.Env, v any) {
-	b, err := os.ReadFile(env.Out(stages.SummaryFile))
+func readSummary(t *testing.T, env *contract.Env, v any) {
+	b, err := os.ReadFile(env.Out(contract.SummaryFile))
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(b, v))
 }
@@ -161,7 +161,7 @@ func TestEpochEvents(t *testing.T) {
 	env, err := run(t, epochKind, map[string]any{"tmin": -0.2, "tmax": 0.5, "baseline": []any{-0.2, 0}, "reject": 100,
 		"event_map": map[string]any{"T1": "rest", "T2": "motor"}, "channels": []any{"B", "A"}}, sigIn(writeSet(t, set)))
 	require.NoError(t, err)
-	f, err := dataset.ReadFile(env.Out(stages.DataFile))
+	f, err := dataset.ReadFile(env.Out(contract.DataFile))
 	require.NoError(t, err)
 	require.Equal(t, 2, f.NumRows())
 	x := f.Col("x")
@@ -212,7 +212,7 @@ func TestEpochSliding(t *testing.T) {
 	require.NoError(t, os.WriteFile(labels, []byte("source,label,onset,duration\na.edf,sleep,0,5\na.edf,wake,5,3\nb.edf,wake,,\n"), 0o644))
 	env, err := run(t, epochKind, map[string]any{"mode": "sliding", "length": 2, "step": 1, "labels": labels}, sigIn(writeSet(t, set)))
 	require.NoError(t, err)
-	f, err := dataset.ReadFile(env.Out(stages.DataFile))
+	f, err := dataset.ReadFile(env.Out(contract.DataFile))
 	require.NoError(t, err)
 	// a.edf: windows start 0..8 s, centres 1..9 s: 1-4 sleep, 5-7 wake, 8-9 unlabelled; b.edf: 9 wake.
 	assert.Equal(t, 7+9, f.NumRows())
@@ -225,7 +225,7 @@ func TestEpochSliding(t *testing.T) {
 	// Without labels: an unlabelled table.
 	env, err = run(t, epochKind, map[string]any{"mode": "sliding", "length": 5, "step": 5}, sigIn(writeSet(t, set)))
 	require.NoError(t, err)
-	f, err = dataset.ReadFile(env.Out(stages.DataFile))
+	f, err = dataset.ReadFile(env.Out(contract.DataFile))
 	require.NoError(t, err)
 	assert.Equal(t, 4, f.NumRows())
 	assert.Nil(t, f.Label())
@@ -243,10 +243,10 @@ func TestStandardizeChannels(t *testing.T) {
 	f.Set(&dataset.Column{Name: "x", Kind: dataset.Tensor, Shape: []int{3, 2}, T: x})
 	f.Set(&dataset.Column{Name: dataset.ColSplit, Kind: dataset.String, S: []string{"train", "train", "test", "val"}})
 	dir := t.TempDir()
-	require.NoError(t, f.WriteFile(filepath.Join(dir, stages.DataFile)))
-	env, err := run(t, standardizeKind, map[string]any{}, stages.Input{Port: "table", Type: stages.Table, Dir: dir})
+	require.NoError(t, f.WriteFile(filepath.Join(dir, contract.DataFile)))
+	env, err := run(t, standardizeKind, map[string]any{}, contract.Input{Port: "table", Type: contract.Table, Dir: dir})
 	require.NoError(t, err)
-	out, err := dataset.ReadFile(env.Out(stages.DataFile))
+	out, err := dataset.ReadFile(env.Out(contract.DataFile))
 	require.NoError(t, err)
 	// channel 0 train values 1,2,3,5,6,7: mean 4, std sqrt(14/3); channel 1 ten times that.
 	std := math.Sqrt(14.0 / 3)
@@ -265,15 +265,15 @@ func TestEEGPipeline(t *testing.T) {
 	o := eeggen.Default()
 	o.Subjects, o.Events = 2, 20
 	require.NoError(t, eeggen.Generate(dir, o))
-	ingest, err := stages.Default.Get("ingest.signals")
+	ingest, err := contract.Default.Get("ingest.signals")
 	require.NoError(t, err)
-	env, err := run(t, ingest, map[string]any{"files": []any{dir}}, stages.Input{})
+	env, err := run(t, ingest, map[string]any{"files": []any{dir}}, contract.Input{})
 	require.NoError(t, err)
 	env, err = run(t, filterKind, map[string]any{"low": 1, "high": 40, "notch": []any{50}}, sigIn(env.OutDir))
 	require.NoError(t, err)
 	env, err = run(t, epochKind, map[string]any{"tmin": 0, "tmax": 1, "event_map": map[string]any{"T1": "alpha", "T2": "beta"}, "reject": 400}, sigIn(env.OutDir))
 	require.NoError(t, err)
-	f, err := dataset.ReadFile(env.Out(stages.DataFile))
+	f, err := dataset.ReadFile(env.Out(contract.DataFile))
 	require.NoError(t, err)
 	assert.Equal(t, 40, f.NumRows())
 	assert.Equal(t, []int{128, 4}, f.Col("x").Shape)

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
-	"github.com/biopipe/biopipe/stages"
 )
 
 // Field names and metadata keys of transform.standardize_channels.
@@ -21,7 +21,7 @@ const (
 	MetaChannelStd  = "biopipe.channel_std"
 )
 
-var standardizeKind = &stages.Kind{
+var standardizeKind = &contract.Kind{
 	Name:    "transform.standardize_channels",
 	Doc:     "per-channel standardisation of a tensor column, fitted on the training split",
 	Version: "1",
@@ -31,34 +31,34 @@ whose split is fit_on (train by default, so no statistic leaks from validation o
 rows), and rescales every row to (x - mean) / (std + eps). A table without a split column
 is fitted on all rows (logged). The statistics are kept in the column's metadata
 (biopipe.channel_mean, biopipe.channel_std) and in summary.json.`,
-	Fields: []stages.Field{
-		{Name: FieldColumn, Type: stages.String, Default: dataset.ColTensor, Doc: "tensor column"},
-		{Name: FieldFitOn, Type: stages.String, Default: dataset.Train, Enum: []string{dataset.Train, dataset.Train + "+" + dataset.Val, "all"}, Doc: "rows the statistics are computed on"},
-		{Name: FieldEps, Type: stages.Float, Default: 1e-6, Min: stages.Bound(0), Doc: "added to the standard deviation"},
+	Fields: []contract.Field{
+		{Name: FieldColumn, Type: contract.String, Default: dataset.ColTensor, Doc: "tensor column"},
+		{Name: FieldFitOn, Type: contract.String, Default: dataset.Train, Enum: []string{dataset.Train, dataset.Train + "+" + dataset.Val, "all"}, Doc: "rows the statistics are computed on"},
+		{Name: FieldEps, Type: contract.Float, Default: 1e-6, Min: contract.Bound(0), Doc: "added to the standard deviation"},
 	},
-	Inputs:  []stages.Port{{Name: "table", Type: stages.Table, Doc: "a table with a tensor column (and a split column)"}},
-	Output:  stages.Port{Name: "table", Type: stages.Table, Doc: "the table, tensor column standardised"},
+	Inputs:  []contract.Port{{Name: "table", Type: contract.Table, Doc: "a table with a tensor column (and a split column)"}},
+	Output:  contract.Port{Name: "table", Type: contract.Table, Doc: "the table, tensor column standardised"},
 	Example: "- id: scaled\n  kind: transform.standardize_channels\n  inputs: [split]",
-	New: func(cfg stages.Config) (stages.Stage, error) {
-		return stages.StageFunc(func(ctx context.Context, env *stages.Env) error { return runStandardize(env, cfg) }), nil
+	New: func(cfg contract.Config) (contract.Stage, error) {
+		return contract.StageFunc(func(ctx context.Context, env *contract.Env) error { return runStandardize(env, cfg) }), nil
 	},
 }
 
-func init() { stages.Register(standardizeKind) }
+func init() { contract.Register(standardizeKind) }
 
-func runStandardize(env *stages.Env, cfg stages.Config) error {
+func runStandardize(env *contract.Env, cfg contract.Config) error {
 	in, err := env.One("table")
 	if err != nil {
 		return err
 	}
-	f, err := dataset.ReadFile(in.File(stages.DataFile))
+	f, err := dataset.ReadFile(in.File(contract.DataFile))
 	if err != nil {
 		return err
 	}
 	name := cfg.String(FieldColumn)
 	col := f.Col(name)
 	if col == nil || col.Kind != dataset.Tensor {
-		return fmt.Errorf("%s: no tensor column %q (columns: %v)", in.File(stages.DataFile), name, f.Names())
+		return fmt.Errorf("%s: no tensor column %q (columns: %v)", in.File(contract.DataFile), name, f.Names())
 	}
 	nc := col.Shape[len(col.Shape)-1]
 	size := dataset.TensorSize(col.Shape)
@@ -114,8 +114,8 @@ func runStandardize(env *stages.Env, cfg stages.Config) error {
 	mj, _ := json.Marshal(mean)
 	sj, _ := json.Marshal(std)
 	col.Meta[MetaChannelMean], col.Meta[MetaChannelStd] = string(mj), string(sj)
-	if err := f.WriteFile(env.Out(stages.DataFile)); err != nil {
+	if err := f.WriteFile(env.Out(contract.DataFile)); err != nil {
 		return err
 	}
-	return dataset.WriteJSON(env.Out(stages.SummaryFile), map[string]any{"column": name, "fit_on": fitOn, "fit_rows": len(rows), "mean": mean, "std": std})
+	return dataset.WriteJSON(env.Out(contract.SummaryFile), map[string]any{"column": name, "fit_on": fitOn, "fit_rows": len(rows), "mean": mean, "std": std})
 }

@@ -11,8 +11,8 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
-	"github.com/biopipe/biopipe/stages"
 	"github.com/biopipe/biopipe/stages/transform/internal/tab"
 )
 
@@ -40,19 +40,19 @@ const (
 )
 
 // Fields is the config of transform.split.
-var Fields = []stages.Field{
-	{Name: FieldStrategy, Type: stages.String, Default: Auto, Enum: []string{Auto, Random, Stratified, Group, KFold},
+var Fields = []contract.Field{
+	{Name: FieldStrategy, Type: contract.String, Default: Auto, Enum: []string{Auto, Random, Stratified, Group, KFold},
 		Doc: "random; stratified (class proportions kept in every split); group (all rows of a group on one side); kfold (fold column, one fold is test); auto: group when the table has a group column, else stratified for classification, else random"},
-	{Name: FieldTest, Type: stages.Float, Default: 0.2, Min: stages.Bound(0), Max: stages.Bound(0.9), Doc: "fraction of rows for the test split (not used by kfold: the test fold is 1/folds)"},
-	{Name: FieldVal, Type: stages.Float, Default: 0.1, Min: stages.Bound(0), Max: stages.Bound(0.9), Doc: "fraction of all rows for the validation split (kfold: taken from the non-test folds)"},
-	{Name: FieldFolds, Type: stages.Int, Default: 5, Min: stages.Bound(2), Max: stages.Bound(1000), Doc: "kfold: number of folds"},
-	{Name: FieldFold, Type: stages.Int, Default: 0, Min: stages.Bound(0), Doc: "kfold: which fold (0-based) is the test split"},
-	{Name: FieldStratify, Type: stages.Bool, Default: true, Doc: "kfold: keep class proportions in every fold (classification only)"},
-	{Name: FieldGroup, Type: stages.String, Doc: "group column for group and kfold splits (default: the table's group column); kfold keeps groups whole when one is known"},
+	{Name: FieldTest, Type: contract.Float, Default: 0.2, Min: contract.Bound(0), Max: contract.Bound(0.9), Doc: "fraction of rows for the test split (not used by kfold: the test fold is 1/folds)"},
+	{Name: FieldVal, Type: contract.Float, Default: 0.1, Min: contract.Bound(0), Max: contract.Bound(0.9), Doc: "fraction of all rows for the validation split (kfold: taken from the non-test folds)"},
+	{Name: FieldFolds, Type: contract.Int, Default: 5, Min: contract.Bound(2), Max: contract.Bound(1000), Doc: "kfold: number of folds"},
+	{Name: FieldFold, Type: contract.Int, Default: 0, Min: contract.Bound(0), Doc: "kfold: which fold (0-based) is the test split"},
+	{Name: FieldStratify, Type: contract.Bool, Default: true, Doc: "kfold: keep class proportions in every fold (classification only)"},
+	{Name: FieldGroup, Type: contract.String, Doc: "group column for group and kfold splits (default: the table's group column); kfold keeps groups whole when one is known"},
 }
 
 func init() {
-	stages.Register(&stages.Kind{
+	contract.Register(&contract.Kind{
 		Name: KindName,
 		Doc:  "assign rows to train/val/test (random, stratified, grouped or k-fold), reproducibly from the seed",
 		Description: `Writes the "split" column (train, val, test) and, for kfold, the "fold" column. The default
@@ -65,7 +65,7 @@ on) into folds and makes fold "fold" the test split. summary.json counts rows pe
 		Version: "1",
 		Fields:  Fields,
 		Inputs:  tab.InputPort,
-		Output:  stages.Port{Name: "data", Type: stages.Table, Doc: "the table with split (and fold) columns"},
+		Output:  contract.Port{Name: "data", Type: contract.Table, Doc: "the table with split (and fold) columns"},
 		New:     New,
 		Example: `- id: split
   kind: transform.split
@@ -86,7 +86,7 @@ type Options struct {
 }
 
 // New builds the stage from a validated config.
-func New(cfg stages.Config) (stages.Stage, error) {
+func New(cfg contract.Config) (contract.Stage, error) {
 	o := Options{
 		Strategy: cfg.String(FieldStrategy),
 		Test:     cfg.Float(FieldTest),
@@ -96,20 +96,20 @@ func New(cfg stages.Config) (stages.Stage, error) {
 		Stratify: cfg.Bool(FieldStratify),
 		Group:    cfg.String(FieldGroup),
 	}
-	var issues []stages.Issue
+	var issues []contract.Issue
 	if o.Strategy != KFold && o.Test+o.Val >= 1 {
-		issues = append(issues, stages.Issue{Path: []string{FieldVal}, Msg: fmt.Sprintf("test + val = %g leaves no training rows", o.Test+o.Val)})
+		issues = append(issues, contract.Issue{Path: []string{FieldVal}, Msg: fmt.Sprintf("test + val = %g leaves no training rows", o.Test+o.Val)})
 	}
 	if o.Strategy == KFold && o.Fold >= o.Folds {
-		issues = append(issues, stages.Issue{Path: []string{FieldFold}, Msg: fmt.Sprintf("fold %d does not exist with %d folds (0..%d)", o.Fold, o.Folds, o.Folds-1)})
+		issues = append(issues, contract.Issue{Path: []string{FieldFold}, Msg: fmt.Sprintf("fold %d does not exist with %d folds (0..%d)", o.Fold, o.Folds, o.Folds-1)})
 	}
 	if o.Strategy == KFold && o.Val >= 1-1/float64(o.Folds) {
-		issues = append(issues, stages.Issue{Path: []string{FieldVal}, Msg: "val takes every non-test row"})
+		issues = append(issues, contract.Issue{Path: []string{FieldVal}, Msg: "val takes every non-test row"})
 	}
 	if len(issues) > 0 {
-		return nil, &stages.ConfigError{Issues: issues}
+		return nil, &contract.ConfigError{Issues: issues}
 	}
-	return stages.StageFunc(func(ctx context.Context, env *stages.Env) error {
+	return contract.StageFunc(func(ctx context.Context, env *contract.Env) error {
 		f, err := tab.Load(env)
 		if err != nil {
 			return err
@@ -124,7 +124,7 @@ func New(cfg stages.Config) (stages.Stage, error) {
 		if err := tab.Write(env, f, nil); err != nil {
 			return err
 		}
-		return dataset.WriteJSON(env.Out(stages.SummaryFile), sum)
+		return dataset.WriteJSON(env.Out(contract.SummaryFile), sum)
 	}), nil
 }
 

@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
-	"github.com/biopipe/biopipe/stages"
 )
 
 // frame builds a classification frame with the given class sizes; row i belongs to
@@ -224,7 +224,7 @@ func TestErrors(t *testing.T) {
 		{map[string]any{"strategy": "kfold", "folds": 3, "fold": 3}, "fold 3 does not exist with 3 folds"},
 		{map[string]any{"test": 0.5, "val": 0.5}, "leaves no training rows"},
 	} {
-		cfg, issues := stages.Check(Fields, tc.raw)
+		cfg, issues := contract.Check(Fields, tc.raw)
 		require.Empty(t, issues)
 		_, err := New(cfg)
 		assert.ErrorContains(t, err, tc.want)
@@ -233,20 +233,20 @@ func TestErrors(t *testing.T) {
 
 func TestStageRun(t *testing.T) {
 	in := t.TempDir()
-	require.NoError(t, frame([]int{30, 20}, 0).WriteFile(filepath.Join(in, stages.DataFile)))
-	cfg, issues := stages.Check(Fields, map[string]any{"strategy": "stratified", "test": 0.2, "val": 0.2})
+	require.NoError(t, frame([]int{30, 20}, 0).WriteFile(filepath.Join(in, contract.DataFile)))
+	cfg, issues := contract.Check(Fields, map[string]any{"strategy": "stratified", "test": 0.2, "val": 0.2})
 	require.Empty(t, issues)
 	st, err := New(cfg)
 	require.NoError(t, err)
-	env := stages.NewEnv(nil)
+	env := contract.NewEnv(nil)
 	env.StageID, env.Seed, env.OutDir = "split", 42, t.TempDir()
-	env.Inputs = []stages.Input{{StageID: "load", Type: stages.Table, Port: "data", Dir: in}}
+	env.Inputs = []contract.Input{{StageID: "load", Type: contract.Table, Port: "data", Dir: in}}
 	require.NoError(t, st.Run(context.Background(), env))
-	out, err := dataset.ReadFile(env.Out(stages.DataFile))
+	out, err := dataset.ReadFile(env.Out(contract.DataFile))
 	require.NoError(t, err)
 	assert.Equal(t, 10, len(out.SplitRows(dataset.Test)))
 	var sum Summary
-	b, err := os.ReadFile(env.Out(stages.SummaryFile))
+	b, err := os.ReadFile(env.Out(contract.SummaryFile))
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(b, &sum))
 	assert.Equal(t, map[string]int{"train": 30, "val": 10, "test": 10}, sum.Rows)

@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
-	"github.com/biopipe/biopipe/stages"
 	"github.com/biopipe/biopipe/stages/transform/internal/tab"
 )
 
@@ -30,14 +30,14 @@ const (
 )
 
 // Fields is the config of transform.standardize.
-var Fields = []stages.Field{
-	{Name: FieldColumns, Type: stages.Strings, Doc: "columns to standardize (default: every numeric and tensor feature column)"},
-	{Name: FieldTensor, Type: stages.String, Default: Element, Enum: []string{Element, Global, None},
+var Fields = []contract.Field{
+	{Name: FieldColumns, Type: contract.Strings, Doc: "columns to standardize (default: every numeric and tensor feature column)"},
+	{Name: FieldTensor, Type: contract.String, Default: Element, Enum: []string{Element, Global, None},
 		Doc: "tensor columns: element (a mean/sd per element), global (one mean/sd over all elements) or none"},
 }
 
 func init() {
-	stages.Register(&stages.Kind{
+	contract.Register(&contract.Kind{
 		Name: KindName,
 		Doc:  "z-score numeric and tensor feature columns with mean/sd fitted on the train split",
 		Description: `Replaces each chosen column x by (x - mean) / sd, with mean and population standard
@@ -47,7 +47,7 @@ columns become float. Missing values stay missing. Fitted values are written to 
 		Version: "1",
 		Fields:  Fields,
 		Inputs:  tab.InputPort,
-		Output:  stages.Port{Name: "data", Type: stages.Table, Doc: "the standardized table; params.json"},
+		Output:  contract.Port{Name: "data", Type: contract.Table, Doc: "the standardized table; params.json"},
 		New:     New,
 		Example: `- id: scale
   kind: transform.standardize
@@ -77,9 +77,9 @@ type TensorScale struct {
 }
 
 // New builds the stage from a validated config.
-func New(cfg stages.Config) (stages.Stage, error) {
+func New(cfg contract.Config) (contract.Stage, error) {
 	cols, mode := cfg.Strings(FieldColumns), cfg.String(FieldTensor)
-	return stages.StageFunc(func(ctx context.Context, env *stages.Env) error {
+	return contract.StageFunc(func(ctx context.Context, env *contract.Env) error {
 		f, err := tab.Load(env)
 		if err != nil {
 			return err

@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
-	"github.com/biopipe/biopipe/stages"
 	"github.com/biopipe/biopipe/stages/transform/internal/tab"
 )
 
@@ -104,16 +104,16 @@ func TestNoSplitFitsAll(t *testing.T) {
 
 func TestStageRun(t *testing.T) {
 	in := t.TempDir()
-	require.NoError(t, sample().WriteFile(filepath.Join(in, stages.DataFile)))
-	cfg, issues := stages.Check(Fields, map[string]any{})
+	require.NoError(t, sample().WriteFile(filepath.Join(in, contract.DataFile)))
+	cfg, issues := contract.Check(Fields, map[string]any{})
 	require.Empty(t, issues)
 	st, err := New(cfg)
 	require.NoError(t, err)
-	env := stages.NewEnv(nil)
+	env := contract.NewEnv(nil)
 	env.StageID, env.OutDir = "scale", t.TempDir()
-	env.Inputs = []stages.Input{{StageID: "split", Type: stages.Table, Port: "data", Dir: in}}
+	env.Inputs = []contract.Input{{StageID: "split", Type: contract.Table, Port: "data", Dir: in}}
 	require.NoError(t, st.Run(context.Background(), env))
-	out, err := dataset.ReadFile(env.Out(stages.DataFile))
+	out, err := dataset.ReadFile(env.Out(contract.DataFile))
 	require.NoError(t, err)
 	assert.InDelta(t, 0, out.Col("const").F[0], 0)
 	var p Params

@@ -10,8 +10,8 @@ import (
 	"math"
 	"slices"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
-	"github.com/biopipe/biopipe/stages"
 	"github.com/biopipe/biopipe/stages/transform/internal/tab"
 )
 
@@ -27,19 +27,19 @@ const (
 )
 
 // Fields is the config of transform.tensor.
-var Fields = []stages.Field{
-	{Name: FieldColumns, Type: stages.Strings,
+var Fields = []contract.Field{
+	{Name: FieldColumns, Type: contract.Strings,
 		Doc: "the numeric columns to pack, in row-major order of the shape (default: every numeric feature column, in table order)"},
-	{Name: FieldShape, Type: stages.Ints, Required: true, Min: stages.Bound(1),
+	{Name: FieldShape, Type: contract.Ints, Required: true, Min: contract.Bound(1),
 		Doc: "per-example tensor shape, channels last: [8, 8, 1] for 8x8 grey images (the cnn model reads a 2-axis [8, 8] as a sequence [T, C]); its size must equal the number of columns"},
-	{Name: FieldName, Type: stages.String, Default: dataset.ColTensor,
+	{Name: FieldName, Type: contract.String, Default: dataset.ColTensor,
 		Doc: "name of the new tensor column"},
-	{Name: FieldScale, Type: stages.Float, Default: 1.0,
+	{Name: FieldScale, Type: contract.Float, Default: 1.0,
 		Doc: "factor every value is multiplied by (e.g. 0.0625 maps 0..16 pixel values to 0..1); a fixed factor, not fitted"},
 }
 
 func init() {
-	stages.Register(&stages.Kind{
+	contract.Register(&contract.Kind{
 		Name: KindName,
 		Doc:  "pack numeric columns (pixels) into one tensor column of a given shape, e.g. [8, 8, 1]",
 		Description: `Builds one tensor column (FixedSizeList<float32> with the shape in its metadata) from numeric
@@ -50,7 +50,7 @@ value is an error naming the column and row (impute first).`,
 		Version: "1",
 		Fields:  Fields,
 		Inputs:  tab.InputPort,
-		Output:  stages.Port{Name: "data", Type: stages.Table, Doc: "the table with the tensor column"},
+		Output:  contract.Port{Name: "data", Type: contract.Table, Doc: "the table with the tensor column"},
 		New:     New,
 		Example: `- id: images
   kind: transform.tensor
@@ -60,12 +60,12 @@ value is an error naming the column and row (impute first).`,
 }
 
 // New builds the stage from a validated config.
-func New(cfg stages.Config) (stages.Stage, error) {
+func New(cfg contract.Config) (contract.Stage, error) {
 	cols, shape, name, scale := cfg.Strings(FieldColumns), cfg.Ints(FieldShape), cfg.String(FieldName), cfg.Float(FieldScale)
 	if len(shape) == 0 {
-		return nil, &stages.ConfigError{Issues: []stages.Issue{{Path: []string{FieldShape}, Msg: "give at least one axis"}}}
+		return nil, &contract.ConfigError{Issues: []contract.Issue{{Path: []string{FieldShape}, Msg: "give at least one axis"}}}
 	}
-	return stages.StageFunc(func(ctx context.Context, env *stages.Env) error {
+	return contract.StageFunc(func(ctx context.Context, env *contract.Env) error {
 		f, err := tab.Load(env)
 		if err != nil {
 			return err

@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
-	"github.com/biopipe/biopipe/stages"
 )
 
 // pixels returns a 3-row frame with columns p0..p5, a label, a group and a split.
@@ -89,30 +89,30 @@ func TestMissingValue(t *testing.T) {
 
 func TestStageRoundTrip(t *testing.T) {
 	in := t.TempDir()
-	require.NoError(t, pixels().WriteFile(filepath.Join(in, stages.DataFile)))
-	k, err := stages.Default.Get(KindName)
+	require.NoError(t, pixels().WriteFile(filepath.Join(in, contract.DataFile)))
+	k, err := contract.Default.Get(KindName)
 	require.NoError(t, err)
-	cfg, issues := stages.Check(k.Fields, map[string]any{"shape": []any{2, 3, 1}, "columns": []any{"p0", "p1", "p2", "p3", "p4", "p5"}, "name": "image"})
+	cfg, issues := contract.Check(k.Fields, map[string]any{"shape": []any{2, 3, 1}, "columns": []any{"p0", "p1", "p2", "p3", "p4", "p5"}, "name": "image"})
 	require.Empty(t, issues)
 	st, err := k.New(cfg)
 	require.NoError(t, err)
-	env := stages.NewEnv(nil)
+	env := contract.NewEnv(nil)
 	env.StageID, env.Config, env.OutDir = "img", cfg, t.TempDir()
-	env.Inputs = []stages.Input{{StageID: "up", Type: stages.Table, Port: "data", Dir: in}}
+	env.Inputs = []contract.Input{{StageID: "up", Type: contract.Table, Port: "data", Dir: in}}
 	require.NoError(t, st.Run(context.Background(), env))
-	f, err := dataset.ReadFile(filepath.Join(env.OutDir, stages.DataFile))
+	f, err := dataset.ReadFile(filepath.Join(env.OutDir, contract.DataFile))
 	require.NoError(t, err)
 	assert.Equal(t, []int{2, 3, 1}, f.Col("image").Shape)
 	assert.Equal(t, []float32{20, 21, 22, 23, 24, 25}, f.Col("image").Row(2))
 	assert.Equal(t, []string{"image", "age", "y", "patient", "split"}, f.Names())
 
-	_, issues = stages.Check(k.Fields, map[string]any{})
+	_, issues = contract.Check(k.Fields, map[string]any{})
 	assert.NotEmpty(t, issues, "shape is required")
 }
 
 // TestExampleValidates checks that the documented example is valid config.
 func TestExampleValidates(t *testing.T) {
-	k, err := stages.Default.Get(KindName)
+	k, err := contract.Default.Get(KindName)
 	require.NoError(t, err)
 	var list []struct {
 		Kind string         `yaml:"kind"`
@@ -121,7 +121,7 @@ func TestExampleValidates(t *testing.T) {
 	require.NoError(t, yaml.Unmarshal([]byte(k.Example), &list), k.Example)
 	require.Len(t, list, 1)
 	assert.Equal(t, KindName, list[0].Kind)
-	cfg, issues := stages.Check(k.Fields, list[0].With)
+	cfg, issues := contract.Check(k.Fields, list[0].With)
 	require.Empty(t, issues)
 	_, err = k.New(cfg)
 	require.NoError(t, err)

@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
-	"github.com/biopipe/biopipe/stages"
 	_ "github.com/biopipe/biopipe/stages/ingest/table"
 	_ "github.com/biopipe/biopipe/stages/transform/encode"
 	_ "github.com/biopipe/biopipe/stages/transform/impute"
@@ -24,16 +24,16 @@ import (
 // runKind runs a registered kind on the artifact in dir (none for "") and returns its output folder.
 func runKind(t *testing.T, kind string, raw map[string]any, dir string) string {
 	t.Helper()
-	k, err := stages.Default.Get(kind)
+	k, err := contract.Default.Get(kind)
 	require.NoError(t, err)
-	cfg, issues := stages.Check(k.Fields, raw)
+	cfg, issues := contract.Check(k.Fields, raw)
 	require.Empty(t, issues)
 	st, err := k.New(cfg)
 	require.NoError(t, err)
-	env := stages.NewEnv(nil)
+	env := contract.NewEnv(nil)
 	env.StageID, env.Kind, env.Config, env.Seed, env.OutDir = kind, kind, cfg, 42, t.TempDir()
 	if dir != "" {
-		env.Inputs = []stages.Input{{StageID: "up", Type: stages.Table, Port: "data", Dir: dir}}
+		env.Inputs = []contract.Input{{StageID: "up", Type: contract.Table, Port: "data", Dir: dir}}
 	}
 	require.NoError(t, st.Run(context.Background(), env), kind)
 	return env.OutDir
@@ -71,7 +71,7 @@ func TestTabularChain(t *testing.T) {
 	dir = runKind(t, "transform.encode", map[string]any{}, dir)
 	dir = runKind(t, "transform.standardize", map[string]any{}, dir)
 
-	f, err := dataset.ReadFile(filepath.Join(dir, stages.DataFile))
+	f, err := dataset.ReadFile(filepath.Join(dir, contract.DataFile))
 	require.NoError(t, err)
 	assert.Equal(t, 60, f.NumRows())
 	assert.Equal(t, []string{"0", "1"}, f.Classes())

@@ -7,8 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
-	"github.com/biopipe/biopipe/stages"
 )
 
 // Port is the input port name of every tabular transform.
@@ -18,15 +18,15 @@ const Port = "data"
 const ParamsFile = "params.json"
 
 // InputPort is the one table input of a transform.
-var InputPort = []stages.Port{{Name: Port, Type: stages.Table, Doc: "the table to transform"}}
+var InputPort = []contract.Port{{Name: Port, Type: contract.Table, Doc: "the table to transform"}}
 
 // Load reads the table on the "data" port.
-func Load(env *stages.Env) (*dataset.Frame, error) {
+func Load(env *contract.Env) (*dataset.Frame, error) {
 	in, err := env.One(Port)
 	if err != nil {
 		return nil, err
 	}
-	f, err := dataset.ReadFile(in.File(stages.DataFile))
+	f, err := dataset.ReadFile(in.File(contract.DataFile))
 	if err != nil {
 		return nil, fmt.Errorf("stage %q: input from %q: %w", env.StageID, in.StageID, err)
 	}
@@ -64,7 +64,7 @@ func Columns(f *dataset.Frame, names []string, keep func(*dataset.Column) bool) 
 		c := f.Col(n)
 		if c == nil {
 			msg := ""
-			if s := stages.Suggest(n, f.Names()); s != "" {
+			if s := contract.Suggest(n, f.Names()); s != "" {
 				msg = fmt.Sprintf(" (did you mean %q?)", s)
 			}
 			return nil, fmt.Errorf("columns: %q not found%s (columns: %s)", n, msg, strings.Join(f.Names(), ", "))
@@ -78,8 +78,8 @@ func Columns(f *dataset.Frame, names []string, keep func(*dataset.Column) bool) 
 }
 
 // Write writes the frame as data.arrow and params (when not nil) as params.json.
-func Write(env *stages.Env, f *dataset.Frame, params any) error {
-	if err := f.WriteFile(env.Out(stages.DataFile)); err != nil {
+func Write(env *contract.Env, f *dataset.Frame, params any) error {
+	if err := f.WriteFile(env.Out(contract.DataFile)); err != nil {
 		return err
 	}
 	if params == nil {

@@ -1,22 +1,22 @@
-package pipelines
+// Package manifest is the run record: runs/<run-id>/manifest.json, written by the executor
+// and read by the report, the CLI and workflows. It names the resolved spec, the seed, the
+// backend, the build, and every stage's cache key and artifact digests; wall-clock times and
+// host names live here, never inside an artifact.
+package manifest
 
 import (
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
-	"github.com/biopipe/biopipe/stages"
 )
-
-// Version is biopipe's version, set at build time with -ldflags "-X .../pipelines.Version=...".
-var Version = "0.1.0-dev"
 
 // Manifest is runs/<run-id>/manifest.json: everything needed to know what a run did.
 type Manifest struct {
@@ -47,23 +47,23 @@ type Manifest struct {
 
 // StageRecord is one stage's entry in the manifest.
 type StageRecord struct {
-	ID          string               `json:"id"`
-	Kind        string               `json:"kind"`
-	Status      string               `json:"status"` // ok | cached | failed | skipped
-	CacheHit    bool                 `json:"cache_hit"`
-	CacheKey    string               `json:"cache_key,omitempty"`
-	Inputs      []string             `json:"inputs,omitempty"`
-	Start       time.Time            `json:"start"`
-	DurationS   float64              `json:"duration_s"`
-	Artifact    *ArtifactRecord      `json:"artifact,omitempty"`
-	Metrics     map[string]any       `json:"metrics,omitempty"`
-	Quarantined []stages.Quarantined `json:"quarantined,omitempty"`
-	Error       string               `json:"error,omitempty"`
+	ID          string                 `json:"id"`
+	Kind        string                 `json:"kind"`
+	Status      string                 `json:"status"` // ok | cached | failed | skipped
+	CacheHit    bool                   `json:"cache_hit"`
+	CacheKey    string                 `json:"cache_key,omitempty"`
+	Inputs      []string               `json:"inputs,omitempty"`
+	Start       time.Time              `json:"start"`
+	DurationS   float64                `json:"duration_s"`
+	Artifact    *ArtifactRecord        `json:"artifact,omitempty"`
+	Metrics     map[string]any         `json:"metrics,omitempty"`
+	Quarantined []contract.Quarantined `json:"quarantined,omitempty"`
+	Error       string                 `json:"error,omitempty"`
 }
 
 // ArtifactRecord names an artifact folder and its files' digests.
 type ArtifactRecord struct {
-	Type   stages.PortType   `json:"type"`
+	Type   contract.PortType `json:"type"`
 	Dir    string            `json:"dir"`
 	Digest string            `json:"digest"`
 	Files  map[string]string `json:"files"`
@@ -86,10 +86,8 @@ func BuildModules() map[string]string {
 	return out
 }
 
-func goVersion() string { return runtime.Version() }
-
-// WriteManifest writes the manifest into runDir atomically and points runs/latest at it.
-func WriteManifest(runDir string, m *Manifest) error {
+// Write writes the manifest into runDir atomically and points runs/latest at it.
+func Write(runDir string, m *Manifest) error {
 	if err := dataset.WriteJSON(filepath.Join(runDir, "manifest.json"), m); err != nil {
 		return err
 	}
@@ -103,8 +101,8 @@ func WriteManifest(runDir string, m *Manifest) error {
 	return os.Rename(tmp, latest)
 }
 
-// ReadManifest reads a run's manifest from a run folder or a manifest path.
-func ReadManifest(path string) (*Manifest, error) {
+// Read reads a run's manifest from a run folder or a manifest path.
+func Read(path string) (*Manifest, error) {
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		path = filepath.Join(path, "manifest.json")
 	}
@@ -119,8 +117,8 @@ func ReadManifest(path string) (*Manifest, error) {
 	return &m, nil
 }
 
-// ListRuns returns the manifests under workDir/runs, newest first.
-func ListRuns(workDir string) ([]*Manifest, error) {
+// List returns the manifests under workDir/runs, newest first.
+func List(workDir string) ([]*Manifest, error) {
 	dirs, err := os.ReadDir(filepath.Join(workDir, "runs"))
 	if err != nil {
 		if os.IsNotExist(err) {
@@ -133,7 +131,7 @@ func ListRuns(workDir string) ([]*Manifest, error) {
 		if !d.IsDir() || d.Name() == "latest" {
 			continue
 		}
-		m, err := ReadManifest(filepath.Join(workDir, "runs", d.Name()))
+		m, err := Read(filepath.Join(workDir, "runs", d.Name()))
 		if err != nil {
 			continue
 		}
@@ -143,8 +141,8 @@ func ListRuns(workDir string) ([]*Manifest, error) {
 	return out, nil
 }
 
-// FindRun resolves a run id (or a unique prefix, or "latest") to its folder.
-func FindRun(workDir, id string) (string, error) {
+// Find resolves a run id (or a unique prefix, or "latest") to its folder.
+func Find(workDir, id string) (string, error) {
 	runs := filepath.Join(workDir, "runs")
 	if id == "" || id == "latest" {
 		p, err := filepath.EvalSymlinks(filepath.Join(runs, "latest"))

@@ -1,7 +1,9 @@
-// Package stages holds the registry of stage kinds and the contract between a stage and the
-// executor. Stage kinds live in sub-packages (stages/ingest/table, stages/train, ...) and
-// register themselves in Default from an init function; stages/all imports them all.
-package stages
+// Package contract is the stage contract: field specs and config values, artifact and port types,
+// stage kinds, the registry and the run environment a stage sees. It sits at the bottom of the
+// import graph so every layer may use it (pipelines, stages/<kind>, models, report); it imports
+// nothing of biopipe's own. Stage kinds live in stages/<family>/<kind> and register themselves
+// in Default from an init function; stages/all imports them all.
+package contract
 
 import (
 	"context"

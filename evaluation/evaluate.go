@@ -1,9 +1,10 @@
-// Package evaluate is the `evaluate` stage kind: it runs a trained model on the splits of
-// a dataset and writes metrics.json (every scalar metric with a seeded bootstrap
-// confidence interval, per split), predictions.arrow and the figures (ROC, PR, confusion
-// heat map, reliability diagram, per-epoch curves). The metric math lives in package
-// metrics; Evaluate here works on predictions alone, so it is usable without a model.
-package evaluate
+// Package evaluation turns a model's predictions on the splits of a dataset into an
+// evaluation: every scalar metric with a seeded bootstrap confidence interval, per split,
+// a fitted threshold, and the figures (ROC, PR, confusion heat map, reliability diagram).
+// Result is the metrics.json format that the evaluate stage writes and the report and
+// workflows read. The metric math lives in package metrics; Evaluate works on predictions
+// alone, so it is usable without a model.
+package evaluation
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package evaluate
+package evaluation
 
 import (
 	"encoding/json"
@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/metrics"
-	"github.com/biopipe/biopipe/stages"
 )
 
 // Result is metrics.json, the evaluate stage's main output.
@@ -43,7 +43,7 @@ type BootstrapInfo struct {
 }
 
 // Figure is a PNG in the artifact folder.
-type Figure = stages.SummaryFigure
+type Figure = contract.SummaryFigure
 
 // Split holds the results on one split. Its metrics are written as keys of the split
 // object next to n, class_counts, confusion and threshold:
@@ -178,7 +178,7 @@ func (r *Result) UnmarshalJSON(b []byte) error {
 
 // ReadResult reads metrics.json from an evaluate artifact folder.
 func ReadResult(dir string) (*Result, error) {
-	path := filepath.Join(dir, stages.MetricsFile)
+	path := filepath.Join(dir, contract.MetricsFile)
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("metrics artifact: %w", err)
