@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/biopipe/biopipe/internal/complete"
 )
 
 func newGraphCmd() *cobra.Command {
@@ -12,9 +14,11 @@ func newGraphCmd() *cobra.Command {
 		Short: "Print the pipeline's DAG as Graphviz DOT or Mermaid",
 		Example: `  biopipe graph configs/quickstart.yaml | dot -Tpng > dag.png
   biopipe graph configs/quickstart.yaml --format mermaid`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: complete.PipelineFile,
 	}
 	format := cmd.Flags().String("format", "dot", "dot | mermaid")
+	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"dot", "mermaid"}, cobra.ShellCompDirectiveNoFileComp))
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		plan, err := loadPlan(args[0], nil)
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/biopipe/biopipe/contract"
+	"github.com/biopipe/biopipe/internal/complete"
 	"github.com/biopipe/biopipe/manifest"
 	"github.com/biopipe/biopipe/pipelines"
 )
@@ -22,7 +23,8 @@ func newRunCmd() *cobra.Command {
   biopipe run pipeline.yaml --set stages.train.with.epochs=5 --workdir /scratch/bp
   biopipe run pipeline.yaml --force train      # re-run one stage
   BIOPIPE_VAR_DATA=other.csv biopipe run pipeline.yaml`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: complete.PipelineFile,
 	}
 	f := cmd.Flags()
 	f.String("workdir", "", "work dir holding the artifact store and runs/ (default: .biopipe beside FILE)")
@@ -32,6 +34,9 @@ func newRunCmd() *cobra.Command {
 	f.Bool("keep-going", false, "quarantine corrupt input files and go on, listing them in the report")
 	f.String("backend", "", "override the pipeline's backend: go | xla:cpu | xla:cuda (also GOMLX_BACKEND)")
 	f.StringArray("set", nil, "override a value: PATH=VALUE, e.g. stages.train.with.epochs=5 (repeatable)")
+	_ = cmd.RegisterFlagCompletionFunc("force", complete.Force)
+	_ = cmd.RegisterFlagCompletionFunc("set", complete.Set(contract.Default))
+	_ = cmd.RegisterFlagCompletionFunc("backend", cobra.FixedCompletions(pipelines.Backends, cobra.ShellCompDirectiveNoFileComp))
 	f.BoolP("quiet", "q", false, "only warnings and errors")
 	f.String("log-level", "info", "debug | info | warn | error")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {

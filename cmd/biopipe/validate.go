@@ -4,6 +4,9 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/biopipe/biopipe/contract"
+	"github.com/biopipe/biopipe/internal/complete"
 )
 
 func newValidateCmd() *cobra.Command {
@@ -12,9 +15,11 @@ func newValidateCmd() *cobra.Command {
 		Short: "Check a pipeline file without running it; every problem is listed with file:line:col",
 		Example: `  biopipe validate configs/quickstart.yaml
   biopipe validate pipeline.yaml --set stages.train.with.epochs=5`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: complete.PipelineFile,
 	}
 	cmd.Flags().StringArray("set", nil, "override a value: PATH=VALUE (repeatable)")
+	_ = cmd.RegisterFlagCompletionFunc("set", complete.Set(contract.Default))
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		v := newViper(cmd)
 		plan, err := loadPlan(args[0], v.GetStringSlice("set"))
