@@ -34,7 +34,9 @@ type Card struct {
 	NumParameters int             `json:"num_parameters"` // trainable scalars
 	InitFrom      *InitReport     `json:"init_from,omitempty"`
 	Final         *EpochRecord    `json:"final,omitempty"` // metrics of the kept epoch
-	TrainSeconds  float64         `json:"train_seconds"`
+	// TrainSeconds is the wall-clock training time, for the caller (log, manifest); it is
+	// not written into model.json, so the same seed and inputs give the same artifact bytes.
+	TrainSeconds float64 `json:"-"`
 }
 
 // EpochRecord is one epoch of training history. Metrics absent for the task or without
@@ -48,7 +50,9 @@ type EpochRecord struct {
 	ValAccuracy   *float64 `json:"val_accuracy,omitempty"`
 	TrainMSE      *float64 `json:"train_mse,omitempty"`
 	ValMSE        *float64 `json:"val_mse,omitempty"`
-	Seconds       float64  `json:"seconds"`
+	// Seconds is the epoch's wall-clock time, for callbacks and logs; it is not written into
+	// history.json (artifacts carry no wall-clock times).
+	Seconds float64 `json:"-"`
 }
 
 func (r *EpochRecord) setMetric(task Task, val bool, v float64) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"sync"
@@ -218,10 +219,38 @@ func (t *Trained) save(dir string, hist *History) error {
 	if err != nil {
 		return fmt.Errorf("checkpoint %s: %w", ckpt, err)
 	}
+	if err := stableCheckpointNames(ckpt); err != nil {
+		return err
+	}
 	if err := dataset.WriteJSON(filepath.Join(dir, CardFile), t.card); err != nil {
 		return err
 	}
 	return dataset.WriteJSON(filepath.Join(dir, HistoryFile), hist)
+}
+
+// checkpointStamp is the wall-clock time GoMLX puts in checkpoint file names
+// (checkpoint-n0000000-20260101-120000-initial.bin).
+var checkpointStamp = regexp.MustCompile(`^(checkpoint-n[0-9]+)-[0-9]{8}-[0-9]{6}(-.*)$`)
+
+// stableCheckpointNames drops the wall-clock time from the checkpoint file names in dir, so
+// the same seed and inputs give a model artifact with the same files and digest
+// (checkpoint-n0000000-initial.bin). GoMLX's loader takes any checkpoint-*.json, in name
+// order; a model artifact holds one checkpoint, so the order is unchanged.
+func stableCheckpointNames(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		m := checkpointStamp.FindStringSubmatch(e.Name())
+		if e.IsDir() || m == nil {
+			continue
+		}
+		if err := os.Rename(filepath.Join(dir, e.Name()), filepath.Join(dir, m[1]+m[2])); err != nil {
+			return fmt.Errorf("checkpoint %s: %w", dir, err)
+		}
+	}
+	return nil
 }
 
 // Load reads a model artifact folder (model.json + checkpoint/) for inference on the named

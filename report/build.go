@@ -698,8 +698,8 @@ func methodsSection(src *Source, g *gathered) *Section {
 		if c.BestEpoch > 0 {
 			p += fmt.Sprintf(", and the weights of epoch %d were kept", c.BestEpoch)
 		}
-		p += fmt.Sprintf(". Training used %d training and %d validation examples on the %q backend with seed %d and took %.1f s.",
-			c.TrainExamples, c.ValExamples, c.Backend, c.Seed, c.TrainSeconds)
+		p += fmt.Sprintf(". Training used %d training and %d validation examples on the %q backend with seed %d.",
+			c.TrainExamples, c.ValExamples, c.Backend, c.Seed)
 		s.Add(Text("%s", p))
 		for _, e := range g.earlier {
 			ec := e.card
@@ -885,6 +885,9 @@ func reproSection(src *Source) *Section {
 		}
 	}
 	add("Command", p.Command)
+	if p.Command == "" && p.File != "" {
+		add("Command", "biopipe run "+p.File+" (the exact command line, run id, host and times are in the run's manifest.json)")
+	}
 	add("Pipeline file", p.File)
 	add("Spec hash (SHA-256 of the resolved spec)", p.SpecHash)
 	add("Run", p.RunID)

@@ -63,7 +63,7 @@ func TestQuickstartReportAndRegenerate(t *testing.T) {
 	require.NoError(t, err, "the report stage copies report.html into the run folder")
 	h := string(html)
 	for _, s := range []string{"Abstract", "Data", "Methods", "Results", "Discussion", "Reproducibility",
-		"biopipe run configs/quickstart.yaml", "Examples per split and class", "AUROC"} {
+		"biopipe run ", filepath.Join("configs", "quickstart.yaml"), "Examples per split and class", "AUROC"} {
 		assert.Contains(t, h, s)
 	}
 	assert.GreaterOrEqual(t, len(imgRE.FindAllString(h, -1)), 5)

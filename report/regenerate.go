@@ -30,8 +30,10 @@ func Regenerate(ctx context.Context, runDir, workDir string) (string, error) {
 	withs := specWiths(m.Spec)
 	info := contract.PipelineInfo{
 		Name: m.Pipeline, File: m.File, SpecHash: m.SpecHash, SpecYAML: string(specYAML),
-		Command: m.Command, RunID: m.RunID, Version: m.Biopipe, Modules: m.Modules,
+		Version: m.Biopipe, Modules: m.Modules,
 	}
+	// RunID and Command stay out, as in the report stage's artifact: a regenerated report is
+	// the same document, and the run's own record is the manifest beside it.
 	records := map[string]*manifest.StageRecord{}
 	for _, r := range m.Stages {
 		records[r.ID] = r

@@ -128,8 +128,13 @@ func LLMConfig(c contract.Config) (*llm.Config, error) {
 }
 
 func run(ctx context.Context, env *contract.Env, cfg contract.Config, lc *llm.Config) error {
+	// The report is an artifact: the same inputs give the same bytes. The run id and the
+	// command line differ from run to run; they live in the run's manifest.json (and in a
+	// report regenerated into the run folder by `biopipe report`), not in the artifact.
+	info := env.Pipeline
+	info.RunID, info.Command = "", ""
 	src := &doc.Source{
-		Title: cfg.String(FieldTitle), Context: cfg.String(FieldContext), Pipeline: env.Pipeline,
+		Title: cfg.String(FieldTitle), Context: cfg.String(FieldContext), Pipeline: info,
 		Backend: env.Backend, Seed: env.Seed, Artifacts: env.Upstream,
 	}
 	if len(src.Artifacts) == 0 {
