@@ -50,20 +50,26 @@ type EpochRecord struct {
 	ValAccuracy   *float64 `json:"val_accuracy,omitempty"`
 	TrainMSE      *float64 `json:"train_mse,omitempty"`
 	ValMSE        *float64 `json:"val_mse,omitempty"`
+	// Losses holds each step's mean loss for objectives of several steps (a GAN's d_loss
+	// and g_loss); train_loss is the last step's.
+	Losses map[string]float64 `json:"losses,omitempty"`
+	// Files lists files the objective wrote after this epoch (a GAN's sample grid),
+	// relative to the model artifact folder.
+	Files []string `json:"files,omitempty"`
 	// Seconds is the epoch's wall-clock time, for callbacks and logs; it is not written into
 	// history.json (artifacts carry no wall-clock times).
 	Seconds float64 `json:"-"`
 }
 
-func (r *EpochRecord) setMetric(task Task, val bool, v float64) {
+func (r *EpochRecord) setMetric(metric string, val bool, v float64) {
 	switch {
-	case task == Classification && val:
+	case metric == MetricAccuracy && val:
 		r.ValAccuracy = ptr(v)
-	case task == Classification:
+	case metric == MetricAccuracy:
 		r.TrainAccuracy = ptr(v)
-	case val:
+	case metric == MetricMSE && val:
 		r.ValMSE = ptr(v)
-	default:
+	case metric == MetricMSE:
 		r.TrainMSE = ptr(v)
 	}
 }

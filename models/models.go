@@ -1,5 +1,14 @@
 // Package models holds biopipe's model families and the one training loop they share.
 //
+// The loop is driven by a training Objective (objective.go): the update steps run on each
+// batch, each minimising one loss over one network's variables with that network's
+// optimizer, and the validation loss. Supervised and reconstruction objectives are derived
+// from a Network's Forward and Loss; a GAN (adversarial: discriminator and generator steps)
+// or a diffusion model (noise prediction) sets Network.Objective, and a generative family
+// sets Network.Sampler so Trained.Sample can draw examples. Early stopping, checkpoints
+// (every network's variables, under /model/<net>/), history, progress and init_from work
+// the same for every objective.
+//
 // A family (models/mlp, models/cnn, ...) registers itself by name with its hyper-parameters
 // declared once as []contract.Field, and a Build function that returns a Network: a GoMLX
 // graph-building function of a batch of inputs of any shape [N, ...]. Train runs the shared
@@ -70,6 +79,9 @@ const (
 	// Reconstruction: unsupervised; the main output has the shape of the input [B, ...] and
 	// the loss is the mean squared error against the input (autoencoders). Labels are not used.
 	Reconstruction Task = "reconstruction"
+	// Generation: a generative model (GAN, diffusion) learns the distribution of its inputs;
+	// class labels, when the data has them, may condition it. Trained.Sample draws examples.
+	Generation Task = "generation"
 )
 
 // Activations are the activation names every family's "activation" param accepts (GoMLX's
@@ -95,6 +107,8 @@ func (s Spec) OutputDim() int {
 		return s.NumClasses
 	case Regression:
 		return 1
+	case Generation:
+		return 1 // Forward scores an example (a discriminator's logit)
 	}
 	n := 1
 	for _, d := range s.InputShape {
@@ -122,6 +136,12 @@ type Network struct {
 	OutputNames []string
 	// Loss, when set, replaces the task's default loss (training and validation).
 	Loss LossFunc
+	// Objective, when set, is what Train optimises (a GAN's alternating steps, a diffusion
+	// model's noise prediction); nil: the supervised or reconstruction objective built from
+	// Forward and Loss.
+	Objective *Objective
+	// Sampler, for generative families, draws new examples (Trained.Sample).
+	Sampler *Sampler
 }
 
 // Family is a registered model family.

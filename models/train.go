@@ -180,39 +180,68 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 		log.Info("init_from", "path", opts.InitFrom, "loaded", len(initRep.Loaded), "fresh", len(initRep.Fresh), "shape_mismatch", len(initRep.ShapeMismatch))
 	}
 
-	lossFn := net.Loss
-	if lossFn == nil {
-		lossFn = defaultLoss(task)
+	obj := net.Objective
+	if obj == nil {
+		obj = defaultObjective(net, task)
 	}
-	stepExec, err := model.NewExec(backend, store, func(scope *model.Scope, inputs []*graph.Node) []*graph.Node {
-		x, y := splitInputs(inputs)
-		g := x.Graph()
-		store.SetTraining(g, true)
-		outs := net.Forward(scope.In(modelScope), x)
-		mainLoss := scalar(lossFn(scope, x, y, outs))
-		train.AddMainLoss(mainLoss)
-		opt.UpdateGraph(scope, g, train.TotalLoss(g))
-		train.ExecPerStepUpdateGraphFn(g)
-		return []*graph.Node{mainLoss, metricSum(task, x, y, outs[0])}
-	})
-	if err != nil {
-		return nil, fmt.Errorf("model %q: %w", fam.Name, err)
+	stepExecs := make([]*model.Exec, len(obj.Steps))
+	for i, st := range obj.Steps {
+		o := opt
+		if st.Optimizer != nil {
+			c := *st.Optimizer
+			if c.Name == "" {
+				c.Name = opts.Optimizer.Name
+			}
+			if c.LearningRate <= 0 {
+				c.LearningRate = opts.Optimizer.LearningRate
+			}
+			if o, err = newOptimizer(store, c); err != nil {
+				return nil, fmt.Errorf("model %q: step %q: %w", fam.Name, st.Name, err)
+			}
+		}
+		stepExecs[i], err = model.NewExec(backend, store, func(scope *model.Scope, inputs []*graph.Node) []*graph.Node {
+			x, y := splitInputs(inputs)
+			g := x.Graph()
+			store.SetTraining(g, true)
+			l, m := st.Loss(scope, x, y)
+			mainLoss := scalar(l)
+			if m == nil {
+				m = zeroMetric(g)
+			}
+			train.AddMainLoss(mainLoss)
+			optScope := scope
+			if st.Net != "" {
+				optScope = scope.At(modelScope).At("%s", st.Net)
+			}
+			o.UpdateGraph(optScope, g, train.TotalLoss(g))
+			train.ExecPerStepUpdateGraphFn(g)
+			return []*graph.Node{mainLoss, m}
+		})
+		if err != nil {
+			return nil, fmt.Errorf("model %q: %w", fam.Name, err)
+		}
+		stepExecs[i].SetMaxCache(16)
 	}
-	stepExec.SetMaxCache(16)
-	evalExec, err := model.NewExec(backend, store, func(scope *model.Scope, inputs []*graph.Node) []*graph.Node {
-		x, y := splitInputs(inputs)
-		outs := net.Forward(scope.In(modelScope), x)
-		l := scalar(lossFn(scope, x, y, outs))
-		b := float64(x.Shape().Dimensions[0])
-		return []*graph.Node{graph.MulScalar(l, b), metricSum(task, x, y, outs[0])}
-	})
-	if err != nil {
-		return nil, fmt.Errorf("model %q: %w", fam.Name, err)
+	var evalExec *model.Exec
+	if obj.Validate != nil {
+		evalExec, err = model.NewExec(backend, store, func(scope *model.Scope, inputs []*graph.Node) []*graph.Node {
+			x, y := splitInputs(inputs)
+			l, m := obj.Validate(scope, x, y)
+			if m == nil {
+				m = zeroMetric(x.Graph())
+			}
+			b := float64(x.Shape().Dimensions[0])
+			return []*graph.Node{graph.MulScalar(scalar(l), b), m}
+		})
+		if err != nil {
+			return nil, fmt.Errorf("model %q: %w", fam.Name, err)
+		}
+		evalExec.SetMaxCache(16)
 	}
-	evalExec.SetMaxCache(16)
+	withLabels := obj.NeedsLabels && task != Reconstruction
 
 	es := opts.EarlyStopping
-	hasVal := opts.Val.Len() > 0
+	hasVal := opts.Val.Len() > 0 && evalExec != nil
 	if !hasVal {
 		es.Patience = 0
 	}
@@ -237,7 +266,7 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 		unit = tgtScale * tgtScale
 	}
 	lossUnit := 1.0
-	if net.Loss == nil {
+	if net.Loss == nil && net.Objective == nil {
 		lossUnit = unit
 	}
 
@@ -259,33 +288,55 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 	for epoch := 1; epoch <= opts.Epochs; epoch++ {
 		t0 := time.Now()
 		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-		var lossSum, metSum float64
+		lossSums := make([]float64, len(stepExecs))
+		var metSum float64
 		for lo := 0; lo < len(order); lo += opts.BatchSize {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
 			hi := min(lo+opts.BatchSize, len(order))
-			l, m, err := runBatch(stepExec, trainData, task, order[lo:hi])
-			if err != nil {
-				return nil, fmt.Errorf("model %q: epoch %d: training step: %w", fam.Name, epoch, err)
+			args := batchTensors(trainData, task, withLabels, order[lo:hi])
+			for i, e := range stepExecs {
+				l, m, err := runBatch(e, args)
+				if err != nil {
+					finalizeArgs(args)
+					return nil, fmt.Errorf("model %q: epoch %d: training step %q: %w", fam.Name, epoch, obj.Steps[i].Name, err)
+				}
+				if math.IsNaN(l) || math.IsInf(l, 0) {
+					finalizeArgs(args)
+					return nil, fmt.Errorf("model %q: epoch %d: training loss %q is %v (lower the learning rate, or standardise the inputs/targets)", fam.Name, epoch, obj.Steps[i].Name, l)
+				}
+				lossSums[i] += l * float64(hi-lo)
+				if i == len(stepExecs)-1 {
+					metSum += m
+				}
 			}
-			if math.IsNaN(l) || math.IsInf(l, 0) {
-				return nil, fmt.Errorf("model %q: epoch %d: training loss is %v (lower the learning rate, or standardise the inputs/targets)", fam.Name, epoch, l)
-			}
-			lossSum += l * float64(hi-lo)
-			metSum += m
+			finalizeArgs(args)
 		}
 		rec := EpochRecord{Epoch: epoch}
 		n := float64(len(order))
-		rec.TrainLoss = lossSum / n * lossUnit
-		rec.setMetric(task, false, metSum/n*unit)
+		rec.TrainLoss = lossSums[len(lossSums)-1] / n * lossUnit
+		if len(lossSums) > 1 {
+			rec.Losses = map[string]float64{}
+			for i, st := range obj.Steps {
+				rec.Losses[st.Name] = lossSums[i] / n
+			}
+		}
+		rec.setMetric(obj.Metric, false, metSum/n*unit)
 		if hasVal {
-			vl, vm, err := evaluate(ctx, evalExec, valData, task, evalBatch(opts.BatchSize))
+			vl, vm, err := evaluate(ctx, evalExec, valData, task, withLabels, evalBatch(opts.BatchSize))
 			if err != nil {
 				return nil, fmt.Errorf("model %q: epoch %d: validation: %w", fam.Name, epoch, err)
 			}
 			rec.ValLoss = ptr(vl * lossUnit)
-			rec.setMetric(task, true, vm*unit)
+			rec.setMetric(obj.Metric, true, vm*unit)
+		}
+		if obj.AfterEpoch != nil && opts.OutDir != "" {
+			files, err := obj.AfterEpoch(ctx, epoch, tm, opts.OutDir)
+			if err != nil {
+				return nil, fmt.Errorf("model %q: epoch %d: %w", fam.Name, epoch, err)
+			}
+			rec.Files = files
 		}
 		rec.Seconds = time.Since(t0).Seconds()
 		hist.Epochs = append(hist.Epochs, rec)
@@ -383,9 +434,9 @@ func checkOptions(o *TrainOptions, task Task) error {
 		if len(o.Classes) < 2 {
 			return fmt.Errorf("classification needs at least 2 classes, got %d", len(o.Classes))
 		}
-	case Regression, Reconstruction:
+	case Regression, Reconstruction, Generation:
 	default:
-		return fmt.Errorf("unknown task %q (want classification, regression or reconstruction)", task)
+		return fmt.Errorf("unknown task %q (want classification, regression, reconstruction or generation)", task)
 	}
 	for _, d := range []*Data{o.Train, o.Val} {
 		if d.Len() == 0 {
@@ -531,7 +582,7 @@ func metricSum(task Task, x, y, out *graph.Node) *graph.Node {
 
 // batchTensors gathers the rows of d into an input tensor and, for supervised tasks, a
 // label tensor.
-func batchTensors(d *Data, task Task, rows []int) []any {
+func batchTensors(d *Data, task Task, labels bool, rows []int) []any {
 	size := dataset.TensorSize(d.X.Shape)
 	buf := make([]float32, len(rows)*size)
 	for i, r := range rows {
@@ -539,8 +590,11 @@ func batchTensors(d *Data, task Task, rows []int) []any {
 	}
 	dims := append([]int{len(rows)}, d.X.Shape...)
 	args := []any{tensors.FromFlatDataAndDimensions(buf, dims...)}
+	if !labels {
+		return args
+	}
 	switch task {
-	case Classification:
+	case Classification, Generation:
 		y := make([]int32, len(rows))
 		for i, r := range rows {
 			y[i] = int32(d.Classes[r])
@@ -556,10 +610,8 @@ func batchTensors(d *Data, task Task, rows []int) []any {
 	return args
 }
 
-// runBatch executes a 2-output (loss, metric) exec on the rows and returns the values.
-func runBatch(e *model.Exec, d *Data, task Task, rows []int) (float64, float64, error) {
-	args := batchTensors(d, task, rows)
-	defer finalizeArgs(args)
+// runBatch executes a 2-output (loss, metric) exec on a batch and returns the values.
+func runBatch(e *model.Exec, args []any) (float64, float64, error) {
 	outs, err := call(e, args...)
 	if err != nil {
 		return 0, 0, err
@@ -574,7 +626,7 @@ func runBatch(e *model.Exec, d *Data, task Task, rows []int) (float64, float64, 
 }
 
 // evaluate returns the mean loss and mean metric over d.
-func evaluate(ctx context.Context, e *model.Exec, d *Data, task Task, batch int) (float64, float64, error) {
+func evaluate(ctx context.Context, e *model.Exec, d *Data, task Task, labels bool, batch int) (float64, float64, error) {
 	var lossSum, metSum float64
 	rows := make([]int, 0, batch)
 	for lo := 0; lo < d.Len(); lo += batch {
@@ -586,7 +638,9 @@ func evaluate(ctx context.Context, e *model.Exec, d *Data, task Task, batch int)
 		for i := lo; i < hi; i++ {
 			rows = append(rows, i)
 		}
-		l, m, err := runBatch(e, d, task, rows)
+		args := batchTensors(d, task, labels, rows)
+		l, m, err := runBatch(e, args)
+		finalizeArgs(args)
 		if err != nil {
 			return 0, 0, err
 		}

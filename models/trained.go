@@ -28,6 +28,7 @@ type Trained struct {
 	spec    Spec
 	card    Card
 	predict *model.Exec
+	sample  *model.Exec
 }
 
 // Card returns the model card.
@@ -71,9 +72,22 @@ func (t *Trained) forwardExec() (*model.Exec, error) {
 	return e, nil
 }
 
-// materialize builds the inference graph once on one zero example, which creates (and
-// initialises) every variable the network uses in inference.
+// materialize builds the inference graph once on one zero example, and for generative
+// networks draws one sample, which creates (and initialises) every variable the network
+// uses in inference.
 func (t *Trained) materialize() error {
+	if err := t.materializeForward(); err != nil {
+		return err
+	}
+	if t.net.Sampler != nil {
+		if _, err := t.Sample(context.Background(), 1, nil, 0); err != nil {
+			return fmt.Errorf("sampler: %w", err)
+		}
+	}
+	return nil
+}
+
+func (t *Trained) materializeForward() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	e, err := t.forwardExec()
