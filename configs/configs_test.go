@@ -11,9 +11,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/biopipe/biopipe/contract"
+	"github.com/biopipe/biopipe/llm/llmtest"
 	"github.com/biopipe/biopipe/manifest"
 	"github.com/biopipe/biopipe/pipelines"
 	_ "github.com/biopipe/biopipe/stages/all"
+	"github.com/biopipe/biopipe/testdata/gen/notesgen"
 )
 
 // expect lists, per config, the headline figures it must reach (metric name -> minimum):
@@ -27,6 +29,24 @@ var expect = map[string]map[string]float64{
 	"eeg-lstm.yaml":            {"test_balanced_accuracy": 0.90},
 	"expression-ae.yaml":       {"test_balanced_accuracy": 0.95},
 	"expression-pca.yaml":      {"test_balanced_accuracy": 0.95},
+	"notes-extract.yaml":       {"extract_mean_accuracy": 0.85, "extract_smoker_f1": 0.80},
+}
+
+// services lists, per config, local stand-ins for the servers it calls, started for its run;
+// each returns the overrides that point the config at them.
+var services = map[string]func(t *testing.T) []pipelines.Override{
+	"notes-extract.yaml": fakeNotesModel,
+}
+
+// fakeNotesModel is an OpenAI-compatible server whose "model" is notesgen's rule-based
+// reader of the note text.
+func fakeNotesModel(t *testing.T) []pipelines.Override {
+	srv := llmtest.New(func(r llmtest.Request) llmtest.Reply { return llmtest.Reply{Content: notesgen.Answer(r.User)} })
+	t.Cleanup(srv.Close)
+	return []pipelines.Override{
+		{Path: "vars.llm_url", Value: srv.URL, Origin: "configs_test"},
+		{Path: "vars.llm_model", Value: "notesgen-reader", Origin: "configs_test"},
+	}
 }
 
 // reportMentions lists, per config, text its report.md must contain.
@@ -54,7 +74,11 @@ func TestConfigsRunEndToEnd(t *testing.T) {
 			if testing.Short() && !strings.Contains(f, "quickstart") {
 				t.Skip("-short runs only the quickstart")
 			}
-			src, err := pipelines.Load(f, nil)
+			var overrides []pipelines.Override
+			if start := services[filepath.Base(f)]; start != nil {
+				overrides = start(t)
+			}
+			src, err := pipelines.Load(f, overrides)
 			require.NoError(t, err)
 			plan, err := pipelines.Validate(src, contract.Default)
 			require.NoError(t, err)

@@ -93,6 +93,38 @@ func (c *Client) Complete(ctx context.Context, system, user string) (string, []A
 		MaxTokens:   c.cfg.MaxTokens,
 		Stream:      c.cfg.Stream,
 	}
+	return c.complete(ctx, req)
+}
+
+// Schema is a JSON schema for structured output (OpenAI's response_format json_schema).
+type Schema struct {
+	Name   string          // letters, digits, _ and -
+	Schema json.RawMessage // the schema object
+}
+
+// CompleteJSON is Complete with structured output: the server is asked to answer with a
+// JSON object that follows schema (strict mode). The answer is returned as text; the
+// caller validates it, since not every OpenAI-compatible server enforces the schema.
+func (c *Client) CompleteJSON(ctx context.Context, system, user string, schema Schema) (string, []Attempt, error) {
+	req := openai.ChatCompletionRequest{
+		Model: c.cfg.Model,
+		Messages: []openai.ChatCompletionMessage{
+			{Role: openai.ChatMessageRoleSystem, Content: system},
+			{Role: openai.ChatMessageRoleUser, Content: user},
+		},
+		Temperature: float32(c.cfg.Temperature),
+		MaxTokens:   c.cfg.MaxTokens,
+		Stream:      c.cfg.Stream,
+		ResponseFormat: &openai.ChatCompletionResponseFormat{
+			Type:       openai.ChatCompletionResponseFormatTypeJSONSchema,
+			JSONSchema: &openai.ChatCompletionResponseFormatJSONSchema{Name: schema.Name, Schema: schema.Schema, Strict: true},
+		},
+	}
+	return c.complete(ctx, req)
+}
+
+// complete sends req with the retry policy of Complete.
+func (c *Client) complete(ctx context.Context, req openai.ChatCompletionRequest) (string, []Attempt, error) {
 	var attempts []Attempt
 	delay := c.cfg.Backoff
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))

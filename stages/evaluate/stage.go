@@ -69,12 +69,16 @@ AUROC, AUPRC, F1 macro/micro, sensitivity, specificity, PPV, NPV, ECE, Brier; mu
 and AUPRC are one-vs-rest macro; regression: MSE, RMSE, MAE, R²), the confusion matrix, the
 threshold and the calibration bins. Also predictions.arrow, ROC/PR/confusion/reliability PNGs
 of the test split, and the model's per-epoch curves. Headline metrics go to the run manifest
-as <split>_<metric> (test_auroc, ...).`,
+as <split>_<metric> (test_auroc, ...).
+Without a model, it scores the columns an extract.llm stage filled against their labelled
+columns: per field accuracy, F1 (enum: macro over the label's classes; bool: of true) and MAE
+(numbers), in the manifest as extract_<field>_accuracy, extract_<field>_f1 and
+extract_mean_accuracy.`,
 		Version:     "1",
 		Fields:      Fields,
 		UsesBackend: true,
 		Inputs: []contract.Port{
-			{Name: PortModel, Type: contract.Model, Doc: "the trained model"},
+			{Name: PortModel, Type: contract.Model, Optional: true, Doc: "the trained model (absent: evaluate the columns an extract.llm stage filled against their labelled columns)"},
 			{Name: PortData, Type: contract.Table, Doc: "the dataset with its split column"},
 		},
 		Output: contract.Port{Name: "metrics", Type: contract.Metrics, Doc: "metrics.json, predictions.arrow, figures"},
@@ -89,6 +93,9 @@ as <split>_<metric> (test_auroc, ...).`,
 }
 
 func run(ctx context.Context, env *contract.Env, cfg contract.Config) error {
+	if len(env.In(PortModel)) == 0 {
+		return runExtraction(env)
+	}
 	mi, err := env.One(PortModel)
 	if err != nil {
 		return err

@@ -7,8 +7,6 @@ package report
 import (
 	"context"
 	"fmt"
-	"regexp"
-	"time"
 
 	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/llm"
@@ -24,30 +22,21 @@ const (
 	FieldContext = "context"
 	FieldLLM     = "llm"
 
-	FieldBaseURL     = "base_url"
-	FieldModel       = "model"
-	FieldAPIKeyEnv   = "api_key_env"
-	FieldTemperature = "temperature"
-	FieldMaxTokens   = "max_tokens"
-	FieldTimeout     = "timeout"
-	FieldStream      = "stream"
-	FieldRetries     = "retries"
+	FieldBaseURL     = llm.FieldBaseURL
+	FieldModel       = llm.FieldModel
+	FieldAPIKeyEnv   = llm.FieldAPIKeyEnv
+	FieldTemperature = llm.FieldTemperature
+	FieldMaxTokens   = llm.FieldMaxTokens
+	FieldTimeout     = llm.FieldTimeout
+	FieldStream      = llm.FieldStream
+	FieldRetries     = llm.FieldRetries
 )
 
 // PortMetrics is the input port of the evaluation artifacts.
 const PortMetrics = "metrics"
 
-// LLMFields is the spec of the llm: block.
-var LLMFields = []contract.Field{
-	{Name: FieldBaseURL, Type: contract.String, Doc: "OpenAI-compatible API base URL, e.g. https://api.openai.com/v1 or http://localhost:11434/v1 (Ollama); empty = no LLM"},
-	{Name: FieldModel, Type: contract.String, Doc: "model name on that server"},
-	{Name: FieldAPIKeyEnv, Type: contract.String, Doc: "NAME of the environment variable holding the API key (the key itself never goes in a file); empty for servers without keys"},
-	{Name: FieldTemperature, Type: contract.Float, Default: 0.2, Min: contract.Bound(0), Max: contract.Bound(2), Doc: "sampling temperature"},
-	{Name: FieldMaxTokens, Type: contract.Int, Default: 900, Min: contract.Bound(16), Max: contract.Bound(32768), Doc: "answer length limit"},
-	{Name: FieldTimeout, Type: contract.String, Default: "60s", Doc: "time limit per attempt (Go duration: 30s, 2m)"},
-	{Name: FieldStream, Type: contract.Bool, Default: false, Doc: "stream the answer (server-sent events)"},
-	{Name: FieldRetries, Type: contract.Int, Default: 3, Min: contract.Bound(0), Max: contract.Bound(10), Doc: "further attempts after 429, 5xx, timeouts and network errors, with exponential backoff"},
-}
+// LLMFields is the spec of the llm: block (shared with extract.llm, see llm.BlockFields).
+var LLMFields = llm.BlockFields(900)
 
 // Fields is the report stage's config spec.
 var Fields = []contract.Field{
@@ -55,8 +44,6 @@ var Fields = []contract.Field{
 	{Name: FieldContext, Type: contract.String, Doc: "a paragraph of background from you: opens the Introduction and frames the LLM's draft"},
 	{Name: FieldLLM, Type: contract.Object, Fields: LLMFields, Doc: "optional LLM drafting of Abstract, Introduction and Discussion from an aggregate summary (no rows, no identifiers); numbers are checked against the run"},
 }
-
-var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func init() {
 	contract.Register(&contract.Kind{
@@ -96,36 +83,7 @@ func newStage(cfg contract.Config) (contract.Stage, error) {
 }
 
 // LLMConfig turns the llm: block into an llm.Config; nil when the block sets no server.
-func LLMConfig(c contract.Config) (*llm.Config, error) {
-	if c.String(FieldBaseURL) == "" && c.String(FieldModel) == "" {
-		return nil, nil
-	}
-	var issues []contract.Issue
-	bad := func(field, msg string) {
-		issues = append(issues, contract.Issue{Path: []string{FieldLLM, field}, Msg: msg})
-	}
-	if c.String(FieldBaseURL) == "" {
-		bad(FieldBaseURL, "missing (the model is set)")
-	}
-	if c.String(FieldModel) == "" {
-		bad(FieldModel, "missing (the base_url is set)")
-	}
-	if k := c.String(FieldAPIKeyEnv); k != "" && !envName.MatchString(k) {
-		bad(FieldAPIKeyEnv, "must be the NAME of an environment variable (letters, digits, _), not the key itself")
-	}
-	timeout, err := time.ParseDuration(c.String(FieldTimeout))
-	if err != nil || timeout <= 0 {
-		bad(FieldTimeout, fmt.Sprintf("%q is not a positive duration such as 30s or 2m", c.String(FieldTimeout)))
-	}
-	if len(issues) > 0 {
-		return nil, &contract.ConfigError{Issues: issues}
-	}
-	return &llm.Config{
-		BaseURL: c.String(FieldBaseURL), Model: c.String(FieldModel), APIKeyEnv: c.String(FieldAPIKeyEnv),
-		Temperature: c.Float(FieldTemperature), MaxTokens: c.Int(FieldMaxTokens), Timeout: timeout,
-		Stream: c.Bool(FieldStream), Retries: c.Int(FieldRetries),
-	}, nil
-}
+func LLMConfig(c contract.Config) (*llm.Config, error) { return llm.FromBlock(c, FieldLLM) }
 
 func run(ctx context.Context, env *contract.Env, cfg contract.Config, lc *llm.Config) error {
 	// The report is an artifact: the same inputs give the same bytes. The run id and the
