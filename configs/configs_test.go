@@ -3,8 +3,10 @@ package configs
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/biopipe/biopipe/pipelines"
 	_ "github.com/biopipe/biopipe/stages/all"
 	"github.com/biopipe/biopipe/testdata/gen/notesgen"
+	"github.com/biopipe/biopipe/workflows"
 )
 
 // expect lists, per config, the headline figures it must reach (metric name -> minimum):
@@ -30,6 +33,7 @@ var expect = map[string]map[string]float64{
 	"expression-ae.yaml":       {"test_balanced_accuracy": 0.95},
 	"expression-pca.yaml":      {"test_balanced_accuracy": 0.95},
 	"notes-extract.yaml":       {"extract_mean_accuracy": 0.85, "extract_smoker_f1": 0.80},
+	"quickstart-sweep.yaml":    {"test_auroc": 0.97}, // the best setting's mean over seeds
 }
 
 // services lists, per config, local stand-ins for the servers it calls, started for its run;
@@ -73,6 +77,10 @@ func TestConfigsRunEndToEnd(t *testing.T) {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			if testing.Short() && !strings.Contains(f, "quickstart") {
 				t.Skip("-short runs only the quickstart")
+			}
+			if workflows.IsWorkflow(f) {
+				runWorkflow(t, f)
+				return
 			}
 			var overrides []pipelines.Override
 			if start := services[filepath.Base(f)]; start != nil {
@@ -152,4 +160,75 @@ func TestSameSeedSameArtifacts(t *testing.T) {
 		require.Equal(t, sa.Artifact.Files, sb.Artifact.Files, "stage %q: artifact files differ between two runs", sa.ID)
 		require.Equal(t, sa.Artifact.Digest, sb.Artifact.Digest, "stage %q", sa.ID)
 	}
+}
+
+// runWorkflow runs a workflow config (a sweep) end to end: every point succeeds, stages that
+// do not depend on a swept value come from the cache, and the results table has one row per
+// group_by setting over every other axis, written as Markdown, LaTeX, CSV and a report with
+// one figure per metric.
+func runWorkflow(t *testing.T, f string) {
+	w, err := workflows.Load(f, contract.Default)
+	require.NoError(t, err)
+	wd := t.TempDir()
+	rec, err := workflows.Run(context.Background(), w, workflows.Options{WorkDir: wd, Jobs: 2})
+	require.NoError(t, err)
+	require.Len(t, rec.Points, len(w.Points()))
+	// Runs of the same seed share every stage upstream of the first swept one.
+	ms, err := rec.Manifests()
+	require.NoError(t, err)
+	built := map[string]int{} // cache key -> times computed
+	for _, m := range ms {
+		require.Equal(t, "ok", m.Status)
+		for _, s := range m.Stages {
+			if !s.CacheHit {
+				built[s.CacheKey]++
+			}
+		}
+	}
+	for k, n := range built {
+		require.Equal(t, 1, n, "artifact %s computed %d times in one work dir", k[:12], n)
+	}
+	require.Less(t, len(built), len(ms)*len(ms[0].Stages), "no stage was shared between points")
+	tab, err := workflows.BuildTable(w, rec)
+	require.NoError(t, err)
+	groups := 1
+	for _, a := range w.Sweep {
+		if slices.Contains(w.Table.GroupBy, a.Key) {
+			groups *= len(a.Values)
+		}
+	}
+	require.Len(t, tab.Rows, groups)
+	for _, r := range tab.Rows {
+		for j, c := range r.Cells {
+			require.Equal(t, len(w.Points())/groups, c.N)
+			require.False(t, math.IsNaN(c.Mean), "%s", tab.Metrics[j])
+			if c.N > 1 {
+				require.LessOrEqual(t, c.Lo, c.Mean)
+				require.GreaterOrEqual(t, c.Hi, c.Mean)
+			}
+		}
+	}
+	if min, ok := expect[filepath.Base(f)]; ok {
+		for name, lo := range min {
+			j := slices.Index(tab.Metrics, name)
+			require.GreaterOrEqual(t, j, 0, "table has no %s", name)
+			best := 0.0
+			for _, r := range tab.Rows {
+				best = max(best, r.Cells[j].Mean)
+			}
+			require.GreaterOrEqual(t, best, lo, "%s: best mean %s", f, name)
+		}
+	}
+	dir := workflows.Dir(wd, w.Name)
+	for _, name := range []string{workflows.TableMD, workflows.TableTeX, workflows.TableCSV, workflows.RunsCSV,
+		filepath.Join(workflows.ReportDir, "report.html")} {
+		require.FileExists(t, filepath.Join(dir, name))
+	}
+	for _, m := range tab.Metrics {
+		require.FileExists(t, filepath.Join(dir, workflows.ReportDir, "fig_"+m+".png"))
+	}
+	md, err := os.ReadFile(filepath.Join(dir, workflows.TableMD))
+	require.NoError(t, err)
+	require.Contains(t, string(md), tab.Markdown())
+	t.Logf("%s\n%s", f, tab.Markdown())
 }

@@ -1,6 +1,7 @@
 package pipelines
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -11,6 +12,8 @@ import (
 	"path/filepath"
 	"sort"
 	"time"
+
+	"github.com/gofrs/flock"
 
 	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
@@ -36,6 +39,33 @@ type Cache interface {
 	Load(key string) (*Entry, bool)
 	// Save moves the finished folder dir into the store under key, atomically.
 	Save(key string, dir string, e *Entry) (*Entry, error)
+}
+
+// Locker is implemented by caches that several processes (or goroutines) may fill at once:
+// the executor holds a key's lock from the cache lookup until the artifact is saved, so a
+// second writer of the same artifact waits and then finds it stored, instead of computing it
+// again or replacing it under a reader.
+type Locker interface {
+	Lock(ctx context.Context, key string) (unlock func(), err error)
+}
+
+// Lock implements Locker with an exclusive file lock (flock) on locks/<key>.lock beside the
+// store (outside it, so the store holds artifacts only); it works across processes and
+// across Slurm jobs on nodes sharing the work dir.
+func (c *FSCache) Lock(ctx context.Context, key string) (func(), error) {
+	p := filepath.Join(filepath.Dir(c.Root), "locks", key+".lock")
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return nil, err
+	}
+	fl := flock.New(p)
+	ok, err := fl.TryLockContext(ctx, 50*time.Millisecond)
+	if err != nil {
+		return nil, fmt.Errorf("locking artifact %s: %w", key[:12], err)
+	}
+	if !ok {
+		return nil, fmt.Errorf("locking artifact %s: %w", key[:12], ctx.Err())
+	}
+	return func() { _ = fl.Unlock() }, nil
 }
 
 // FSCache is a content-addressed store in a folder: <root>/<key[:2]>/<key>/ holds the

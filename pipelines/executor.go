@@ -254,6 +254,15 @@ func runStage(ctx context.Context, plan *Plan, ps *PlannedStage, results map[str
 	key := hex.EncodeToString(kh[:])
 	rec.CacheKey = key
 	force := opts.Force || slices.Contains(opts.ForceStages, ps.Spec.ID)
+	if l, ok := opts.Cache.(Locker); ok {
+		// Concurrent runs sharing the work dir (sweep points, Slurm jobs) compute an
+		// artifact once: the second waits here, then loads it from the store.
+		unlock, err := l.Lock(ctx, key)
+		if err != nil {
+			return fail(err)
+		}
+		defer unlock()
+	}
 	if !force {
 		if e, ok := opts.Cache.Load(key); ok {
 			rec.Status, rec.CacheHit = "cached", true

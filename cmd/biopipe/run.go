@@ -13,22 +13,24 @@ import (
 	"github.com/biopipe/biopipe/internal/complete"
 	"github.com/biopipe/biopipe/manifest"
 	"github.com/biopipe/biopipe/pipelines"
+	"github.com/biopipe/biopipe/workflows"
 )
 
 func newRunCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run FILE",
-		Short: "Run a pipeline: every stage whose inputs or config changed, the rest from cache",
+		Short: "Run a pipeline (every stage whose inputs or config changed, the rest from cache) or a workflow's sweep",
 		Example: `  biopipe run configs/quickstart.yaml
   biopipe run pipeline.yaml --set stages.train.with.epochs=5 --workdir /scratch/bp
   biopipe run pipeline.yaml --force train      # re-run one stage
-  BIOPIPE_VAR_DATA=other.csv biopipe run pipeline.yaml`,
+  BIOPIPE_VAR_DATA=other.csv biopipe run pipeline.yaml
+  biopipe run configs/quickstart-sweep.yaml --jobs 2   # a workflow: every point of its sweep, then its table`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: complete.PipelineFile,
 	}
 	f := cmd.Flags()
 	f.String("workdir", "", "work dir holding the artifact store and runs/ (default: .biopipe beside FILE)")
-	f.Int("jobs", 2, "independent stages run at the same time")
+	f.Int("jobs", 2, "independent stages run at the same time (a workflow: points at the same time)")
 	f.StringSlice("force", nil, "re-run these stage ids even when cached (--force alone: all)")
 	f.Lookup("force").NoOptDefVal = "*"
 	f.Bool("keep-going", false, "quarantine corrupt input files and go on, listing them in the report")
@@ -41,6 +43,9 @@ func newRunCmd() *cobra.Command {
 	f.String("log-level", "info", "debug | info | warn | error")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		v := newViper(cmd)
+		if workflows.IsWorkflow(args[0]) {
+			return runWorkflow(cmd, v, args[0])
+		}
 		plan, err := loadPlan(args[0], v.GetStringSlice("set"))
 		if err != nil {
 			return err
