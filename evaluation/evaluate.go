@@ -156,6 +156,7 @@ func evalSplit(p *Predictions, res *Result, opt Options, name string) (*Split, e
 			n := float64(len(idx))
 			return metrics.Scalars{metrics.NameMSE: sq / n, metrics.NameRMSE: math.Sqrt(sq / n), metrics.NameMAE: ab / n}
 		})
+		explain(s, metrics.RegressionUndefined(p.Len()))
 		return s, nil
 	}
 	if opt.Task == "regression" {
@@ -169,6 +170,7 @@ func evalSplit(p *Predictions, res *Result, opt Options, name string) (*Split, e
 			}
 			return metrics.RegressionScores(t, v)
 		})
+		explain(s, metrics.RegressionUndefined(p.Len()))
 		return s, nil
 	}
 	k := len(opt.Classes)
@@ -193,7 +195,9 @@ func evalSplit(p *Predictions, res *Result, opt Options, name string) (*Split, e
 		}
 		return metrics.ClassificationScores(t, pr, thr, opt.Bins)
 	})
-	cm, err := metrics.ConfusionMatrix(p.Truth, metrics.Predict(p.Probs, thr), k)
+	pred := metrics.Predict(p.Probs, thr)
+	explain(s, metrics.ClassificationUndefined(p.Truth, pred, opt.Classes))
+	cm, err := metrics.ConfusionMatrix(p.Truth, pred, k)
 	if err != nil {
 		return nil, err
 	}
@@ -208,6 +212,21 @@ func evalSplit(p *Predictions, res *Result, opt Options, name string) (*Split, e
 	}
 	s.Calibration = metrics.Calibration(p.Truth, p.Probs, opt.Bins)
 	return s, nil
+}
+
+// explain gives every undefined (NaN) metric of s its reason, so metrics.json says null
+// with why, never NaN.
+func explain(s *Split, reasons map[string]string) {
+	for name, iv := range s.Metrics {
+		if !math.IsNaN(iv.Value) && !math.IsInf(iv.Value, 0) {
+			continue
+		}
+		iv.Reason = reasons[name]
+		if iv.Reason == "" {
+			iv.Reason = fmt.Sprintf("undefined on this split (n = %d)", s.N)
+		}
+		s.Metrics[name] = iv
+	}
 }
 
 func splitSalt(name string) uint64 {

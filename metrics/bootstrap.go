@@ -11,31 +11,45 @@ import (
 )
 
 // Interval is a point estimate with a confidence interval. JSON field names are the
-// metrics.json contract: value, ci_low, ci_high. NaN is written as null.
+// metrics.json contract: value, ci_low, ci_high, and reason. NaN is written as null; an
+// undefined value (one class in the split, constant predictions ...) carries the reason.
 type Interval struct {
-	Value float64
-	Low   float64
-	High  float64
+	Value  float64
+	Low    float64
+	High   float64
+	Reason string // why Value is undefined (NaN); "" when it is defined
 }
 
-// MarshalJSON writes {"value":..,"ci_low":..,"ci_high":..} with null for NaN.
+type intervalJSON struct {
+	Value  *float64 `json:"value"`
+	Low    *float64 `json:"ci_low"`
+	High   *float64 `json:"ci_high"`
+	Reason string   `json:"reason,omitempty"`
+}
+
+// MarshalJSON writes {"value":..,"ci_low":..,"ci_high":..} with null for NaN, and
+// "reason" when the value is undefined.
 func (iv Interval) MarshalJSON() ([]byte, error) {
-	return json.Marshal(map[string]*float64{"value": finite(iv.Value), "ci_low": finite(iv.Low), "ci_high": finite(iv.High)})
+	j := intervalJSON{Value: finite(iv.Value), Low: finite(iv.Low), High: finite(iv.High)}
+	if j.Value == nil {
+		j.Reason = iv.Reason
+	}
+	return json.Marshal(j)
 }
 
 // UnmarshalJSON reads the form written by MarshalJSON (null becomes NaN).
 func (iv *Interval) UnmarshalJSON(b []byte) error {
-	var m map[string]*float64
-	if err := json.Unmarshal(b, &m); err != nil {
+	var j intervalJSON
+	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	get := func(k string) float64 {
-		if p := m[k]; p != nil {
+	get := func(p *float64) float64 {
+		if p != nil {
 			return *p
 		}
 		return math.NaN()
 	}
-	iv.Value, iv.Low, iv.High = get("value"), get("ci_low"), get("ci_high")
+	iv.Value, iv.Low, iv.High, iv.Reason = get(j.Value), get(j.Low), get(j.High), j.Reason
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -287,7 +288,7 @@ func runStage(ctx context.Context, plan *Plan, ps *PlannedStage, results map[str
 		return fail(err)
 	}
 	e, err := opts.Cache.Save(key, out, &Entry{Stage: ps.Spec.ID, Kind: ps.Spec.Kind, Type: ps.Kind.Output.Type,
-		Metrics: env.Metrics(), Quarantined: env.Quarantined()})
+		Metrics: finiteMetrics(env.Metrics(), opts.Log, ps.Spec.ID), Quarantined: env.Quarantined()})
 	if err != nil {
 		return fail(fmt.Errorf("storing artifact: %w", err))
 	}
@@ -296,6 +297,27 @@ func runStage(ctx context.Context, plan *Plan, ps *PlannedStage, results map[str
 	publish(e, runDir, ps.Kind.Output.Type)
 	opts.Log.Info("stage done", "stage", ps.Spec.ID, "seconds", fmt.Sprintf("%.2f", rec.DurationS))
 	return e, nil
+}
+
+// finiteMetrics replaces a NaN or infinite metric with null (JSON has no NaN), so an
+// undefined metric never fails the stage after its work is done.
+func finiteMetrics(m map[string]any, log *slog.Logger, stage string) map[string]any {
+	for k, v := range m {
+		var f float64
+		switch x := v.(type) {
+		case float64:
+			f = x
+		case float32:
+			f = float64(x)
+		default:
+			continue
+		}
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			log.Warn("metric undefined: recorded as null", "stage", stage, "metric", k)
+			m[k] = nil
+		}
+	}
+	return m
 }
 
 func finish(rec *manifest.StageRecord, e *Entry, t0 time.Time) {

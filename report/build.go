@@ -225,7 +225,18 @@ func f3(v float64) string {
 	return strconv.FormatFloat(v, 'f', 3, 64)
 }
 
+// na is an undefined metric's display: "n/a (reason)".
+func na(iv metrics.Interval) string {
+	if iv.Reason == "" {
+		return "n/a"
+	}
+	return "n/a (" + iv.Reason + ")"
+}
+
 func ci(iv metrics.Interval) string {
+	if math.IsNaN(iv.Value) {
+		return na(iv)
+	}
 	if math.IsNaN(iv.Low) || math.IsNaN(iv.High) {
 		return f3(iv.Value)
 	}
@@ -451,6 +462,9 @@ func templateAbstract(src *Source, g *gathered) []Block {
 }
 
 func ciProse(iv metrics.Interval, level float64) string {
+	if math.IsNaN(iv.Value) {
+		return na(iv)
+	}
 	if math.IsNaN(iv.Low) {
 		return f3(iv.Value)
 	}

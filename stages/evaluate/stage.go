@@ -160,6 +160,10 @@ func run(ctx context.Context, env *contract.Env, cfg contract.Config) error {
 		s := out.Result.PerSplit[split]
 		for name, iv := range s.Metrics {
 			if split == out.Result.Primary || headline[name] {
+				if math.IsNaN(iv.Value) || math.IsInf(iv.Value, 0) {
+					env.SetMetric(split+"_"+name, nil) // undefined: metrics.json says why
+					continue
+				}
 				env.SetMetric(split+"_"+name, iv.Value)
 			}
 		}

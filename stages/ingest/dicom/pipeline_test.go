@@ -3,6 +3,7 @@ package dicom_test
 import (
 	"bytes"
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +14,9 @@ import (
 
 	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
+	"github.com/biopipe/biopipe/evaluation"
 	biodicom "github.com/biopipe/biopipe/io/dicom"
+	"github.com/biopipe/biopipe/io/dicom/dicomgen"
 	"github.com/biopipe/biopipe/pipelines"
 	_ "github.com/biopipe/biopipe/stages/all"
 )
@@ -121,4 +124,58 @@ func TestPipelineWorkDirHasNoPHI(t *testing.T) {
 		where[p] = s
 	}
 	assert.Len(t, where, 12)
+}
+
+// TestTwoPatientsGroupSplit is the degenerate run from issue 15: 20 images of 2 patients,
+// a group split with test 0.5 and val 0, so each split holds one patient. It used to train
+// and then fail in evaluate with "json: unsupported value: NaN"; now every undefined
+// metric is null with its reason in metrics.json and "n/a (reason)" in the report. A
+// threshold of 1 makes the predictions constant (PPV undefined) whatever the model learnt.
+func TestTwoPatientsGroupSplit(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	_, err := dicomgen.WriteStudySet(data, dicomgen.StudyOptions{Patients: 2, SeriesPerPatient: 2, Slices: 5, Size: 32})
+	require.NoError(t, err)
+	spec := filepath.Join(dir, "pipeline.yaml")
+	require.NoError(t, os.WriteFile(spec, []byte(strings.ReplaceAll(`name: two-patients
+seed: 1
+stages:
+  - {id: scans, kind: ingest.dicom, with: {path: data, labels: data/labels.csv, window: soft_tissue, size: [16, 16], salt: s}}
+  - {id: split, kind: transform.split, inputs: [scans], with: {strategy: group, test: 0.5, val: 0}}
+  - {id: train, kind: train, inputs: [split], with: {model: mlp, hidden: [8], epochs: 2, batch_size: 8}}
+  - {id: eval, kind: evaluate, inputs: [train, split], with: {threshold_value: 1}}
+  - {id: report, kind: report, inputs: [eval]}
+`, "data", data)), 0o644))
+	src, err := pipelines.Load(spec, nil)
+	require.NoError(t, err)
+	plan, err := pipelines.Validate(src, contract.Default)
+	require.NoError(t, err)
+	m, err := pipelines.Run(context.Background(), plan, pipelines.Options{WorkDir: filepath.Join(dir, "work"), Jobs: 1})
+	require.NoError(t, err)
+	var evalDir, reportDir string
+	for _, s := range m.Stages {
+		require.Equal(t, "ok", s.Status, "stage %s: %s", s.ID, s.Error)
+		switch s.ID {
+		case "eval":
+			evalDir = s.Artifact.Dir
+		case "report":
+			reportDir = s.Artifact.Dir
+		}
+	}
+	res, err := evaluation.ReadResult(evalDir)
+	require.NoError(t, err)
+	undefined := 0
+	for split, s := range res.PerSplit {
+		for name, iv := range s.Metrics {
+			if math.IsNaN(iv.Value) {
+				undefined++
+				assert.NotEmpty(t, iv.Reason, "%s %s", split, name)
+			}
+		}
+	}
+	assert.Positive(t, undefined, "one patient (one series per class) per split leaves some metric undefined")
+	md, err := os.ReadFile(filepath.Join(reportDir, contract.ReportMD))
+	require.NoError(t, err)
+	assert.Contains(t, string(md), "n/a (")
+	assert.NotContains(t, string(md), "NaN")
 }
