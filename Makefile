@@ -2,7 +2,7 @@
 export GOEXPERIMENT := simd
 GO ?= go
 
-.PHONY: all build test vet fmt quickstart bench clean
+.PHONY: all build test vet fmt quickstart bench fuzz clean
 
 all: build
 
@@ -17,6 +17,19 @@ vet:
 # tool is absent) and every configs/*.yaml run end to end.
 test: vet
 	$(GO) test -timeout 10m ./...
+
+# Every fuzz target (func Fuzz* in a _test.go file) for FUZZTIME each, one after another
+# (go test -fuzz takes one target per run). `make test` runs only their seed corpora (the
+# f.Add seeds and testdata/fuzz/<Target>/ regressions). FUZZPKG narrows it: FUZZPKG=./io/...
+FUZZTIME ?= 30s
+FUZZPKG ?= ./...
+fuzz:
+	@set -e; for dir in $$($(GO) list -f '{{.Dir}}' $(FUZZPKG)); do \
+	  for t in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/^func //'); do \
+	    echo "== $$dir $$t ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $$dir; \
+	  done; \
+	done
 
 quickstart:
 	$(GO) run ./cmd/biopipe run configs/quickstart.yaml

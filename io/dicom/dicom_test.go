@@ -277,7 +277,7 @@ func FuzzDecodeRLE(f *testing.F) {
 
 // FuzzRead checks that parsing and decoding arbitrary bytes returns errors, not panics.
 func FuzzRead(f *testing.F) {
-	for _, name := range []string{"testdata/SC_rgb_small_odd.dcm", "testdata/rtdose_rle_1frame.dcm"} {
+	for _, name := range []string{"testdata/SC_rgb_small_odd.dcm", "testdata/rtdose_rle_1frame.dcm", "testdata/SC_rgb_jpeg_dcmtk.dcm"} {
 		if b, err := os.ReadFile(name); err == nil {
 			f.Add(b)
 		}

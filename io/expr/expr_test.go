@@ -490,3 +490,33 @@ func FuzzParseDense(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRead10x checks that a corrupt 10x folder (matrix, features, barcodes) is an error
+// naming a file, never a panic, and that what it reads has consistent dimensions.
+func FuzzRead10x(f *testing.F) {
+	f.Add([]byte("%%MatrixMarket matrix coordinate integer general\n3 2 3\n1 1 5\n3 1 2\n2 2 7\n"),
+		[]byte("ENSG1\tA\tGene Expression\nENSG2\tB\tGene Expression\nENSG3\tC\tGene Expression\n"),
+		[]byte("AAAC-1\nAAAG-1\n"))
+	f.Add([]byte("%%MatrixMarket matrix coordinate integer general\n3 2 1\n4 1 5\n"),
+		[]byte("ENSG1\tA\nENSG2\tB\nENSG3\tC\n"), []byte("AAAC-1\nAAAC-1\n"))
+	f.Add([]byte("%%MatrixMarket matrix coordinate real general\n2 2 2000000000\n1 1 1\n"),
+		[]byte("g1\ng2\n"), []byte("c1\nc2\n"))
+	f.Fuzz(func(t *testing.T, mtx, features, barcodes []byte) {
+		dir := t.TempDir()
+		for name, b := range map[string][]byte{"matrix.mtx": mtx, "features.tsv": features, "barcodes.tsv": barcodes} {
+			if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		m, err := Read10x(dir, TenXOptions{})
+		if err != nil {
+			if !strings.Contains(err.Error(), dir) {
+				t.Fatalf("error does not name the folder or a file in it: %v", err)
+			}
+			return
+		}
+		if m.Sparse == nil || len(m.Samples) != m.Sparse.Rows || len(m.Genes) != m.Sparse.Cols {
+			t.Fatalf("inconsistent matrix: %d samples, %d genes", len(m.Samples), len(m.Genes))
+		}
+	})
+}
