@@ -27,13 +27,17 @@ type Card struct {
 	BatchSize     int             `json:"batch_size"`
 	Optimizer     OptimizerConfig `json:"optimizer"`
 	EarlyStopping EarlyStopping   `json:"early_stopping"`
-	Backend       string          `json:"backend"`
-	Seed          int64           `json:"seed"`
-	TrainExamples int             `json:"train_examples"`
-	ValExamples   int             `json:"val_examples"`
-	NumParameters int             `json:"num_parameters"` // trainable scalars
-	InitFrom      *InitReport     `json:"init_from,omitempty"`
-	Final         *EpochRecord    `json:"final,omitempty"` // metrics of the kept epoch
+	// Schedule, Regularization and Initializer are recorded when not the defaults.
+	Schedule       *Schedule       `json:"lr_schedule,omitempty"`
+	Regularization *Regularization `json:"regularization,omitempty"`
+	Initializer    string          `json:"initializer,omitempty"`
+	Backend        string          `json:"backend"`
+	Seed           int64           `json:"seed"`
+	TrainExamples  int             `json:"train_examples"`
+	ValExamples    int             `json:"val_examples"`
+	NumParameters  int             `json:"num_parameters"` // trainable scalars
+	InitFrom       *InitReport     `json:"init_from,omitempty"`
+	Final          *EpochRecord    `json:"final,omitempty"` // metrics of the kept epoch
 	// TrainSeconds is the wall-clock training time, for the caller (log, manifest); it is
 	// not written into model.json, so the same seed and inputs give the same artifact bytes.
 	TrainSeconds float64 `json:"-"`
@@ -50,6 +54,7 @@ type EpochRecord struct {
 	ValAccuracy   *float64 `json:"val_accuracy,omitempty"`
 	TrainMSE      *float64 `json:"train_mse,omitempty"`
 	ValMSE        *float64 `json:"val_mse,omitempty"`
+	LearningRate  *float64 `json:"learning_rate,omitempty"` // with a schedule: the epoch's last rate
 	// Losses holds each step's mean loss for objectives of several steps (a GAN's d_loss
 	// and g_loss); train_loss is the last step's.
 	Losses map[string]float64 `json:"losses,omitempty"`

@@ -84,11 +84,6 @@ const (
 	Generation Task = "generation"
 )
 
-// Activations are the activation names every family's "activation" param accepts (GoMLX's
-// activation.FromName). A param shared by several families must mean the same in each, so
-// they all take their choices from here.
-var Activations = []string{"relu", "gelu", "tanh", "swish"}
-
 // Normalizations are the choices of the families' "normalization" param.
 var Normalizations = []string{"none", "batch", "layer"}
 

@@ -278,7 +278,7 @@ func TestTrainErrors(t *testing.T) {
 	}{
 		{"unknown family", func(o *models.TrainOptions) { o.Family = "mpl" }, `did you mean "mlp"`},
 		{"unknown param", func(o *models.TrainOptions) { o.Params = map[string]any{"hiden": []any{3}} }, `"hiden": unknown field (did you mean "hidden"?)`},
-		{"bad activation", func(o *models.TrainOptions) { o.Params = map[string]any{"activation": "sigmoid"} }, `"activation"`},
+		{"bad activation", func(o *models.TrainOptions) { o.Params = map[string]any{"activation": "softsign"} }, `"activation"`},
 		{"unknown optimizer", func(o *models.TrainOptions) { o.Optimizer.Name = "adamm" }, `did you mean "adam"`},
 		{"one class", func(o *models.TrainOptions) { o.Classes = []string{"a"} }, "at least 2 classes"},
 		{"no rows", func(o *models.TrainOptions) { o.Train = &models.Data{} }, "no training examples"},

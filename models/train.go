@@ -14,11 +14,9 @@ import (
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
-	"github.com/gomlx/gomlx/ml/layers/regularizer"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/train"
 	"github.com/gomlx/gomlx/ml/train/loss"
-	"github.com/gomlx/gomlx/ml/train/optimizer"
 
 	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
@@ -37,24 +35,6 @@ func (d *Data) Len() int {
 		return 0
 	}
 	return d.X.N
-}
-
-// Optimizer names.
-const (
-	OptAdam  = "adam"
-	OptAdamW = "adamw"
-	OptSGD   = "sgd"
-)
-
-// OptimizerNames lists the valid optimizer names.
-var OptimizerNames = []string{OptAdam, OptAdamW, OptSGD}
-
-// OptimizerConfig selects the optimizer. WeightDecay is decoupled for adamw and an L2
-// penalty on dense/convolution weights for adam and sgd.
-type OptimizerConfig struct {
-	Name         string  `json:"name"`
-	LearningRate float64 `json:"learning_rate"`
-	WeightDecay  float64 `json:"weight_decay"`
 }
 
 // Monitors for early stopping.
@@ -88,6 +68,11 @@ type TrainOptions struct {
 	BatchSize     int
 	Optimizer     OptimizerConfig
 	EarlyStopping EarlyStopping
+	// Schedule, Regularization and Initializer: see their types (zero values: a constant
+	// rate, no penalties, the default He-normal initialisation).
+	Schedule       Schedule
+	Regularization Regularization
+	Initializer    string
 
 	Seed    int64
 	Backend string // "go" (default), "xla:cpu", "xla:cuda"
@@ -161,6 +146,16 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 		return nil, fmt.Errorf("model %q: seeding: %w", fam.Name, err)
 	}
 	opt, err := newOptimizer(store, opts.Optimizer)
+	if err != nil {
+		return nil, err
+	}
+	if err := opts.Regularization.apply(store); err != nil {
+		return nil, err
+	}
+	if net, err = withInitializer(store, net, opts.Initializer); err != nil {
+		return nil, err
+	}
+	sched, err := newScheduler(store, opts.Schedule, opts.Optimizer.LearningRate, opts.Epochs, stepsPerEpoch(opts.Train.Len(), opts.BatchSize))
 	if err != nil {
 		return nil, err
 	}
@@ -295,6 +290,9 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 				return nil, err
 			}
 			hi := min(lo+opts.BatchSize, len(order))
+			if err := sched.beforeStep(epoch, lo/opts.BatchSize); err != nil {
+				return nil, fmt.Errorf("model %q: epoch %d: %w", fam.Name, epoch, err)
+			}
 			args := batchTensors(trainData, task, withLabels, order[lo:hi])
 			for i, e := range stepExecs {
 				l, m, err := runBatch(e, args)
@@ -339,6 +337,7 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 			rec.Files = files
 		}
 		rec.Seconds = time.Since(t0).Seconds()
+		sched.record(&rec, es.Monitor, hasVal)
 		hist.Epochs = append(hist.Epochs, rec)
 		prog.Add(1)
 		log.Debug("epoch", "model", fam.Name, "epoch", epoch, "train_loss", rec.TrainLoss, "val_loss", deref(rec.ValLoss))
@@ -406,6 +405,7 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 		InitFrom:        initRep,
 		TrainSeconds:    time.Since(start).Seconds(),
 	}
+	recordRecipe(&card, opts)
 	if epochsRun > 0 {
 		rec := hist.Epochs[bestEpoch-1]
 		card.Final = &rec
@@ -498,31 +498,6 @@ func buildNetwork(fam *Family, spec Spec, params contract.Config) (net *Network,
 		return nil, fmt.Errorf("model %q: Build returned no Forward function", fam.Name)
 	}
 	return net, nil
-}
-
-func newOptimizer(store *model.Store, c OptimizerConfig) (optimizer.Interface, error) {
-	if c.WeightDecay < 0 {
-		return nil, fmt.Errorf("optimizer.weight_decay must be >= 0, got %v", c.WeightDecay)
-	}
-	switch c.Name {
-	case OptAdam, "":
-		if c.WeightDecay > 0 {
-			store.RootScope().SetParam(regularizer.ParamL2, c.WeightDecay)
-		}
-		return optimizer.Adam().LearningRate(c.LearningRate).Done(), nil
-	case OptAdamW:
-		return optimizer.Adam().LearningRate(c.LearningRate).WeightDecay(c.WeightDecay).Done(), nil
-	case OptSGD:
-		if c.WeightDecay > 0 {
-			store.RootScope().SetParam(regularizer.ParamL2, c.WeightDecay)
-		}
-		return optimizer.StochasticGradientDescent().WithDecay(false).WithLearningRate(c.LearningRate).Done(), nil
-	}
-	msg := fmt.Sprintf("unknown optimizer %q (valid optimizers: %s)", c.Name, strings.Join(OptimizerNames, ", "))
-	if s := contract.Suggest(c.Name, OptimizerNames); s != "" {
-		msg = fmt.Sprintf("unknown optimizer %q (did you mean %q?)", c.Name, s)
-	}
-	return nil, errors.New(msg)
 }
 
 func splitInputs(inputs []*graph.Node) (x, y *graph.Node) {

@@ -24,7 +24,6 @@ import (
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/layers"
-	"github.com/gomlx/gomlx/ml/layers/activation"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/initializer"
 	"github.com/gomlx/gomlx/ml/train/optimizer"
@@ -44,7 +43,7 @@ const (
 const (
 	ParamHidden       = "hidden"
 	ParamLatentDim    = "latent_dim"
-	ParamActivation   = "activation"
+	ParamActivation   = models.ParamActivation
 	ParamInputNoise   = "input_noise"
 	ParamInputDropout = "input_dropout"
 	ParamBeta         = "beta"
@@ -71,13 +70,11 @@ const (
 )
 
 func encoderParams(hiddenDoc string) []contract.Field {
-	return []contract.Field{
+	return append([]contract.Field{
 		{Name: ParamHidden, Type: contract.Ints, Default: []any{256, 64}, Min: contract.Bound(1), Doc: hiddenDoc},
 		{Name: ParamLatentDim, Type: contract.Int, Default: 8, Min: contract.Bound(1),
 			Doc: "size of the latent code"},
-		{Name: ParamActivation, Type: contract.String, Default: "relu", Enum: models.Activations,
-			Doc: "activation after each hidden layer"},
-	}
+	}, models.ActivationFields("relu", "activation after each hidden layer", true)...)
 }
 
 func denoiseParams() []contract.Field {
@@ -137,7 +134,7 @@ func init() {
 type config struct {
 	hidden     []int
 	latent     int
-	act        activation.Type
+	act        models.Activation
 	noise      float64
 	inDropout  float64
 	inputShape []int
@@ -148,7 +145,7 @@ func parse(spec models.Spec, p contract.Config, denoise bool) (config, error) {
 	c := config{
 		hidden:     p.Ints(ParamHidden),
 		latent:     p.Int(ParamLatentDim),
-		act:        activation.FromName(p.String(ParamActivation)),
+		act:        models.ActivationOf(p),
 		inputShape: spec.InputShape,
 		inputSize:  1,
 	}
@@ -187,7 +184,7 @@ func (c config) corrupt(scope *model.Scope, h *graph.Node) *graph.Node {
 func (c config) encode(enc *model.Scope, h *graph.Node, dropout float64) *graph.Node {
 	for i, w := range c.hidden {
 		ls := enc.In("dense_%d", i)
-		h = activation.Apply(c.act, layers.DenseWithBias(ls, h, w))
+		h = c.act.Apply(layers.DenseWithBias(ls, h, c.act.Width(w)))
 		h = layers.DropoutStatic(ls, h, dropout)
 	}
 	return h
@@ -199,7 +196,7 @@ func (c config) decode(scope *model.Scope, z *graph.Node) *graph.Node {
 	h := z
 	for i := len(c.hidden) - 1; i >= 0; i-- {
 		ls := dec.In("dense_%d", len(c.hidden)-1-i)
-		h = activation.Apply(c.act, layers.DenseWithBias(ls, h, c.hidden[i]))
+		h = c.act.Apply(layers.DenseWithBias(ls, h, c.act.Width(c.hidden[i])))
 	}
 	out := linear(dec.In(ScopeOutput), h, c.inputSize)
 	b := z.Shape().Dimensions[0]
@@ -311,7 +308,7 @@ func BuildEncoder(spec models.Spec, p contract.Config) (*models.Network, error) 
 		hs := scope.In(ScopeHead)
 		for i, w := range head {
 			ls := hs.In("dense_%d", i)
-			h = activation.Apply(c.act, layers.DenseWithBias(ls, h, w))
+			h = c.act.Apply(layers.DenseWithBias(ls, h, c.act.Width(w)))
 			h = layers.DropoutStatic(ls, h, dropout)
 		}
 		return []*graph.Node{layers.DenseWithBias(hs.In(ScopeOutput), h, outDim), z}

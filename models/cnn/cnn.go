@@ -26,7 +26,6 @@ import (
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/layers"
-	"github.com/gomlx/gomlx/ml/layers/activation"
 	"github.com/gomlx/gomlx/ml/layers/norm"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/initializer"
@@ -49,7 +48,7 @@ const (
 	ParamPool          = "pool"
 	ParamPoolSize      = "pool_size"
 	ParamNormalization = "normalization"
-	ParamActivation    = "activation"
+	ParamActivation    = models.ParamActivation
 	ParamDropout       = "dropout"
 	ParamGlobalPool    = "global_pool"
 	ParamHidden        = "hidden"
@@ -62,7 +61,7 @@ var (
 )
 
 // Params are the family's hyper-parameters.
-var Params = []contract.Field{
+var Params = append([]contract.Field{
 	{Name: ParamChannels, Type: contract.Ints, Default: []any{16, 32}, Min: contract.Bound(1),
 		Doc: "output channels of each convolutional block, input to output (one block per entry)"},
 	{Name: ParamKernelSize, Type: contract.Int, Default: 3, Min: contract.Bound(1),
@@ -77,15 +76,13 @@ var Params = []contract.Field{
 		Doc: "pooling window and stride along every spatial axis (axes shorter than it are not pooled)"},
 	{Name: ParamNormalization, Type: contract.String, Default: "none", Enum: models.Normalizations,
 		Doc: "normalization after each convolution (and hidden dense layer): none, batch or layer (per example over all positions and channels)"},
-	{Name: ParamActivation, Type: contract.String, Default: "relu", Enum: models.Activations,
-		Doc: "activation after each convolution and hidden dense layer"},
 	{Name: ParamDropout, Type: contract.Float, Default: 0.0, Min: contract.Bound(0), Max: contract.Bound(0.95),
 		Doc: "dropout rate after each block and hidden dense layer (training only)"},
 	{Name: ParamGlobalPool, Type: contract.String, Default: "avg", Enum: GlobalPools,
 		Doc: "how the last block's feature map becomes a vector: avg or max over all positions, or flatten"},
 	{Name: ParamHidden, Type: contract.Ints, Default: []any{}, Min: contract.Bound(1),
 		Doc: "hidden dense layer widths of the head, after global pooling; [] goes straight to the output"},
-}
+}, models.ActivationFields("relu", "activation after each convolution and hidden dense layer", false)...)
 
 func init() {
 	models.Register(&models.Family{
@@ -105,7 +102,7 @@ type config struct {
 	pool          string
 	poolSize      int
 	normalization string
-	act           activation.Type
+	act           models.Activation
 	dropout       float64
 	globalPool    string
 	hidden        []int
@@ -133,7 +130,7 @@ func Build(spec models.Spec, p contract.Config) (*models.Network, error) {
 		pool:          p.String(ParamPool),
 		poolSize:      p.Int(ParamPoolSize),
 		normalization: p.String(ParamNormalization),
-		act:           activation.FromName(p.String(ParamActivation)),
+		act:           models.ActivationOf(p),
 		dropout:       p.Float(ParamDropout),
 		globalPool:    p.String(ParamGlobalPool),
 		hidden:        p.Ints(ParamHidden),
@@ -184,7 +181,7 @@ func (c *config) forward(scope *model.Scope, x *graph.Node, outDim int) *graph.N
 			h = b.Done()
 			h = c.normalize(cs, h)
 			last := j == c.convs-1
-			if last && c.pool == "max" && c.act == activation.TypeRelu && !allOnes(c.window(h)) {
+			if last && c.pool == "max" && c.act.IsRelu() && !allOnes(c.window(h)) {
 				// Relu commutes with max-pooling: pool first, activate the 1/prod(window) survivors.
 				h = fastconv.PoolCF(h, fastconv.Max, c.window(h), fastconv.Config{}, true)
 				continue
@@ -257,10 +254,10 @@ func (c *config) poolBlock(h *graph.Node) *graph.Node {
 }
 
 func (c *config) activate(h *graph.Node) *graph.Node {
-	if c.act == activation.TypeRelu {
+	if c.act.IsRelu() {
 		return fastconv.Relu(h)
 	}
-	return activation.Apply(c.act, h)
+	return c.act.Apply(h)
 }
 
 // normalize applies the block normalization to a conv output h [C, B, spatial...].

@@ -19,7 +19,6 @@ import (
 	"fmt"
 
 	"github.com/gomlx/gomlx/core/graph"
-	"github.com/gomlx/gomlx/ml/layers/activation"
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/biopipe/biopipe/contract"
@@ -44,7 +43,7 @@ const (
 	ParamPool          = "pool"
 	ParamPoolSize      = "pool_size"
 	ParamNormalization = "normalization"
-	ParamActivation    = "activation"
+	ParamActivation    = models.ParamActivation
 	ParamDropout       = "dropout"
 	ParamGlobalPool    = "global_pool"
 	ParamHidden        = "hidden"
@@ -57,7 +56,7 @@ var (
 )
 
 // Params are the family's hyper-parameters.
-var Params = []contract.Field{
+var Params = append([]contract.Field{
 	{Name: ParamChannels, Type: contract.Ints, Default: []any{16, 32, 64}, Min: contract.Bound(1),
 		Doc: "output channels of each temporal convolution block, input to output (one block per entry)"},
 	{Name: ParamKernelSize, Type: contract.Int, Default: 7, Min: contract.Bound(1),
@@ -76,15 +75,13 @@ var Params = []contract.Field{
 		Doc: "pooling window and stride in samples (a sequence shorter than it is not pooled)"},
 	{Name: ParamNormalization, Type: contract.String, Default: "layer", Enum: models.Normalizations,
 		Doc: "normalization after each convolution: none, batch (per channel) or layer (per example over time and channels)"},
-	{Name: ParamActivation, Type: contract.String, Default: "relu", Enum: models.Activations,
-		Doc: "activation after each convolution and hidden dense layer"},
 	{Name: ParamDropout, Type: contract.Float, Default: 0.0, Min: contract.Bound(0), Max: contract.Bound(0.95),
 		Doc: "dropout rate after each block and hidden dense layer (training only)"},
 	{Name: ParamGlobalPool, Type: contract.String, Default: "avg", Enum: GlobalPools,
 		Doc: "how the last block's feature sequence becomes a vector: avg or max over time"},
 	{Name: ParamHidden, Type: contract.Ints, Default: []any{}, Min: contract.Bound(1),
 		Doc: "hidden dense layer widths of the head, after global pooling; [] goes straight to the output"},
-}
+}, models.ActivationFields("relu", "activation after each convolution and hidden dense layer", false)...)
 
 func init() {
 	models.Register(&models.Family{
@@ -119,7 +116,7 @@ func Blocks(p contract.Config) ([]seq.ConvBlock, error) {
 		out[i] = seq.ConvBlock{
 			Channels: ch, KernelSize: p.Int(ParamKernelSize), Stride: p.Int(ParamStride), Dilation: d,
 			Convs: p.Int(ParamConvsPerBlock), Normalization: p.String(ParamNormalization),
-			Activation: activation.FromName(p.String(ParamActivation)), Residual: p.Bool(ParamResidual),
+			Activation: models.ActivationOf(p), Residual: p.Bool(ParamResidual),
 			Pool: p.String(ParamPool), PoolSize: p.Int(ParamPoolSize), Dropout: p.Float(ParamDropout),
 		}
 	}
@@ -149,7 +146,7 @@ func Build(spec models.Spec, p contract.Config) (*models.Network, error) {
 		return nil, err
 	}
 	hidden := p.Ints(ParamHidden)
-	act := activation.FromName(p.String(ParamActivation))
+	act := models.ActivationOf(p)
 	dropout := p.Float(ParamDropout)
 	globalPool := p.String(ParamGlobalPool)
 	outDim := spec.OutputDim()

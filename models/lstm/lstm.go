@@ -34,7 +34,6 @@ import (
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/layers"
-	"github.com/gomlx/gomlx/ml/layers/activation"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/initializer"
 	"github.com/gomlx/gomlx/support/exceptions"
@@ -63,7 +62,7 @@ const (
 	ParamKernelSize    = "kernel_size"
 	ParamPoolSize      = "pool_size"
 	ParamNormalization = "normalization"
-	ParamActivation    = "activation"
+	ParamActivation    = models.ParamActivation
 	ParamDropout       = "dropout"
 	ParamHidden        = "hidden"
 )
@@ -74,7 +73,7 @@ var (
 )
 
 // Params are the family's hyper-parameters.
-var Params = []contract.Field{
+var Params = append([]contract.Field{
 	{Name: ParamUnits, Type: contract.Int, Default: 32, Min: contract.Bound(1),
 		Doc: "hidden units (state size) of each LSTM layer, per direction"},
 	{Name: ParamLayers, Type: contract.Int, Default: 1, Min: contract.Bound(1),
@@ -93,13 +92,11 @@ var Params = []contract.Field{
 		Doc: "front end max pooling window and stride in samples"},
 	{Name: ParamNormalization, Type: contract.String, Default: "layer", Enum: models.Normalizations,
 		Doc: "normalization after each front end convolution: none, batch or layer"},
-	{Name: ParamActivation, Type: contract.String, Default: "relu", Enum: models.Activations,
-		Doc: "activation of the front end convolutions and hidden dense layers"},
 	{Name: ParamDropout, Type: contract.Float, Default: 0.0, Min: contract.Bound(0), Max: contract.Bound(0.95),
 		Doc: "dropout rate between LSTM layers, on the readout and after hidden dense layers (training only)"},
 	{Name: ParamHidden, Type: contract.Ints, Default: []any{}, Min: contract.Bound(1),
 		Doc: "hidden dense layer widths of the head; [] goes straight to the output"},
-}
+}, models.ActivationFields("relu", "activation of the front end convolutions and hidden dense layers", false)...)
 
 func init() {
 	models.Register(&models.Family{
@@ -116,7 +113,7 @@ type config struct {
 	readout       string
 	downsample    int
 	front         []seq.ConvBlock
-	act           activation.Type
+	act           models.Activation
 	dropout       float64
 	hidden        []int
 }
@@ -125,7 +122,7 @@ func newConfig(p contract.Config) config {
 	c := config{
 		units: p.Int(ParamUnits), layers: p.Int(ParamLayers), directions: 1,
 		readout: p.String(ParamReadout), downsample: p.Int(ParamDownsample),
-		act: activation.FromName(p.String(ParamActivation)), dropout: p.Float(ParamDropout),
+		act: models.ActivationOf(p), dropout: p.Float(ParamDropout),
 		hidden: p.Ints(ParamHidden),
 	}
 	if p.Bool(ParamBidirectional) {

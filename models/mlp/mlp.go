@@ -7,7 +7,6 @@ import (
 
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/layers"
-	"github.com/gomlx/gomlx/ml/layers/activation"
 	"github.com/gomlx/gomlx/ml/layers/norm"
 	"github.com/gomlx/gomlx/ml/model"
 
@@ -18,22 +17,20 @@ import (
 // Hyper-parameter names.
 const (
 	ParamHidden        = "hidden"
-	ParamActivation    = "activation"
+	ParamActivation    = models.ParamActivation
 	ParamDropout       = "dropout"
 	ParamNormalization = "normalization"
 )
 
 // Params are the family's hyper-parameters.
-var Params = []contract.Field{
+var Params = append([]contract.Field{
 	{Name: ParamHidden, Type: contract.Ints, Default: []any{64, 32}, Min: contract.Bound(1),
 		Doc: "hidden layer widths, input to output; [] is a linear model"},
-	{Name: ParamActivation, Type: contract.String, Default: "relu", Enum: models.Activations,
-		Doc: "activation after each hidden layer"},
 	{Name: ParamDropout, Type: contract.Float, Default: 0.0, Min: contract.Bound(0), Max: contract.Bound(0.95),
 		Doc: "dropout rate after each hidden layer (training only)"},
 	{Name: ParamNormalization, Type: contract.String, Default: "none", Enum: models.Normalizations,
 		Doc: "normalization after each hidden layer's linear transform: none, batch (batch norm) or layer"},
-}
+}, models.ActivationFields("relu", "activation after each hidden layer", true)...)
 
 func init() {
 	models.Register(&models.Family{
@@ -50,7 +47,7 @@ func Build(spec models.Spec, p contract.Config) (*models.Network, error) {
 		return nil, fmt.Errorf("mlp: unsupported task %q", spec.Task)
 	}
 	hidden := p.Ints(ParamHidden)
-	act := activation.FromName(p.String(ParamActivation))
+	act := models.ActivationOf(p)
 	dropout := p.Float(ParamDropout)
 	normalization := p.String(ParamNormalization)
 	outDim := spec.OutputDim()
@@ -59,14 +56,14 @@ func Build(spec models.Spec, p contract.Config) (*models.Network, error) {
 		h := graph.Reshape(x, b, x.Shape().Size()/b)
 		for i, width := range hidden {
 			ls := scope.In("hidden_%d", i)
-			h = layers.DenseWithBias(ls, h, width)
+			h = layers.DenseWithBias(ls, h, act.Width(width))
 			switch normalization {
 			case "batch":
 				h = norm.BatchNorm(ls, h, -1).UseBackendInference(false).Done()
 			case "layer":
 				h = norm.LayerNorm(ls, h, -1).Done()
 			}
-			h = activation.Apply(act, h)
+			h = act.Apply(h)
 			h = layers.DropoutStatic(ls, h, dropout)
 		}
 		return []*graph.Node{layers.DenseWithBias(scope.In("output"), h, outDim)}

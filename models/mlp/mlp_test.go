@@ -17,7 +17,7 @@ import (
 
 func TestBuildVariants(t *testing.T) {
 	ctx := context.Background()
-	for _, act := range models.Activations {
+	for _, act := range models.ActivationsWithMaxout {
 		for _, norm := range models.Normalizations {
 			t.Run(act+"/"+norm, func(t *testing.T) {
 				res, err := models.Train(ctx, models.TrainOptions{
@@ -39,7 +39,7 @@ func TestParamsDeclared(t *testing.T) {
 	require.NoError(t, err)
 	cfg, err := f.ResolveParams(map[string]any{"hidden": []any{3}})
 	require.NoError(t, err)
-	assert.Equal(t, contract.Config{"hidden": []int{3}, "activation": "relu", "dropout": 0.0, "normalization": "none"}, cfg)
+	assert.Equal(t, contract.Config{"hidden": []int{3}, "activation": "relu", "leaky_slope": 0.01, "maxout_pieces": 2, "dropout": 0.0, "normalization": "none"}, cfg)
 	_, err = f.ResolveParams(map[string]any{"hidden": []any{0}})
 	assert.ErrorContains(t, err, "below the minimum")
 }

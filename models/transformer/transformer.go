@@ -28,7 +28,6 @@ import (
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/layers"
-	"github.com/gomlx/gomlx/ml/layers/activation"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/initializer"
 
@@ -55,13 +54,13 @@ const (
 	ParamKernelSize    = "kernel_size"
 	ParamPoolSize      = "pool_size"
 	ParamNormalization = "normalization"
-	ParamActivation    = "activation"
+	ParamActivation    = models.ParamActivation
 	ParamDropout       = "dropout"
 	ParamHidden        = "hidden"
 )
 
 // Params are the family's hyper-parameters.
-var Params = []contract.Field{
+var Params = append([]contract.Field{
 	{Name: ParamUnits, Type: contract.Int, Default: 32, Min: contract.Bound(1),
 		Doc: "model width: features per token (a multiple of heads)"},
 	{Name: ParamHeads, Type: contract.Int, Default: 4, Min: contract.Bound(1),
@@ -80,13 +79,11 @@ var Params = []contract.Field{
 		Doc: "front end max pooling window and stride in samples"},
 	{Name: ParamNormalization, Type: contract.String, Default: "layer", Enum: models.Normalizations,
 		Doc: "normalization after each front end convolution: none, batch or layer"},
-	{Name: ParamActivation, Type: contract.String, Default: "gelu", Enum: models.Activations,
-		Doc: "activation of the feed-forward layers, front end convolutions and hidden dense layers"},
 	{Name: ParamDropout, Type: contract.Float, Default: 0.0, Min: contract.Bound(0), Max: contract.Bound(0.95),
 		Doc: "dropout rate on attention weights, block outputs and hidden dense layers (training only)"},
 	{Name: ParamHidden, Type: contract.Ints, Default: []any{}, Min: contract.Bound(1),
 		Doc: "hidden dense layer widths of the head; [] goes straight to the output"},
-}
+}, models.ActivationFields("gelu", "activation of the feed-forward layers, front end convolutions and hidden dense layers", false)...)
 
 func init() {
 	models.Register(&models.Family{
@@ -100,7 +97,7 @@ func init() {
 type config struct {
 	units, heads, layers, patch, ff int
 	front                           []seq.ConvBlock
-	act                             activation.Type
+	act                             models.Activation
 	dropout                         float64
 	hidden                          []int
 }
@@ -109,7 +106,7 @@ func newConfig(p contract.Config) config {
 	c := config{
 		units: p.Int(ParamUnits), heads: p.Int(ParamHeads), layers: p.Int(ParamLayers),
 		patch: p.Int(ParamPatchSize), ff: p.Int(ParamFFMultiplier),
-		act: activation.FromName(p.String(ParamActivation)), dropout: p.Float(ParamDropout),
+		act: models.ActivationOf(p), dropout: p.Float(ParamDropout),
 		hidden: p.Ints(ParamHidden),
 	}
 	for _, ch := range p.Ints(ParamChannels) {

@@ -36,6 +36,22 @@ const (
 	FieldMinDelta      = "min_delta"
 	FieldMonitor       = "monitor"
 	FieldInitFrom      = "init_from"
+
+	FieldMomentum       = "momentum"
+	FieldNesterov       = "nesterov"
+	FieldClipNorm       = "clip_norm"
+	FieldClipValue      = "clip_value"
+	FieldSchedule       = "lr_schedule"
+	FieldWarmupEpochs   = "warmup_epochs"
+	FieldStepEpochs     = "step_epochs"
+	FieldGamma          = "gamma"
+	FieldPeriodEpochs   = "period_epochs"
+	FieldPeriodMult     = "period_mult"
+	FieldMinLR          = "min_lr"
+	FieldRegularization = "regularization"
+	FieldL1             = "l1"
+	FieldL2             = "l2"
+	FieldInitializer    = "initializer"
 )
 
 // baseFields are the train kind's own fields; family params are appended to them.
@@ -49,12 +65,48 @@ func baseFields() []contract.Field {
 			Doc: "examples per mini-batch (shuffled with the pipeline seed)"},
 		{Name: FieldOptimizer, Type: contract.Object, Doc: "optimizer", Fields: []contract.Field{
 			{Name: FieldName, Type: contract.String, Default: models.OptAdam, Enum: models.OptimizerNames,
-				Doc: "adam, adamw (decoupled weight decay) or sgd (constant learning rate)"},
+				Doc: "adam, adamw (decoupled weight decay), sgd (with momentum and nesterov), rmsprop (rho 0.9) or adagrad"},
 			{Name: FieldLearningRate, Type: contract.Float, Default: 1e-3, Min: contract.Bound(0),
 				Doc: "learning rate"},
 			{Name: FieldWeightDecay, Type: contract.Float, Default: 0.0, Min: contract.Bound(0),
-				Doc: "weight decay: decoupled for adamw, an L2 penalty on layer weights for adam and sgd"},
+				Doc: "weight decay: decoupled for adamw, an L2 penalty on layer weights for the others"},
+			{Name: FieldMomentum, Type: contract.Float, Default: 0.0, Min: contract.Bound(0), Max: contract.Bound(0.999),
+				Doc: "sgd: momentum (0.9 is usual; 0 = plain sgd)"},
+			{Name: FieldNesterov, Type: contract.Bool, Default: false,
+				Doc: "sgd: Nesterov momentum (needs momentum > 0)"},
+			{Name: FieldClipNorm, Type: contract.Float, Default: 0.0, Min: contract.Bound(0),
+				Doc: "clip the gradients' global L2 norm to this value (0 = no clipping)"},
+			{Name: FieldClipValue, Type: contract.Float, Default: 0.0, Min: contract.Bound(0),
+				Doc: "clip each gradient value to [-clip_value, clip_value] (0 = no clipping)"},
 		}},
+		{Name: FieldSchedule, Type: contract.Object,
+			Doc: "learning-rate schedule over epochs (evaluated every step), after an optional linear warm-up",
+			Fields: []contract.Field{
+				{Name: FieldName, Type: contract.String, Default: models.SchedConstant, Enum: models.ScheduleNames,
+					Doc: "constant; step (x gamma every step_epochs); exponential (x gamma per epoch); cosine (to min_lr over period_epochs, restarting, each period period_mult times longer); plateau (x gamma when the early-stopping monitor, or the train loss without val rows, has not improved for patience epochs)"},
+				{Name: FieldWarmupEpochs, Type: contract.Int, Default: 0, Min: contract.Bound(0),
+					Doc: "raise the rate linearly from near 0 to learning_rate over this many epochs first"},
+				{Name: FieldStepEpochs, Type: contract.Int, Default: 10, Min: contract.Bound(1),
+					Doc: "step: epochs between reductions"},
+				{Name: FieldGamma, Type: contract.Float, Default: 0.0, Min: contract.Bound(0), Max: contract.Bound(1),
+					Doc: "step, exponential, plateau: the factor (0 = the usual: 0.1 for step and plateau, 0.95 for exponential)"},
+				{Name: FieldPeriodEpochs, Type: contract.Int, Default: 0, Min: contract.Bound(0),
+					Doc: "cosine: epochs of the first cycle (0 = all epochs after warm-up, no restarts)"},
+				{Name: FieldPeriodMult, Type: contract.Float, Default: 1.0, Min: contract.Bound(1),
+					Doc: "cosine: each cycle is this many times longer than the last"},
+				{Name: FieldMinLR, Type: contract.Float, Default: 0.0, Min: contract.Bound(0),
+					Doc: "cosine: the rate at the end of a cycle; plateau: the lowest rate"},
+				{Name: FieldPatience, Type: contract.Int, Default: 5, Min: contract.Bound(1),
+					Doc: "plateau: epochs without improvement before reducing"},
+			}},
+		{Name: FieldRegularization, Type: contract.Object,
+			Doc: "penalties on the dense and convolution kernels added to the training loss",
+			Fields: []contract.Field{
+				{Name: FieldL1, Type: contract.Float, Default: 0.0, Min: contract.Bound(0), Doc: "L1 penalty: l1 x sum |w|"},
+				{Name: FieldL2, Type: contract.Float, Default: 0.0, Min: contract.Bound(0), Doc: "L2 penalty: l2 x sum w^2 (adds to an optimizer's weight_decay)"},
+			}},
+		{Name: FieldInitializer, Type: contract.String, Default: models.InitHeNormal, Enum: models.InitializerNames,
+			Doc: "initial weights: he_normal/he_uniform (He, for relu) or glorot_normal/glorot_uniform (Glorot/Xavier, for tanh and sigmoid); biases start at 0"},
 		{Name: FieldEarlyStopping, Type: contract.Object,
 			Doc: "stop when the validation metric stops improving, and keep the best epoch's weights (needs val rows)",
 			Fields: []contract.Field{
@@ -305,6 +357,7 @@ func (s *stage) Run(ctx context.Context, env *contract.Env) error {
 	}
 	opt := s.cfg.Object(FieldOptimizer)
 	es := s.cfg.Object(FieldEarlyStopping)
+	reg := s.cfg.Object(FieldRegularization)
 	var classes []string
 	if task == models.Classification {
 		classes = frame.Classes()
@@ -323,7 +376,14 @@ func (s *stage) Run(ctx context.Context, env *contract.Env) error {
 			Name:         opt.String(FieldName),
 			LearningRate: opt.Float(FieldLearningRate),
 			WeightDecay:  opt.Float(FieldWeightDecay),
+			Momentum:     opt.Float(FieldMomentum),
+			Nesterov:     opt.Bool(FieldNesterov),
+			ClipNorm:     opt.Float(FieldClipNorm),
+			ClipValue:    opt.Float(FieldClipValue),
 		},
+		Schedule:       schedule(s.cfg.Object(FieldSchedule)),
+		Regularization: models.Regularization{L1: reg.Float(FieldL1), L2: reg.Float(FieldL2)},
+		Initializer:    s.cfg.String(FieldInitializer),
 		EarlyStopping: models.EarlyStopping{
 			Patience: es.Int(FieldPatience),
 			MinDelta: es.Float(FieldMinDelta),
@@ -393,4 +453,18 @@ func readData(f *dataset.Frame, rows []int, task models.Task) (*models.Data, err
 		d.Targets = reg
 	}
 	return d, nil
+}
+
+// schedule reads the lr_schedule object.
+func schedule(c contract.Config) models.Schedule {
+	return models.Schedule{
+		Name:         c.String(FieldName),
+		WarmupEpochs: c.Int(FieldWarmupEpochs),
+		StepEpochs:   c.Int(FieldStepEpochs),
+		Gamma:        c.Float(FieldGamma),
+		PeriodEpochs: c.Int(FieldPeriodEpochs),
+		PeriodMult:   c.Float(FieldPeriodMult),
+		MinLR:        c.Float(FieldMinLR),
+		Patience:     c.Int(FieldPatience),
+	}
 }

@@ -165,9 +165,12 @@ func TestStageConfigErrors(t *testing.T) {
 		{"typo", map[string]any{"model": "mlp", "epoch": 3}, `did you mean "epochs"`},
 		{"missing model", map[string]any{"epochs": 3}, `"model": missing required field`},
 		{"unknown model", map[string]any{"model": "mpl"}, `did you mean "mlp"`},
-		{"bad activation", map[string]any{"model": "mlp", "activation": "sigmoid"}, `"sigmoid" is not one of`},
+		{"bad activation", map[string]any{"model": "mlp", "activation": "softsign"}, `"softsign" is not one of`},
 		{"bad optimizer", map[string]any{"model": "mlp", "optimizer": map[string]any{"name": "adamm"}}, `did you mean "adam"`},
 		{"negative dropout", map[string]any{"model": "mlp", "dropout": -0.1}, "below the minimum"},
+		{"maxout not for cnn", map[string]any{"model": "cnn", "activation": "maxout"}, `"maxout" is not one of`},
+		{"bad schedule", map[string]any{"model": "mlp", "lr_schedule": map[string]any{"name": "cosin"}}, `did you mean "cosine"`},
+		{"bad initializer", map[string]any{"model": "mlp", "initializer": "xavier"}, `"xavier" is not one of`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -330,4 +333,27 @@ func readBreastCancer(path string) (*dataset.Frame, error) {
 	f.Meta[dataset.MetaTask] = "classification"
 	f.SetClasses([]string{"malignant", "benign"})
 	return f, nil
+}
+
+// TestStageCourseFields: the optimizer, schedule, penalty and initializer fields reach the
+// model and are recorded on its card.
+func TestStageCourseFields(t *testing.T) {
+	ctx := context.Background()
+	raw := map[string]any{
+		"model": "mlp", "hidden": []any{8}, "activation": "maxout", "maxout_pieces": 3, "epochs": 6, "batch_size": 16,
+		"optimizer":      map[string]any{"name": "sgd", "learning_rate": 0.05, "momentum": 0.9, "nesterov": true, "clip_norm": 5.0},
+		"lr_schedule":    map[string]any{"name": "cosine", "warmup_epochs": 1, "min_lr": 0.001},
+		"regularization": map[string]any{"l2": 1e-4},
+		"initializer":    "glorot_uniform",
+	}
+	env, st := newEnv(t, raw, blobFrame(200, 4, 2))
+	require.NoError(t, st.Run(ctx, env))
+	card, err := models.ReadCard(env.OutDir)
+	require.NoError(t, err)
+	assert.Equal(t, models.OptimizerConfig{Name: "sgd", LearningRate: 0.05, Momentum: 0.9, Nesterov: true, ClipNorm: 5}, card.Optimizer)
+	require.NotNil(t, card.Schedule)
+	assert.Equal(t, "cosine", card.Schedule.Name)
+	assert.Equal(t, &models.Regularization{L2: 1e-4}, card.Regularization)
+	assert.Equal(t, "glorot_uniform", card.Initializer)
+	assert.Greater(t, env.Metrics()["val_accuracy"], 0.9)
 }

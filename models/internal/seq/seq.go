@@ -9,7 +9,6 @@ import (
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/layers"
-	"github.com/gomlx/gomlx/ml/layers/activation"
 	"github.com/gomlx/gomlx/ml/layers/norm"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/initializer"
@@ -57,11 +56,11 @@ func OutputName(t models.Task) string {
 }
 
 // Activate applies the activation (relu through fastconv.Relu, whose gradient is one Where).
-func Activate(act activation.Type, h *graph.Node) *graph.Node {
-	if act == activation.TypeRelu {
+func Activate(act models.Activation, h *graph.Node) *graph.Node {
+	if act.IsRelu() {
 		return fastconv.Relu(h)
 	}
-	return activation.Apply(act, h)
+	return act.Apply(h)
 }
 
 // Normalize applies "batch" (per-channel batch statistics over batch and time), "layer"
@@ -150,7 +149,7 @@ func PooledLength(n int, kind string, size int) int {
 type ConvBlock struct {
 	Channels, KernelSize, Stride, Dilation, Convs int
 	Normalization                                 string
-	Activation                                    activation.Type
+	Activation                                    models.Activation
 	Residual                                      bool
 	Pool                                          string
 	PoolSize                                      int
@@ -173,7 +172,7 @@ func (c ConvBlock) Apply(scope *model.Scope, h *graph.Node) *graph.Node {
 		h = b.Done()
 		h = Normalize(cs, c.Normalization, h)
 		last := j == convs-1
-		if last && !c.Residual && c.Pool == "max" && c.Activation == activation.TypeRelu &&
+		if last && !c.Residual && c.Pool == "max" && c.Activation.IsRelu() &&
 			c.PoolSize > 1 && h.Shape().Dimensions[1] >= c.PoolSize {
 			// Relu commutes with max pooling: pool first, activate the survivors (one op).
 			h = fastconv.MaxPoolRelu(h, []int{c.PoolSize}, fastconv.Config{})
@@ -206,7 +205,7 @@ func (c ConvBlock) OutLength(n int) int {
 
 // Head builds the dense head on features h [B, F]: hidden layers (scope hidden_<i>, each
 // with the activation and dropout) and the output layer (scope output) of outDim units.
-func Head(scope *model.Scope, h *graph.Node, hidden []int, act activation.Type, dropout float64, outDim int) *graph.Node {
+func Head(scope *model.Scope, h *graph.Node, hidden []int, act models.Activation, dropout float64, outDim int) *graph.Node {
 	for i, width := range hidden {
 		ls := scope.In("hidden_%d", i)
 		h = layers.DenseWithBias(ls, h, width)

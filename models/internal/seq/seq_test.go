@@ -5,7 +5,6 @@ import (
 
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
-	"github.com/gomlx/gomlx/ml/layers/activation"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -28,7 +27,7 @@ func TestConvBlockOutLength(t *testing.T) {
 		{seq.ConvBlock{Channels: 2, KernelSize: 3, Convs: 2, Normalization: "batch", Pool: "max", PoolSize: 8}, 5},
 	}
 	for _, c := range cases {
-		c.block.Activation = activation.TypeRelu
+		c.block.Activation = models.Activation{Name: models.ActRelu}
 		store := model.NewStore()
 		require.NoError(t, store.SetRNGStateFromSeed(1))
 		exec, err := model.NewExec(backend, store, func(scope *model.Scope, x *graph.Node) *graph.Node {
