@@ -9,14 +9,15 @@ import (
 func newInspectCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "inspect FILE",
-		Short: "A quick look at a data file (table, DICOM, EDF, expression matrix)",
+		Short: "A quick look at a data file (table, DICOM, EDF, expression matrix, FASTA/FASTQ)",
 		Example: `  biopipe inspect testdata/ehr/breast_cancer.csv
   biopipe inspect scan.dcm --json
-  biopipe inspect counts.tsv --as expression   # a dense matrix: shape, ids, per-sample sums, zeros`,
+  biopipe inspect counts.tsv --as expression   # a dense matrix: shape, ids, per-sample sums, zeros
+  biopipe inspect reads.fq.gz                  # count, lengths, alphabet, GC content, mean quality`,
 		Args: cobra.ExactArgs(1),
 	}
 	asJSON := cmd.Flags().Bool("json", false, "machine-readable output")
-	as := cmd.Flags().String("as", "", "read the file as this format instead of guessing: table, expression, dicom, edf")
+	as := cmd.Flags().String("as", "", "read the file as this format instead of guessing: table, expression, dicom, edf, sequence")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		var in *inspect.Inspector
 		var err error

@@ -145,3 +145,15 @@ func TestInspectAsExpression(t *testing.T) {
 	_, code = execute(t, "inspect", p, "--as", "nope")
 	assert.Equal(t, exitUsage, code)
 }
+
+func TestInspectSequences(t *testing.T) {
+	out, code := execute(t, "inspect", "../../testdata/splice/splice.fa.gz")
+	require.Equal(t, exitOK, code, out)
+	assert.Contains(t, out, "FASTA, 3186 records, 191160 residues")
+	assert.Contains(t, out, "alphabet:  dna (letters ACGT)")
+	assert.Contains(t, out, "GC:        52.6%")
+	out, code = execute(t, "inspect", "../../io/seq/testdata/biostrings/s_1_sequence.txt.gz", "--as", "sequence", "--json")
+	require.Equal(t, exitOK, code, out)
+	assert.Contains(t, out, `"quality_offset": 64`)
+	assert.Contains(t, out, `"records": 256`)
+}

@@ -7,7 +7,7 @@
 // the activation; with residual, the block's input (through a 1x1 convolution when its
 // channels or length change) is added to the block's output, TCN style. Each block ends with
 // pooling in time (pool: max, avg or none, non-overlapping windows of pool_size) and
-// dropout. The head pools over time (global_pool: avg or max), then has dense hidden layers
+// dropout. The head pools over time (global_pool: avg or max) or flattens, then has dense hidden layers
 // (hidden) and the output layer.
 //
 // Convolutions are im2col + one matmul (models/layers/fastconv), which the pure-Go backend
@@ -52,7 +52,7 @@ const (
 // Choices of the enumerated params.
 var (
 	Pools       = []string{"max", "avg", "none"}
-	GlobalPools = []string{"avg", "max"}
+	GlobalPools = []string{"avg", "max", "flatten"}
 )
 
 // Params are the family's hyper-parameters.
@@ -78,7 +78,7 @@ var Params = append([]contract.Field{
 	{Name: ParamDropout, Type: contract.Float, Default: 0.0, Min: contract.Bound(0), Max: contract.Bound(0.95),
 		Doc: "dropout rate after each block and hidden dense layer (training only)"},
 	{Name: ParamGlobalPool, Type: contract.String, Default: "avg", Enum: GlobalPools,
-		Doc: "how the last block's feature sequence becomes a vector: avg or max over time"},
+		Doc: "how the last block's feature sequence becomes a vector: avg or max over time, or flatten (keeps where along the sequence a feature fired: aligned inputs such as splice sites)"},
 	{Name: ParamHidden, Type: contract.Ints, Default: []any{}, Min: contract.Bound(1),
 		Doc: "hidden dense layer widths of the head, after global pooling; [] goes straight to the output"},
 }, models.ActivationFields("relu", "activation after each convolution and hidden dense layer", false)...)
@@ -155,9 +155,13 @@ func Build(spec models.Spec, p contract.Config) (*models.Network, error) {
 		for i, b := range blocks {
 			h = b.Apply(scope.In("block_%d", i), h)
 		}
-		if globalPool == "max" {
+		switch globalPool {
+		case "max":
 			h = fastconv.GlobalMaxPool(h)
-		} else {
+		case "flatten":
+			b := h.Shape().Dimensions[0]
+			h = graph.Reshape(h, b, h.Shape().Size()/b)
+		default:
 			h = fastconv.GlobalAvgPool(h)
 		}
 		return []*graph.Node{seq.Head(scope, h, hidden, act, dropout, outDim)}

@@ -43,6 +43,7 @@ func TestVariants(t *testing.T) {
 		{"one-channel [T] input, global max, two convs", map[string]any{"channels": []any{4}, "convs_per_block": 2, "global_pool": "max", "normalization": "none"}, []int{20}},
 		{"residual stride no pool", map[string]any{"channels": []any{4, 4}, "stride": 2, "residual": true, "pool": "none", "dilations": []any{2}}, []int{15, 1}},
 		{"pooled to one step", map[string]any{"channels": []any{2, 2, 2}, "pool_size": 3, "kernel_size": 3}, []int{5, 1}},
+		{"flatten head", map[string]any{"channels": []any{3}, "global_pool": "flatten", "hidden": []any{4}}, []int{12, 4}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -124,6 +125,6 @@ func TestBuildErrors(t *testing.T) {
 	require.NoError(t, err)
 	_, err = cnn1d.Build(models.Spec{InputShape: []int{8, 2}, Task: models.Classification, NumClasses: 2}, p)
 	assert.ErrorContains(t, err, "channels")
-	_, err = f.ResolveParams(map[string]any{"global_pool": "flatten"})
+	_, err = f.ResolveParams(map[string]any{"global_pool": "sum"})
 	assert.ErrorContains(t, err, "global_pool")
 }

@@ -350,3 +350,25 @@ func (s *Stage) Run(ctx context.Context, env *contract.Env) error {
 	}
 	return dataset.WriteJSON(env.Out(contract.SummaryFile), sum)
 }
+
+// MarkLabel does to a frame what label: and task: do in ingest.table: it drops the rows
+// without a value in column label, decides the task (auto, classification, regression),
+// records the sorted class names and marks the label in the metadata. Other ingest kinds
+// (ingest.sequences) call it so that every table's label follows the same rules. The
+// returned summary carries the task, classes, class counts and rows dropped.
+func MarkLabel(f *dataset.Frame, label, task string) (*Summary, error) {
+	if f.Meta == nil {
+		f.Meta = map[string]string{}
+	}
+	if task == "" {
+		task = TaskAuto
+	}
+	if f.Col(label) == nil {
+		return nil, fmt.Errorf("label column %q not found%s", label, contract.DidYouMean(label, f.Names()))
+	}
+	sum := &Summary{}
+	if err := (&Stage{Label: label, Task: task}).setLabel(f, sum); err != nil {
+		return nil, err
+	}
+	return sum, nil
+}
