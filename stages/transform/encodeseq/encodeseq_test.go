@@ -111,7 +111,9 @@ func TestKMers(t *testing.T) {
 	require.NoError(t, err)
 	x := out.Col("x")
 	assert.Equal(t, []int{16}, x.Shape)
-	idx := func(s string) int { return 4*map[byte]int{'A': 0, 'C': 1, 'G': 2, 'T': 3}[s[0]] + map[byte]int{'A': 0, 'C': 1, 'G': 2, 'T': 3}[s[1]] }
+	idx := func(s string) int {
+		return 4*map[byte]int{'A': 0, 'C': 1, 'G': 2, 'T': 3}[s[0]] + map[byte]int{'A': 0, 'C': 1, 'G': 2, 'T': 3}[s[1]]
+	}
 	r0 := x.Row(0)
 	assert.Equal(t, float32(1), r0[idx("AA")])
 	assert.Equal(t, float32(1), r0[idx("AC")])
@@ -153,5 +155,5 @@ func TestReverseComplementTrainRowsOnly(t *testing.T) {
 	_, _, err = Encode(context.Background(), table("protein", []string{"MK"}, []string{"train"}), Options{ReverseComp: true})
 	assert.ErrorContains(t, err, "has no complement")
 	_, _, err = Encode(context.Background(), table("dna", []string{"AC"}, nil), Options{Column: "sequense"})
-	assert.ErrorContains(t, err, `column: "seq" not found (did you mean "sequence"?)`)
+	assert.ErrorContains(t, err, `column: "sequense" not found (did you mean "sequence"?)`)
 }
