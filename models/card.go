@@ -37,7 +37,8 @@ type Card struct {
 	ValExamples    int             `json:"val_examples"`
 	NumParameters  int             `json:"num_parameters"` // trainable scalars
 	InitFrom       *InitReport     `json:"init_from,omitempty"`
-	Final          *EpochRecord    `json:"final,omitempty"` // metrics of the kept epoch
+	FineTune       *FineTuneReport `json:"fine_tune,omitempty"` // frozen layers, per-layer learning rates
+	Final          *EpochRecord    `json:"final,omitempty"`     // metrics of the kept epoch
 	// TrainSeconds is the wall-clock training time, for the caller (log, manifest); it is
 	// not written into model.json, so the same seed and inputs give the same artifact bytes.
 	TrainSeconds float64 `json:"-"`

@@ -151,6 +151,9 @@ type Family struct {
 	Task Task
 	// Build returns the network for the spec and the validated, default-filled params.
 	Build func(spec Spec, params contract.Config) (*Network, error)
+	// Encoder lists the variable prefixes (under the model scope) that `freeze: [encoder]`
+	// freezes: the feature extractor, as opposed to the head.
+	Encoder []string
 }
 
 var (

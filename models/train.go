@@ -80,6 +80,10 @@ type TrainOptions struct {
 	// InitFrom is a model artifact folder (with checkpoint/) or a checkpoint folder whose
 	// variables initialise those of the same name and shape (transfer learning).
 	InitFrom string
+	// Pretrained imports weights trained elsewhere (safetensors, ONNX) after InitFrom.
+	Pretrained *Pretrained
+	// FineTune freezes layers and scales learning rates per layer (see FineTune).
+	FineTune FineTune
 
 	// OutDir, when set, receives checkpoint/, model.json and history.json.
 	OutDir string
@@ -167,12 +171,19 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 		return nil, fmt.Errorf("model %q: building the network: %w", fam.Name, err)
 	}
 	var initRep *InitReport
-	if opts.InitFrom != "" {
+	if opts.InitFrom != "" && !isWeightsFile(opts.InitFrom) {
 		initRep, err = initFrom(store, opts.InitFrom)
 		if err != nil {
 			return nil, err
 		}
 		log.Info("init_from", "path", opts.InitFrom, "loaded", len(initRep.Loaded), "fresh", len(initRep.Fresh), "shape_mismatch", len(initRep.ShapeMismatch))
+	}
+	if initRep, err = pretrainedAndFineTune(store, fam, &opts, initRep, log); err != nil {
+		return nil, err
+	}
+	tuner, err := newFineTuner(store, fam, opts.FineTune)
+	if err != nil {
+		return nil, fmt.Errorf("model %q: %w", fam.Name, err)
 	}
 
 	obj := net.Objective
@@ -208,7 +219,9 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 			if st.Net != "" {
 				optScope = scope.At(modelScope).At("%s", st.Net)
 			}
+			old := tuner.before(g)
 			o.UpdateGraph(optScope, g, train.TotalLoss(g))
+			tuner.scale(g, old)
 			train.ExecPerStepUpdateGraphFn(g)
 			return []*graph.Node{mainLoss, m}
 		})
@@ -403,6 +416,7 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 		ValExamples:     opts.Val.Len(),
 		NumParameters:   countParams(store),
 		InitFrom:        initRep,
+		FineTune:        tuner.report(opts.FineTune),
 		TrainSeconds:    time.Since(start).Seconds(),
 	}
 	recordRecipe(&card, opts)

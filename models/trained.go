@@ -352,6 +352,9 @@ type InitReport struct {
 	Fresh         []string `json:"fresh,omitempty"`          // not in the source: freshly initialised
 	ShapeMismatch []string `json:"shape_mismatch,omitempty"` // in the source with another shape: freshly initialised
 	Unused        []string `json:"unused,omitempty"`         // in the source, not in this model
+	// Format and Mapping: weights from another framework (see Pretrained).
+	Format  string    `json:"format,omitempty"`
+	Mapping []Mapping `json:"mapping,omitempty"`
 }
 
 func initFrom(store *model.Store, path string) (*InitReport, error) {

@@ -86,10 +86,12 @@ var Params = append([]contract.Field{
 
 func init() {
 	models.Register(&models.Family{
-		Name:   Family,
-		Doc:    "convolutional network for images [H,W,C], volumes [D,H,W,C] and sequences [T,C] (tensor inputs)",
-		Params: Params,
-		Build:  Build,
+		Name: Family,
+		// freeze: [encoder] freezes the convolutional blocks; the dense head trains.
+		Encoder: []string{"block_"},
+		Doc:     "convolutional network for images [H,W,C], volumes [D,H,W,C] and sequences [T,C] (tensor inputs)",
+		Params:  Params,
+		Build:   Build,
 	})
 }
 

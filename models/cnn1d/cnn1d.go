@@ -85,10 +85,12 @@ var Params = append([]contract.Field{
 
 func init() {
 	models.Register(&models.Family{
-		Name:   Family,
-		Doc:    "temporal (1-D) convolutional network for sequences [T,C]: dilations, residual blocks, pooling in time",
-		Params: Params,
-		Build:  Build,
+		Name: Family,
+		// freeze: [encoder] freezes the convolutional blocks; the dense head trains.
+		Encoder: []string{"block_"},
+		Doc:     "temporal (1-D) convolutional network for sequences [T,C]: dilations, residual blocks, pooling in time",
+		Params:  Params,
+		Build:   Build,
 	})
 }
 

@@ -34,10 +34,12 @@ var Params = append([]contract.Field{
 
 func init() {
 	models.Register(&models.Family{
-		Name:   "mlp",
-		Doc:    "multilayer perceptron on the flattened input (tabular features, small tensors)",
-		Params: Params,
-		Build:  Build,
+		Name: "mlp",
+		// freeze: [encoder] freezes the hidden layers; the output layer trains.
+		Encoder: []string{"hidden_"},
+		Doc:     "multilayer perceptron on the flattened input (tabular features, small tensors)",
+		Params:  Params,
+		Build:   Build,
 	})
 }
 

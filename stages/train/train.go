@@ -52,6 +52,14 @@ const (
 	FieldL1             = "l1"
 	FieldL2             = "l2"
 	FieldInitializer    = "initializer"
+
+	FieldPretrained = "pretrained"
+	FieldPath       = "path"
+	FieldMap        = "map"
+	FieldExclude    = "exclude"
+	FieldLayout     = "layout"
+	FieldFreeze     = "freeze"
+	FieldLayerLR    = "layer_lr"
 )
 
 // baseFields are the train kind's own fields; family params are appended to them.
@@ -119,7 +127,19 @@ func baseFields() []contract.Field {
 					Doc:  "val_loss (lower is better) or val_accuracy (classification; higher is better)"},
 			}},
 		{Name: FieldInitFrom, Type: contract.Path,
-			Doc: "a model artifact or checkpoint folder to initialise from (transfer learning): variables with the same name and shape are loaded, the rest start fresh; or connect a model stage to the \"init\" input"},
+			Doc: "a model artifact or checkpoint folder to initialise from (transfer learning): variables with the same name and shape are loaded, the rest start fresh; or connect a model stage to the \"init\" input; a .safetensors or .onnx file is imported as with pretrained: {path: FILE}"},
+		{Name: FieldPretrained, Type: contract.Object, Doc: "weights trained elsewhere (PyTorch, ONNX): tensors matched to this model's layers by a declared or inferred map, layouts converted; `biopipe weights FILE --model ...` shows the mapping",
+			Fields: []contract.Field{
+				{Name: FieldPath, Type: contract.Path, Doc: "a .safetensors file or an .onnx model"},
+				{Name: FieldMap, Type: contract.Map, Doc: "source layer or tensor -> model layer or variable (e.g. features.0: block_0/conv_0); when given, only these load. Default: layers paired in order, convolutions with convolutions, dense with dense",
+					Example: "map: {features.0: block_0/conv_0, fc.weight: output/dense/weights}"},
+				{Name: FieldExclude, Type: contract.Strings, Doc: "source name prefixes left out of the inferred pairing (e.g. a classifier head of another size)"},
+				{Name: FieldLayout, Type: contract.String, Default: models.LayoutPyTorch, Enum: []string{models.LayoutPyTorch, models.LayoutNative},
+					Doc: "safetensors layout: pytorch (convolution kernels OIHW, dense [out, in]) or native (already [kh, kw, in, out] and [in, out]); ONNX tensors follow their operators"},
+			}},
+		{Name: FieldFreeze, Type: contract.Strings, Doc: "layers that do not train: encoder (the family's feature extractor: cnn blocks, mlp hidden layers) or layer prefixes such as block_0 or hidden_0"},
+		{Name: FieldLayerLR, Type: contract.Map, Doc: "discriminative learning rates: layer prefix -> multiplier of the learning rate (longest prefix wins; others 1)",
+			Example: "layer_lr: {block_0: 0.1, block_1: 0.3}"},
 	}
 }
 
@@ -355,6 +375,10 @@ func (s *stage) Run(ctx context.Context, env *contract.Env) error {
 		}
 		initFrom = ins[0].Dir
 	}
+	pre, ft, err := fineTuning(s.cfg)
+	if err != nil {
+		return fmt.Errorf("stage %q: %w", env.StageID, err)
+	}
 	opt := s.cfg.Object(FieldOptimizer)
 	es := s.cfg.Object(FieldEarlyStopping)
 	reg := s.cfg.Object(FieldRegularization)
@@ -389,12 +413,14 @@ func (s *stage) Run(ctx context.Context, env *contract.Env) error {
 			MinDelta: es.Float(FieldMinDelta),
 			Monitor:  es.String(FieldMonitor),
 		},
-		Seed:     env.Seed,
-		Backend:  env.Backend,
-		InitFrom: initFrom,
-		OutDir:   env.OutDir,
-		Progress: env.Progress,
-		Log:      env.Log,
+		Seed:       env.Seed,
+		Backend:    env.Backend,
+		InitFrom:   initFrom,
+		Pretrained: pre,
+		FineTune:   ft,
+		OutDir:     env.OutDir,
+		Progress:   env.Progress,
+		Log:        env.Log,
 	})
 	if err != nil {
 		return fmt.Errorf("stage %q: %w", env.StageID, err)
