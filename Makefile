@@ -2,7 +2,7 @@
 export GOEXPERIMENT := simd
 GO ?= go
 
-.PHONY: all build test vet fmt quickstart bench fuzz clean
+.PHONY: all build test vet fmt quickstart bench fuzz clean docs
 
 all: build
 
@@ -39,3 +39,8 @@ bench:
 
 clean:
 	rm -rf biopipe configs/.biopipe
+
+# The reference docs (a page per stage kind, model family and template tutorial) are generated
+# from the declarations; internal/docgen's test fails when docs/ is stale.
+docs:
+	$(GO) run ./cmd/biopipe docs --out docs

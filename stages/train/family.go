@@ -51,3 +51,8 @@ func KindFor(reg *contract.Registry, family string) (*contract.Kind, error) {
 	c.Example = fmt.Sprintf("- id: train\n  kind: train\n  inputs: [split]\n  with:\n    model: %s\n    epochs: 20\n", fam.Name)
 	return &c, nil
 }
+
+// OwnFields are the train kind's own fields (model, epochs, optimizer, ...), without any
+// family's params: the generated docs list them once on the train page and each family's
+// params on its own page.
+func OwnFields() []contract.Field { return baseFields() }
