@@ -66,8 +66,9 @@ var templates = []Template{
 	},
 	{
 		Name:     "paper-sweep",
-		Summary:  "a paper's results table: five-fold cross-validation with per-fold, mean +- sd and pooled figures (breast-cancer sample)",
+		Summary:  "a paper's results table: a workflow over seeds and model sizes -> mean +- sd and intervals as Markdown/LaTeX/CSV (breast-cancer sample)",
 		Data:     []string{"ehr/breast_cancer.csv"},
 		DataNote: ehrNote,
+		Files:    []string{"sweep.yaml"},
 	},
 }
