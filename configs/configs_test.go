@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/biopipe/biopipe/contract"
@@ -35,6 +36,7 @@ var expect = map[string]map[string]float64{
 	"notes-extract.yaml":       {"extract_mean_accuracy": 0.85, "extract_smoker_f1": 0.80},
 	"quickstart-sweep.yaml":    {"test_auroc": 0.97}, // the best setting's mean over seeds
 	"splice-cnn1d.yaml":        {"test_accuracy": 0.93},
+	"digits-folder-cnn.yaml":   {"test_accuracy": 0.97},
 }
 
 // services lists, per config, local stand-ins for the servers it calls, started for its run;
@@ -52,6 +54,15 @@ func fakeNotesModel(t *testing.T) []pipelines.Override {
 		{Path: "vars.llm_url", Value: srv.URL, Origin: "configs_test"},
 		{Path: "vars.llm_model", Value: "notesgen-reader", Origin: "configs_test"},
 	}
+}
+
+// sameFigure lists pairs of configs that read the same data two ways and must reach the same
+// figure within a tolerance: metric, the two configs, tolerance.
+var sameFigure = []struct {
+	metric, a, b string
+	tol          float64
+}{
+	{"test_accuracy", "digits-cnn.yaml", "digits-folder-cnn.yaml", 0.01}, // CSV vs PNG folders
 }
 
 // reportMentions lists, per config, text its report.md must contain.
@@ -74,6 +85,7 @@ func TestConfigsRunEndToEnd(t *testing.T) {
 	files, err := filepath.Glob("configs/*.yaml")
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
+	figures := map[string]map[string]float64{} // config -> metric -> lowest value
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			if testing.Short() && !strings.Contains(f, "quickstart") {
@@ -100,6 +112,16 @@ func TestConfigsRunEndToEnd(t *testing.T) {
 				require.GreaterOrEqual(t, got, min, "%s: %s", f, name)
 				t.Logf("%s: %s = %.4f (>= %.2f)", f, name, got, min)
 			}
+			for _, p := range sameFigure {
+				if b := filepath.Base(f); b == p.a || b == p.b {
+					got, ok := findMetric(m, p.metric)
+					require.True(t, ok, "metric %s not in the manifest", p.metric)
+					if figures[b] == nil {
+						figures[b] = map[string]float64{}
+					}
+					figures[b][p.metric] = got
+				}
+			}
 			if want := reportMentions[filepath.Base(f)]; len(want) > 0 {
 				md, err := os.ReadFile(filepath.Join(wd, "runs", "latest", "report.md"))
 				require.NoError(t, err)
@@ -112,6 +134,15 @@ func TestConfigsRunEndToEnd(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, m.StageCount, m.CacheHits, "re-run of an unchanged pipeline must be all cache hits")
 		})
+	}
+	for _, p := range sameFigure {
+		a, aok := figures[p.a][p.metric]
+		b, bok := figures[p.b][p.metric]
+		if !aok || !bok {
+			continue // one of them was skipped or failed (reported above)
+		}
+		assert.InDelta(t, a, b, p.tol, "%s: %s %.4f vs %s %.4f", p.metric, p.a, a, p.b, b)
+		t.Logf("%s: %s %.4f, %s %.4f (within %.2f)", p.metric, p.a, a, p.b, b, p.tol)
 	}
 }
 

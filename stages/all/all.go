@@ -9,6 +9,7 @@ import (
 	_ "github.com/biopipe/biopipe/stages/extract/llm"
 	_ "github.com/biopipe/biopipe/stages/ingest/dicom"
 	_ "github.com/biopipe/biopipe/stages/ingest/expression"
+	_ "github.com/biopipe/biopipe/stages/ingest/images"
 	_ "github.com/biopipe/biopipe/stages/ingest/sequences"
 	_ "github.com/biopipe/biopipe/stages/ingest/signals"
 	_ "github.com/biopipe/biopipe/stages/ingest/table"
