@@ -111,3 +111,9 @@ func TestStagesTrainModel(t *testing.T) {
 	assert.Equal(t, exitUsage, code)
 	assert.Contains(t, out, "biopipe stages train --model cnn")
 }
+
+func TestRunForceNeedsEquals(t *testing.T) {
+	out, code := execute(t, "run", "../../configs/quickstart.yaml", "--force", "train")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, out, "write --force=train")
+}

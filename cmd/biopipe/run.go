@@ -22,16 +22,24 @@ func newRunCmd() *cobra.Command {
 		Short: "Run a pipeline (every stage whose inputs or config changed, the rest from cache) or a workflow's sweep",
 		Example: `  biopipe run configs/quickstart.yaml
   biopipe run pipeline.yaml --set stages.train.with.epochs=5 --workdir /scratch/bp
-  biopipe run pipeline.yaml --force train      # re-run one stage
+  biopipe run pipeline.yaml --force=train      # re-run one stage (--force alone: every stage)
   BIOPIPE_VAR_DATA=other.csv biopipe run pipeline.yaml
   biopipe run configs/quickstart-sweep.yaml --jobs 2   # a workflow: every point of its sweep, then its table`,
-		Args:              cobra.ExactArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			// --force takes its stage ids after "=": "--force train" leaves train as an argument.
+			if len(args) == 2 && cmd.Flags().Changed("force") {
+				if ids, _ := cmd.Flags().GetStringSlice("force"); len(ids) == 1 && ids[0] == "*" {
+					return fmt.Errorf("--force %s: write --force=%s to re-run stage %s (--force alone re-runs every stage)", args[1], args[1], args[1])
+				}
+			}
+			return cobra.ExactArgs(1)(cmd, args)
+		},
 		ValidArgsFunction: complete.PipelineFile,
 	}
 	f := cmd.Flags()
 	f.String("workdir", "", "work dir holding the artifact store and runs/ (default: .biopipe beside FILE)")
 	f.Int("jobs", 2, "independent stages run at the same time (a workflow: points at the same time)")
-	f.StringSlice("force", nil, "re-run these stage ids even when cached (--force alone: all)")
+	f.StringSlice("force", nil, "re-run these stage ids even when cached: --force=train,eval (--force alone: all)")
 	f.Lookup("force").NoOptDefVal = "*"
 	f.Bool("keep-going", false, "quarantine corrupt input files and go on, listing them in the report")
 	f.String("backend", "", "override the pipeline's backend: go | xla:cpu | xla:cuda (also GOMLX_BACKEND)")

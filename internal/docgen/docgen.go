@@ -139,6 +139,7 @@ func indexPage(kinds []*contract.Kind, fams []*models.Family, tmpls []scaffold.T
 	var b bytes.Buffer
 	b.WriteString(Header)
 	b.WriteString("# biopipe docs\n\n")
+	b.WriteString("Install from a checkout with `GOEXPERIMENT=simd go install ./cmd/biopipe` (templates and their sample\ndata are inside the binary); add shell completion with `source <(biopipe completion bash)` (or zsh, fish).\n\n")
 	b.WriteString("## Getting started\n\nEach tutorial is a project template: `biopipe init --template NAME DIR` writes it with\nsample data that runs at once (`biopipe init --list` shows them).\n\n")
 	for _, t := range tmpls {
 		fmt.Fprintf(&b, "- [%s](tutorials/%s.md): %s\n", t.Name, t.Name, cell(t.Summary))
