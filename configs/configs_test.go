@@ -34,6 +34,7 @@ var expect = map[string]map[string]float64{
 	"expression-ae.yaml":       {"test_balanced_accuracy": 0.95},
 	"expression-pca.yaml":      {"test_balanced_accuracy": 0.95},
 	"notes-extract.yaml":       {"extract_mean_accuracy": 0.85, "extract_smoker_f1": 0.80},
+	"transfer-digits.yaml":     {"test_accuracy": 0.93},
 	"quickstart-sweep.yaml":    {"test_auroc": 0.97}, // the best setting's mean over seeds
 	"splice-cnn1d.yaml":        {"test_accuracy": 0.93},
 	"digits-folder-cnn.yaml":   {"test_accuracy": 0.97},
@@ -71,6 +72,7 @@ var reportMentions = map[string][]string{
 	"quickstart-kfold.yaml": {"Cross-validation summary (5 folds)"},
 	"expression-ae.yaml":    {`Upstream, stage "vae" trained a VAE`},
 	"eeg-lstm.yaml":         {`Exclusions in stage "epochs"`},
+	"transfer-digits.yaml":  {`Evaluation "eval_finetune"`, `Evaluation "eval_finetune_all"`, `Evaluation "eval_scratch"`},
 }
 
 func TestMain(m *testing.M) {

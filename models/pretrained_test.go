@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -20,14 +19,6 @@ import (
 	"github.com/biopipe/biopipe/models/internal/synth"
 )
 
-// torchExport runs testdata/transfer/export.py once: a CNN and an MLP trained in PyTorch,
-// exported to ONNX and safetensors, with inputs and PyTorch's probabilities.
-var (
-	torchOnce sync.Once
-	torchDir  string
-	torchErr  error
-)
-
 type expected struct {
 	InputShape []int            `json:"input_shape"`
 	X          []float32        `json:"x"`
@@ -36,38 +27,30 @@ type expected struct {
 	Tensors    map[string][]int `json:"tensors"`
 }
 
-func torchFiles(t *testing.T) (string, map[string]expected) {
+// committed is testdata/transfer: a CNN and an MLP trained in PyTorch 1.13 by export.py,
+// exported to ONNX and safetensors, with inputs and PyTorch's probabilities.
+const committed = "../testdata/transfer"
+
+func readExpected(t *testing.T, dir string) map[string]expected {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "expected.json"))
+	require.NoError(t, err)
+	var exp map[string]expected
+	require.NoError(t, json.Unmarshal(b, &exp))
+	return exp
+}
+
+// freshExport runs export.py with this machine's PyTorch (Debian python3-torch) into a
+// temporary folder; it skips when PyTorch is absent.
+func freshExport(t *testing.T) string {
 	t.Helper()
 	if out, err := exec.Command("/usr/bin/python3", "-c", "import torch").CombinedOutput(); err != nil {
 		t.Skipf("PyTorch is not installed (Debian python3-torch; .ci/run installs it): %v: %s", err, strings.TrimSpace(string(out)))
 	}
-	torchOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "biopipe-torch-")
-		if err != nil {
-			torchErr = err
-			return
-		}
-		torchDir = dir
-		out, err := exec.Command("/usr/bin/python3", "../testdata/transfer/export.py", dir).CombinedOutput()
-		if err != nil {
-			torchErr = err
-			torchDir = string(out)
-		}
-	})
-	require.NoError(t, torchErr, torchDir)
-	b, err := os.ReadFile(filepath.Join(torchDir, "expected.json"))
-	require.NoError(t, err)
-	var exp map[string]expected
-	require.NoError(t, json.Unmarshal(b, &exp))
-	return torchDir, exp
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if torchDir != "" && filepath.IsAbs(torchDir) {
-		_ = os.RemoveAll(torchDir)
-	}
-	os.Exit(code)
+	dir := t.TempDir()
+	out, err := exec.Command("/usr/bin/python3", filepath.Join(committed, "export.py"), dir).CombinedOutput()
+	require.NoError(t, err, string(out))
+	return dir
 }
 
 var torchParams = map[string]map[string]any{
@@ -76,17 +59,20 @@ var torchParams = map[string]map[string]any{
 }
 
 // TestImportMatchesPyTorch: a CNN and an MLP trained in PyTorch, imported from safetensors
-// and from ONNX, predict what PyTorch predicts to 1e-5.
+// and from ONNX, predict what PyTorch predicts to 1e-5: the committed files, and files
+// exported now by this machine's PyTorch when it is installed.
 func TestImportMatchesPyTorch(t *testing.T) {
-	dir, exp := torchFiles(t)
+	t.Run("committed", func(t *testing.T) { checkImports(t, committed) })
+	t.Run("fresh", func(t *testing.T) { checkImports(t, freshExport(t)) })
+}
+
+func checkImports(t *testing.T, dir string) {
+	exp := readExpected(t, dir)
 	for _, fam := range []string{"cnn", "mlp"} {
 		for _, ext := range []string{"safetensors", "onnx"} {
 			t.Run(fam+"/"+ext, func(t *testing.T) {
 				e := exp[fam]
 				path := filepath.Join(dir, fam+"."+ext)
-				if _, err := os.Stat(path); err != nil {
-					t.Skipf("no %s: %v", path, err)
-				}
 				m, rep, err := models.Prepare(models.TrainOptions{
 					Family: fam, Params: torchParams[fam], Task: models.Classification, Classes: []string{"a", "b", "c"},
 					Seed: 1, Pretrained: &models.Pretrained{Path: path},
@@ -118,8 +104,8 @@ func TestImportMatchesPyTorch(t *testing.T) {
 // TestImportErrors: a shape mismatch names both tensors and their shapes; a map to a missing
 // layer lists the model's layers.
 func TestImportErrors(t *testing.T) {
-	dir, exp := torchFiles(t)
-	path := filepath.Join(dir, "cnn.safetensors")
+	exp := readExpected(t, committed)
+	path := filepath.Join(committed, "cnn.safetensors")
 	opts := models.TrainOptions{Family: "cnn", Params: map[string]any{"channels": []any{4, 16}, "hidden": []any{16}},
 		Task: models.Classification, Classes: []string{"a", "b", "c", "d", "e"}, Seed: 1, Pretrained: &models.Pretrained{Path: path}}
 	_, _, err := models.Prepare(opts, exp["cnn"].InputShape)

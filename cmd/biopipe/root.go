@@ -26,7 +26,8 @@ evaluate it with confidence intervals; and write a report.`,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newRunCmd(), newValidateCmd(), newStagesCmd(), newGraphCmd(), newRunsCmd(),
-		newShowCmd(), newInspectCmd(), newVersionCmd(), newReportCmd(), newTableCmd(), newInitCmd(), newDocsCmd())
+		newShowCmd(), newInspectCmd(), newVersionCmd(), newReportCmd(), newTableCmd(), newInitCmd(), newDocsCmd(),
+		newWeightsCmd())
 	for _, c := range root.Commands() {
 		c.Args = wrapArgs(c.Args)
 	}

@@ -23,5 +23,6 @@ import (
 	_ "github.com/biopipe/biopipe/stages/transform/signal"
 	_ "github.com/biopipe/biopipe/stages/transform/split"
 	_ "github.com/biopipe/biopipe/stages/transform/standardize"
+	_ "github.com/biopipe/biopipe/stages/transform/subset"
 	_ "github.com/biopipe/biopipe/stages/transform/tensor"
 )
