@@ -40,6 +40,16 @@ var expect = map[string]map[string]float64{
 	"digits-folder-cnn.yaml":   {"test_accuracy": 0.97},
 }
 
+// stageExpect lists, per config, ranges a stage's metric must fall in: stage id -> metric
+// -> {min, max} (configs that compare models, e.g. a perceptron that must fail beside an MLP
+// that must succeed).
+var stageExpect = map[string]map[string]map[string][2]float64{
+	"xor.yaml": {
+		"eval_perceptron": {"test_accuracy": {0, 0.75}}, // no line separates XOR's four corners
+		"eval_mlp":        {"test_accuracy": {1, 1}},
+	},
+}
+
 // services lists, per config, local stand-ins for the servers it calls, started for its run;
 // each returns the overrides that point the config at them.
 var services = map[string]func(t *testing.T) []pipelines.Override{
@@ -73,6 +83,7 @@ var reportMentions = map[string][]string{
 	"expression-ae.yaml":    {`Upstream, stage "vae" trained a VAE`},
 	"eeg-lstm.yaml":         {`Exclusions in stage "epochs"`},
 	"transfer-digits.yaml":  {`Evaluation "eval_finetune"`, `Evaluation "eval_finetune_all"`, `Evaluation "eval_scratch"`},
+	"xor.yaml":              {"eval_perceptron-decision_boundary.png", "eval_mlp-decision_boundary.png"},
 }
 
 func TestMain(m *testing.M) {
@@ -122,6 +133,15 @@ func TestConfigsRunEndToEnd(t *testing.T) {
 						figures[b] = map[string]float64{}
 					}
 					figures[b][p.metric] = got
+				}
+			}
+			for stage, ms := range stageExpect[filepath.Base(f)] {
+				for name, rng := range ms {
+					sm, _ := m.Metrics[stage].(map[string]any)
+					got, ok := sm[name].(float64)
+					require.True(t, ok, "metric %s of stage %s not in the manifest: %v", name, stage, m.Metrics[stage])
+					require.True(t, got >= rng[0] && got <= rng[1], "%s: %s %s = %v, want in [%v, %v]", f, stage, name, got, rng[0], rng[1])
+					t.Logf("%s: %s %s = %.4f (in [%.2f, %.2f])", f, stage, name, got, rng[0], rng[1])
 				}
 			}
 			if want := reportMentions[filepath.Base(f)]; len(want) > 0 {

@@ -48,6 +48,10 @@ type Step struct {
 	Optimizer *OptimizerConfig
 	// Loss builds the step's loss in a training graph (scope.IsTraining is true).
 	Loss BatchFunc
+	// Update, when set, replaces the optimizer: it sets the new values of the network's
+	// variables itself (Variable.SetNodeValue) from the batch, for a learning rule that is
+	// not gradient descent (Rosenblatt's perceptron rule). Loss is still built and reported.
+	Update func(scope *model.Scope, x, y *graph.Node)
 }
 
 // Metric names an objective may report per epoch beside its loss.

@@ -220,7 +220,11 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 				optScope = scope.At(modelScope).At("%s", st.Net)
 			}
 			old := tuner.before(g)
-			o.UpdateGraph(optScope, g, train.TotalLoss(g))
+			if st.Update != nil {
+				st.Update(scope, x, y)
+			} else {
+				o.UpdateGraph(optScope, g, train.TotalLoss(g))
+			}
 			tuner.scale(g, old)
 			train.ExecPerStepUpdateGraphFn(g)
 			return []*graph.Node{mainLoss, m}

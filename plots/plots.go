@@ -7,6 +7,7 @@ package plots
 import (
 	"bytes"
 	"fmt"
+	"image"
 	"image/color"
 	"math"
 	"strconv"
@@ -397,4 +398,57 @@ func GroupScatter(title, xlabel, ylabel string, groups []Group, radius vg.Length
 		}
 	}
 	return render(p)
+}
+
+// Regions are a classifier's decisions on a grid over a 2-D input plane: Class[j*NX+i] is
+// the class predicted at x = X0 + (i+0.5)(X1−X0)/NX, y = Y0 + (j+0.5)(Y1−Y0)/NY.
+type Regions struct {
+	X0, X1, Y0, Y1 float64
+	NX, NY         int
+	Class          []int
+}
+
+// DecisionBoundary draws the regions in light class colours with the points of each group
+// (one group per class, in class order) on top, and returns the PNG: the decision
+// boundaries of a two-feature classifier.
+func DecisionBoundary(title, xlabel, ylabel string, r Regions, groups []Group) ([]byte, error) {
+	if r.NX < 1 || r.NY < 1 || len(r.Class) != r.NX*r.NY || !(r.X1 > r.X0) || !(r.Y1 > r.Y0) {
+		return nil, fmt.Errorf("plot %q: bad region grid %dx%d with %d classes over [%v,%v]x[%v,%v]", title, r.NX, r.NY, len(r.Class), r.X0, r.X1, r.Y0, r.Y1)
+	}
+	img := image.NewRGBA(image.Rect(0, 0, r.NX, r.NY))
+	for j := range r.NY {
+		for i := range r.NX {
+			c := r.Class[j*r.NX+i]
+			img.Set(i, r.NY-1-j, tint(palette[((c%len(palette))+len(palette))%len(palette)], 0.25)) // image row 0 is the top
+		}
+	}
+	p := newPlot(title, xlabel, ylabel)
+	p.Add(plotter.NewImage(img, r.X0, r.Y0, r.X1, r.Y1))
+	for k, g := range groups {
+		xy := points(g.X, g.Y)
+		if len(xy) == 0 {
+			continue
+		}
+		sc, err := plotter.NewScatter(xy)
+		if err != nil {
+			return nil, fmt.Errorf("plot %q: group %q: %w", title, g.Name, err)
+		}
+		sc.Color = palette[k%len(palette)]
+		sc.Shape = glyphs[(k/len(palette))%len(glyphs)]
+		sc.Radius = vg.Points(3)
+		p.Add(sc)
+		if g.Name != "" && len(groups) <= maxLegend {
+			p.Legend.Add(g.Name, sc)
+		}
+	}
+	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = r.X0, r.X1, r.Y0, r.Y1
+	p.Legend.Top = true
+	return render(p)
+}
+
+// tint mixes c with white, keeping share of c.
+func tint(c color.Color, share float64) color.Color {
+	r, g, b, _ := c.RGBA()
+	mix := func(v uint32) uint8 { return uint8(255 - (255-float64(v>>8))*share) }
+	return color.RGBA{mix(r), mix(g), mix(b), 255}
 }

@@ -51,6 +51,17 @@ func TestFigures(t *testing.T) {
 			gs = append(gs, Group{Name: "empty"})
 			return GroupScatter("Latent space", "z0", "z1", gs, vg.Points(2))
 		},
+		"boundary": func() ([]byte, error) {
+			r := Regions{X0: -0.5, X1: 1.5, Y0: -0.5, Y1: 1.5, NX: 40, NY: 40}
+			for j := range r.NY {
+				for i := range r.NX {
+					x, y := -0.5+(float64(i)+0.5)/20, -0.5+(float64(j)+0.5)/20
+					r.Class = append(r.Class, map[bool]int{false: 0, true: 1}[(x > 0.5) != (y > 0.5)])
+				}
+			}
+			return DecisionBoundary("XOR", "x1", "x2", r, []Group{
+				{Name: "0", X: []float64{0, 1}, Y: []float64{0, 1}}, {Name: "1", X: []float64{0, 1}, Y: []float64{1, 0}}})
+		},
 	}
 	dir := os.Getenv("BIOPIPE_PLOTS_OUT") // set to look at the figures
 	for name, fn := range figures {
@@ -70,6 +81,8 @@ func TestFigures(t *testing.T) {
 	}
 	_, err = Confusion(nil, nil)
 	assert.Error(t, err)
+	_, err = DecisionBoundary("bad", "x", "y", Regions{X0: 0, X1: 1, Y0: 0, Y1: 1, NX: 2, NY: 2, Class: []int{0}}, nil)
+	assert.ErrorContains(t, err, "bad region grid")
 }
 
 func TestHistory(t *testing.T) {

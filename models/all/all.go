@@ -8,5 +8,6 @@ import (
 	_ "github.com/biopipe/biopipe/models/cnn1d"       // "cnn1d"
 	_ "github.com/biopipe/biopipe/models/lstm"        // "lstm"
 	_ "github.com/biopipe/biopipe/models/mlp"         // "mlp"
+	_ "github.com/biopipe/biopipe/models/perceptron"  // "perceptron"
 	_ "github.com/biopipe/biopipe/models/transformer" // "transformer"
 )

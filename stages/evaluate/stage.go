@@ -148,6 +148,9 @@ func run(ctx context.Context, env *contract.Env, cfg contract.Config) error {
 	if err != nil {
 		return fmt.Errorf("stage %q: %w", env.StageID, err)
 	}
+	if err := decisionBoundary(ctx, model, frame, preds, opt, out); err != nil {
+		return fmt.Errorf("stage %q: decision boundary: %w", env.StageID, err)
+	}
 	if err := historyFigures(mi.Dir, env.OutDir, out); err != nil {
 		env.Log.Warn("no per-epoch curves", "stage", env.StageID, "err", err)
 	}
