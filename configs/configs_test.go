@@ -84,6 +84,7 @@ var reportMentions = map[string][]string{
 	"eeg-lstm.yaml":         {`Exclusions in stage "epochs"`},
 	"transfer-digits.yaml":  {`Evaluation "eval_finetune"`, `Evaluation "eval_finetune_all"`, `Evaluation "eval_scratch"`},
 	"xor.yaml":              {"eval_perceptron-decision_boundary.png", "eval_mlp-decision_boundary.png"},
+	"splice-cnn1d.yaml":     {"First-layer motifs", "motifs.png"},
 }
 
 func TestMain(m *testing.M) {

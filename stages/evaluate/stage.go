@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/biopipe/biopipe/contract"
@@ -153,6 +154,9 @@ func run(ctx context.Context, env *contract.Env, cfg contract.Config) error {
 	}
 	if err := historyFigures(mi.Dir, env.OutDir, out); err != nil {
 		env.Log.Warn("no per-epoch curves", "stage", env.StageID, "err", err)
+	}
+	if err := motifFigure(model, frame, out); err != nil {
+		env.Log.Warn("no motif figure", "stage", env.StageID, "err", err)
 	}
 	if err := write(env, out, preds, opt); err != nil {
 		return fmt.Errorf("stage %q: %w", env.StageID, err)
@@ -357,4 +361,65 @@ func capitalize(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// MotifFilters is the number of first-layer filters the motif figure shows.
+const MotifFilters = 8
+
+// motifFigure draws the first-layer convolution filters of a model over one-hot sequences
+// (a tensor column whose metadata names its channels' letters, as transform.encode_sequence
+// writes) as sequence logos: the MotifFilters filters with the most information content.
+// Models without such an input or such a layer get no figure and no error.
+func motifFigure(model *models.Trained, frame *dataset.Frame, out *evaluation.Output) error {
+	cols, err := frame.FeatureColumns()
+	if err != nil || len(cols) != 1 || cols[0].Kind != dataset.Tensor || cols[0].Meta["biopipe.channels"] == "" {
+		return nil
+	}
+	letters := cols[0].Meta["biopipe.channels"]
+	vars, err := model.Variables()
+	if err != nil {
+		return err
+	}
+	w := vars["block_0/conv_0/weights"]
+	if w == nil || len(w.Shape) != 3 || w.Shape[1] != len(letters) {
+		return nil
+	}
+	k, c, nf := w.Shape[0], w.Shape[1], w.Shape[2]
+	motifs := make([]plots.Motif, nf)
+	score := make([]float64, nf)
+	for f := range nf {
+		m := make([][]float64, k)
+		for p := range k {
+			m[p] = make([]float64, c)
+			for ch := range c {
+				m[p][ch] = float64(w.Data[(p*c+ch)*nf+f])
+			}
+		}
+		motifs[f] = plots.FilterMotif(fmt.Sprintf("filter %d", f+1), m)
+		for _, b := range motifs[f].InformationContent() {
+			score[f] += b
+		}
+	}
+	order := make([]int, nf)
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return score[order[a]] > score[order[b]] })
+	var top []plots.Motif
+	for _, f := range order[:min(MotifFilters, nf)] {
+		m := motifs[f]
+		m.Name = fmt.Sprintf("%s (%.1f bits)", m.Name, score[f])
+		top = append(top, m)
+	}
+	png, err := plots.Logos(fmt.Sprintf("First-layer filters as sequence logos (%d of %d, most informative)", len(top), nf), letters, top)
+	if err != nil {
+		return err
+	}
+	const file = "motifs.png"
+	out.Figures[file] = png
+	out.Result.Figures = append(out.Result.Figures, evaluation.Figure{File: file, Title: "First-layer motifs",
+		Caption: fmt.Sprintf("The %d most informative of the %d first-layer convolution filters (%d positions each) as sequence logos: "+
+			"at each position a softmax of the filter's weights (scaled by their standard deviation) over %s, letters stacked by "+
+			"probability, heights in bits of information content.", len(top), nf, k, letters)})
+	return nil
 }
