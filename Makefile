@@ -2,7 +2,7 @@
 export GOEXPERIMENT := simd
 GO ?= go
 
-.PHONY: all build test vet fmt quickstart bench fuzz clean docs
+.PHONY: all build test vet fmt quickstart bench fuzz clean docs verify
 
 all: build
 
@@ -33,6 +33,10 @@ fuzz:
 
 quickstart:
 	$(GO) run ./cmd/biopipe run configs/quickstart.yaml
+
+# biopipe verify on a finished run of every example config (make test verifies the cheap ones).
+verify:
+	BIOPIPE_VERIFY_ALL=1 $(GO) test -timeout 20m -run TestConfigsRunEndToEnd ./configs/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./pipelines/

@@ -67,6 +67,12 @@ func fakeNotesModel(t *testing.T) []pipelines.Override {
 	}
 }
 
+// verifyCheap lists the configs whose `biopipe verify` (a second full run) is part of make test.
+var verifyCheap = map[string]bool{
+	"quickstart.yaml": true, "quickstart-kfold.yaml": true, "diabetes-regression.yaml": true,
+	"notes-extract.yaml": true,
+}
+
 // sameFigure lists pairs of configs that read the same data two ways and must reach the same
 // figure within a tolerance: metric, the two configs, tolerance.
 var sameFigure = []struct {
@@ -151,6 +157,14 @@ func TestConfigsRunEndToEnd(t *testing.T) {
 				for _, w := range want {
 					require.Contains(t, string(md), w)
 				}
+			}
+			// biopipe verify: a re-execution from the manifest alone gives the same bytes in
+			// every artifact (cheap configs here; all of them with BIOPIPE_VERIFY_ALL=1, make verify).
+			if verifyCheap[filepath.Base(f)] || os.Getenv("BIOPIPE_VERIFY_ALL") != "" {
+				res, err := workflows.Verify(context.Background(), filepath.Join(wd, "runs", m.RunID), contract.Default, workflows.VerifyOptions{})
+				require.NoError(t, err)
+				require.True(t, res.OK(), "%s: verify: %v", f, res.Diffs)
+				require.Equal(t, len(m.Stages), res.Compared)
 			}
 			// A re-run is all cache hits.
 			m, err = pipelines.Run(context.Background(), plan, pipelines.Options{WorkDir: wd})

@@ -39,6 +39,7 @@ type Manifest struct {
 	DurationS  float64           `json:"duration_s"`
 	Status     string            `json:"status"` // ok | failed
 	WorkDir    string            `json:"workdir"`
+	Cwd        string            `json:"cwd,omitempty"` // working directory: relative input paths resolve against it
 	Stages     []*StageRecord    `json:"stages"`
 	Metrics    map[string]any    `json:"metrics,omitempty"` // evaluate stages' metrics, by stage id
 	CacheHits  int               `json:"cache_hits"`
@@ -58,7 +59,17 @@ type StageRecord struct {
 	Artifact    *ArtifactRecord        `json:"artifact,omitempty"`
 	Metrics     map[string]any         `json:"metrics,omitempty"`
 	Quarantined []contract.Quarantined `json:"quarantined,omitempty"`
+	InputFiles  []InputFile            `json:"input_files,omitempty"` // files named by the stage's config, as read
 	Error       string                 `json:"error,omitempty"`
+}
+
+// InputFile is a file or folder a stage's config names, with the digest it had when the stage
+// ran (folders: names, sizes and modification times), so `biopipe verify` can tell a changed
+// input from a changed computation.
+type InputFile struct {
+	Field  string `json:"field"`
+	Path   string `json:"path"`
+	Digest string `json:"digest"`
 }
 
 // ArtifactRecord names an artifact folder and its files' digests.

@@ -10,12 +10,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -39,6 +41,9 @@ type Options struct {
 	Log         *slog.Logger
 	Progress    contract.ProgressFunc
 	Cache       Cache // default: FSCache under WorkDir/store
+	// Only, when set, runs these stages and their upstream stages (normally cache hits) and
+	// nothing else: one batch job per stage (biopipe submit --slurm) runs one stage this way.
+	Only []string
 }
 
 // ErrRunFailed is returned (wrapped) when a stage failed.
@@ -65,6 +70,10 @@ type stageResult struct {
 // resolved config, input digests and seed; a hit skips the stage. It writes the run manifest
 // and returns it; on a failed stage the error wraps ErrRunFailed.
 func Run(ctx context.Context, plan *Plan, opts Options) (*manifest.Manifest, error) {
+	order, err := Closure(plan, opts.Only)
+	if err != nil {
+		return nil, err
+	}
 	if opts.WorkDir == "" {
 		opts.WorkDir = DefaultWorkDir(plan.Source.File)
 	}
@@ -105,22 +114,23 @@ func Run(ctx context.Context, plan *Plan, opts Options) (*manifest.Manifest, err
 		Name: plan.Spec.Name, File: plan.Source.File, SpecHash: specHash, SpecYAML: string(specYAML),
 		Command: opts.Command, RunID: runID, Version: Version, Modules: manifest.BuildModules(),
 	}
-	for _, ps := range plan.Order {
+	for _, ps := range plan.Order { // every stage, also in a partial (Only) run: the report describes the pipeline
 		info.Stages = append(info.Stages, contract.StageInfo{ID: ps.Spec.ID, Kind: ps.Spec.Kind, Inputs: ps.Spec.Inputs, Config: ps.Config})
 	}
 	m := &manifest.Manifest{
 		RunID: runID, Pipeline: plan.Spec.Name, File: plan.Source.File, Command: opts.Command,
 		SpecHash: specHash, Spec: plan.Source.Value, Biopipe: Version, GoVersion: goVersion(), Build: buildFlavour(),
 		Modules: info.Modules, Backend: backend, Seed: plan.Spec.Seed, Host: host,
-		OS: osName(), Start: start, WorkDir: wd, Metrics: map[string]any{}, StageCount: len(plan.Order),
+		OS: osName(), Start: start, WorkDir: wd, Metrics: map[string]any{}, StageCount: len(order),
 	}
+	m.Cwd, _ = os.Getwd()
 	results := map[string]*stageResult{}
-	for _, ps := range plan.Order {
+	for _, ps := range order {
 		results[ps.Spec.ID] = &stageResult{rec: &manifest.StageRecord{ID: ps.Spec.ID, Kind: ps.Spec.Kind, Inputs: ps.Spec.Inputs}, done: make(chan struct{})}
 	}
 	sem := make(chan struct{}, opts.Jobs)
 	var wg sync.WaitGroup
-	for _, ps := range plan.Order {
+	for _, ps := range order {
 		wg.Add(1)
 		go func(ps *PlannedStage) {
 			defer wg.Done()
@@ -156,7 +166,7 @@ func Run(ctx context.Context, plan *Plan, opts Options) (*manifest.Manifest, err
 	m.DurationS = m.End.Sub(start).Seconds()
 	m.Status = "ok"
 	var failed []string
-	for _, ps := range plan.Order {
+	for _, ps := range order {
 		res := results[ps.Spec.ID]
 		m.Stages = append(m.Stages, res.rec)
 		if res.rec.CacheHit {
@@ -179,6 +189,42 @@ func Run(ctx context.Context, plan *Plan, opts Options) (*manifest.Manifest, err
 		return m, fmt.Errorf("%w: %s", ErrRunFailed, strings.Join(failed, "; "))
 	}
 	return m, nil
+}
+
+// Closure returns the stages named in only and every stage upstream of them, in plan order
+// (all stages when only is empty).
+func Closure(plan *Plan, only []string) ([]*PlannedStage, error) {
+	if len(only) == 0 {
+		return plan.Order, nil
+	}
+	need := map[string]bool{}
+	var mark func(id string)
+	mark = func(id string) {
+		if need[id] {
+			return
+		}
+		need[id] = true
+		for _, in := range plan.Stage(id).Spec.Inputs {
+			mark(in)
+		}
+	}
+	for _, id := range only {
+		if plan.Stage(id) == nil {
+			var ids []string
+			for _, ps := range plan.Order {
+				ids = append(ids, ps.Spec.ID)
+			}
+			return nil, fmt.Errorf("no stage %q%s (stages: %s)", id, contract.DidYouMean(id, ids), strings.Join(ids, ", "))
+		}
+		mark(id)
+	}
+	var out []*PlannedStage
+	for _, ps := range plan.Order {
+		if need[ps.Spec.ID] {
+			out = append(out, ps)
+		}
+	}
+	return out, nil
 }
 
 func osName() string {
@@ -214,6 +260,7 @@ func runStage(ctx context.Context, plan *Plan, ps *PlannedStage, results map[str
 		}
 		return fail(err)
 	}
+	rec.InputFiles = inputFiles(cfg, pathDigests)
 	env := contract.NewEnv(opts.Progress)
 	env.StageID, env.Kind, env.Config, env.Seed, env.Backend = ps.Spec.ID, ps.Spec.Kind, cfg, plan.Spec.Seed, backend
 	env.WorkDir, env.RunDir, env.Pipeline, env.KeepGoing = wd, runDir, info, opts.KeepGoing
@@ -383,6 +430,34 @@ func upstream(plan *Plan, ps *PlannedStage, results map[string]*stageResult) []c
 	return out
 }
 
+// inputFiles lists the resolved input paths of a stage's config with their digests, for the
+// manifest (field names as resolvePaths keys them: a.b, list[0]).
+func inputFiles(cfg contract.Config, digests map[string]string) []manifest.InputFile {
+	var out []manifest.InputFile
+	for _, field := range slices.Sorted(maps.Keys(digests)) {
+		out = append(out, manifest.InputFile{Field: field, Path: configPath(cfg, field), Digest: digests[field]})
+	}
+	return out
+}
+
+// configPath returns the value of a Path field (a.b) or of one element of a Paths field (a[2]).
+func configPath(cfg contract.Config, field string) string {
+	segs := strings.Split(field, ".")
+	c := cfg
+	for _, s := range segs[:len(segs)-1] {
+		c = c.Object(s)
+	}
+	last := segs[len(segs)-1]
+	if name, idx, ok := strings.Cut(last, "["); ok {
+		i, _ := strconv.Atoi(strings.TrimSuffix(idx, "]"))
+		if list := c.Strings(name); i < len(list) {
+			return list[i]
+		}
+		return ""
+	}
+	return c.String(last)
+}
+
 // resolvePaths makes Path fields absolute (relative paths are tried against the working
 // directory, then against the pipeline file's folder) and digests their content.
 func resolvePaths(fields []contract.Field, cfg contract.Config, base string) (contract.Config, map[string]string, error) {
@@ -495,6 +570,9 @@ func ProjectSalt(workDir string) ([]byte, error) {
 	})
 	return salt, err
 }
+
+// BuildFlavour is buildFlavour, for the manifest's readers (verify compares it).
+func BuildFlavour() string { return buildFlavour() }
 
 // buildFlavour names what of this binary's build changes numeric results: the Go
 // experiments (GOEXPERIMENT=simd switches the Go backend's matmul kernels) and the

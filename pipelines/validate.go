@@ -21,6 +21,7 @@ type Spec struct {
 	Description string
 	Seed        int64
 	Backend     string
+	Schedule    string // cron line for `biopipe schedule` ("" = none); not part of any cache key
 	Vars        map[string]any
 	Stages      []*StageSpec
 }
@@ -31,7 +32,10 @@ type StageSpec struct {
 	Kind   string
 	Inputs []string
 	With   map[string]any
-	index  int
+	// Resources is the stage's optional resources: block (ResourceFields), what a batch job
+	// running it asks for (biopipe submit --slurm); it does not change the stage's output.
+	Resources contract.Config
+	index     int
 }
 
 // PlannedStage is a validated stage: its kind, resolved config and port bindings.
@@ -62,8 +66,8 @@ type Plan struct {
 // Stage returns the planned stage with this id, or nil.
 func (p *Plan) Stage(id string) *PlannedStage { return p.byID[id] }
 
-var topFields = []string{"name", "description", "seed", "backend", "vars", "stages"}
-var stageFields = []string{"id", "kind", "inputs", "with", "doc"}
+var topFields = []string{"name", "description", "seed", "backend", "vars", "stages", "schedule"}
+var stageFields = []string{"id", "kind", "inputs", "with", "doc", "resources"}
 var idRx = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
 
 // Validate decodes and checks a loaded pipeline against a registry, without running anything:
@@ -113,6 +117,11 @@ func Validate(src *Source, reg *contract.Registry) (*Plan, error) {
 			add(src.ValuePos("backend"), "", "", "backend %q is not one of %s%s", b, strings.Join(Backends, ", "), contract.DidYouMean(b, Backends))
 		}
 		spec.Backend = b
+	}
+	if s, ok := v["schedule"]; ok {
+		if spec.Schedule, ok = s.(string); !ok {
+			add(src.ValuePos("schedule"), "", "", "schedule must be a cron line in quotes, e.g. \"0 3 * * *\"")
+		}
 	}
 	if vars, ok := v["vars"].(map[string]any); ok {
 		spec.Vars = vars
@@ -171,6 +180,18 @@ func Validate(src *Source, reg *contract.Registry) (*Plan, error) {
 			st.With = w
 		default:
 			add(src.ValuePos(p+".with"), st.ID, "", "with must be a mapping of config fields")
+		}
+		switch r := m["resources"].(type) {
+		case nil:
+		case map[string]any:
+			cfg, issues := contract.Check(ResourceFields, r)
+			for _, is := range issues {
+				fp := p + ".resources." + strings.Join(is.Path, ".")
+				add(src.KeyPos(fp), st.ID, "resources."+strings.Join(is.Path, "."), "%s", strings.TrimPrefix(is.Msg, "field "))
+			}
+			st.Resources = cfg
+		default:
+			add(src.ValuePos(p+".resources"), st.ID, "", "resources must be a mapping (cpus, mem, time, gpus, partition, account, qos)")
 		}
 		spec.Stages = append(spec.Stages, st)
 	}

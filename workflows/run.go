@@ -142,6 +142,79 @@ func Run(ctx context.Context, w *Workflow, opts Options) (*Record, error) {
 	return rec, nil
 }
 
+// RunPoint runs point n (1-based) of the grid alone, as one task of a Slurm job array does,
+// and writes its record to workflows/<name>/points/<n>.json for Collect.
+func RunPoint(ctx context.Context, w *Workflow, n int, opts Options) (*PointRecord, error) {
+	if n < 1 || n > len(w.points) {
+		return nil, fmt.Errorf("point %d: the workflow has points 1..%d", n, len(w.points))
+	}
+	if opts.WorkDir == "" {
+		opts.WorkDir = DefaultWorkDir(w.File)
+	}
+	wd, err := filepath.Abs(opts.WorkDir)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	pr := w.newRecord("").Points[n-1]
+	m, runErr := pipelines.Run(ctx, w.plans[n-1], pipelines.Options{WorkDir: wd, Jobs: max(opts.StageJobs, 1), Backend: opts.Backend,
+		Force: opts.Force, Command: opts.Command, Log: opts.Log})
+	if m != nil {
+		pr.RunID, pr.Status = m.RunID, m.Status
+		pr.Manifest = filepath.Join(wd, "runs", m.RunID, "manifest.json")
+		pr.ManifestSHA256, _ = fileSHA256(pr.Manifest)
+	}
+	if runErr != nil {
+		pr.Status, pr.Error = "failed", runErr.Error()
+	}
+	dir := filepath.Join(Dir(wd, w.Name), "points")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := dataset.WriteJSON(filepath.Join(dir, fmt.Sprintf("%d.json", n)), pr); err != nil {
+		return nil, err
+	}
+	return &pr, runErr
+}
+
+// Collect assembles the record of a workflow whose points ran one by one (RunPoint: Slurm
+// array tasks), writes it and the results, and returns the record.
+func Collect(w *Workflow, workDir, runner string) (*Record, error) {
+	wd, err := filepath.Abs(workDir)
+	if err != nil {
+		return nil, err
+	}
+	rec := w.newRecord(runner)
+	var missing []string
+	for i := range rec.Points {
+		b, err := os.ReadFile(filepath.Join(Dir(wd, w.Name), "points", fmt.Sprintf("%d.json", i+1)))
+		if err != nil {
+			missing = append(missing, fmt.Sprint(i+1))
+			continue
+		}
+		var pr PointRecord
+		if err := jsonUnmarshal(b, &pr); err != nil {
+			return nil, fmt.Errorf("point %d: %w", i+1, err)
+		}
+		rec.Points[i] = pr
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("workflow %s: points %s have not run in %s", w.Name, strings.Join(missing, ", "), wd)
+	}
+	if err := rec.Write(Dir(wd, w.Name)); err != nil {
+		return nil, err
+	}
+	for _, p := range rec.Points {
+		if p.Status != "ok" {
+			return rec, fmt.Errorf("%w: point %d: %s", ErrPointsFailed, p.Index+1, p.Error)
+		}
+	}
+	_, err = WriteResults(w, rec, Dir(wd, w.Name))
+	return rec, err
+}
+
 func (w *Workflow) newRecord(runner string) *Record {
 	rec := &Record{Name: w.Name, File: w.File, Pipeline: w.Pipeline, Runner: runner}
 	for _, a := range w.Sweep {

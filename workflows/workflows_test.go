@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"context"
 	"math"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/biopipe/biopipe/contract"
+	"github.com/biopipe/biopipe/manifest"
 	"github.com/biopipe/biopipe/pipelines"
 	_ "github.com/biopipe/biopipe/stages/all"
 )
@@ -42,7 +44,7 @@ func TestLoadErrors(t *testing.T) {
 		{"table key", head + "table:\n  metric: [test_auroc]\n", []string{"wf.yaml:4:3:", `unknown key "metric" in table`, `did you mean "metrics"?`}},
 		{"no pipeline file", "pipeline: nowhere.yaml\n", []string{"wf.yaml:1:11:", "nowhere.yaml: no such file"}},
 		{"bad schedule", head + "schedule: \"0 3 * *\"\n", []string{"wf.yaml:3:11:", `schedule "0 3 * *"`}},
-		{"slurm key", head + "slurm:\n  memory: 4G\n", []string{"wf.yaml:4:3:", `unknown key (did you mean "mem"?)`}},
+		{"slurm key", head + "slurm:\n  memory: 4G\n", []string{"wf.yaml:4:3:", `field "slurm.memory": unknown field (did you mean "mem"?)`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Load(writeWorkflow(t, tc.body), contract.Default)
@@ -111,4 +113,54 @@ func TestTableFormats(t *testing.T) {
 	csv := tab.CSV()
 	assert.Contains(t, csv, "stages.train.with.optimizer.learning_rate,n,test_auroc_mean,test_auroc_sd,test_auroc_ci_low,test_auroc_ci_high,test_auroc_boot_low,test_auroc_boot_high\n")
 	assert.Contains(t, csv, "0.001,3,0.95000000000000007,0.049999999999999989,")
+}
+
+func TestVerify(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "bc.csv")
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "ehr", "breast_cancer.csv"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(data, b, 0o644))
+	src, err := pipelines.Load(quickstart, []pipelines.Override{{Path: "vars.data", Value: data, Origin: "test"}})
+	require.NoError(t, err)
+	plan, err := pipelines.Validate(src, contract.Default)
+	require.NoError(t, err)
+	wd := t.TempDir()
+	m, err := pipelines.Run(context.Background(), plan, pipelines.Options{WorkDir: wd})
+	require.NoError(t, err)
+	runDir := filepath.Join(wd, "runs", m.RunID)
+
+	res, err := Verify(context.Background(), runDir, contract.Default, VerifyOptions{})
+	require.NoError(t, err)
+	require.True(t, res.OK(), "%v", res.Diffs)
+	assert.Equal(t, len(m.Stages), res.Compared)
+
+	// A modified file in the store is named with its stage and artifact.
+	var model *manifest.StageRecord
+	for _, s := range m.Stages {
+		if s.ID == "train" {
+			model = s
+		}
+	}
+	require.NotNil(t, model)
+	card := filepath.Join(model.Artifact.Dir, "model.json")
+	orig, err := os.ReadFile(card)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(card, append(orig, ' '), 0o644))
+	res, err = Verify(context.Background(), runDir, contract.Default, VerifyOptions{})
+	require.NoError(t, err)
+	require.Len(t, res.Diffs, 1)
+	assert.Equal(t, "train", res.Diffs[0].Stage)
+	assert.Equal(t, "stored", res.Diffs[0].What)
+	assert.Equal(t, []string{"model.json"}, res.Diffs[0].Files)
+	assert.Contains(t, res.Diffs[0].String(), model.Artifact.Dir)
+	require.NoError(t, os.WriteFile(card, orig, 0o644))
+
+	// A changed input file is named as a changed input, not as a changed computation.
+	require.NoError(t, os.WriteFile(data, append(b, []byte("1,2\n")...), 0o644))
+	res, err = Verify(context.Background(), runDir, contract.Default, VerifyOptions{})
+	require.NoError(t, err)
+	require.Len(t, res.Diffs, 1)
+	assert.Equal(t, "input", res.Diffs[0].What)
+	assert.Equal(t, "load", res.Diffs[0].Stage)
+	assert.Contains(t, res.Diffs[0].Msg, data+` (field "path") changed since the run`)
 }

@@ -47,6 +47,8 @@ func newRunCmd() *cobra.Command {
 	_ = cmd.RegisterFlagCompletionFunc("force", complete.Force)
 	_ = cmd.RegisterFlagCompletionFunc("set", complete.Set(contract.Default))
 	_ = cmd.RegisterFlagCompletionFunc("backend", cobra.FixedCompletions(pipelines.Backends, cobra.ShellCompDirectiveNoFileComp))
+	f.StringSlice("only", nil, "run only these stages and their upstream stages (a Slurm stage job)")
+	f.Int("point", 0, "a workflow: run only this point of the sweep (1-based; a Slurm array task)")
 	f.BoolP("quiet", "q", false, "only warnings and errors")
 	f.String("log-level", "info", "debug | info | warn | error")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
@@ -73,6 +75,7 @@ func newRunCmd() *cobra.Command {
 			Command:   "biopipe " + strings.Join(os.Args[1:], " "),
 			Log:       newLogger(v.GetString("log-level"), v.GetBool("quiet")),
 			Progress:  newProgress(os.Stderr, v.GetBool("quiet")),
+			Only:      v.GetStringSlice("only"),
 		}
 		for _, s := range v.GetStringSlice("force") {
 			if s == "*" {

@@ -30,13 +30,17 @@ func resolveWorkdir(cmd *cobra.Command) string {
 func newRunsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "runs",
-		Short:   "List the runs in a work dir, newest first",
-		Example: "  biopipe runs --workdir configs/.biopipe",
+		Short:   "List the runs in a work dir, newest first (--schedule: the schedule history)",
+		Example: "  biopipe runs --workdir configs/.biopipe\n  biopipe runs --schedule --pipeline nightly.yaml",
 		Args:    cobra.NoArgs,
 	}
 	workdirFlag(cmd)
 	asJSON := cmd.Flags().Bool("json", false, "machine-readable output")
+	sched := cmd.Flags().Bool("schedule", false, "the schedule history: every scheduled run and skipped overlap (biopipe schedule)")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if *sched {
+			return printScheduleHistory(cmd.OutOrStdout(), resolveWorkdir(cmd), *asJSON)
+		}
 		runs, err := manifest.List(resolveWorkdir(cmd))
 		if err != nil {
 			return err

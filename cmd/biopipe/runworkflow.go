@@ -34,6 +34,13 @@ func runWorkflow(cmd *cobra.Command, v *viper.Viper, file string) error {
 	if opts.WorkDir == "" {
 		opts.WorkDir = workflows.DefaultWorkDir(file)
 	}
+	if n := v.GetInt("point"); n != 0 {
+		pr, err := workflows.RunPoint(cmd.Context(), w, n, opts)
+		if pr != nil {
+			fmt.Fprintf(cmd.OutOrStdout(), "workflow %s point %d/%d: %s %s\n", w.Name, n, len(w.Points()), pr.Status, pr.RunID)
+		}
+		return err
+	}
 	fmt.Fprintf(cmd.OutOrStdout(), "workflow %s: %d points of %s in %s\n", w.Name, len(w.Points()), w.Pipeline, opts.WorkDir)
 	rec, err := workflows.Run(cmd.Context(), w, opts)
 	if rec != nil {

@@ -18,6 +18,7 @@ metric's mean, sd, t interval across seeds and the runs' bootstrap interval.`,
 		Args:    cobra.ExactArgs(1),
 	}
 	cmd.Flags().String("workdir", "", "work dir of the workflow's runs (default: .biopipe beside WORKFLOW)")
+	cmd.Flags().Bool("collect", false, "assemble the record from points run one by one (the last job of a Slurm submission)")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		v := newViper(cmd)
 		w, err := workflows.Load(args[0], contract.Default)
@@ -27,6 +28,12 @@ metric's mean, sd, t interval across seeds and the runs' bootstrap interval.`,
 		wd := v.GetString("workdir")
 		if wd == "" {
 			wd = workflows.DefaultWorkDir(args[0])
+		}
+		if v.GetBool("collect") {
+			if _, err := workflows.Collect(w, wd, "slurm"); err != nil {
+				return err
+			}
+			return printTable(cmd, w, wd)
 		}
 		rec, err := workflows.ReadRecord(wd, w.Name)
 		if err != nil {
