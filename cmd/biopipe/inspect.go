@@ -4,12 +4,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/biopipe/biopipe/io/inspect"
+	_ "github.com/biopipe/biopipe/io/nifti" // registers the NIfTI inspector (no stage reads NIfTI yet)
 )
 
 func newInspectCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "inspect FILE",
-		Short: "A quick look at a data file (table, DICOM, EDF, expression matrix, FASTA/FASTQ)",
+		Short: "A quick look at a data file (table, DICOM, EDF, expression matrix, FASTA/FASTQ, NIfTI)",
 		Example: `  biopipe inspect testdata/ehr/breast_cancer.csv
   biopipe inspect scan.dcm --json
   biopipe inspect counts.tsv --as expression   # a dense matrix: shape, ids, per-sample sums, zeros
@@ -17,7 +18,7 @@ func newInspectCmd() *cobra.Command {
 		Args: cobra.ExactArgs(1),
 	}
 	asJSON := cmd.Flags().Bool("json", false, "machine-readable output")
-	as := cmd.Flags().String("as", "", "read the file as this format instead of guessing: table, expression, dicom, edf, sequence")
+	as := cmd.Flags().String("as", "", "read the file as this format instead of guessing: table, expression, dicom, edf, sequence, nifti")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		var in *inspect.Inspector
 		var err error

@@ -157,3 +157,13 @@ func TestInspectSequences(t *testing.T) {
 	assert.Contains(t, out, `"quality_offset": 64`)
 	assert.Contains(t, out, `"records": 256`)
 }
+
+func TestInspectNIfTI(t *testing.T) {
+	out, code := execute(t, "inspect", "../../io/nifti/testdata/functional.nii")
+	require.Equal(t, exitOK, code, out)
+	assert.Contains(t, out, "NIfTI-1, int16 (16 bits), 17 x 21 x 3 x 20 voxels")
+	assert.Contains(t, out, "orientation: LAS")
+	out, code = execute(t, "inspect", "../../io/nifti/testdata/example_nifti2.nii.gz", "--json")
+	require.Equal(t, exitOK, code, out)
+	assert.Contains(t, out, `"version": 2`)
+}
