@@ -301,3 +301,14 @@ func runWorkflow(t *testing.T, f string) {
 	require.Contains(t, string(md), tab.Markdown())
 	t.Logf("%s\n%s", f, tab.Markdown())
 }
+
+// TestNotesData: testdata/notes/notes.csv, which notes-extract.yaml reads, is what notesgen
+// writes (go test ./... skips packages under testdata/, so the generator's own test does not
+// run in make test).
+func TestNotesData(t *testing.T) {
+	var b strings.Builder
+	require.NoError(t, notesgen.WriteCSV(&b, notesgen.Generate(notesgen.DefaultN, notesgen.DefaultSeed)))
+	got, err := os.ReadFile("testdata/notes/notes.csv")
+	require.NoError(t, err)
+	require.Equal(t, b.String(), string(got), "regenerate: go run ./testdata/gen/notesgen/cmd/notesgen -out testdata/notes/notes.csv")
+}

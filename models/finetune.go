@@ -17,6 +17,7 @@ const FreezeEncoder = "encoder"
 type FineTune struct {
 	// Freeze lists layer prefixes (relative to the model scope: "block_0", "block_0/conv_0",
 	// "hidden_") whose variables do not train; "encoder" stands for the family's encoder.
+	// Frozen batch-normalization layers still update their running statistics in training.
 	Freeze []string `json:"freeze,omitempty"`
 	// LayerLR maps layer prefixes to learning-rate multipliers (discriminative learning
 	// rates: 0.1 for early layers, 1 for the head); the longest matching prefix wins, other

@@ -20,6 +20,7 @@ import (
 	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
 	"github.com/biopipe/biopipe/evaluation"
+	chat "github.com/biopipe/biopipe/llm"
 	"github.com/biopipe/biopipe/llm/llmtest"
 	"github.com/biopipe/biopipe/testdata/gen/notesgen"
 )
@@ -453,4 +454,35 @@ func TestConfigErrors(t *testing.T) {
 	cfg, _ := contract.Check(k.Fields, raw)
 	_, err = k.New(cfg)
 	assert.ErrorContains(t, err, `field "llm": set base_url and model`)
+}
+
+// TestUpstreamPHIHashes: identifiers known only as hashes from upstream ingest (the
+// phi_hashes of DICOM and EDF summaries) are scrubbed too.
+func TestUpstreamPHIHashes(t *testing.T) {
+	notes := notesgen.Generate(2, 4)
+	notes[0].Text += " Referred by Zanzibar Quux-Hill from DOE^JANE's clinic."
+	srv := llmtest.New(reader)
+	defer srv.Close()
+	dir := notesTable(t, notes)
+	up := t.TempDir()
+	sum := map[string]any{"phi_hashes": []string{chat.Hash("Zanzibar Quux-Hill"), chat.Hash("DOE^JANE")}}
+	b, err := json.Marshal(sum)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(up, contract.SummaryFile), b, 0o644))
+
+	k, err := contract.Default.Get(KindName)
+	require.NoError(t, err)
+	cfg, issues := contract.Check(k.Fields, config(srv.URL, map[string]any{"trust_localhost": false}))
+	require.Empty(t, issues)
+	st, err := k.New(cfg)
+	require.NoError(t, err)
+	env := contract.NewEnv(nil)
+	env.StageID, env.Kind, env.Config, env.OutDir = "extract", KindName, cfg, t.TempDir()
+	env.Inputs = []contract.Input{{StageID: "notes", Type: contract.Table, Port: PortData, Dir: dir}}
+	env.Upstream = []contract.Input{{StageID: "scans", Type: contract.Table, Dir: up}, env.Inputs[0]}
+	require.NoError(t, st.Run(context.Background(), env))
+	sent := srv.Bodies()
+	assert.NotContains(t, sent, "Zanzibar")
+	assert.NotContains(t, sent, "DOE^JANE")
+	assert.Contains(t, sent, "Referred by [redacted]")
 }
