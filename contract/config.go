@@ -41,6 +41,9 @@ type Field struct {
 	Fields   []Field  // for Object: the nested fields
 	Example  string   // a YAML snippet shown in the docs
 	Advanced bool     // hidden from the short docs
+	// NoKey marks a field that cannot change the artifact (how often to checkpoint, say):
+	// the executor leaves it out of the stage's cache key.
+	NoKey bool
 }
 
 // Bound returns a pointer to v, for Field.Min and Field.Max.

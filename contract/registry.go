@@ -132,6 +132,11 @@ type Env struct {
 	OutDir   string  // write the output artifact's files here (a fresh folder)
 	WorkDir  string
 	RunDir   string // runs/<run-id>: where run-level files (reports) may also be copied
+	// StateDir is a folder kept across runs for this stage's cache key (created on first
+	// use by the stage), where a long stage keeps resumable state such as training
+	// checkpoints; the executor deletes it once the artifact is stored. "" when the
+	// executor offers none.
+	StateDir string
 	Pipeline PipelineInfo
 	Log      *slog.Logger
 	// KeepGoing: readers quarantine corrupt inputs (see Quarantine) instead of failing.

@@ -37,7 +37,7 @@ type Manifest struct {
 	Start      time.Time         `json:"start"`
 	End        time.Time         `json:"end"`
 	DurationS  float64           `json:"duration_s"`
-	Status     string            `json:"status"` // ok | failed
+	Status     string            `json:"status"` // ok | failed | interrupted
 	WorkDir    string            `json:"workdir"`
 	Cwd        string            `json:"cwd,omitempty"` // working directory: relative input paths resolve against it
 	Stages     []*StageRecord    `json:"stages"`
@@ -50,7 +50,7 @@ type Manifest struct {
 type StageRecord struct {
 	ID          string                 `json:"id"`
 	Kind        string                 `json:"kind"`
-	Status      string                 `json:"status"` // ok | cached | failed | skipped
+	Status      string                 `json:"status"` // ok | cached | failed | skipped | interrupted
 	CacheHit    bool                   `json:"cache_hit"`
 	CacheKey    string                 `json:"cache_key,omitempty"`
 	Inputs      []string               `json:"inputs,omitempty"`

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -87,6 +86,13 @@ type TrainOptions struct {
 
 	// OutDir, when set, receives checkpoint/, model.json and history.json.
 	OutDir string
+
+	// StateDir, when set, holds resumable checkpoints (see resume.go): Train continues from
+	// the newest one it finds there; writes one every CheckpointEvery optimizer steps
+	// (0: none within an epoch), at every epoch end, and when ctx is cancelled, before it
+	// returns ctx's error. The caller removes the folder once the artifact is stored.
+	StateDir        string
+	CheckpointEvery int
 
 	// Progress starts a progress display (the train stage passes env.Progress); may be nil.
 	Progress func(desc string, total int) contract.Progress
@@ -282,35 +288,79 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 		lossUnit = unit
 	}
 
-	rng := rand.New(rand.NewPCG(uint64(opts.Seed), 0x62696f70697065)) // "biopipe"
-	order := make([]int, opts.Train.Len())
-	for i := range order {
-		order[i] = i
+	fingerprint := resumeFingerprint(fam.Name, params, &opts, task, len(stepExecs))
+	st := newLoopState(fingerprint, opts.Train.Len(), len(stepExecs))
+	var bestWeights map[string]*tensors.Tensor
+	if opts.StateDir != "" {
+		if rs, snap := loadResume(opts.StateDir, fingerprint, log.Warn); rs != nil {
+			if err := restoreStore(store, snap.sets[resumeSetStore]); err != nil {
+				return nil, fmt.Errorf("model %q: %s: %w", fam.Name, opts.StateDir, err)
+			}
+			if b, ok := snap.sets[resumeSetBest]; ok {
+				bestWeights = b.vals
+			}
+			if err := snap.restoreFiles(opts.OutDir); err != nil {
+				return nil, fmt.Errorf("model %q: %w", fam.Name, err)
+			}
+			st = rs
+			log.Info("resuming training", "model", fam.Name, "epoch", st.Epoch, "batch", st.Batch, "step", st.Step, "from", opts.StateDir)
+		}
+	}
+	pcg, err := st.shuffler(opts.Seed)
+	if err != nil {
+		return nil, err
+	}
+	if st.Shuffle == nil { // a fresh start: shuffle for epoch 1
+		if err := st.startEpoch(pcg); err != nil {
+			return nil, err
+		}
+	}
+	if st.History.Epochs != nil {
+		hist = st.History
+	}
+	checkpoint := func() error {
+		if opts.StateDir == "" {
+			return nil
+		}
+		st.History = hist
+		vals, trainable, err := storeTensors(store)
+		if err != nil {
+			return fmt.Errorf("model %q: resume checkpoint: %w", fam.Name, err)
+		}
+		sets := map[string]tensorSet{resumeSetStore: {vals: vals, trainable: trainable}}
+		if bestWeights != nil {
+			sets[resumeSetBest] = tensorSet{vals: bestWeights}
+		}
+		return saveResume(opts.StateDir, st, sets, opts.OutDir, hist.files())
+	}
+	// interrupted saves the loop's position and returns ctx's error.
+	interrupted := func(cause error) error {
+		if err := checkpoint(); err != nil {
+			return errors.Join(cause, err)
+		}
+		return fmt.Errorf("model %q: stopped at epoch %d, step %d (checkpoint saved): %w", fam.Name, st.Epoch, st.Step, cause)
 	}
 	var prog contract.Progress = nopProgress{}
 	if opts.Progress != nil {
 		prog = opts.Progress("train "+fam.Name, opts.Epochs)
 	}
 	defer prog.Close()
+	prog.Add(st.Epoch - 1)
 
-	best := math.Inf(1)
-	bestEpoch := 0
-	var bestWeights map[string]*tensors.Tensor
-	sinceBest := 0
-	for epoch := 1; epoch <= opts.Epochs; epoch++ {
+	nBatches := (len(st.Order) + opts.BatchSize - 1) / opts.BatchSize
+	for !st.Done && st.Epoch <= opts.Epochs {
+		epoch := st.Epoch
 		t0 := time.Now()
-		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-		lossSums := make([]float64, len(stepExecs))
-		var metSum float64
-		for lo := 0; lo < len(order); lo += opts.BatchSize {
+		for st.Batch < nBatches {
 			if err := ctx.Err(); err != nil {
-				return nil, err
+				return nil, interrupted(err)
 			}
-			hi := min(lo+opts.BatchSize, len(order))
-			if err := sched.beforeStep(epoch, lo/opts.BatchSize); err != nil {
+			lo := st.Batch * opts.BatchSize
+			hi := min(lo+opts.BatchSize, len(st.Order))
+			if err := sched.beforeStep(epoch, st.Batch); err != nil {
 				return nil, fmt.Errorf("model %q: epoch %d: %w", fam.Name, epoch, err)
 			}
-			args := batchTensors(trainData, task, withLabels, order[lo:hi])
+			args := batchTensors(trainData, task, withLabels, st.Order[lo:hi])
 			for i, e := range stepExecs {
 				l, m, err := runBatch(e, args)
 				if err != nil {
@@ -321,26 +371,37 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 					finalizeArgs(args)
 					return nil, fmt.Errorf("model %q: epoch %d: training loss %q is %v (lower the learning rate, or standardise the inputs/targets)", fam.Name, epoch, obj.Steps[i].Name, l)
 				}
-				lossSums[i] += l * float64(hi-lo)
+				st.addLoss(i, l*float64(hi-lo))
 				if i == len(stepExecs)-1 {
-					metSum += m
+					st.addMetric(m)
 				}
 			}
 			finalizeArgs(args)
+			st.Batch++
+			st.Step++
+			if opts.CheckpointEvery > 0 && st.Step%int64(opts.CheckpointEvery) == 0 && st.Batch < nBatches {
+				if err := checkpoint(); err != nil {
+					return nil, err
+				}
+			}
 		}
 		rec := EpochRecord{Epoch: epoch}
-		n := float64(len(order))
+		n := float64(len(st.Order))
+		lossSums := st.lossSums()
 		rec.TrainLoss = lossSums[len(lossSums)-1] / n * lossUnit
 		if len(lossSums) > 1 {
 			rec.Losses = map[string]float64{}
-			for i, st := range obj.Steps {
-				rec.Losses[st.Name] = lossSums[i] / n
+			for i, step := range obj.Steps {
+				rec.Losses[step.Name] = lossSums[i] / n
 			}
 		}
-		rec.setMetric(obj.Metric, false, metSum/n*unit)
+		rec.setMetric(obj.Metric, false, st.metricSum()/n*unit)
 		if hasVal {
 			vl, vm, err := evaluate(ctx, evalExec, valData, task, withLabels, evalBatch(opts.BatchSize))
 			if err != nil {
+				if cerr := ctx.Err(); cerr != nil {
+					return nil, interrupted(cerr)
+				}
 				return nil, fmt.Errorf("model %q: epoch %d: validation: %w", fam.Name, epoch, err)
 			}
 			rec.ValLoss = ptr(vl * lossUnit)
@@ -349,6 +410,9 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 		if obj.AfterEpoch != nil && opts.OutDir != "" {
 			files, err := obj.AfterEpoch(ctx, epoch, tm, opts.OutDir)
 			if err != nil {
+				if cerr := ctx.Err(); cerr != nil {
+					return nil, interrupted(cerr)
+				}
 				return nil, fmt.Errorf("model %q: epoch %d: %w", fam.Name, epoch, err)
 			}
 			rec.Files = files
@@ -363,29 +427,42 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 		}
 
 		if !hasVal {
-			bestEpoch = epoch
-			continue
-		}
-		cur := rec.monitored(es.Monitor)
-		if es.Monitor == MonitorValAccuracy {
-			cur = -cur // higher is better
-		}
-		if epoch == 1 || cur < best-es.MinDelta {
-			best, bestEpoch, sinceBest = cur, epoch, 0
-			if es.Patience > 0 {
-				if bestWeights, err = snapshot(store); err != nil {
-					return nil, err
+			st.BestEpoch = epoch
+		} else {
+			cur := rec.monitored(es.Monitor)
+			if es.Monitor == MonitorValAccuracy {
+				cur = -cur // higher is better
+			}
+			if epoch == 1 || cur < math.Float64frombits(st.Best)-es.MinDelta {
+				st.Best, st.BestEpoch, st.SinceBest = math.Float64bits(cur), epoch, 0
+				if es.Patience > 0 {
+					if bestWeights, err = snapshot(store); err != nil {
+						return nil, err
+					}
+				}
+			} else {
+				st.SinceBest++
+				if es.Patience > 0 && st.SinceBest >= es.Patience {
+					hist.StoppedEarly = true
+					st.Done = true
+					log.Info("early stopping", "model", fam.Name, "epoch", epoch, "best_epoch", st.BestEpoch, "monitor", es.Monitor)
 				}
 			}
-			continue
 		}
-		sinceBest++
-		if es.Patience > 0 && sinceBest >= es.Patience {
-			hist.StoppedEarly = true
-			log.Info("early stopping", "model", fam.Name, "epoch", epoch, "best_epoch", bestEpoch, "monitor", es.Monitor)
-			break
+		st.Epoch++
+		if st.Epoch > opts.Epochs {
+			st.Done = true
+		}
+		if !st.Done {
+			if err := st.startEpoch(pcg); err != nil {
+				return nil, err
+			}
+		}
+		if err := checkpoint(); err != nil {
+			return nil, err
 		}
 	}
+	bestEpoch := st.BestEpoch
 	epochsRun := len(hist.Epochs)
 	if es.Patience > 0 && bestWeights != nil && bestEpoch != epochsRun {
 		if err := restore(store, bestWeights); err != nil {

@@ -49,6 +49,11 @@ type Options struct {
 // ErrRunFailed is returned (wrapped) when a stage failed.
 var ErrRunFailed = errors.New("run failed")
 
+// ErrInterrupted is returned (wrapped, with the context's error) when ctx was cancelled
+// (Ctrl-C, SIGTERM) during a run: running stages stopped at their next step, saving what
+// lets the next run resume (see Env.StateDir), and the manifest's status is "interrupted".
+var ErrInterrupted = errors.New("run interrupted")
+
 // DefaultWorkDir returns .biopipe beside the pipeline file.
 func DefaultWorkDir(file string) string { return filepath.Join(filepath.Dir(file), ".biopipe") }
 
@@ -154,7 +159,7 @@ func Run(ctx context.Context, plan *Plan, opts Options) (*manifest.Manifest, err
 			case sem <- struct{}{}:
 			case <-ctx.Done():
 				res.rec.Status, res.err = "skipped", ctx.Err()
-				res.rec.Error = ctx.Err().Error()
+				res.rec.Error = "not started: the run was interrupted"
 				return
 			}
 			defer func() { <-sem }()
@@ -182,8 +187,15 @@ func Run(ctx context.Context, plan *Plan, opts Options) (*manifest.Manifest, err
 	if len(failed) > 0 {
 		m.Status = "failed"
 	}
+	interrupted := ctx.Err()
+	if interrupted != nil {
+		m.Status = "interrupted"
+	}
 	if err := manifest.Write(runDir, m); err != nil {
 		return m, err
+	}
+	if interrupted != nil {
+		return m, fmt.Errorf("%w (%w)", ErrInterrupted, context.Cause(ctx))
 	}
 	if len(failed) > 0 {
 		return m, fmt.Errorf("%w: %s", ErrRunFailed, strings.Join(failed, "; "))
@@ -247,7 +259,8 @@ func runStage(ctx context.Context, plan *Plan, ps *PlannedStage, results map[str
 		rec.Status = "failed"
 		rec.Error = err.Error()
 		rec.DurationS = time.Since(t0).Seconds()
-		opts.Log.Error("stage failed", "stage", ps.Spec.ID, "kind", ps.Spec.Kind, "error", err)
+		// The error itself is returned and printed once, at the end of the run.
+		opts.Log.Error("stage failed", "stage", ps.Spec.ID, "kind", ps.Spec.Kind)
 		return nil, err
 	}
 	cfg, pathDigests, err := resolvePaths(ps.Kind.Fields, ps.Config, filepath.Dir(plan.Source.File))
@@ -275,7 +288,7 @@ func runStage(ctx context.Context, plan *Plan, ps *PlannedStage, results map[str
 	}
 	env.Upstream = upstream(plan, ps, results)
 	keyDoc := map[string]any{
-		"kind": ps.Kind.Name, "version": ps.Kind.Version, "config": ps.Config, "paths": pathDigests,
+		"kind": ps.Kind.Name, "version": ps.Kind.Version, "config": keyConfig(ps.Kind.Fields, ps.Config), "paths": pathDigests,
 		"inputs": inputDigests, "seed": plan.Spec.Seed,
 	}
 	if ps.Kind.UsesBackend {
@@ -301,6 +314,7 @@ func runStage(ctx context.Context, plan *Plan, ps *PlannedStage, results map[str
 	kh := sha256.Sum256(kb)
 	key := hex.EncodeToString(kh[:])
 	rec.CacheKey = key
+	stateDir := StateDir(wd, key)
 	force := opts.Force || slices.Contains(opts.ForceStages, ps.Spec.ID)
 	if l, ok := opts.Cache.(Locker); ok {
 		// Concurrent runs sharing the work dir (sweep points, Slurm jobs) compute an
@@ -311,8 +325,12 @@ func runStage(ctx context.Context, plan *Plan, ps *PlannedStage, results map[str
 		}
 		defer unlock()
 	}
-	if !force {
+	if force {
+		// A forced re-run starts afresh, not from a checkpoint of an earlier attempt.
+		_ = os.RemoveAll(stateDir)
+	} else {
 		if e, ok := opts.Cache.Load(key); ok {
+			_ = os.RemoveAll(stateDir) // left by a run killed after storing the artifact
 			rec.Status, rec.CacheHit = "cached", true
 			finish(rec, e, t0)
 			publish(e, runDir, ps.Kind.Output.Type)
@@ -330,8 +348,16 @@ func runStage(ctx context.Context, plan *Plan, ps *PlannedStage, results map[str
 	}
 	defer os.RemoveAll(out)
 	env.OutDir = out
+	env.StateDir = stateDir
 	opts.Log.Info("stage start", "stage", ps.Spec.ID, "kind", ps.Spec.Kind)
 	if err := safeRun(ctx, ps.Stage, env); err != nil {
+		if ctx.Err() != nil {
+			rec.Status = "interrupted"
+			rec.Error = err.Error()
+			rec.DurationS = time.Since(t0).Seconds()
+			opts.Log.Warn("stage interrupted", "stage", ps.Spec.ID, "kind", ps.Spec.Kind)
+			return nil, err
+		}
 		return fail(err)
 	}
 	e, err := opts.Cache.Save(key, out, &Entry{Stage: ps.Spec.ID, Kind: ps.Spec.Kind, Type: ps.Kind.Output.Type,
@@ -339,6 +365,8 @@ func runStage(ctx context.Context, plan *Plan, ps *PlannedStage, results map[str
 	if err != nil {
 		return fail(fmt.Errorf("storing artifact: %w", err))
 	}
+	// The artifact is stored: the resumable state that led to it is spent.
+	_ = os.RemoveAll(stateDir)
 	rec.Status = "ok"
 	finish(rec, e, t0)
 	publish(e, runDir, ps.Kind.Output.Type)
@@ -365,6 +393,26 @@ func finiteMetrics(m map[string]any, log *slog.Logger, stage string) map[string]
 		}
 	}
 	return m
+}
+
+// StateDir is the folder where a stage with cache key key keeps resumable state between
+// runs (Env.StateDir): <work dir>/state/<key>. It is outside the artifact store and is
+// deleted once the artifact is stored.
+func StateDir(workDir, key string) string { return filepath.Join(workDir, "state", key) }
+
+// keyConfig is the stage config that goes into the cache key: every field but those
+// marked NoKey.
+func keyConfig(fields []contract.Field, cfg contract.Config) contract.Config {
+	out := contract.Config{}
+	for k, v := range cfg {
+		out[k] = v
+	}
+	for _, f := range fields {
+		if f.NoKey {
+			delete(out, f.Name)
+		}
+	}
+	return out
 }
 
 func finish(rec *manifest.StageRecord, e *Entry, t0 time.Time) {

@@ -432,3 +432,56 @@ func TestExplicitSaltNeedsNoProjectSalt(t *testing.T) {
 	_, err = os.Stat(filepath.Join(wd, "secrets", "pseudonym.salt"))
 	assert.NoError(t, err)
 }
+
+func TestInterruptedRunResumes(t *testing.T) {
+	yml := `name: x
+stages:
+  - id: a
+    kind: test.source
+    with: {value: 1}
+  - id: s
+    kind: test.steps
+    with: {steps: 10, stop_at: 4}
+  - id: after
+    kind: test.add
+    inputs: [a]
+`
+	p, err := plan(t, yml)
+	require.NoError(t, err)
+	wd := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stopRun = cancel
+	defer func() { stopRun = nil }()
+	stepsDone.Store(0)
+	m, err := Run(ctx, p, Options{WorkDir: wd, Jobs: 1})
+	require.ErrorIs(t, err, ErrInterrupted)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Equal(t, "interrupted", m.Status)
+	status := map[string]string{}
+	for _, s := range m.Stages {
+		status[s.ID] = s.Status
+	}
+	assert.Equal(t, "interrupted", status["s"])
+	onDisk, err := manifest.Read(filepath.Join(wd, "runs", m.RunID))
+	require.NoError(t, err)
+	assert.Equal(t, "interrupted", onDisk.Status)
+	assert.Equal(t, int64(4), stepsDone.Load())
+
+	// The next run continues from the saved position; the state folder goes once the
+	// artifact is stored. stop_at is NoKey: changing it keeps the cache key.
+	p2, err := plan(t, yml, Override{Path: "stages.s.with.stop_at", Value: "-1", Origin: "--set"})
+	require.NoError(t, err)
+	m2, err := Run(context.Background(), p2, Options{WorkDir: wd})
+	require.NoError(t, err)
+	assert.Equal(t, "ok", m2.Status)
+	assert.Equal(t, int64(10), stepsDone.Load(), "resumed at step 4, not from 0")
+	var key string
+	for i, s := range m2.Stages {
+		if s.ID == "s" {
+			key = s.CacheKey
+			assert.Equal(t, m.Stages[i].CacheKey, key)
+		}
+	}
+	assert.NoDirExists(t, StateDir(wd, key))
+}

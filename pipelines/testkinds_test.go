@@ -2,6 +2,8 @@ package pipelines
 
 import (
 	"context"
+	"errors"
+	"path/filepath"
 	"fmt"
 	"os"
 	"strconv"
@@ -11,7 +13,10 @@ import (
 )
 
 // runs counts stage executions per kind, to observe cache hits.
-var runs = map[string]*atomic.Int64{"test.source": {}, "test.add": {}, "test.sum": {}, "test.fail": {}}
+var runs = map[string]*atomic.Int64{"test.source": {}, "test.add": {}, "test.sum": {}, "test.fail": {}, "test.steps": {}}
+
+// stepsDone counts the steps test.steps has executed (over all runs).
+var stepsDone atomic.Int64
 
 // testRegistry builds a registry of small kinds that pass numbers along in files.
 func testRegistry() *contract.Registry {
@@ -96,8 +101,39 @@ func testRegistry() *contract.Registry {
 			}), nil
 		},
 	})
+	r.MustAdd(&contract.Kind{
+		Name: "test.steps", Doc: "counts to steps, keeping its position in Env.StateDir; stops when ctx is cancelled",
+		Fields: []contract.Field{
+			{Name: "steps", Type: contract.Int, Default: 10},
+			{Name: "stop_at", Type: contract.Int, Default: -1, NoKey: true, Doc: "cancel the run (via the stop func) at this step"},
+		},
+		Output: contract.Port{Name: "out", Type: contract.Table},
+		New: func(cfg contract.Config) (contract.Stage, error) {
+			return contract.StageFunc(func(ctx context.Context, env *contract.Env) error {
+				runs["test.steps"].Add(1)
+				pos := filepath.Join(env.StateDir, "pos")
+				i, _ := readN(pos)
+				for ; i < env.Config.Int("steps"); i++ {
+					if i == env.Config.Int("stop_at") && stopRun != nil {
+						stopRun()
+					}
+					if err := ctx.Err(); err != nil {
+						if err := os.MkdirAll(env.StateDir, 0o755); err != nil {
+							return err
+						}
+						return errors.Join(err, os.WriteFile(pos, []byte(strconv.Itoa(i)), 0o644))
+					}
+					stepsDone.Add(1)
+				}
+				return os.WriteFile(env.Out("n.txt"), []byte(strconv.Itoa(i)), 0o644)
+			}), nil
+		},
+	})
 	return r
 }
+
+// stopRun, when set, is called by test.steps at its stop_at step.
+var stopRun func()
 
 func readN(p string) (int, error) {
 	b, err := os.ReadFile(p)

@@ -124,7 +124,8 @@ func printSummary(w interface{ Write([]byte) (int, error) }, m *manifest.Manifes
 	fmt.Fprintf(w, "run %s  %s  (%d stages, %d cached, %.2fs)\n", m.RunID, m.Status, m.StageCount, m.CacheHits, m.DurationS)
 	for _, s := range m.Stages {
 		line := fmt.Sprintf("  %-14s %-22s %-8s %6.2fs", s.ID, s.Kind, s.Status, s.DurationS)
-		if s.Error != "" {
+		if s.Status == "skipped" && s.Error != "" {
+			// A failed stage's own error is printed once, after the table.
 			line += "  " + s.Error
 		}
 		fmt.Fprintln(w, line)

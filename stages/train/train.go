@@ -36,6 +36,7 @@ const (
 	FieldMinDelta      = "min_delta"
 	FieldMonitor       = "monitor"
 	FieldInitFrom      = "init_from"
+	FieldCheckpoint    = "checkpoint_every"
 
 	FieldMomentum       = "momentum"
 	FieldNesterov       = "nesterov"
@@ -126,6 +127,8 @@ func baseFields() []contract.Field {
 					Enum: []string{models.MonitorValLoss, models.MonitorValAccuracy},
 					Doc:  "val_loss (lower is better) or val_accuracy (classification; higher is better)"},
 			}},
+		{Name: FieldCheckpoint, Type: contract.Int, Default: 200, Min: contract.Bound(0), NoKey: true, Advanced: true,
+			Doc: "write a resumable checkpoint every N optimizer steps (0: only at epoch ends; one is also written at every epoch end and on Ctrl-C); a killed or interrupted run resumes from the last one"},
 		{Name: FieldInitFrom, Type: contract.Path,
 			Doc: "a model artifact or checkpoint folder to initialise from (transfer learning): variables with the same name and shape are loaded, the rest start fresh; or connect a model stage to the \"init\" input; a .safetensors or .onnx file is imported as with pretrained: {path: FILE}"},
 		{Name: FieldPretrained, Type: contract.Object, Doc: "weights trained elsewhere (PyTorch, ONNX): tensors matched to this model's layers by a declared or inferred map, layouts converted; `biopipe weights FILE --model ...` shows the mapping",
@@ -413,14 +416,16 @@ func (s *stage) Run(ctx context.Context, env *contract.Env) error {
 			MinDelta: es.Float(FieldMinDelta),
 			Monitor:  es.String(FieldMonitor),
 		},
-		Seed:       env.Seed,
-		Backend:    env.Backend,
-		InitFrom:   initFrom,
-		Pretrained: pre,
-		FineTune:   ft,
-		OutDir:     env.OutDir,
-		Progress:   env.Progress,
-		Log:        env.Log,
+		Seed:            env.Seed,
+		Backend:         env.Backend,
+		InitFrom:        initFrom,
+		Pretrained:      pre,
+		FineTune:        ft,
+		OutDir:          env.OutDir,
+		StateDir:        env.StateDir,
+		CheckpointEvery: s.cfg.Int(FieldCheckpoint),
+		Progress:        env.Progress,
+		Log:             env.Log,
 	})
 	if err != nil {
 		return fmt.Errorf("stage %q: %w", env.StageID, err)
