@@ -135,3 +135,33 @@ func readTree(t *testing.T, dir string) map[string]string {
 	}
 	return out
 }
+
+// Two networks with their own optimizers (Adam for a, SGD for b): the snapshot holds both.
+func TestTrainResumesTwoNetworks(t *testing.T) {
+	ctx := context.Background()
+	opts := func(out, state string) models.TrainOptions {
+		return models.TrainOptions{
+			Family: "test_pair", Train: synth.Blobs(64, 4, 1, 1),
+			Epochs: 4, BatchSize: 8, Seed: 3, OutDir: out, StateDir: state, CheckpointEvery: 3,
+			Optimizer: models.OptimizerConfig{Name: models.OptAdam, LearningRate: 0.05},
+		}
+	}
+	refDir := t.TempDir()
+	ref, err := models.Train(ctx, opts(refDir, ""))
+	require.NoError(t, err)
+
+	state := filepath.Join(t.TempDir(), "state")
+	sc := &stopAfter{Context: ctx}
+	sc.n.Store(13) // 8 steps per epoch, no validation: epoch 2, step 14
+	_, err = models.Train(sc, opts(t.TempDir(), state))
+	require.ErrorIs(t, err, context.Canceled)
+	out := t.TempDir()
+	o := opts(out, state)
+	var log bytes.Buffer
+	o.Log = slog.New(slog.NewTextHandler(&log, nil))
+	res, err := models.Train(ctx, o)
+	require.NoError(t, err)
+	assert.Contains(t, log.String(), "resuming training")
+	assert.Equal(t, readTree(t, filepath.Join(refDir, models.CheckpointDir)), readTree(t, filepath.Join(out, models.CheckpointDir)))
+	assert.Equal(t, stripSeconds(ref.History), stripSeconds(res.History))
+}
