@@ -10,6 +10,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/biopipe/biopipe/crashpoint"
 )
 
 // Schema returns the Arrow schema of the frame.
@@ -118,6 +120,7 @@ func AtomicWrite(path string, fill func(w *os.File) error) error {
 	if err := fill(tmp); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
+	crashpoint.Hit("write:" + filepath.Base(path))
 	if err := tmp.Sync(); err != nil {
 		return err
 	}

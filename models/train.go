@@ -18,6 +18,7 @@ import (
 	"github.com/gomlx/gomlx/ml/train/loss"
 
 	"github.com/biopipe/biopipe/contract"
+	"github.com/biopipe/biopipe/crashpoint"
 	"github.com/biopipe/biopipe/dataset"
 )
 
@@ -379,6 +380,7 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 			finalizeArgs(args)
 			st.Batch++
 			st.Step++
+			crashpoint.Hit("train.step")
 			if opts.CheckpointEvery > 0 && st.Step%int64(opts.CheckpointEvery) == 0 && st.Batch < nBatches {
 				if err := checkpoint(); err != nil {
 					return nil, err

@@ -16,6 +16,7 @@ import (
 	"github.com/gofrs/flock"
 
 	"github.com/biopipe/biopipe/contract"
+	"github.com/biopipe/biopipe/crashpoint"
 	"github.com/biopipe/biopipe/dataset"
 )
 
@@ -106,6 +107,7 @@ func (c *FSCache) Save(key string, dir string, e *Entry) (*Entry, error) {
 	if err := syncTree(dir); err != nil {
 		return nil, err
 	}
+	crashpoint.Hit("store.save")
 	final := c.dir(key)
 	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
 		return nil, err

@@ -18,7 +18,7 @@ const module = "github.com/biopipe/biopipe"
 
 // layers lists package path prefixes (relative to the module) from the bottom up.
 var layers = [][]string{
-	{"contract", "manifest", "dataset"},
+	{"contract", "manifest", "dataset", "crashpoint"},
 	{"io", "metrics", "plots", "llm", "models", "report", "evaluation"},
 	{"stages"},
 	{"pipelines", "workflows"},
