@@ -3,9 +3,9 @@ package pipelines
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync/atomic"
 
