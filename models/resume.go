@@ -76,6 +76,9 @@ type loopState struct {
 
 	History History `json:"history"`
 
+	Schedule *schedState `json:"schedule,omitempty"` // the learning-rate schedule's own state
+
+
 	// Tensors lists the saved tensors of each set, in file order.
 	Tensors map[string][]savedTensor `json:"tensors"`
 }
@@ -150,7 +153,7 @@ func resumeFingerprint(family string, params map[string]any, o *TrainOptions, ta
 	doc := map[string]any{"steps": steps,
 		"family": family, "params": params, "task": task, "train": o.Train.Len(), "val": o.Val.Len(),
 		"shape": o.Train.X.Shape, "epochs": o.Epochs, "batch": o.BatchSize, "seed": o.Seed,
-		"optimizer": o.Optimizer, "early_stopping": o.EarlyStopping, "classes": o.Classes,
+		"optimizer": o.Optimizer, "early_stopping": o.EarlyStopping, "classes": o.Classes, "schedule": o.Schedule,
 	}
 	b, _ := json.Marshal(doc)
 	h := sha256.Sum256(b)
@@ -478,3 +481,30 @@ const (
 	resumeSetStore = "store" // every variable of the training store
 	resumeSetBest  = "best"  // the best epoch's network weights (early stopping)
 )
+
+// schedState is a learning-rate scheduler's state beyond the step position (the plateau
+// schedule's reductions and patience), as float64 bits where exactness matters.
+type schedState struct {
+	Current       uint64 `json:"current"` // the rate of the last step (its variable is restored with the store)
+	PlateauFactor uint64 `json:"plateau_factor"`
+	Best          uint64 `json:"best"`
+	SinceBest     int    `json:"since_best"`
+	Started       bool   `json:"started"`
+}
+
+func (sc *scheduler) state() *schedState {
+	if sc == nil {
+		return nil
+	}
+	return &schedState{Current: math.Float64bits(sc.current), PlateauFactor: math.Float64bits(sc.plateauFactor), Best: math.Float64bits(sc.best),
+		SinceBest: sc.sinceBest, Started: sc.plateauStarted}
+}
+
+func (sc *scheduler) restore(s *schedState) {
+	if sc == nil || s == nil {
+		return
+	}
+	sc.current = math.Float64frombits(s.Current)
+	sc.plateauFactor, sc.best = math.Float64frombits(s.PlateauFactor), math.Float64frombits(s.Best)
+	sc.sinceBest, sc.plateauStarted = s.SinceBest, s.Started
+}

@@ -30,8 +30,9 @@ func (c *stopAfter) Err() error {
 	return nil
 }
 
-// resumeOpts trains an mlp with dropout (in-graph RNG), Adam (optimizer state) and early
-// stopping (best weights), so a resume must restore all of them to match.
+// resumeOpts trains an mlp with dropout (in-graph RNG), Adam (optimizer state), a plateau
+// learning-rate schedule and early stopping (best weights), so a resume must restore all of
+// them to match.
 func resumeOpts(out, state string) models.TrainOptions {
 	return models.TrainOptions{
 		Family: "mlp", Params: map[string]any{"hidden": []any{16, 8}, "dropout": 0.2},
@@ -40,6 +41,8 @@ func resumeOpts(out, state string) models.TrainOptions {
 		Epochs: 6, BatchSize: 32, Seed: 11, OutDir: out, StateDir: state, CheckpointEvery: 2,
 		Optimizer:     models.OptimizerConfig{Name: models.OptAdam, LearningRate: 0.02},
 		EarlyStopping: models.EarlyStopping{Patience: 3},
+		// The plateau schedule keeps state of its own (reductions so far, patience).
+		Schedule: models.Schedule{Name: models.SchedPlateau, Patience: 1, Gamma: 0.5},
 	}
 }
 

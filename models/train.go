@@ -304,6 +304,7 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 				return nil, fmt.Errorf("model %q: %w", fam.Name, err)
 			}
 			st = rs
+			sched.restore(st.Schedule)
 			log.Info("resuming training", "model", fam.Name, "epoch", st.Epoch, "batch", st.Batch, "step", st.Step, "from", opts.StateDir)
 		}
 	}
@@ -324,6 +325,7 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 			return nil
 		}
 		st.History = hist
+		st.Schedule = sched.state()
 		vals, trainable, err := storeTensors(store)
 		if err != nil {
 			return fmt.Errorf("model %q: resume checkpoint: %w", fam.Name, err)
