@@ -78,7 +78,6 @@ type loopState struct {
 
 	Schedule *schedState `json:"schedule,omitempty"` // the learning-rate schedule's own state
 
-
 	// Tensors lists the saved tensors of each set, in file order.
 	Tensors map[string][]savedTensor `json:"tensors"`
 }
