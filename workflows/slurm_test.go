@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/biopipe/biopipe/contract"
+	"github.com/biopipe/biopipe/manifest"
 	"github.com/biopipe/biopipe/pipelines"
 )
 
@@ -89,7 +90,8 @@ func TestStateMessages(t *testing.T) {
 }
 
 // TestSlurmSweep submits the 2x3 quickstart sweep to a real Slurm (.ci/slurm-setup.sh starts a
-// single-node one) and checks that its results table equals the local one.
+// single-node one) and checks that its results table equals the local one; then the quickstart
+// as one job per stage, whose artifacts must equal a local run's bit for bit.
 func TestSlurmSweep(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: no Slurm submission")
@@ -124,6 +126,47 @@ func TestSlurmSweep(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	require.NoError(t, sub.Submit(ctx))
+	waitJobs(ctx, t, sub)
+	srec, err := ReadRecord(shared, w.Name)
+	require.NoError(t, err)
+	assert.Equal(t, "slurm", srec.Runner)
+	got, err := BuildTable(w, srec)
+	require.NoError(t, err)
+	assert.Equal(t, want.Markdown(), got.Markdown(), "the Slurm table equals the local one")
+	assert.Equal(t, want.CSV(), got.CSV())
+	t.Logf("table through Slurm:\n%s", got.Markdown())
+
+	// A pipeline, one job per stage chained with afterok: the finishing job's manifest names
+	// the same artifact digests as a local run.
+	plan := w.BasePlan()
+	psub, err := PipelineJobs(plan, w.Pipeline, SubmitOptions{WorkDir: shared, Binary: bin})
+	require.NoError(t, err)
+	require.NoError(t, psub.Submit(ctx))
+	waitJobs(ctx, t, psub)
+	// The local run uses the same binary: the report names the build's module versions.
+	local2 := t.TempDir()
+	if b, err := exec.CommandContext(ctx, bin, "run", w.Pipeline, "--workdir", local2, "-q").CombinedOutput(); err != nil {
+		t.Fatalf("local run: %v\n%s", err, b)
+	}
+	m, err := manifest.Read(filepath.Join(local2, "runs", "latest"))
+	require.NoError(t, err)
+	runs, err := manifest.List(shared)
+	require.NoError(t, err)
+	var full *manifest.Manifest
+	for _, r := range runs {
+		if r.SpecHash == m.SpecHash && r.StageCount == len(plan.Order) && r.CacheHits == r.StageCount {
+			full = r // the finishing job: every stage from the cache the stage jobs filled
+		}
+	}
+	require.NotNil(t, full, "no complete run manifest from the finishing job")
+	for i, s := range m.Stages {
+		assert.Equal(t, s.Artifact.Digest, full.Stages[i].Artifact.Digest, "stage %q", s.ID)
+	}
+}
+
+// waitJobs polls Slurm until every job of sub completed, failing on a failed one.
+func waitJobs(ctx context.Context, t *testing.T, sub *Submission) {
+	t.Helper()
 	for _, j := range sub.Jobs {
 		require.NotEmpty(t, j.ID, j.Name)
 	}
@@ -153,14 +196,6 @@ func TestSlurmSweep(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 	}
-	srec, err := ReadRecord(shared, w.Name)
-	require.NoError(t, err)
-	assert.Equal(t, "slurm", srec.Runner)
-	got, err := BuildTable(w, srec)
-	require.NoError(t, err)
-	assert.Equal(t, want.Markdown(), got.Markdown(), "the Slurm table equals the local one")
-	assert.Equal(t, want.CSV(), got.CSV())
-	t.Logf("table through Slurm:\n%s", got.Markdown())
 }
 
 func goexperiment() string {

@@ -76,6 +76,9 @@ func Verify(ctx context.Context, runDir string, reg *contract.Registry, opts Ver
 	if m.Build != "" && m.Build != pipelines.BuildFlavour() {
 		res.Notes = append(res.Notes, fmt.Sprintf("the run was built as %s, this binary as %s: float results may differ in the last bits", m.Build, pipelines.BuildFlavour()))
 	}
+	if m.Biopipe != pipelines.Version || !maps.Equal(m.Modules, manifest.BuildModules()) {
+		res.Notes = append(res.Notes, fmt.Sprintf("the run was made by another build (biopipe %s): a report names its build's module versions and will differ", m.Biopipe))
+	}
 	// 1. The stored artifacts still hold what the run wrote.
 	for _, s := range m.Stages {
 		if s.Artifact == nil {
