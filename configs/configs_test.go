@@ -38,6 +38,7 @@ var expect = map[string]map[string]float64{
 	"quickstart-sweep.yaml":    {"test_auroc": 0.97}, // the best setting's mean over seeds
 	"splice-cnn1d.yaml":        {"test_accuracy": 0.93},
 	"digits-folder-cnn.yaml":   {"test_accuracy": 0.97},
+	"nifti-cnn3d.yaml":         {"test_auroc": 0.95},
 }
 
 // stageExpect lists, per config, ranges a stage's metric must fall in: stage id -> metric

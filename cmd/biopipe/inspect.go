@@ -4,7 +4,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/biopipe/biopipe/io/inspect"
-	_ "github.com/biopipe/biopipe/io/nifti" // registers the NIfTI inspector (no stage reads NIfTI yet)
 )
 
 func newInspectCmd() *cobra.Command {

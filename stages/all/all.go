@@ -13,6 +13,7 @@ import (
 	_ "github.com/biopipe/biopipe/stages/ingest/sequences"
 	_ "github.com/biopipe/biopipe/stages/ingest/signals"
 	_ "github.com/biopipe/biopipe/stages/ingest/table"
+	_ "github.com/biopipe/biopipe/stages/ingest/volumes"
 	_ "github.com/biopipe/biopipe/stages/report"
 	_ "github.com/biopipe/biopipe/stages/train"
 	_ "github.com/biopipe/biopipe/stages/transform/augment"

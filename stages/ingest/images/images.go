@@ -7,20 +7,17 @@ package images
 import (
 	"context"
 	"fmt"
-	"io/fs"
-	"path"
 	"path/filepath"
 	"regexp"
 	"runtime"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 
 	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
-	"github.com/biopipe/biopipe/io/arrowio"
 	"github.com/biopipe/biopipe/io/img"
+	"github.com/biopipe/biopipe/stages/ingest/internal/files"
 	"github.com/biopipe/biopipe/stages/ingest/table"
 )
 
@@ -47,10 +44,10 @@ const (
 
 // Choices.
 const (
-	LabelAuto   = "auto"
-	LabelCSV    = "csv"
-	LabelFolder = "folder"
-	LabelNone   = "none"
+	LabelAuto   = files.LabelAuto
+	LabelCSV    = files.LabelCSV
+	LabelFolder = files.LabelFolder
+	LabelNone   = files.LabelNone
 	OrderPath   = "path"
 	OrderName   = "name"
 )
@@ -211,67 +208,36 @@ func New(cfg contract.Config) (contract.Stage, error) {
 }
 
 // List returns the image files under root as slash-separated relative paths, sorted.
-func List(root string) ([]string, error) {
-	var out []string
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p != root && strings.HasPrefix(d.Name(), ".") {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if d.IsDir() || !img.IsImage(p) {
-			return nil
-		}
-		rel, err := filepath.Rel(root, p)
-		if err != nil {
-			return err
-		}
-		out = append(out, filepath.ToSlash(rel))
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	sort.Strings(out)
-	return out, nil
-}
+func List(root string) ([]string, error) { return files.List(root, img.IsImage) }
 
 // Read lists, labels, decodes and packs the images. quarantine (may be nil) records a file
 // skipped with KeepGoing.
 func Read(ctx context.Context, o Options, quarantine func(file, reason string)) (*dataset.Frame, *Summary, error) {
-	files, err := List(o.Path)
+	paths, err := List(o.Path)
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(files) == 0 {
+	if len(paths) == 0 {
 		return nil, nil, fmt.Errorf("%s: no image files (%s)", o.Path, strings.Join(img.Extensions, " "))
 	}
 	if o.Order == OrderName {
-		sort.SliceStable(files, func(i, j int) bool {
-			a, b := path.Base(files[i]), path.Base(files[j])
-			if a != b {
-				return a < b
-			}
-			return files[i] < files[j]
-		})
+		files.SortByName(paths)
 	}
 	sum := &Summary{Folder: filepath.Base(o.Path), Formats: map[string]int{}, Depths: map[string]int{}, StoredSizes: map[string]int{}}
-	labels, labelled, err := assignLabels(ctx, files, o, sum)
+	lab := files.Labels{From: o.LabelFrom, Table: o.Labels, Key: o.KeyColumn, Column: o.LabelColumn}
+	labels, labelled, unmatched, err := files.Assign(ctx, paths, lab)
 	if err != nil {
 		return nil, nil, err
 	}
+	sum.LabelsUnmatched = unmatched
 	var keep []int
-	for i, f := range files {
+	for i, f := range paths {
 		if labelled[i] || o.LabelFrom == LabelNone {
 			keep = append(keep, i)
 			continue
 		}
 		if o.MissingLabel != "drop" {
-			return nil, nil, fmt.Errorf("%s: no label (%s; set missing_label: drop to leave it out)", filepath.Join(o.Path, f), missingReason(o))
+			return nil, nil, fmt.Errorf("%s: no label (%s; set missing_label: drop to leave it out)", filepath.Join(o.Path, f), lab.MissingReason())
 		}
 		sum.MissingDropped++
 		if len(sum.FirstMissing) < 5 {
@@ -279,8 +245,8 @@ func Read(ctx context.Context, o Options, quarantine func(file, reason string)) 
 		}
 	}
 	// Decode in parallel; the first decoded image fixes the shape when size: is not set.
-	decoded := make([]*img.Image, len(files))
-	errs := make([]error, len(files))
+	decoded := make([]*img.Image, len(paths))
+	errs := make([]error, len(paths))
 	workers := o.Workers
 	if workers <= 0 {
 		workers = min(runtime.GOMAXPROCS(0), 8)
@@ -292,7 +258,7 @@ func Read(ctx context.Context, o Options, quarantine func(file, reason string)) 
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				decoded[i], errs[i] = img.Decode(filepath.Join(o.Path, files[i]))
+				decoded[i], errs[i] = img.Decode(filepath.Join(o.Path, paths[i]))
 			}
 		}()
 	}
@@ -314,9 +280,9 @@ func Read(ctx context.Context, o Options, quarantine func(file, reason string)) 
 				return nil, nil, fmt.Errorf("%w (use --keep-going to quarantine corrupt files)", errs[i])
 			}
 			if quarantine != nil {
-				quarantine(files[i], errs[i].Error())
+				quarantine(paths[i], errs[i].Error())
 			}
-			sum.Quarantined = append(sum.Quarantined, files[i])
+			sum.Quarantined = append(sum.Quarantined, paths[i])
 			continue
 		}
 		ok = append(ok, i)
@@ -337,18 +303,18 @@ func Read(ctx context.Context, o Options, quarantine func(file, reason string)) 
 	}
 	x := &dataset.Column{Name: name, Kind: dataset.Tensor, Shape: shape, T: make([]float32, len(ok)*size)}
 	fc := &dataset.Column{Name: ColFile, Kind: dataset.String}
-	first := files[ok[0]]
+	first := paths[ok[0]]
 	for r, i := range ok {
 		im := decoded[i]
 		b := im.Image.Bounds()
 		h, w := b.Dy(), b.Dx()
 		if o.Image.Height == 0 && (h != imo.Height || w != imo.Width) {
-			return nil, nil, fmt.Errorf("%s: image is %dx%d (height x width) but %s is %dx%d; set size: to resize", filepath.Join(o.Path, files[i]), h, w, first, imo.Height, imo.Width)
+			return nil, nil, fmt.Errorf("%s: image is %dx%d (height x width) but %s is %dx%d; set size: to resize", filepath.Join(o.Path, paths[i]), h, w, first, imo.Height, imo.Width)
 		}
 		if _, _, err := im.Tensor(x.T[r*size:(r+1)*size], imo); err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", filepath.Join(o.Path, files[i]), err)
+			return nil, nil, fmt.Errorf("%s: %w", filepath.Join(o.Path, paths[i]), err)
 		}
-		fc.S = append(fc.S, files[i])
+		fc.S = append(fc.S, paths[i])
 		sum.Formats[im.Format]++
 		sum.Depths[fmt.Sprint(im.Depth)]++
 		sum.StoredSizes[fmt.Sprintf("%dx%d", h, w)]++
@@ -365,9 +331,9 @@ func Read(ctx context.Context, o Options, quarantine func(file, reason string)) 
 		g := &dataset.Column{Name: ColGroup, Kind: dataset.String}
 		groups := map[string]bool{}
 		for _, i := range ok {
-			m := o.GroupPattern.FindStringSubmatch(files[i])
+			m := o.GroupPattern.FindStringSubmatch(paths[i])
 			if m == nil || m[1] == "" {
-				return nil, nil, fmt.Errorf("%s: group_pattern %q does not match it", filepath.Join(o.Path, files[i]), o.GroupPattern)
+				return nil, nil, fmt.Errorf("%s: group_pattern %q does not match it", filepath.Join(o.Path, paths[i]), o.GroupPattern)
 			}
 			g.S = append(g.S, m[1])
 			groups[m[1]] = true
@@ -392,61 +358,4 @@ func Read(ctx context.Context, o Options, quarantine func(file, reason string)) 
 	sum.Images = f.NumRows()
 	sum.Shape = shape
 	return f, sum, f.Validate()
-}
-
-func missingReason(o Options) string {
-	if o.LabelFrom == LabelFolder {
-		return "it is not inside a class_name/ folder under path"
-	}
-	return fmt.Sprintf("no row of %s has it in column %q", filepath.Base(o.Labels), o.KeyColumn)
-}
-
-// assignLabels returns a one-column frame of each file's label (a text column for folder
-// labels, the CSV column's own type for csv labels) and whether the file has one.
-func assignLabels(ctx context.Context, files []string, o Options, sum *Summary) (*dataset.Frame, []bool, error) {
-	has := make([]bool, len(files))
-	switch o.LabelFrom {
-	case LabelNone:
-		return nil, has, nil
-	case LabelFolder:
-		c := &dataset.Column{Kind: dataset.String, S: make([]string, len(files))}
-		for i, f := range files {
-			if j := strings.IndexByte(f, '/'); j > 0 {
-				c.S[i], has[i] = f[:j], true
-			}
-		}
-		return &dataset.Frame{Columns: []*dataset.Column{c}}, has, nil
-	}
-	lt, _, err := arrowio.Read(ctx, o.Labels, arrowio.Options{CSV: arrowio.CSVOptions{Types: map[string]dataset.Kind{o.KeyColumn: dataset.String}}})
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, want := range [][2]string{{FieldKeyColumn, o.KeyColumn}, {FieldLabelColumn, o.LabelColumn}} {
-		if lt.Col(want[1]) == nil {
-			return nil, nil, fmt.Errorf("%s: %s: column %q not found%s (columns: %v)", o.Labels, want[0], want[1], contract.DidYouMean(want[1], lt.Names()), lt.Names())
-		}
-	}
-	kc, lc := lt.Col(o.KeyColumn), lt.Col(o.LabelColumn)
-	if lc.Kind == dataset.Tensor {
-		return nil, nil, fmt.Errorf("%s: label column %q is a tensor", o.Labels, o.LabelColumn)
-	}
-	byKey := map[string]int{}
-	for i := range kc.Len() {
-		k := path.Clean(filepath.ToSlash(kc.Text(i)))
-		if _, dup := byKey[k]; dup {
-			return nil, nil, fmt.Errorf("%s: %q appears on more than one row of column %q", o.Labels, k, o.KeyColumn)
-		}
-		byKey[k] = i
-	}
-	idx := make([]int, len(files))
-	matched := 0
-	for i, f := range files {
-		if j, ok := byKey[f]; ok {
-			matched++
-			idx[i] = j
-			has[i] = lc.IsValid(j) && lc.Text(j) != ""
-		}
-	}
-	sum.LabelsUnmatched = len(byKey) - matched
-	return (&dataset.Frame{Columns: []*dataset.Column{lc}}).Rows(idx), has, nil
 }
