@@ -27,10 +27,18 @@ type Predictions struct {
 	// SqErr and AbsErr are per-row mean squared and absolute reconstruction errors
 	// (task reconstruction: autoencoders).
 	SqErr, AbsErr []float64
+	// Anomalous marks each row 1 when its label is the anomalous class and 0 otherwise
+	// (reconstruction with Options.AnomalyLabel); the reconstruction error is then scored
+	// as an anomaly score (anomaly_auroc).
+	Anomalous []int
 }
 
 // Len returns the number of rows.
 func (p *Predictions) Len() int { return len(p.Rows) }
+
+// NameAnomalyAUROC is the metric name of the AUROC of the reconstruction error against
+// the anomalous label.
+const NameAnomalyAUROC = "anomaly_auroc"
 
 // Options configure Evaluate.
 type Options struct {
@@ -47,6 +55,8 @@ type Options struct {
 	Bins              int // calibration bins
 	// Order lists the splits to report, in order; missing or empty splits are skipped.
 	Order []string
+	// AnomalyLabel (reconstruction) names the label value of anomalous rows, for the record.
+	AnomalyLabel string
 }
 
 // Output is what Evaluate produces: the result and the figure PNGs by file name.
@@ -154,7 +164,15 @@ func evalSplit(p *Predictions, res *Result, opt Options, name string) (*Split, e
 				ab += p.AbsErr[i]
 			}
 			n := float64(len(idx))
-			return metrics.Scalars{metrics.NameMSE: sq / n, metrics.NameRMSE: math.Sqrt(sq / n), metrics.NameMAE: ab / n}
+			out := metrics.Scalars{metrics.NameMSE: sq / n, metrics.NameRMSE: math.Sqrt(sq / n), metrics.NameMAE: ab / n}
+			if p.Anomalous != nil {
+				truth, score := make([]int, len(idx)), make([]float64, len(idx))
+				for j, i := range idx {
+					truth[j], score[j] = p.Anomalous[i], p.SqErr[i]
+				}
+				out[NameAnomalyAUROC] = metrics.AUROC(truth, score)
+			}
+			return out
 		})
 		explain(s, metrics.RegressionUndefined(p.Len()))
 		return s, nil
@@ -250,7 +268,18 @@ func figures(out *Output, p *Predictions, opt Options) error {
 	where := fmt.Sprintf(" on the %s split (n = %d)", res.Primary, p.Len())
 	if opt.Task == "reconstruction" {
 		b, err := plots.Histogram("Reconstruction error ("+res.Primary+")", "mean squared error per example", p.SqErr, 30)
-		return add("reconstruction_error.png", "Reconstruction error", "Distribution of the per-example reconstruction error"+where+".", b, err)
+		if err := add("reconstruction_error.png", "Reconstruction error", "Distribution of the per-example reconstruction error"+where+".", b, err); err != nil {
+			return err
+		}
+		if p.Anomalous == nil {
+			return nil
+		}
+		iv, ok := s.Metrics[NameAnomalyAUROC]
+		if !ok || math.IsNaN(iv.Value) {
+			return nil // one class only on this split: no ROC curve
+		}
+		b, err = plots.ROC(metrics.ROC(p.Anomalous, p.SqErr), iv.Value, nil)
+		return add("anomaly_roc.png", "Anomaly detection ROC", fmt.Sprintf("ROC of the reconstruction error as an anomaly score against label %q%s.", opt.AnomalyLabel, where), b, err)
 	}
 	if opt.Task == "regression" {
 		b, err := plots.Scatter("Predicted vs true ("+res.Primary+")", p.Target, p.Value)

@@ -28,9 +28,12 @@ type Sampler struct {
 	// StepNoise: every step also gets fresh standard normal noise of the input's shape
 	// (ancestral sampling).
 	StepNoise bool
+	// Conditional: the model is class-conditional (Spec.NumClasses classes); Step gets the
+	// labels of the examples to draw.
+	Conditional bool
 	// Step builds one step in an inference graph: state float32 [B, ...], t an int32
-	// scalar (Steps-1 down to 0), labels int32 [B] class indices (nil for an unconditional
-	// model: Spec.NumClasses == 0) and noise float32 [B, InputShape...] (nil without
+	// scalar (Steps-1 down to 0), labels int32 [B] class indices (nil unless Conditional)
+	// and noise float32 [B, InputShape...] (nil without
 	// StepNoise). Networks live under scope (the "model" scope, as for Forward).
 	Step func(scope *model.Scope, state, t, labels, noise *graph.Node) *graph.Node
 }
@@ -41,7 +44,13 @@ const sampleChunk = 250
 // CanSample reports whether the model is generative (has a Sampler).
 func (t *Trained) CanSample() bool { return t.net.Sampler != nil }
 
-func (t *Trained) conditional() bool { return t.spec.NumClasses > 0 }
+func (t *Trained) conditional() bool {
+	return t.net.Sampler != nil && t.net.Sampler.Conditional && t.spec.NumClasses > 0
+}
+
+// Conditional reports whether the model draws class-conditional samples; Classes names
+// the classes.
+func (t *Trained) Conditional() bool { return t.conditional() }
 
 func (t *Trained) samplerExec() (*model.Exec, error) {
 	if t.sample != nil {
@@ -81,6 +90,28 @@ func (t *Trained) Sample(ctx context.Context, n int, labels []int, seed uint64) 
 	if n < 1 {
 		return nil, fmt.Errorf("sample: n must be at least 1, got %d", n)
 	}
+	rng := rand.New(rand.NewPCG(seed, 0x73616d706c65)) // "sample"
+	noise := &dataset.Matrix{N: n, Shape: slices.Clone(s.NoiseShape), X: normals(rng, n*dataset.TensorSize(s.NoiseShape))}
+	return t.sampleFrom(ctx, noise, labels, rng)
+}
+
+// SampleFrom runs the sampler from the given initial states (rows of the sampler's noise
+// shape: a VAE's or GAN's latent codes, e.g. an interpolation between two codes). Step
+// noise, for samplers that use it, comes from seed. labels are as for Sample.
+func (t *Trained) SampleFrom(ctx context.Context, init *dataset.Matrix, labels []int, seed uint64) (*dataset.Matrix, error) {
+	s := t.net.Sampler
+	if s == nil {
+		return nil, fmt.Errorf("model %q is not generative: it cannot sample", t.card.Family)
+	}
+	if init == nil || init.N < 1 || dataset.TensorSize(init.Shape) != dataset.TensorSize(s.NoiseShape) || len(init.X) != init.N*dataset.TensorSize(s.NoiseShape) {
+		return nil, fmt.Errorf("sample: initial states must be rows of shape %v", s.NoiseShape)
+	}
+	return t.sampleFrom(ctx, init, labels, rand.New(rand.NewPCG(seed, 0x73616d706c65)))
+}
+
+func (t *Trained) sampleFrom(ctx context.Context, init *dataset.Matrix, labels []int, rng *rand.Rand) (*dataset.Matrix, error) {
+	s := t.net.Sampler
+	n := init.N
 	if t.conditional() {
 		if labels == nil {
 			labels = make([]int, n)
@@ -108,12 +139,11 @@ func (t *Trained) Sample(ctx context.Context, n int, labels []int, seed uint64) 
 	size := dataset.TensorSize(t.spec.InputShape)
 	noiseSize := dataset.TensorSize(s.NoiseShape)
 	out := &dataset.Matrix{N: n, Shape: slices.Clone(t.spec.InputShape), X: make([]float32, 0, n*size)}
-	rng := rand.New(rand.NewPCG(seed, 0x73616d706c65)) // "sample"
 	steps := max(s.Steps, 1)
 	for lo := 0; lo < n; lo += sampleChunk {
 		hi := min(lo+sampleChunk, n)
 		b := hi - lo
-		state := tensors.FromFlatDataAndDimensions(normals(rng, b*noiseSize), append([]int{b}, s.NoiseShape...)...)
+		state := tensors.FromFlatDataAndDimensions(slices.Clone(init.X[lo*noiseSize:hi*noiseSize]), append([]int{b}, s.NoiseShape...)...)
 		var lab *tensors.Tensor
 		if t.conditional() {
 			l := make([]int32, b)

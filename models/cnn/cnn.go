@@ -142,14 +142,20 @@ func Build(spec models.Spec, p contract.Config) (*models.Network, error) {
 	}
 	outDim := spec.OutputDim()
 	forward := func(scope *model.Scope, x *graph.Node) []*graph.Node {
-		return []*graph.Node{c.forward(scope, x, outDim)}
+		out, features := c.forward(scope, x, outDim)
+		return []*graph.Node{out, features}
 	}
 	name := "prediction"
 	if spec.Task == models.Classification {
 		name = "probabilities"
 	}
-	return &models.Network{Forward: forward, OutputNames: []string{name}}, nil
+	return &models.Network{Forward: forward, OutputNames: []string{name, OutFeatures}}, nil
 }
+
+// OutFeatures names the extra output: the penultimate features [B, F] (the input of the
+// output layer, after global pooling and the hidden layers), e.g. for a Fréchet distance
+// between real and generated images on this classifier.
+const OutFeatures = "features"
 
 // OutputShape returns the per-example shape of the last block's feature map for an input
 // of the given per-example shape [spatial..., C] (before global pooling).
@@ -168,7 +174,7 @@ func OutputShape(input []int, p contract.Config) []int {
 	return append(sp, channels[len(channels)-1])
 }
 
-func (c *config) forward(scope *model.Scope, x *graph.Node, outDim int) *graph.Node {
+func (c *config) forward(scope *model.Scope, x *graph.Node, outDim int) (out, features *graph.Node) {
 	// The blocks run channels-first, [C, B, spatial...]: fastconv's ConvCF layout, whose
 	// matmuls the Go backend runs faster. Variables keep the channels-last layout.
 	h := fastconv.ToChannelsFirst(x)
@@ -218,7 +224,7 @@ func (c *config) forward(scope *model.Scope, x *graph.Node, outDim int) *graph.N
 		h = c.activate(h)
 		h = layers.DropoutStatic(ls, h, c.dropout)
 	}
-	return layers.DenseWithBias(scope.In("output"), h, outDim)
+	return layers.DenseWithBias(scope.In("output"), h, outDim), h
 }
 
 // spatialAxesCF are the spatial axes of a channels-first h [C, B, spatial...].

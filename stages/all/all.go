@@ -7,6 +7,7 @@ import (
 	_ "github.com/biopipe/biopipe/stages/embed"
 	_ "github.com/biopipe/biopipe/stages/evaluate"
 	_ "github.com/biopipe/biopipe/stages/extract/llm"
+	_ "github.com/biopipe/biopipe/stages/generate"
 	_ "github.com/biopipe/biopipe/stages/ingest/dicom"
 	_ "github.com/biopipe/biopipe/stages/ingest/expression"
 	_ "github.com/biopipe/biopipe/stages/ingest/images"

@@ -33,6 +33,7 @@ const (
 	FieldLevel             = "ci_level"
 	FieldBins              = "calibration_bins"
 	FieldSplits            = "splits"
+	FieldAnomalyLabel      = "anomaly_label"
 )
 
 // Ports.
@@ -58,6 +59,8 @@ var Fields = []contract.Field{
 		Doc: "equal-width bins of the reliability diagram and ECE"},
 	{Name: FieldSplits, Type: contract.Strings, Default: []any{dataset.Train, dataset.Val, dataset.Test},
 		Doc: "splits to evaluate, in report order (absent splits are skipped; figures use test, else the last)"},
+	{Name: FieldAnomalyLabel, Type: contract.String,
+		Doc: "reconstruction models (autoencoders): the label value of anomalous rows; the per-row reconstruction error is scored as an anomaly score against it (anomaly_auroc; e.g. train on normal rows only, score all)"},
 }
 
 func init() {
@@ -119,6 +122,10 @@ func run(ctx context.Context, env *contract.Env, cfg contract.Config) error {
 		Threshold: cfg.String(FieldThreshold), FixedThreshold: cfg.Float(FieldThresholdValue),
 		TargetSensitivity: cfg.Float(FieldTargetSensitivity), Resamples: cfg.Int(FieldBootstrap),
 		Level: cfg.Float(FieldLevel), Seed: uint64(env.Seed), Bins: cfg.Int(FieldBins), Order: cfg.Strings(FieldSplits),
+		AnomalyLabel: cfg.String(FieldAnomalyLabel),
+	}
+	if opt.AnomalyLabel != "" && opt.Task != "reconstruction" {
+		return fmt.Errorf("stage %q: %s needs a reconstruction model (an autoencoder); %q is a %s model", env.StageID, FieldAnomalyLabel, card.Family, opt.Task)
 	}
 	if opt.Task == "classification" && len(opt.Classes) == 0 {
 		opt.Classes = frame.Classes()
@@ -152,6 +159,11 @@ func run(ctx context.Context, env *contract.Env, cfg contract.Config) error {
 	if err := decisionBoundary(ctx, model, frame, preds, opt, out); err != nil {
 		return fmt.Errorf("stage %q: decision boundary: %w", env.StageID, err)
 	}
+	if opt.Task == "reconstruction" {
+		if err := reconstructionFigures(ctx, model, frame, out, uint64(env.Seed)); err != nil {
+			return fmt.Errorf("stage %q: %w", env.StageID, err)
+		}
+	}
 	if err := historyFigures(mi.Dir, env.OutDir, out); err != nil {
 		env.Log.Warn("no per-epoch curves", "stage", env.StageID, "err", err)
 	}
@@ -182,7 +194,7 @@ func run(ctx context.Context, env *contract.Env, cfg contract.Config) error {
 }
 
 // headline metrics are recorded in the manifest for every split.
-var headline = map[string]bool{metrics.NameAUROC: true, metrics.NameAccuracy: true, metrics.NameRMSE: true, metrics.NameR2: true}
+var headline = map[string]bool{metrics.NameAUROC: true, metrics.NameAccuracy: true, metrics.NameRMSE: true, metrics.NameR2: true, evaluation.NameAnomalyAUROC: true}
 
 // predict runs the model on rows and pairs the outputs with the labels.
 func predict(ctx context.Context, model *models.Trained, frame *dataset.Frame, rows []int, opt evaluation.Options) (*evaluation.Predictions, error) {
@@ -212,6 +224,11 @@ func predict(ctx context.Context, model *models.Trained, frame *dataset.Frame, r
 			}
 			p.SqErr = append(p.SqErr, sq/float64(size))
 			p.AbsErr = append(p.AbsErr, ab/float64(size))
+		}
+		if opt.AnomalyLabel != "" {
+			if p.Anomalous, err = anomalous(frame, rows, opt.AnomalyLabel); err != nil {
+				return nil, err
+			}
 		}
 		return p, nil
 	}

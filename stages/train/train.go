@@ -54,13 +54,14 @@ const (
 	FieldL2             = "l2"
 	FieldInitializer    = "initializer"
 
-	FieldPretrained = "pretrained"
-	FieldPath       = "path"
-	FieldMap        = "map"
-	FieldExclude    = "exclude"
-	FieldLayout     = "layout"
-	FieldFreeze     = "freeze"
-	FieldLayerLR    = "layer_lr"
+	FieldPretrained   = "pretrained"
+	FieldPath         = "path"
+	FieldMap          = "map"
+	FieldExclude      = "exclude"
+	FieldLayout       = "layout"
+	FieldFreeze       = "freeze"
+	FieldLayerLR      = "layer_lr"
+	FieldTrainClasses = "train_classes"
 )
 
 // baseFields are the train kind's own fields; family params are appended to them.
@@ -129,6 +130,8 @@ func baseFields() []contract.Field {
 			}},
 		{Name: FieldCheckpoint, Type: contract.Int, Default: 200, Min: contract.Bound(0), NoKey: true, Advanced: true,
 			Doc: "write a resumable checkpoint every N optimizer steps (0: only at epoch ends; one is also written at every epoch end and on Ctrl-C); a killed or interrupted run resumes from the last one"},
+		{Name: FieldTrainClasses, Type: contract.Strings,
+			Doc: "train and validate only on rows with one of these labels (e.g. the normal class, for an autoencoder whose reconstruction error then scores anomalies); [] = every row"},
 		{Name: FieldInitFrom, Type: contract.Path,
 			Doc: "a model artifact or checkpoint folder to initialise from (transfer learning): variables with the same name and shape are loaded, the rest start fresh; or connect a model stage to the \"init\" input; a .safetensors or .onnx file is imported as with pretrained: {path: FILE}"},
 		{Name: FieldPretrained, Type: contract.Object, Doc: "weights trained elsewhere (PyTorch, ONNX): tensors matched to this model's layers by a declared or inferred map, layouts converted; `biopipe weights FILE --model ...` shows the mapping",
@@ -353,6 +356,14 @@ func (s *stage) Run(ctx context.Context, env *contract.Env) error {
 		trainRows = frame.SplitRows(dataset.Train)
 		valRows = frame.SplitRows(dataset.Val)
 	}
+	if keep := s.cfg.Strings(FieldTrainClasses); len(keep) > 0 {
+		if trainRows, err = onlyClasses(frame, trainRows, keep); err != nil {
+			return fmt.Errorf("stage %q: %s: %s: %w", env.StageID, path, FieldTrainClasses, err)
+		}
+		if valRows, err = onlyClasses(frame, valRows, keep); err != nil {
+			return fmt.Errorf("stage %q: %s: %s: %w", env.StageID, path, FieldTrainClasses, err)
+		}
+	}
 	if len(trainRows) == 0 {
 		return fmt.Errorf("stage %q: %s: no rows with split %q", env.StageID, path, dataset.Train)
 	}
@@ -386,7 +397,7 @@ func (s *stage) Run(ctx context.Context, env *contract.Env) error {
 	es := s.cfg.Object(FieldEarlyStopping)
 	reg := s.cfg.Object(FieldRegularization)
 	var classes []string
-	if task == models.Classification {
+	if task == models.Classification || (task == models.Generation && trainData.Classes != nil) {
 		classes = frame.Classes()
 	}
 	res, err := models.Train(ctx, models.TrainOptions{
@@ -447,6 +458,18 @@ func (s *stage) Run(ctx context.Context, env *contract.Env) error {
 		"epochs_run": c.EpochsRun, "best_epoch": c.BestEpoch, "stopped_early": res.History.StoppedEarly,
 		"num_parameters": c.NumParameters, "backend": c.Backend,
 	}
+	var figures []contract.SummaryFigure
+	for _, e := range res.History.Epochs {
+		for _, f := range e.Files {
+			if strings.HasSuffix(f, ".png") {
+				figures = append(figures, contract.SummaryFigure{File: f, Title: fmt.Sprintf("Samples after epoch %d", e.Epoch),
+					Caption: fmt.Sprintf("The %s's samples from a fixed noise batch after epoch %d of %d (the same noise every time, so the sequence shows training progress).", c.Family, e.Epoch, c.EpochsRun)})
+			}
+		}
+	}
+	if len(figures) > 0 {
+		summary["figures"] = figures
+	}
 	if c.InitFrom != nil {
 		summary["init_loaded"] = len(c.InitFrom.Loaded)
 		summary["init_fresh"] = len(c.InitFrom.Fresh) + len(c.InitFrom.ShapeMismatch)
@@ -460,6 +483,36 @@ func setOpt(env *contract.Env, name string, v *float64) {
 	}
 }
 
+// onlyClasses keeps the rows whose class label is one of keep.
+func onlyClasses(f *dataset.Frame, rows []int, keep []string) ([]int, error) {
+	classes := f.Classes()
+	want := map[int]bool{}
+	for _, k := range keep {
+		i := slices.Index(classes, k)
+		if i < 0 {
+			return nil, fmt.Errorf("%q is not a class label of the data (labels: %s)", k, strings.Join(classes, ", "))
+		}
+		want[i] = true
+	}
+	if len(rows) == 0 {
+		return rows, nil
+	}
+	cls, _, err := f.Labels(rows)
+	if err != nil {
+		return nil, err
+	}
+	if cls == nil {
+		return nil, fmt.Errorf("the data has no class labels")
+	}
+	var out []int
+	for i, r := range rows {
+		if want[cls[i]] {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
 // readData builds the model inputs and labels of the given rows.
 func readData(f *dataset.Frame, rows []int, task models.Task) (*models.Data, error) {
 	x, err := f.Features(rows)
@@ -468,6 +521,15 @@ func readData(f *dataset.Frame, rows []int, task models.Task) (*models.Data, err
 	}
 	d := &models.Data{X: x}
 	if task == models.Reconstruction {
+		return d, nil
+	}
+	if task == models.Generation {
+		// Class labels, when the data has them, may condition a generator.
+		if f.Meta[dataset.MetaLabel] != "" && len(f.Classes()) > 0 {
+			if d.Classes, _, err = f.Labels(rows); err != nil {
+				return nil, err
+			}
+		}
 		return d, nil
 	}
 	cls, reg, err := f.Labels(rows)
