@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"errors"
 	"os"
 	"os/exec"
@@ -13,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/biopipe/biopipe/manifest"
+	"github.com/biopipe/biopipe/pipelines"
 )
 
 // asMainEnv makes the test binary act as biopipe (TestMain), so crash tests run the real
@@ -130,4 +133,20 @@ func TestKillAndResume(t *testing.T) {
 	left, _ := os.ReadDir(filepath.Join(wd, "state"))
 	assert.Empty(t, left, "resume state is removed once the model is stored")
 	t.Logf("digests after kill/interrupt/resume equal the uninterrupted run's: train %s", got["train"][:16])
+}
+
+func TestRunNoWaitNamesTheHolder(t *testing.T) {
+	wd := t.TempDir()
+	unlock, err := pipelines.LockWorkDir(context.Background(), wd, pipelines.LockExclusive, false, "biopipe run other.yaml", nil)
+	require.NoError(t, err)
+	defer unlock()
+	out, code := execute(t, "run", "../../configs/quickstart.yaml", "--workdir", wd, "--no-wait")
+	assert.Equal(t, exitFailed, code)
+	host, _ := os.Hostname()
+	assert.Contains(t, out, fmt.Sprintf("work dir %s is in use by pid %d on host %s since ", wd, os.Getpid(), host))
+	assert.Contains(t, out, "biopipe run other.yaml")
+	_, err = os.Stat(filepath.Join(wd, "runs"))
+	assert.True(t, os.IsNotExist(err), "nothing ran")
+	out, code = execute(t, "run", "../../configs/quickstart.yaml", "--workdir", wd, "--wait", "--no-wait")
+	assert.Equal(t, exitUsage, code, out)
 }

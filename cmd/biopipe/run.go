@@ -49,6 +49,7 @@ func newRunCmd() *cobra.Command {
 	_ = cmd.RegisterFlagCompletionFunc("backend", cobra.FixedCompletions(pipelines.Backends, cobra.ShellCompDirectiveNoFileComp))
 	f.StringSlice("only", nil, "run only these stages and their upstream stages (a Slurm stage job)")
 	f.Int("point", 0, "a workflow: run only this point of the sweep (1-based; a Slurm array task)")
+	lockFlags(f)
 	f.BoolP("quiet", "q", false, "only warnings and errors")
 	f.String("log-level", "info", "debug | info | warn | error")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
@@ -86,6 +87,19 @@ func newRunCmd() *cobra.Command {
 				opts.ForceStages = append(opts.ForceStages, s)
 			}
 		}
+		if opts.WorkDir == "" {
+			opts.WorkDir = pipelines.DefaultWorkDir(plan.Source.File)
+		}
+		// A Slurm stage job (--only) shares the work dir with the submission's other jobs.
+		mode := pipelines.LockExclusive
+		if len(opts.Only) > 0 {
+			mode = pipelines.LockShared
+		}
+		unlock, err := lockWorkDir(cmd, v, opts.WorkDir, mode)
+		if err != nil {
+			return err
+		}
+		defer unlock()
 		m, runErr := pipelines.Run(cmd.Context(), plan, opts)
 		if m != nil {
 			printSummary(cmd.OutOrStdout(), m)

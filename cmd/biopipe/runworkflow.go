@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/biopipe/biopipe/contract"
+	"github.com/biopipe/biopipe/pipelines"
 	"github.com/biopipe/biopipe/workflows"
 )
 
@@ -34,6 +35,17 @@ func runWorkflow(cmd *cobra.Command, v *viper.Viper, file string) error {
 	if opts.WorkDir == "" {
 		opts.WorkDir = workflows.DefaultWorkDir(file)
 	}
+	// A sweep's points share the lock of their one process; Slurm array tasks (--point)
+	// share the work dir with each other.
+	mode := pipelines.LockExclusive
+	if v.GetInt("point") != 0 {
+		mode = pipelines.LockShared
+	}
+	unlock, err := lockWorkDir(cmd, v, opts.WorkDir, mode)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if n := v.GetInt("point"); n != 0 {
 		pr, err := workflows.RunPoint(cmd.Context(), w, n, opts)
 		if pr != nil {
