@@ -4,10 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -27,7 +27,9 @@ type Entry struct {
 	Kind        string                 `json:"kind"`
 	Type        contract.PortType      `json:"type"`
 	Digest      string                 `json:"digest"`
-	Files       map[string]string      `json:"files"` // relative path -> sha256
+	Files       map[string]string      `json:"files"`             // relative path -> sha256
+	Sizes       map[string]int64       `json:"sizes,omitempty"`   // relative path -> bytes
+	Samples     map[string]string      `json:"samples,omitempty"` // large files: sampled hash (see integrity.go)
 	Metrics     map[string]any         `json:"metrics,omitempty"`
 	Quarantined []contract.Quarantined `json:"quarantined,omitempty"`
 	Created     time.Time              `json:"created"`
@@ -72,25 +74,42 @@ func (c *FSCache) Lock(ctx context.Context, key string) (func(), error) {
 // FSCache is a content-addressed store in a folder: <root>/<key[:2]>/<key>/ holds the
 // artifact files and .artifact.json. A folder appears under its final name only once its
 // files are synced, so a killed run never leaves a half artifact that a later run trusts.
-type FSCache struct{ Root string }
+type FSCache struct {
+	Root string
+	// Paranoid: Load hashes every file in full (else large files are checked by size and a
+	// sampled hash).
+	Paranoid bool
+	// Log receives a warning for each corrupt artifact Load meets; may be nil.
+	Log *slog.Logger
+}
 
 const entryFile = ".artifact.json"
 
 func (c *FSCache) dir(key string) string { return filepath.Join(c.Root, key[:2], key) }
 
-// Load implements Cache.
+// Load implements Cache. It checks the artifact's files against its entry (integrity.go);
+// a corrupt artifact is moved to quarantine/, reported to Log, and is a miss.
 func (c *FSCache) Load(key string) (*Entry, bool) {
 	d := c.dir(key)
-	b, err := os.ReadFile(filepath.Join(d, entryFile))
-	if err != nil {
+	if _, err := os.Stat(filepath.Join(d, entryFile)); err != nil {
 		return nil, false
 	}
-	var e Entry
-	if json.Unmarshal(b, &e) != nil || e.Key != key {
-		return nil, false
+	e, err := readEntry(d, key)
+	if err == nil {
+		err = verify(e, c.Paranoid)
 	}
-	e.Dir = d
-	return &e, true
+	if err == nil {
+		return e, true
+	}
+	where, qerr := c.quarantine(d, key)
+	if c.Log != nil {
+		if qerr != nil {
+			c.Log.Error("corrupt artifact: could not move it to quarantine", "error", err, "quarantine_error", qerr)
+		} else {
+			c.Log.Warn("corrupt artifact moved to quarantine; computing it again", "error", err, "moved_to", where)
+		}
+	}
+	return nil, false
 }
 
 // Save implements Cache. It hashes every file, writes .artifact.json, syncs, and renames
@@ -101,6 +120,12 @@ func (c *FSCache) Save(key string, dir string, e *Entry) (*Entry, error) {
 		return nil, err
 	}
 	e.Key, e.Files, e.Digest, e.Created = key, files, digest, time.Now().UTC()
+	if e.Sizes, e.Samples, err = fileSamples(dir, files); err != nil {
+		return nil, err
+	}
+	if len(e.Samples) == 0 {
+		e.Samples = nil
+	}
 	if err := dataset.WriteJSON(filepath.Join(dir, entryFile), e); err != nil {
 		return nil, err
 	}

@@ -34,6 +34,7 @@ type Options struct {
 	WorkDir     string   // default: .biopipe beside the pipeline file
 	Jobs        int      // independent stages run concurrently, at most Jobs at a time (default 2)
 	Force       bool     // re-run every stage
+	Paranoid    bool     // cache hits hash every file in full (default: large files by size and a sampled hash)
 	ForceStages []string // re-run these stages
 	KeepGoing   bool     // readers quarantine corrupt inputs instead of failing
 	Backend     string   // overrides the pipeline's backend when set
@@ -93,7 +94,7 @@ func Run(ctx context.Context, plan *Plan, opts Options) (*manifest.Manifest, err
 		return nil, err
 	}
 	if opts.Cache == nil {
-		opts.Cache = &FSCache{Root: filepath.Join(wd, "store")}
+		opts.Cache = &FSCache{Root: filepath.Join(wd, "store"), Paranoid: opts.Paranoid, Log: opts.Log}
 	}
 	backend := plan.Spec.Backend
 	if opts.Backend != "" {

@@ -133,6 +133,36 @@ func TestKillAndResume(t *testing.T) {
 	left, _ := os.ReadDir(filepath.Join(wd, "state"))
 	assert.Empty(t, left, "resume state is removed once the model is stored")
 	t.Logf("digests after kill/interrupt/resume equal the uninterrupted run's: train %s", got["train"][:16])
+
+	// The store is whole; a damaged model file is named, quarantined and recomputed.
+	out, code := execute(t, "cache", "verify", "--workdir", wd)
+	require.Equal(t, exitOK, code, out)
+	assert.Contains(t, out, "checked 6 artifacts")
+	dir, err := manifest.Find(wd, "")
+	require.NoError(t, err)
+	m, err := manifest.Read(dir)
+	require.NoError(t, err)
+	var model string
+	for _, s := range m.Stages {
+		if s.ID == "train" {
+			model = s.Artifact.Dir
+		}
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(model, "history.json"), []byte("{}"), 0o644))
+	out, code = execute(t, "cache", "verify", "--workdir", wd)
+	assert.Equal(t, exitFailed, code, out)
+	assert.Contains(t, out, `(stage "train"): history.json:`)
+	assert.Contains(t, out, "moved to "+filepath.Join(wd, "quarantine"))
+	r = run(wd, "")
+	require.Equal(t, 0, r.code, r.stderr)
+	got, _ = digests(t, wd)
+	assert.Equal(t, want, got, "recomputed after quarantine")
+
+	// gc keeps the newest run and what it uses; it also removes the folders of the four
+	// killed runs (no manifest) and their temporaries.
+	out, code = execute(t, "gc", "--workdir", wd, "--keep-runs", "1")
+	require.Equal(t, exitOK, code, out)
+	assert.Regexp(t, `removed 6 runs, 0 artifacts, 0 resume states, \d+ temporaries from .*: freed `, out)
 }
 
 func TestRunNoWaitNamesTheHolder(t *testing.T) {

@@ -50,6 +50,7 @@ func newRunCmd() *cobra.Command {
 	f.StringSlice("only", nil, "run only these stages and their upstream stages (a Slurm stage job)")
 	f.Int("point", 0, "a workflow: run only this point of the sweep (1-based; a Slurm array task)")
 	lockFlags(f)
+	f.Bool("paranoid", false, "hash every file of every cached artifact in full before trusting it (default: large files by size and a sampled hash)")
 	f.BoolP("quiet", "q", false, "only warnings and errors")
 	f.String("log-level", "info", "debug | info | warn | error")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
@@ -77,6 +78,7 @@ func newRunCmd() *cobra.Command {
 			Log:       newLogger(v.GetString("log-level"), v.GetBool("quiet")),
 			Progress:  newProgress(os.Stderr, v.GetBool("quiet")),
 			Only:      v.GetStringSlice("only"),
+			Paranoid:  v.GetBool("paranoid"),
 		}
 		for _, s := range v.GetStringSlice("force") {
 			if s == "*" {
