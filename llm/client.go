@@ -12,9 +12,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -66,17 +68,19 @@ func New(cfg Config) (*Client, error) {
 	}
 	oc := openai.DefaultConfig(key)
 	oc.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	oc.HTTPClient = &http.Client{}
+	oc.HTTPClient = &http.Client{Transport: retryAfterTransport{http.DefaultTransport}}
 	return &Client{cfg: cfg, key: key, client: openai.NewClientWithConfig(oc)}, nil
 }
 
 // Attempt records one call to the server, for the report's record (no prompt text, no key).
 type Attempt struct {
-	N        int     `json:"n"`
-	Status   int     `json:"status,omitempty"` // HTTP status when the server answered with an error
-	Error    string  `json:"error,omitempty"`
-	Seconds  float64 `json:"seconds"`
-	Retrying bool    `json:"retrying"`
+	N      int `json:"n"`
+	Status int `json:"status,omitempty"` // HTTP status when the server answered with an error
+	// RetryAfter is the wait in seconds the server asked for (Retry-After on a 429 or 503).
+	RetryAfter float64 `json:"retry_after,omitempty"`
+	Error      string  `json:"error,omitempty"`
+	Seconds    float64 `json:"seconds"`
+	Retrying   bool    `json:"retrying"`
 }
 
 // Complete sends a system and a user message and returns the answer text. Each attempt
@@ -130,8 +134,9 @@ func (c *Client) complete(ctx context.Context, req openai.ChatCompletionRequest)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	for n := 1; ; n++ {
 		start := time.Now()
-		text, err := c.once(ctx, req)
-		a := Attempt{N: n, Seconds: time.Since(start).Seconds()}
+		ra := &retryAfter{}
+		text, err := c.once(context.WithValue(ctx, retryAfterKey{}, ra), req)
+		a := Attempt{N: n, Seconds: time.Since(start).Seconds(), RetryAfter: ra.d.Seconds()}
 		if err == nil {
 			attempts = append(attempts, a)
 			return text, attempts, nil
@@ -146,6 +151,7 @@ func (c *Client) complete(ctx context.Context, req openai.ChatCompletionRequest)
 			return "", attempts, fmt.Errorf("llm %s (model %s): attempt %d: %w", c.cfg.BaseURL, c.cfg.Model, n, err)
 		}
 		wait := delay + time.Duration(rng.Int64N(int64(delay)/2+1))
+		wait = max(wait, ra.d) // the server's Retry-After, when longer
 		select {
 		case <-ctx.Done():
 			return "", attempts, fmt.Errorf("llm %s: %w", c.cfg.BaseURL, ctx.Err())
@@ -258,4 +264,46 @@ func retryable(ctx context.Context, err error) bool {
 	// connection refused/reset and similar transport errors
 	msg := err.Error()
 	return strings.Contains(msg, "connection") || strings.Contains(msg, "EOF")
+}
+
+// MaxRetryAfter caps the wait a server may ask for with Retry-After.
+const MaxRetryAfter = 2 * time.Minute
+
+type retryAfterKey struct{}
+
+// retryAfter receives the Retry-After of an attempt's response.
+type retryAfter struct{ d time.Duration }
+
+// retryAfterTransport records the Retry-After header of 429 and 503 responses in the
+// request context's *retryAfter, so the retry loop waits as long as the server asked.
+type retryAfterTransport struct{ base http.RoundTripper }
+
+func (t retryAfterTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(r)
+	if err != nil || (resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable) {
+		return resp, err
+	}
+	if ra, ok := r.Context().Value(retryAfterKey{}).(*retryAfter); ok {
+		ra.d = ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	}
+	return resp, err
+}
+
+// ParseRetryAfter reads a Retry-After value (seconds, or an HTTP date) as a wait from now,
+// capped at MaxRetryAfter; 0 when absent or malformed.
+func ParseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if secs, err := strconv.ParseFloat(v, 64); err == nil {
+		if secs <= 0 || math.IsNaN(secs) {
+			return 0
+		}
+		d = time.Duration(math.Min(secs, MaxRetryAfter.Seconds()) * float64(time.Second))
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	}
+	return min(max(d, 0), MaxRetryAfter)
 }

@@ -30,6 +30,8 @@ type Reply struct {
 	Content string        // the assistant message (a 200 answer)
 	Raw     string        // when set, sent as the body instead of a chat completion
 	Delay   time.Duration // wait this long first (or until the client gives up)
+	// RetryAfter, when set, is sent as the Retry-After header of an error answer.
+	RetryAfter string
 }
 
 // Server is a running fake server.
@@ -126,6 +128,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	if rep.Status != 0 && rep.Status != http.StatusOK {
+		if rep.RetryAfter != "" {
+			w.Header().Set("Retry-After", rep.RetryAfter)
+		}
 		w.WriteHeader(rep.Status)
 		fmt.Fprintf(w, `{"error":{"message":"fake server: status %d","type":"fake","code":%d}}`, rep.Status, rep.Status)
 		return

@@ -83,7 +83,7 @@ func init() {
 with the declared fields (structured output with a JSON schema). Every answer is validated: a
 missing key, a wrong type, a value outside the enum or the bounds, or an answer that is not JSON
 becomes null, is counted, and its row is listed in summary.json. Requests run concurrently up to
-concurrency, with exponential backoff on 429 and 5xx; answers are cached by (model, prompt, text
+concurrency, with exponential backoff on 429 and 5xx (at least the Retry-After the server asks for); answers are cached by (model, prompt, text
 digest), so a re-run sends nothing new. The extracted columns are ordinary features for the
 stages after it; the text, label and identifier columns are marked as non-features.
 PHI policy: raw text goes only to a server on this host or one listed in trusted_endpoints.
