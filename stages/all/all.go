@@ -22,6 +22,7 @@ import (
 	_ "github.com/biopipe/biopipe/stages/transform/encodeseq"
 	_ "github.com/biopipe/biopipe/stages/transform/expression"
 	_ "github.com/biopipe/biopipe/stages/transform/impute"
+	_ "github.com/biopipe/biopipe/stages/transform/join"
 	_ "github.com/biopipe/biopipe/stages/transform/signal"
 	_ "github.com/biopipe/biopipe/stages/transform/split"
 	_ "github.com/biopipe/biopipe/stages/transform/standardize"
