@@ -29,6 +29,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // envVar names the environment variable read once, at the first Hit.
@@ -84,6 +85,8 @@ func Hit(name string) {
 	if again.Load() && hits.Load() >= at && strings.HasPrefix(name, "write:") {
 		again.Store(false)
 		_ = syscall.Kill(os.Getpid(), syscall.SIGINT)
+		// The write is still in progress when the second Ctrl-C takes effect.
+		time.Sleep(10 * time.Second)
 		return
 	}
 	if name != point || hits.Add(1) != at {

@@ -40,7 +40,17 @@ type subprocess struct {
 
 func runChild(t *testing.T, crashpoint string, args ...string) subprocess {
 	t.Helper()
+	return runChildLimited(t, crashpoint, 0, args...)
+}
+
+// runChildLimited runs biopipe with a file-size limit of fsizeKiB (0: none), as ulimit -f.
+func runChildLimited(t *testing.T, crashpoint string, fsizeKiB int, args ...string) subprocess {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
+	if fsizeKiB > 0 {
+		// bash's ulimit -f counts KiB; the limit is inherited through exec.
+		cmd = exec.Command("bash", append([]string{"-c", fmt.Sprintf(`ulimit -f %d && exec "$0" "$@"`, fsizeKiB), os.Args[0]}, args...)...)
+	}
 	cmd.Dir = "../.." // the repository root: the example configs name data relative to it
 	cmd.Env = append(os.Environ(), asMainEnv+"=1", "BIOPIPE_CRASHPOINT="+crashpoint)
 	var stderr bytes.Buffer
@@ -101,6 +111,21 @@ func TestKillAndResume(t *testing.T) {
 	require.Len(t, want, 6)
 
 	wd := filepath.Join(t.TempDir(), "wd")
+
+	// Disk full (a 64 KiB file-size limit; the ingested table is larger): the error names
+	// the file and the operation, nothing half-written stays, and the next run recovers.
+	if _, err := exec.LookPath("bash"); err == nil {
+		r := runChildLimited(t, "", 64, "run", pipeline, "--workdir", wd, "-q")
+		assert.Equal(t, exitFailed, r.code, r.stderr)
+		assert.Regexp(t, `stage "load": .*data\.arrow.*: write .*: file too large`, r.stderr)
+		out, code := execute(t, "cache", "verify", "--workdir", wd)
+		assert.Equal(t, exitOK, code, out)
+		tmps, _ := os.ReadDir(filepath.Join(wd, "tmp"))
+		assert.Empty(t, tmps, "the failed stage's folder is removed")
+	} else {
+		t.Log("bash not found: disk-full case skipped")
+	}
+
 	steps := []struct {
 		name, crash string
 		code        int
@@ -159,10 +184,11 @@ func TestKillAndResume(t *testing.T) {
 	assert.Equal(t, want, got, "recomputed after quarantine")
 
 	// gc keeps the newest run and what it uses; it also removes the folders of the four
-	// killed runs (no manifest) and their temporaries.
+	// killed runs (no manifest) and their temporaries: 7 runs in all (disk full, Ctrl-C,
+	// four killed, the first complete one).
 	out, code = execute(t, "gc", "--workdir", wd, "--keep-runs", "1")
 	require.Equal(t, exitOK, code, out)
-	assert.Regexp(t, `removed 6 runs, 0 artifacts, 0 resume states, \d+ temporaries from .*: freed `, out)
+	assert.Regexp(t, `removed 7 runs, 0 artifacts, 0 resume states, \d+ temporaries from .*: freed `, out)
 }
 
 func TestRunNoWaitNamesTheHolder(t *testing.T) {

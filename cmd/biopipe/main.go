@@ -42,6 +42,9 @@ func signalName(s syscall.Signal) string {
 }
 
 func main() {
+	// Past a file-size limit (ulimit -f) a write fails with EFBIG, reported with its path,
+	// instead of the signal killing the process.
+	signal.Ignore(syscall.SIGXFSZ)
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
 	handleSignals(cancel)
