@@ -77,6 +77,10 @@ type Kind struct {
 	// digest of it into the cache, so a changed salt re-runs the stage; the salt itself is
 	// never stored.
 	Salt *SaltFields
+	// Headers, when set, checks the config against the headers of the stage's data before
+	// any stage runs (`biopipe validate`, and `biopipe run` first): column and channel names,
+	// join keys. See HeaderCheck.
+	Headers HeaderCheck
 	// New builds a stage from its validated config. It may return further config
 	// errors (cross-field checks) as Issues via *ConfigError.
 	New func(cfg Config) (Stage, error)

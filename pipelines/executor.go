@@ -89,6 +89,10 @@ func Run(ctx context.Context, plan *Plan, opts Options) (*manifest.Manifest, err
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	// Names in the config that the data's headers lack fail here, before any stage runs.
+	if err := CheckHeaders(ctx, plan); err != nil {
+		return nil, err
+	}
 	wd, err := filepath.Abs(opts.WorkDir)
 	if err != nil {
 		return nil, err
@@ -264,7 +268,7 @@ func runStage(ctx context.Context, plan *Plan, ps *PlannedStage, results map[str
 		opts.Log.Error("stage failed", "stage", ps.Spec.ID, "kind", ps.Spec.Kind)
 		return nil, err
 	}
-	cfg, pathDigests, err := resolvePaths(ps.Kind.Fields, ps.Config, filepath.Dir(plan.Source.File))
+	cfg, pathDigests, err := resolvePaths(ps.Kind.Fields, ps.Config, filepath.Dir(plan.Source.File), true)
 	if err != nil {
 		var pe *pathError
 		if errors.As(err, &pe) {
@@ -508,8 +512,8 @@ func configPath(cfg contract.Config, field string) string {
 }
 
 // resolvePaths makes Path fields absolute (relative paths are tried against the working
-// directory, then against the pipeline file's folder) and digests their content.
-func resolvePaths(fields []contract.Field, cfg contract.Config, base string) (contract.Config, map[string]string, error) {
+// directory, then against the pipeline file's folder) and, with digest, digests their content.
+func resolvePaths(fields []contract.Field, cfg contract.Config, base string, digest bool) (contract.Config, map[string]string, error) {
 	out := contract.Config{}
 	digests := map[string]string{}
 	for k, v := range cfg {
@@ -529,6 +533,9 @@ func resolvePaths(fields []contract.Field, cfg contract.Config, base string) (co
 					return &pathError{field: prefix + f.Name, err: err}
 				}
 				c[f.Name] = abs
+				if !digest {
+					continue
+				}
 				d, err := HashInput(abs)
 				if err != nil {
 					return fmt.Errorf("field %q: %w", prefix+f.Name, err)
@@ -541,12 +548,15 @@ func resolvePaths(fields []contract.Field, cfg contract.Config, base string) (co
 					if err != nil {
 						return &pathError{field: fmt.Sprintf("%s%s.%d", prefix, f.Name, i), err: err}
 					}
+					list = append(list, abs)
+					if !digest {
+						continue
+					}
 					d, err := HashInput(abs)
 					if err != nil {
 						return err
 					}
 					digests[fmt.Sprintf("%s%s[%d]", prefix, f.Name, i)] = d
-					list = append(list, abs)
 				}
 				if list != nil {
 					c[f.Name] = list

@@ -55,7 +55,8 @@ func TestValidateReportsEveryErrorWithPositions(t *testing.T) {
 }
 
 func TestValidateOK(t *testing.T) {
-	out, code := execute(t, "validate", "../../configs/quickstart.yaml")
+	t.Chdir("../..") // the example's data path is relative to the repository root, where it runs
+	out, code := execute(t, "validate", "configs/quickstart.yaml")
 	assert.Equal(t, exitOK, code, out)
 	assert.Contains(t, out, "ok (6 stages: load -> split -> scale -> train -> eval -> report)")
 }

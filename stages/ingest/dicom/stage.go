@@ -135,9 +135,10 @@ slice ([H,W,C] tensor "x") or, in volume mode, a series ([D,H,W,C]); values are 
 (CT: Hounsfield units), windowed, resized and normalised. Columns: x, label, patient (salted
 pseudonym, the group for patient-level splits), and provenance columns series, instance,
 slice, frame, source_sha256. summary.json holds counts, quarantined files and phi_hashes.`,
-		Fields: Fields,
-		Output: contract.Port{Name: "data", Type: contract.Table, Doc: "tensor dataset (data.arrow) and summary.json"},
-		New:    New,
+		Fields:  Fields,
+		Output:  contract.Port{Name: "data", Type: contract.Table, Doc: "tensor dataset (data.arrow) and summary.json"},
+		New:     New,
+		Headers: Headers,
 		Example: `- id: scans
   kind: ingest.dicom
   with:

@@ -87,6 +87,7 @@ shape, share of zeros, library sizes, class counts and the samples dropped.`,
 		Fields:  Fields,
 		Output:  contract.Port{Name: "data", Type: contract.Table, Doc: "data.arrow (one row per sample, tensor column x); summary.json"},
 		New:     New,
+		Headers: Headers,
 		Example: `- id: load
   kind: ingest.expression
   with: {path: data/pbmc/filtered_feature_bc_matrix, annotation: data/pbmc/cells.csv, label: cell_type, group: donor, batch: batch}`,

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -334,6 +335,22 @@ func (s *Selector) Order(chs []*Channel) []*Channel {
 		if !used[c] && s.Match(c.Name) {
 			out = append(out, c)
 			used[c] = true
+		}
+	}
+	return out
+}
+
+// UnmatchedPatterns returns the positions of the patterns that pick none of names: a
+// misspelt channel name, or a glob that matches nothing.
+func UnmatchedPatterns(patterns, names []string) []int {
+	var out []int
+	for i, p := range patterns {
+		sel, err := NewSelector([]string{p})
+		if err != nil {
+			continue // a config error, reported by the constructor
+		}
+		if !slices.ContainsFunc(names, sel.Match) {
+			out = append(out, i)
 		}
 	}
 	return out

@@ -153,7 +153,8 @@ sample_rate, samples list<float32>) and annotations.arrow (recording, onset, dur
     files: [data/eeg]
     channels: [C3, C4, O1, O2]
     subject_pattern: '^(sub-\d+)'`,
-	New: newStage,
+	New:     newStage,
+	Headers: headers,
 }
 
 func init() { contract.Register(kind) }

@@ -77,6 +77,7 @@ names. Writes data.arrow and summary.json (rows, columns, class counts, rows ski
 		Fields:  Fields,
 		Output:  contract.Port{Name: "data", Type: contract.Table, Doc: "data.arrow with roles in its metadata; summary.json"},
 		New:     New,
+		Headers: Headers,
 		Example: `- id: load
   kind: ingest.table
   with: {path: data/patients.csv, label: outcome, id: patient_id, drop: [name], types: {zip: string}}`,
