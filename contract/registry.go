@@ -7,6 +7,9 @@ package contract
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"os"
@@ -42,8 +45,25 @@ const (
 )
 
 // SaltFields names the config fields that give a stage's pseudonym salt: Value an explicit
-// salt (may be ""), Env the name of the environment variable holding one.
-type SaltFields struct{ Value, Env string }
+// salt (may be ""), Env the name of the environment variable holding one. When, if set,
+// says whether a config makes pseudonyms at all (a table without an id or group column
+// needs no salt); nil means always.
+type SaltFields struct {
+	Value, Env string
+	When       func(cfg Config) bool
+}
+
+// PatientPseudonym is the pseudonym of a patient identifier: "P" and the first 12 hex
+// digits of HMAC-SHA256(salt, "patient" NUL id). ingest.dicom (PatientID) and ingest.table
+// (id and group columns) use it, so one patient has one pseudonym across modalities under
+// one salt, and the id cannot be recovered without the salt.
+func PatientPseudonym(salt []byte, id string) string {
+	m := hmac.New(sha256.New, salt)
+	m.Write([]byte("patient"))
+	m.Write([]byte{0})
+	m.Write([]byte(id))
+	return "P" + hex.EncodeToString(m.Sum(nil))[:12]
+}
 
 // SummaryFigure is an entry of a summary.json "figures" list (and of metrics.json's): a PNG
 // file in the artifact folder that reports show with its title and caption.

@@ -306,7 +306,7 @@ func runStage(ctx context.Context, plan *Plan, ps *PlannedStage, results map[str
 		keyDoc["keep_going"] = true
 	}
 	env.ProjectSalt = func() ([]byte, error) { return ProjectSalt(wd) }
-	if sf := ps.Kind.Salt; sf != nil {
+	if sf := ps.Kind.Salt; sf != nil && (sf.When == nil || sf.When(cfg)) {
 		// The same resolution the stage makes (config, environment, project salt).
 		salt, _, err := env.PseudonymSalt(cfg.String(sf.Value), cfg.String(sf.Env))
 		if err != nil {

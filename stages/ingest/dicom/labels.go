@@ -4,7 +4,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/csv"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"math/big"
@@ -12,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/biopipe/biopipe/contract"
 	biodicom "github.com/biopipe/biopipe/io/dicom"
 )
 
@@ -166,7 +166,7 @@ func (p *pseudonymizer) patient(h *biodicom.Header) string {
 	if id == "" {
 		id = "unknown"
 	}
-	return "P" + hex.EncodeToString(p.mac("patient", id))[:12]
+	return contract.PatientPseudonym(p.salt, id)
 }
 
 // uid returns a pseudonymous UID under the 2.25 root (derived from a UUID-sized hash).

@@ -4,7 +4,10 @@ package table
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"maps"
 	"math"
 	"path/filepath"
 	"slices"
@@ -35,6 +38,9 @@ const (
 	FieldTask      = "task"
 	FieldDrop      = "drop"
 	FieldBadRows   = "on_bad_rows"
+	FieldPseudo    = "pseudonymize"
+	FieldSalt      = "salt"
+	FieldSaltEnv   = "salt_env"
 )
 
 // Task values.
@@ -63,6 +69,15 @@ var Fields = []contract.Field{
 		Doc: "auto: classification when the label is text or has at most 20 distinct integer values, else regression"},
 	{Name: FieldDrop, Type: contract.Strings, Doc: "columns to leave out"},
 	{Name: FieldBadRows, Type: contract.String, Default: "error", Enum: []string{"error", "skip"}, Doc: "a text row with the wrong number of fields: fail naming file and line, or skip and count it"},
+	{Name: FieldPseudo, Type: contract.Bool, Default: true,
+		Doc: "replace the values of the id and group columns (patient identifiers) by salted pseudonyms, HMAC-SHA256 as ingest.dicom makes them (P + 12 hex digits), so no raw patient id leaves ingest; summary.json keeps only SHA-256 hashes of the raw values (phi_hashes) for downstream scrubbing"},
+	{Name: FieldSalt, Type: contract.String, Default: "", Doc: "pseudonym salt written in the pipeline (only for synthetic or public data: it lands in the manifest); prefer salt_env"},
+	{Name: FieldSaltEnv, Type: contract.String, Default: "BIOPIPE_SALT", Doc: "environment variable holding the pseudonym salt (else the work dir's random project salt)"},
+}
+
+// pseudonymizes reports whether a config replaces identifier values by pseudonyms.
+func pseudonymizes(cfg contract.Config) bool {
+	return cfg.Bool(FieldPseudo) && (cfg.String(FieldID) != "" || cfg.String(FieldGroup) != "")
 }
 
 func init() {
@@ -72,9 +87,13 @@ func init() {
 		Description: `Reads one table file. Text column types are inferred from all values of a column (int, float, string)
 unless declared in types:. Marks the label, id and group columns in the artifact's metadata, drops
 the listed columns, decides the task (classification or regression) and records the sorted class
-names. Writes data.arrow and summary.json (rows, columns, class counts, rows skipped).`,
-		Version: "1",
+names. The id and group columns hold patient identifiers: their values are replaced by salted
+pseudonyms (pseudonymize: true, the default), the same HMAC as ingest.dicom's, so a grouped split
+still keeps a patient's rows together while no raw id reaches an artifact, log or report.
+Writes data.arrow and summary.json (rows, columns, class counts, rows skipped, phi_hashes).`,
+		Version: "2", // 2: id and group values pseudonymised by default
 		Fields:  Fields,
+		Salt:    &contract.SaltFields{Value: FieldSalt, Env: FieldSaltEnv, When: pseudonymizes},
 		Output:  contract.Port{Name: "data", Type: contract.Table, Doc: "data.arrow with roles in its metadata; summary.json"},
 		New:     New,
 		Headers: Headers,
@@ -93,6 +112,10 @@ type Stage struct {
 	Group   string
 	Task    string
 	Drop    []string
+	// Pseudonymous: the id and group values are replaced by pseudonyms under Salt (see
+	// Pseudonymize); Read leaves them raw, Run applies it.
+	Pseudonymous  bool
+	Salt, SaltEnv string
 }
 
 // Summary is written to summary.json.
@@ -112,6 +135,11 @@ type Summary struct {
 	Missing          map[string]int    `json:"missing,omitempty"` // per column, only columns with missing values
 	ColumnTypes      map[string]string `json:"column_types"`
 	Dropped          []string          `json:"dropped,omitempty"`
+	// Pseudonymized lists the identifier columns whose values were replaced by pseudonyms;
+	// PHIHashes holds the SHA-256 (hex) of each distinct raw value, so a later stage can
+	// recognise and scrub an identifier in free text without the raw value being stored.
+	Pseudonymized []string `json:"pseudonymized,omitempty"`
+	PHIHashes     []string `json:"phi_hashes,omitempty"`
 }
 
 // New builds the stage from a validated config.
@@ -123,6 +151,10 @@ func New(cfg contract.Config) (contract.Stage, error) {
 		Group: cfg.String(FieldGroup),
 		Task:  cfg.String(FieldTask),
 		Drop:  cfg.Strings(FieldDrop),
+
+		Pseudonymous: pseudonymizes(cfg),
+		Salt:         cfg.String(FieldSalt),
+		SaltEnv:      cfg.String(FieldSaltEnv),
 	}
 	var issues []contract.Issue
 	s.Options.Format = cfg.String(FieldFormat)
@@ -329,11 +361,46 @@ func sortClasses(classes []string, numeric bool) {
 	})
 }
 
+// Pseudonymize replaces every value of the id and group columns by
+// contract.PatientPseudonym(salt, value) (missing values stay missing), and records the
+// columns and the SHA-256 of each distinct raw value in the summary.
+func (s *Stage) Pseudonymize(f *dataset.Frame, sum *Summary, salt []byte) {
+	hashes := map[string]bool{}
+	for _, name := range []string{s.ID, s.Group} {
+		c := f.Col(name)
+		if name == "" || c == nil || slices.Contains(sum.Pseudonymized, name) {
+			continue
+		}
+		out := make([]string, c.Len())
+		for i := range out {
+			if !c.IsValid(i) {
+				continue
+			}
+			raw := c.Text(i)
+			h := sha256.Sum256([]byte(raw))
+			hashes[hex.EncodeToString(h[:])] = true
+			out[i] = contract.PatientPseudonym(salt, raw)
+		}
+		*c = dataset.Column{Name: c.Name, Kind: dataset.String, S: out, Valid: c.Valid, Meta: c.Meta}
+		sum.Pseudonymized = append(sum.Pseudonymized, name)
+		sum.ColumnTypes[name] = dataset.String.String()
+	}
+	sum.PHIHashes = slices.Sorted(maps.Keys(hashes))
+}
+
 // Run reads the table and writes data.arrow and summary.json.
 func (s *Stage) Run(ctx context.Context, env *contract.Env) error {
 	f, sum, err := s.Read(ctx)
 	if err != nil {
 		return err
+	}
+	if s.Pseudonymous {
+		salt, from, err := env.PseudonymSalt(s.Salt, s.SaltEnv)
+		if err != nil {
+			return err
+		}
+		env.Log.Debug("pseudonym salt", "from", from)
+		s.Pseudonymize(f, sum, salt)
 	}
 	if sum.BadRowsSkipped > 0 {
 		env.Log.Warn("skipped malformed rows", "stage", env.StageID, "file", sum.File, "rows", sum.BadRowsSkipped, "first_lines", sum.BadLines)

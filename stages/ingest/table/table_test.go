@@ -2,6 +2,8 @@ package table
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -13,6 +15,17 @@ import (
 	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
 )
+
+func runStageErr(t *testing.T, raw map[string]any) (contract.Stage, error) {
+	t.Helper()
+	cfg, issues := contract.Check(Fields, raw)
+	require.Empty(t, issues)
+	st, err := New(cfg)
+	require.NoError(t, err)
+	env := contract.NewEnv(nil)
+	env.StageID, env.Config, env.OutDir = "load", cfg, t.TempDir()
+	return st, st.Run(context.Background(), env)
+}
 
 func runStage(t *testing.T, raw map[string]any) (*dataset.Frame, *Summary) {
 	t.Helper()
@@ -81,7 +94,7 @@ func TestIngestCases(t *testing.T) {
 	}{
 		{
 			name: "text label, roles, drop, missing label row dropped",
-			raw:  map[string]any{"label": "outcome", "group": "pid", "id": "site", "drop": []any{"name"}},
+			raw:  map[string]any{"label": "outcome", "group": "pid", "id": "site", "drop": []any{"name"}, "salt": "s"},
 			check: func(t *testing.T, f *dataset.Frame, s *Summary) {
 				assert.Equal(t, []string{"alive", "died"}, f.Classes())
 				assert.Equal(t, 4, f.NumRows())
@@ -135,11 +148,47 @@ func TestIngestCases(t *testing.T) {
 
 func TestIdentifiersAreText(t *testing.T) {
 	path := writeFile(t, "ids.csv", "mrn,site,x\n007,1,0.5\n010,2,1.5\n")
-	f, _ := runStage(t, map[string]any{"path": path, "id": "mrn", "group": "site"})
+	f, _ := runStage(t, map[string]any{"path": path, "id": "mrn", "group": "site", "pseudonymize": false})
 	assert.Equal(t, []string{"007", "010"}, f.Col("mrn").S)
 	assert.Equal(t, []string{"1", "2"}, f.Col("site").S)
-	f, _ = runStage(t, map[string]any{"path": path, "id": "mrn", "types": map[string]any{"mrn": "int"}})
+	f, _ = runStage(t, map[string]any{"path": path, "id": "mrn", "types": map[string]any{"mrn": "int"}, "pseudonymize": false})
 	assert.Equal(t, []int64{7, 10}, f.Col("mrn").I)
+}
+
+// TestIdentifiersArePseudonymised: by default the id and group columns leave ingest as
+// salted pseudonyms (the HMAC ingest.dicom uses), text even when declared int, with missing
+// values kept missing and only SHA-256 hashes of the raw values in summary.json.
+func TestIdentifiersArePseudonymised(t *testing.T) {
+	path := writeFile(t, "ids.csv", "mrn,patient,x\n007,Jane Doe,0.5\n010,John Roe,1.5\n007,Jane Doe,2.5\n011,,3\n")
+	salt := "table-test-salt"
+	for _, types := range []map[string]any{nil, {"mrn": "int"}} {
+		raw := map[string]any{"path": path, "id": "mrn", "group": "patient", "salt": salt}
+		if types != nil {
+			raw["types"] = types
+		}
+		f, sum := runStage(t, raw)
+		p := func(id string) string { return contract.PatientPseudonym([]byte(salt), id) }
+		want := []string{p("007"), p("010"), p("007"), p("011")}
+		if types != nil {
+			want = []string{p("7"), p("10"), p("7"), p("11")} // the declared type read 007 as 7
+		}
+		assert.Equal(t, want, f.Col("mrn").S)
+		g := f.Col("patient")
+		assert.Equal(t, p("Jane Doe"), g.S[0])
+		assert.Equal(t, g.S[0], g.S[2], "one patient, one pseudonym: grouped splits still work")
+		assert.False(t, g.IsValid(3), "a missing group stays missing")
+		assert.Regexp(t, `^P[0-9a-f]{12}$`, g.S[1])
+		assert.Equal(t, []string{"mrn", "patient"}, sum.Pseudonymized)
+		h := sha256.Sum256([]byte("Jane Doe"))
+		assert.Contains(t, sum.PHIHashes, hex.EncodeToString(h[:]))
+		b, err := json.Marshal(sum)
+		require.NoError(t, err)
+		for _, v := range []string{"Jane", "Doe", "John", "007", "010"} {
+			assert.NotContains(t, string(b), v)
+		}
+	}
+	_, err := runStageErr(t, map[string]any{"path": path, "group": "patient"})
+	assert.ErrorContains(t, err, "no pseudonym salt", "no salt, no project salt: refuse rather than write raw ids")
 }
 
 func TestAutoTaskIntegers(t *testing.T) {

@@ -65,7 +65,7 @@ func TestTabularChain(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ehr.csv")
 	require.NoError(t, os.WriteFile(path, []byte(b.String()), 0o644))
 
-	dir := runKind(t, "ingest.table", map[string]any{"path": path, "label": "outcome", "group": "patient", "drop": []any{"visit"}}, "")
+	dir := runKind(t, "ingest.table", map[string]any{"path": path, "label": "outcome", "group": "patient", "drop": []any{"visit"}, "salt": "chain-test"}, "")
 	dir = runKind(t, "transform.split", map[string]any{"strategy": "group", "test": 0.25, "val": 0.15}, dir)
 	dir = runKind(t, "transform.impute", map[string]any{"strategy": "median"}, dir)
 	dir = runKind(t, "transform.encode", map[string]any{}, dir)
