@@ -2,7 +2,9 @@ package pipelines
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"regexp"
@@ -92,6 +94,9 @@ func Parse(file string, data []byte, overrides []Override) (*Source, error) {
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, SpecErrors{{Pos: Pos{File: file, Line: 1, Col: 1}, Msg: "empty file: a pipeline file is a mapping with name, seed, stages, ..."}}
+		}
 		return nil, SpecErrors{{Pos: yamlErrPos(file, err), Msg: cleanYAMLErr(err)}}
 	}
 	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
@@ -131,7 +136,8 @@ func yamlErrPos(file string, err error) Pos {
 
 func cleanYAMLErr(err error) string {
 	s := strings.TrimPrefix(err.Error(), "yaml: ")
-	return yamlLineRx.ReplaceAllString(s, "")
+	s = yamlLineRx.ReplaceAllString(s, "")
+	return "YAML syntax: " + strings.TrimLeft(s, ": ")
 }
 
 func mapGet(n *yaml.Node, key string) *yaml.Node {

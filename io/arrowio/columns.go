@@ -46,6 +46,9 @@ func ReadColumns(ctx context.Context, path string, opts Options) (names []string
 	}()
 	switch format {
 	case FormatParquet:
+		if err := checkParquetMagic(fh, path); err != nil {
+			return nil, err
+		}
 		pr, err := file.NewParquetReader(fh)
 		if err != nil {
 			return nil, fmt.Errorf("%s: parquet: %w", path, err)

@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/biopipe/biopipe/dataset"
@@ -146,7 +147,7 @@ func DecodeCSV(r io.Reader, name string, opts CSVOptions) (*dataset.Frame, *Read
 	if opts.Delimiter == '\t' {
 		info.Format = "tsv"
 	}
-	cr := csv.NewReader(br)
+	cr := csv.NewReader(&lineEndings{r: br})
 	cr.Comma = opts.Delimiter
 	cr.Comment = opts.Comment
 	cr.LazyQuotes = opts.LazyQuotes
@@ -188,6 +189,9 @@ func DecodeCSV(r io.Reader, name string, opts CSVOptions) (*dataset.Frame, *Read
 				map[bool]string{true: "first row", false: "header"}[opts.NoHeader])
 		}
 		for i, v := range rec {
+			if !utf8.ValidString(v) {
+				return nil, nil, fmt.Errorf("%s:%d: column %d: %s", name, line, i+1, invalidUTF8(v))
+			}
 			if !cols[i].add(v) {
 				return nil, nil, fmt.Errorf("%s:%d: column %d holds more than %d bytes of text", name, line, i+1, maxColumnBytes)
 			}
@@ -292,6 +296,44 @@ func (e *cellError) Error() string { return e.err.Error() }
 type colBuf struct {
 	data []byte
 	end  []uint32
+}
+
+// invalidUTF8 describes the first invalid byte of s: Arrow text is UTF-8, so a file in
+// another encoding is an error with the fix, not mojibake in an artifact.
+func invalidUTF8(s string) string {
+	for i, r := range s {
+		if r == utf8.RuneError {
+			if _, n := utf8.DecodeRuneInString(s[i:]); n == 1 {
+				return fmt.Sprintf("invalid UTF-8 byte 0x%02x at byte %d of the field: the file is not UTF-8 (convert it, e.g. iconv -f latin1 -t utf-8)", s[i], i+1)
+			}
+		}
+	}
+	return "invalid UTF-8"
+}
+
+// lineEndings turns a lone carriage return (old Mac line ending, or a file whose lines were
+// joined from several systems) into a newline, as Python's csv module reads it; CR LF
+// stays, and encoding/csv drops its CR.
+type lineEndings struct{ r *bufio.Reader }
+
+func (l *lineEndings) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	for i := range n {
+		if p[i] != '\r' {
+			continue
+		}
+		if i+1 < n {
+			if p[i+1] != '\n' {
+				p[i] = '\n'
+			}
+			continue
+		}
+		// a CR ending the chunk: look at the next byte
+		if next, e := l.r.Peek(1); e != nil || next[0] != '\n' {
+			p[i] = '\n'
+		}
+	}
+	return n, err
 }
 
 // maxColumnBytes is the most text one column may hold (offsets are 32-bit).

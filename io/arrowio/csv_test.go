@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -398,4 +400,19 @@ func TestDecodeCSVAllText(t *testing.T) {
 	assert.Equal(t, dataset.String, f.Col("age").Kind)
 	assert.False(t, f.Col("age").IsValid(1), "NA is still missing")
 	assert.Equal(t, dataset.Float, f.Col("n").Kind, "a declared type wins")
+}
+
+// TestDecodeCSVLineEndingsAndEncoding: a lone CR ends a line wherever it falls in a read
+// (checked byte by byte), CR LF stays one line end, and a byte that is not UTF-8 is an error
+// naming the line and column.
+func TestDecodeCSVLineEndingsAndEncoding(t *testing.T) {
+	text := "id,age,label\r\np1,42,yes\np2,51,no\rp3,60,\"a\rb\"\r\n"
+	for _, r := range []io.Reader{strings.NewReader(text), iotest.OneByteReader(strings.NewReader(text))} {
+		f, _, err := DecodeCSV(r, "mixed.csv", CSVOptions{})
+		require.NoError(t, err)
+		assert.Equal(t, []string{"p1", "p2", "p3"}, f.Col("id").S)
+		assert.Equal(t, []string{"yes", "no", "a\nb"}, f.Col("label").S)
+	}
+	_, _, err := DecodeCSV(strings.NewReader("id,name\n1,Ren\xe9e\n"), "latin1.csv", CSVOptions{})
+	assert.EqualError(t, err, "latin1.csv:2: column 2: invalid UTF-8 byte 0xe9 at byte 4 of the field: the file is not UTF-8 (convert it, e.g. iconv -f latin1 -t utf-8)")
 }

@@ -115,13 +115,23 @@ func Read(ctx context.Context, path string, opts Options) (*dataset.Frame, *Read
 	return nil, nil, fmt.Errorf("%s: unknown format %q (want one of %s)", path, format, strings.Join(Formats, ", "))
 }
 
-// ReadParquet reads a Parquet file into a frame (through arrow-go's pqarrow).
-func ReadParquet(ctx context.Context, path string) (*dataset.Frame, error) {
+// ReadParquet reads a Parquet file into a frame (through arrow-go's pqarrow). A file that
+// does not start and end with the Parquet magic is an error, and so is a panic of the
+// Parquet reader on a corrupt file (recovered here, naming the file).
+func ReadParquet(ctx context.Context, path string) (f *dataset.Frame, err error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer fh.Close()
+	if err := checkParquetMagic(fh, path); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			f, err = nil, fmt.Errorf("%s: corrupt parquet file: %v", path, p)
+		}
+	}()
 	pr, err := file.NewParquetReader(fh)
 	if err != nil {
 		return nil, fmt.Errorf("%s: parquet: %w", path, err)
@@ -141,7 +151,7 @@ func ReadParquet(ctx context.Context, path string) (*dataset.Frame, error) {
 		return nil, fmt.Errorf("%s: parquet: %w", path, err)
 	}
 	defer tbl.Release()
-	f, err := tableFrame(schema, tbl)
+	f, err = tableFrame(schema, tbl)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -156,6 +166,17 @@ func ReadParquet(ctx context.Context, path string) (*dataset.Frame, error) {
 		}
 	}
 	return f, nil
+}
+
+// checkParquetMagic checks the 4-byte "PAR1" at the start of a Parquet file (arrow-go
+// checks only the one at the end).
+func checkParquetMagic(fh *os.File, path string) error {
+	head := make([]byte, len(parquetMagic))
+	n, _ := fh.ReadAt(head, 0)
+	if !bytes.Equal(head[:n], parquetMagic) {
+		return fmt.Errorf("%s: byte 0: not a Parquet file: starts with %q, want %q", path, head[:n], parquetMagic)
+	}
+	return nil
 }
 
 func tableFrame(schema *arrow.Schema, tbl arrow.Table) (*dataset.Frame, error) {
