@@ -109,8 +109,10 @@ stages:
 					assert.Regexp(t, pos, l, "%s: every error is positioned", cmd)
 				}
 			}
-			_, err := os.Stat(filepath.Join(dir, "work"))
-			assert.True(t, os.IsNotExist(err), "run stopped before any stage (no work dir)")
+			for _, sub := range []string{"runs", "store"} {
+				_, err := os.Stat(filepath.Join(dir, "work", sub))
+				assert.True(t, os.IsNotExist(err), "run stopped before any stage (no %s/)", sub)
+			}
 		})
 	}
 }
