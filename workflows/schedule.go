@@ -140,6 +140,16 @@ func LoadScheduled(files []string, workDir string, reg *contract.Registry) ([]Sc
 func RunScheduled(reg *contract.Registry, log *slog.Logger) RunFunc {
 	return func(ctx context.Context, s Scheduled) (string, error) {
 		cmd := "biopipe schedule " + s.File
+		// One writer per work dir, as `biopipe run`: a scheduled run waits for a manual one.
+		unlock, err := pipelines.LockWorkDir(ctx, s.WorkDir, pipelines.LockExclusive, true, cmd, func(hs []pipelines.Holder) {
+			if log != nil {
+				log.Info("work dir in use: waiting", "workdir", s.WorkDir, "holders", len(hs))
+			}
+		})
+		if err != nil {
+			return "", err
+		}
+		defer unlock()
 		if s.Workflow {
 			w, err := Load(s.File, reg)
 			if err != nil {
