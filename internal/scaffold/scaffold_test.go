@@ -20,8 +20,8 @@ import (
 	"github.com/biopipe/biopipe/workflows"
 )
 
-// The templates the course issue asks for (gan joins once the gan family exists).
-var wantTemplates = []string{"dicom-cnn", "eeg-lstm", "expression-vae", "paper-sweep", "tabular-ehr"}
+// The templates the course issue asks for.
+var wantTemplates = []string{"dicom-cnn", "eeg-lstm", "expression-vae", "gan", "paper-sweep", "tabular-ehr"}
 
 func TestTemplatesListed(t *testing.T) {
 	for _, w := range wantTemplates {
@@ -104,10 +104,11 @@ func checkCommented(t *testing.T, tm Template, file string) {
 // testdata (the copies make `biopipe init` work from an installed binary).
 func TestSampleDataMatchesTestdata(t *testing.T) {
 	testdata := map[string]string{ // embedded data/ prefix -> repository path
-		"ehr":   "../../testdata/ehr",
-		"dicom": "../../testdata/dicom",
-		"eeg":   "../../testdata/eeg",
-		"expr":  "../../testdata/expr",
+		"ehr":    "../../testdata/ehr",
+		"dicom":  "../../testdata/dicom",
+		"eeg":    "../../testdata/eeg",
+		"expr":   "../../testdata/expr",
+		"digits": "../../testdata/digits",
 	}
 	n := 0
 	require.NoError(t, fs.WalkDir(files, "data", func(p string, d fs.DirEntry, err error) error {

@@ -36,6 +36,16 @@ effect and dropouts, written by biopipe's generator. No real subjects. Licence: 
 
 Your own data: a 10x folder (Cell Ranger's filtered_feature_bc_matrix), a MatrixMarket file, a GCT
 file or a dense TSV/CSV matrix, plus an annotation table with one row per cell or sample.`
+
+	digitsNote = `data/digits.csv.gz is scikit-learn's copy of the UCI "Optical Recognition of Handwritten Digits"
+test set: 1,797 real handwritten digits written by 13 people, each an 8x8 image of pixel counts 0..16,
+as a gzip-compressed CSV with no header row: 64 pixel columns in row-major order, then the digit.
+
+- Source: sklearn/datasets/data/digits.csv.gz of scikit-learn, copied byte for byte (what
+  sklearn.datasets.load_digits() reads).
+- Original: E. Alpaydin, C. Kaynak, UCI Machine Learning Repository, "Optical Recognition of
+  Handwritten Digits", https://doi.org/10.24432/C50P49 (cite it if you report on it).
+- Licence: CC BY 4.0 (UCI); scikit-learn's copy is BSD-3-Clause.`
 )
 
 // templates lists every template (Templates sorts them).
@@ -63,6 +73,12 @@ var templates = []Template{
 		Summary:  "single-cell counts (10x) -> normalised variable genes -> VAE latent space -> cell-type classifier (simulated sample)",
 		Data:     []string{"expr/sim10x", "expr/sim10x-cells.csv"},
 		DataNote: exprNote,
+	},
+	{
+		Name:     "gan",
+		Summary:  "handwritten digits -> class-conditional GAN (DCGAN) -> 1,000 generated digits judged by a CNN trained on real ones",
+		Data:     []string{"digits/digits.csv.gz"},
+		DataNote: digitsNote,
 	},
 	{
 		Name:     "paper-sweep",
