@@ -16,6 +16,7 @@ import (
 	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/llm/llmtest"
 	"github.com/biopipe/biopipe/manifest"
+	"github.com/biopipe/biopipe/models/tensorboard"
 	"github.com/biopipe/biopipe/pipelines"
 	_ "github.com/biopipe/biopipe/stages/all"
 	"github.com/biopipe/biopipe/testdata/gen/notesgen"
@@ -49,6 +50,12 @@ var stageExpect = map[string]map[string]map[string][2]float64{
 		"eval_perceptron": {"test_accuracy": {0, 0.75}}, // no line separates XOR's four corners
 		"eval_mlp":        {"test_accuracy": {1, 1}},
 	},
+}
+
+// eventStages lists, per config, stages whose TensorBoard event files must be in the run
+// folder and decode (runs/<id>/tensorboard/<stage id>/events.out.tfevents.*).
+var eventStages = map[string][]string{
+	"xor.yaml": {"train_perceptron", "eval_perceptron", "train_mlp", "eval_mlp"},
 }
 
 // services lists, per config, local stand-ins for the servers it calls, started for its run;
@@ -151,6 +158,14 @@ func TestConfigsRunEndToEnd(t *testing.T) {
 					require.True(t, got >= rng[0] && got <= rng[1], "%s: %s %s = %v, want in [%v, %v]", f, stage, name, got, rng[0], rng[1])
 					t.Logf("%s: %s %s = %.4f (in [%.2f, %.2f])", f, stage, name, got, rng[0], rng[1])
 				}
+			}
+			for _, stage := range eventStages[filepath.Base(f)] {
+				files, err := filepath.Glob(filepath.Join(wd, "runs", m.RunID, "tensorboard", stage, tensorboard.FilePrefix+"*"))
+				require.NoError(t, err)
+				require.Len(t, files, 1, "TensorBoard events of stage %s", stage)
+				evs, err := tensorboard.ReadFile(files[0])
+				require.NoError(t, err)
+				require.Greater(t, len(evs), 1, "events of stage %s", stage)
 			}
 			if want := reportMentions[filepath.Base(f)]; len(want) > 0 {
 				md, err := os.ReadFile(filepath.Join(wd, "runs", "latest", "report.md"))

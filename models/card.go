@@ -89,11 +89,13 @@ func (r *EpochRecord) monitored(monitor string) float64 {
 
 // History is history.json in a model artifact.
 type History struct {
-	Monitor      string        `json:"monitor,omitempty"` // early-stopping metric ("" without validation data)
-	BestEpoch    int           `json:"best_epoch"`
-	StoppedEarly bool          `json:"stopped_early"`
-	RestoredBest bool          `json:"restored_best"` // the best epoch's weights replaced the last epoch's
-	Epochs       []EpochRecord `json:"epochs"`
+	Monitor      string `json:"monitor,omitempty"` // early-stopping metric ("" without validation data)
+	BestEpoch    int    `json:"best_epoch"`
+	StoppedEarly bool   `json:"stopped_early"`
+	RestoredBest bool   `json:"restored_best"` // the best epoch's weights replaced the last epoch's
+	// NaN: with callbacks.on_nan "stop", where training met a non-finite loss or weight.
+	NaN    *NaNEvent     `json:"nan,omitempty"`
+	Epochs []EpochRecord `json:"epochs"`
 }
 
 // ReadCard reads model.json from a model artifact folder.

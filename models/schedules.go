@@ -218,3 +218,11 @@ func stepsPerEpoch(n, batch int) int {
 	}
 	return (n + batch - 1) / batch
 }
+
+// rateOr is the rate of the last step, or base without a schedule.
+func (sc *scheduler) rateOr(base float64) float64 {
+	if sc == nil {
+		return base
+	}
+	return sc.current
+}

@@ -73,6 +73,8 @@ type TrainOptions struct {
 	Schedule       Schedule
 	Regularization Regularization
 	Initializer    string
+	// Callbacks: checkpoint choice, NaN handling, CSV log, TensorBoard (see Callbacks).
+	Callbacks Callbacks
 
 	Seed    int64
 	Backend string // "go" (default), "xla:cpu", "xla:cuda"
@@ -198,6 +200,7 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 		obj = defaultObjective(net, task)
 	}
 	stepExecs := make([]*model.Exec, len(obj.Steps))
+	watches := make([]*nanWatch, len(obj.Steps))
 	for i, st := range obj.Steps {
 		o := opt
 		if st.Optimizer != nil {
@@ -212,6 +215,8 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 				return nil, fmt.Errorf("model %q: step %q: %w", fam.Name, st.Name, err)
 			}
 		}
+		watch := &nanWatch{}
+		watches[i] = watch
 		stepExecs[i], err = model.NewExec(backend, store, func(scope *model.Scope, inputs []*graph.Node) []*graph.Node {
 			x, y := splitInputs(inputs)
 			g := x.Graph()
@@ -234,7 +239,7 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 			}
 			tuner.scale(g, old)
 			train.ExecPerStepUpdateGraphFn(g)
-			return []*graph.Node{mainLoss, m}
+			return append([]*graph.Node{mainLoss, m}, watch.outputs(scope, g)...)
 		})
 		if err != nil {
 			return nil, fmt.Errorf("model %q: %w", fam.Name, err)
@@ -271,6 +276,13 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 	if !hasVal {
 		hist.Monitor = ""
 	}
+	cb, err := newCallbacks(opts.Callbacks, hasVal, log)
+	if err != nil {
+		return nil, fmt.Errorf("model %q: %w", fam.Name, err)
+	}
+	defer cb.close()
+	cb.start(opts.Train)
+	keepBest := opts.Callbacks.keepBest(es.Patience, hasVal)
 
 	// Regression targets are trained standardised (mean and sd of the train rows), so one
 	// learning rate suits targets of any scale; losses and MSEs are reported, and
@@ -351,6 +363,7 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 	prog.Add(st.Epoch - 1)
 
 	nBatches := (len(st.Order) + opts.BatchSize - 1) / opts.BatchSize
+epochs:
 	for !st.Done && st.Epoch <= opts.Epochs {
 		epoch := st.Epoch
 		t0 := time.Now()
@@ -365,14 +378,20 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 			}
 			args := batchTensors(trainData, task, withLabels, st.Order[lo:hi])
 			for i, e := range stepExecs {
-				l, m, err := runBatch(e, args)
+				l, m, bad, err := runStep(e, args, watches[i])
 				if err != nil {
 					finalizeArgs(args)
 					return nil, fmt.Errorf("model %q: epoch %d: training step %q: %w", fam.Name, epoch, obj.Steps[i].Name, err)
 				}
-				if math.IsNaN(l) || math.IsInf(l, 0) {
+				if bad != "" || !isFinite(l) {
 					finalizeArgs(args)
-					return nil, fmt.Errorf("model %q: epoch %d: training loss %q is %v (lower the learning rate, or standardise the inputs/targets)", fam.Name, epoch, obj.Steps[i].Name, l)
+					ev := nanEvent(epoch, int(st.Step)+1, obj.Steps[i].Name, l, bad)
+					if opts.Callbacks.OnNaN != OnNaNStop || (cb.lastGood == nil && bestWeights == nil) {
+						return nil, fmt.Errorf("model %q: %s", fam.Name, ev.Message)
+					}
+					log.Warn("stopping on a non-finite value", "model", fam.Name, "msg", ev.Message)
+					hist.NaN = &ev
+					break epochs
 				}
 				st.addLoss(i, l*float64(hi-lo))
 				if i == len(stepExecs)-1 {
@@ -423,6 +442,9 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 		}
 		rec.Seconds = time.Since(t0).Seconds()
 		sched.record(&rec, es.Monitor, hasVal)
+		if err := cb.epochEnd(store, rec, sched.rateOr(opts.Optimizer.LearningRate)); err != nil {
+			return nil, fmt.Errorf("model %q: epoch %d: %w", fam.Name, epoch, err)
+		}
 		hist.Epochs = append(hist.Epochs, rec)
 		prog.Add(1)
 		log.Debug("epoch", "model", fam.Name, "epoch", epoch, "train_loss", rec.TrainLoss, "val_loss", deref(rec.ValLoss))
@@ -439,7 +461,7 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 			}
 			if epoch == 1 || cur < math.Float64frombits(st.Best)-es.MinDelta {
 				st.Best, st.BestEpoch, st.SinceBest = math.Float64bits(cur), epoch, 0
-				if es.Patience > 0 {
+				if keepBest {
 					if bestWeights, err = snapshot(store); err != nil {
 						return nil, err
 					}
@@ -468,13 +490,18 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 	}
 	bestEpoch := st.BestEpoch
 	epochsRun := len(hist.Epochs)
-	if es.Patience > 0 && bestWeights != nil && bestEpoch != epochsRun {
+	if keepBest && bestWeights != nil && (bestEpoch != epochsRun || hist.NaN != nil) {
 		if err := restore(store, bestWeights); err != nil {
 			return nil, err
 		}
 		hist.RestoredBest = true
-	} else if es.Patience == 0 {
+	} else if !keepBest {
 		bestEpoch = epochsRun // no restore: the final weights are the model
+		if hist.NaN != nil {  // the last finished epoch's weights, from before the NaN
+			if err := restore(store, cb.lastGood); err != nil {
+				return nil, err
+			}
+		}
 	}
 	hist.BestEpoch = bestEpoch
 
@@ -514,6 +541,9 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 		if err := tm.save(opts.OutDir, &hist); err != nil {
 			return nil, err
 		}
+	}
+	if err := cb.finish(opts.OutDir, &hist); err != nil {
+		return nil, fmt.Errorf("model %q: %w", fam.Name, err)
 	}
 	return &Result{Card: card, History: hist, Trained: tm}, nil
 }

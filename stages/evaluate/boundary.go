@@ -2,13 +2,18 @@ package evaluate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
+	"sort"
+	"strings"
 
+	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
 	"github.com/biopipe/biopipe/evaluation"
 	"github.com/biopipe/biopipe/metrics"
 	"github.com/biopipe/biopipe/models"
+	"github.com/biopipe/biopipe/models/tensorboard"
 	"github.com/biopipe/biopipe/plots"
 )
 
@@ -102,4 +107,42 @@ func decisionBoundary(ctx context.Context, model *models.Trained, frame *dataset
 	out.Result.Figures = append(out.Result.Figures, evaluation.Figure{File: BoundaryFile, Title: "Decision boundary of " + card.Family,
 		Caption: fmt.Sprintf("The class the %s model predicts at each point of the plane of its two input features (shaded), with the %s split's examples coloured by their true class.", card.Family, primary)})
 	return nil
+}
+
+// writeTensorBoard writes the figures (confusion matrix, curves, decision regions ...) as
+// images and the evaluated splits' metrics as scalars to the run's TensorBoard folder for
+// this stage, at the step of the model's last epoch.
+func writeTensorBoard(env *contract.Env, out *evaluation.Output, step int64) error {
+	dir := tensorboard.RunDir(env.RunDir, env.StageID)
+	if dir == "" {
+		return nil
+	}
+	w, err := tensorboard.Create(dir)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, split := range out.Result.Splits {
+		s := out.Result.PerSplit[split]
+		names := make([]string, 0, len(s.Metrics))
+		for name := range s.Metrics {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			if v := s.Metrics[name].Value; !math.IsNaN(v) && !math.IsInf(v, 0) {
+				errs = append(errs, w.Scalar("eval/"+split+"/"+name, step, v))
+			}
+		}
+	}
+	files := make([]string, 0, len(out.Figures))
+	for f := range out.Figures {
+		files = append(files, f)
+	}
+	sort.Strings(files)
+	for _, f := range files {
+		errs = append(errs, w.Image("figures/"+strings.TrimSuffix(f, ".png"), step, out.Figures[f]))
+	}
+	errs = append(errs, w.Close())
+	return errors.Join(errs...)
 }

@@ -34,6 +34,7 @@ const (
 	FieldBins              = "calibration_bins"
 	FieldSplits            = "splits"
 	FieldAnomalyLabel      = "anomaly_label"
+	FieldTensorBoard       = "tensorboard"
 )
 
 // Ports.
@@ -61,6 +62,8 @@ var Fields = []contract.Field{
 		Doc: "splits to evaluate, in report order (absent splits are skipped; figures use test, else the last)"},
 	{Name: FieldAnomalyLabel, Type: contract.String,
 		Doc: "reconstruction models (autoencoders): the label value of anomalous rows; the per-row reconstruction error is scored as an anomaly score against it (anomaly_auroc; e.g. train on normal rows only, score all)"},
+	{Name: FieldTensorBoard, Type: contract.Bool, Default: true,
+		Doc: "also write the figures (confusion matrix, ROC, decision regions ...) as images and every split's metrics as scalars to runs/<run id>/tensorboard/<stage id>/ (tensorboard --logdir <workdir>/runs)"},
 }
 
 func init() {
@@ -172,6 +175,11 @@ func run(ctx context.Context, env *contract.Env, cfg contract.Config) error {
 	}
 	if err := write(env, out, preds, opt); err != nil {
 		return fmt.Errorf("stage %q: %w", env.StageID, err)
+	}
+	if cfg.Bool(FieldTensorBoard) {
+		if err := writeTensorBoard(env, out, int64(card.EpochsRun)); err != nil {
+			env.Log.Warn("tensorboard", "stage", env.StageID, "err", err)
+		}
 	}
 	// The manifest gets every metric of the primary (test) split and the headline metrics
 	// of the others; metrics.json has them all with their intervals.

@@ -13,6 +13,7 @@ import (
 	"github.com/biopipe/biopipe/dataset"
 	"github.com/biopipe/biopipe/models"
 	_ "github.com/biopipe/biopipe/models/all" // every model family
+	"github.com/biopipe/biopipe/models/tensorboard"
 )
 
 // Kind name and ports.
@@ -53,6 +54,11 @@ const (
 	FieldL1             = "l1"
 	FieldL2             = "l2"
 	FieldInitializer    = "initializer"
+	FieldCallbacks      = "callbacks"
+	FieldKeep           = "checkpoint"
+	FieldOnNaN          = "on_nan"
+	FieldCSVLog         = "csv_log"
+	FieldTensorBoard    = "tensorboard"
 
 	FieldPretrained   = "pretrained"
 	FieldPath         = "path"
@@ -114,6 +120,18 @@ func baseFields() []contract.Field {
 			Fields: []contract.Field{
 				{Name: FieldL1, Type: contract.Float, Default: 0.0, Min: contract.Bound(0), Doc: "L1 penalty: l1 x sum |w|"},
 				{Name: FieldL2, Type: contract.Float, Default: 0.0, Min: contract.Bound(0), Doc: "L2 penalty: l2 x sum w^2 (adds to an optimizer's weight_decay)"},
+			}},
+		{Name: FieldCallbacks, Type: contract.Object,
+			Doc: "Keras-style callbacks: which weights to keep, what to do on NaN, a CSV log, TensorBoard",
+			Fields: []contract.Field{
+				{Name: FieldKeep, Type: contract.String, Default: models.CheckpointAuto, Enum: models.CheckpointChoices,
+					Doc: "weights the model keeps: best (the epoch best by early_stopping.monitor; needs val rows), last (the final epoch, even after early stopping) or auto (best with early stopping, else last)"},
+				{Name: FieldOnNaN, Type: contract.String, Default: models.OnNaNFail, Enum: models.OnNaNChoices,
+					Doc: "when the loss or a weight becomes NaN/Inf: fail (the stage fails naming the step and the variable) or stop (training ends there, keeping the last finite epoch's weights; history.json records where)"},
+				{Name: FieldCSVLog, Type: contract.Bool, Default: false,
+					Doc: "write history.csv (one row per epoch: losses, metrics, learning rate) into the model artifact"},
+				{Name: FieldTensorBoard, Type: contract.Bool, Default: true,
+					Doc: "write TensorBoard events (per-epoch losses, metrics and learning rate, weight histograms, a grid of image inputs) to runs/<run id>/tensorboard/<stage id>/; view all runs with tensorboard --logdir <workdir>/runs (a cached stage writes none: its events are in the run that trained it)"},
 			}},
 		{Name: FieldInitializer, Type: contract.String, Default: models.InitHeNormal, Enum: models.InitializerNames,
 			Doc: "initial weights: he_normal/he_uniform (He, for relu) or glorot_normal/glorot_uniform (Glorot/Xavier, for tanh and sigmoid); biases start at 0"},
@@ -422,6 +440,7 @@ func (s *stage) Run(ctx context.Context, env *contract.Env) error {
 		Schedule:       schedule(s.cfg.Object(FieldSchedule)),
 		Regularization: models.Regularization{L1: reg.Float(FieldL1), L2: reg.Float(FieldL2)},
 		Initializer:    s.cfg.String(FieldInitializer),
+		Callbacks:      callbacks(s.cfg.Object(FieldCallbacks), env),
 		EarlyStopping: models.EarlyStopping{
 			Patience: es.Int(FieldPatience),
 			MinDelta: es.Float(FieldMinDelta),
@@ -560,4 +579,18 @@ func schedule(c contract.Config) models.Schedule {
 		MinLR:        c.Float(FieldMinLR),
 		Patience:     c.Int(FieldPatience),
 	}
+}
+
+// callbacks reads the callbacks object; TensorBoard events go to the run's folder, outside
+// the cached artifact (they hold wall-clock times).
+func callbacks(c contract.Config, env *contract.Env) models.Callbacks {
+	cb := models.Callbacks{
+		Checkpoint: c.String(FieldKeep),
+		OnNaN:      c.String(FieldOnNaN),
+		CSVLog:     c.Bool(FieldCSVLog),
+	}
+	if c.Bool(FieldTensorBoard) {
+		cb.TensorBoard = tensorboard.RunDir(env.RunDir, env.StageID)
+	}
+	return cb
 }

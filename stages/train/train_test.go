@@ -335,8 +335,8 @@ func readBreastCancer(path string) (*dataset.Frame, error) {
 	return f, nil
 }
 
-// TestStageCourseFields: the optimizer, schedule, penalty and initializer fields reach the
-// model and are recorded on its card.
+// TestStageCourseFields: the optimizer, schedule, penalty, initializer and callbacks fields
+// reach the model and are recorded on its card; TensorBoard events go to the run folder.
 func TestStageCourseFields(t *testing.T) {
 	ctx := context.Background()
 	raw := map[string]any{
@@ -345,9 +345,17 @@ func TestStageCourseFields(t *testing.T) {
 		"lr_schedule":    map[string]any{"name": "cosine", "warmup_epochs": 1, "min_lr": 0.001},
 		"regularization": map[string]any{"l2": 1e-4},
 		"initializer":    "glorot_uniform",
+		"callbacks":      map[string]any{"csv_log": true, "checkpoint": "best"},
 	}
 	env, st := newEnv(t, raw, blobFrame(200, 4, 2))
+	env.RunDir = t.TempDir()
 	require.NoError(t, st.Run(ctx, env))
+	assert.FileExists(t, env.Out(models.HistoryCSVFile))
+	events, err := filepath.Glob(filepath.Join(env.RunDir, "tensorboard", "train", "events.out.tfevents.*"))
+	require.NoError(t, err)
+	assert.Len(t, events, 1, "TensorBoard events in the run folder, not in the artifact")
+	inArtifact, _ := filepath.Glob(filepath.Join(env.OutDir, "events.out.tfevents.*"))
+	assert.Empty(t, inArtifact)
 	card, err := models.ReadCard(env.OutDir)
 	require.NoError(t, err)
 	assert.Equal(t, models.OptimizerConfig{Name: "sgd", LearningRate: 0.05, Momentum: 0.9, Nesterov: true, ClipNorm: 5}, card.Optimizer)
