@@ -291,6 +291,9 @@ func runWorkflow(t *testing.T, f string) {
 				require.LessOrEqual(t, c.Lo, c.Mean)
 				require.GreaterOrEqual(t, c.Hi, c.Mean)
 			}
+			require.False(t, math.IsNaN(c.Pooled), "%s: pooled estimate", tab.Metrics[j])
+			require.LessOrEqual(t, c.BootLo, c.Pooled)
+			require.GreaterOrEqual(t, c.BootHi, c.Pooled)
 		}
 	}
 	if min, ok := expect[filepath.Base(f)]; ok {

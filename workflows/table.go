@@ -16,6 +16,7 @@ import (
 	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
 	"github.com/biopipe/biopipe/manifest"
+	"github.com/biopipe/biopipe/metrics"
 	"github.com/biopipe/biopipe/plots"
 	doc "github.com/biopipe/biopipe/report"
 )
@@ -45,14 +46,15 @@ type RunRef struct {
 	ManifestSHA256 string `json:"manifest_sha256"`
 }
 
-// Cell summarises one metric over a group's runs: mean, sample sd, a t interval for the
-// mean, and the bootstrap interval pooled over the runs where the evaluate stage has one.
+// Cell summarises one metric over a group's runs: mean, sample sd and a t interval for the
+// mean across runs (seeds); and the pooled estimate over all the runs' test predictions
+// together with its bootstrap interval, where the evaluate stage wrote predictions.
 type Cell struct {
-	N              int
-	Mean, SD       float64
-	Lo, Hi         float64 // t interval (NaN with one run)
-	BootLo, BootHi float64 // mean of the runs' bootstrap bounds (NaN: none)
-	Values         []float64
+	N                      int
+	Mean, SD               float64
+	Lo, Hi                 float64 // t interval (NaN with one run)
+	Pooled, BootLo, BootHi float64 // pooled estimate and bootstrap interval (NaN: none)
+	Values                 []float64
 }
 
 // BuildTable computes the results table of a finished workflow from its runs' manifests.
@@ -66,10 +68,9 @@ func BuildTable(w *Workflow, rec *Record) (*Table, error) {
 		return nil, fmt.Errorf("%s: table.metrics: no metrics named (e.g. metrics: [test_auroc])", w.Pos("table"))
 	}
 	type acc struct {
-		row    *Row
-		vals   [][]float64
-		bootLo [][]float64
-		bootHi [][]float64
+		row  *Row
+		vals [][]float64
+		dirs []string // the evaluate artifact of each run
 	}
 	var groups []*acc
 	find := func(g []any) *acc {
@@ -78,7 +79,7 @@ func BuildTable(w *Workflow, rec *Record) (*Table, error) {
 				return a
 			}
 		}
-		a := &acc{row: &Row{Group: g}, vals: make([][]float64, len(t.Metrics)), bootLo: make([][]float64, len(t.Metrics)), bootHi: make([][]float64, len(t.Metrics))}
+		a := &acc{row: &Row{Group: g}, vals: make([][]float64, len(t.Metrics))}
 		groups = append(groups, a)
 		return a
 	}
@@ -90,30 +91,45 @@ func BuildTable(w *Workflow, rec *Record) (*Table, error) {
 		}
 		a := find(g)
 		a.row.Runs = append(a.row.Runs, RunRef{Point: p.Index + 1, Label: labelOf(rec, p), RunID: p.RunID, ManifestSHA256: p.ManifestSHA256})
+		evalDir := ""
 		for j, name := range t.Metrics {
 			stage, v, err := metricOf(m, name, w.Table.Stage)
 			if err != nil {
 				return nil, fmt.Errorf("%s: table.metrics: point %d (run %s): %w", w.Pos("table.metrics"), p.Index+1, p.RunID, err)
 			}
 			a.vals[j] = append(a.vals[j], v)
-			if lo, hi, ok := bootstrapOf(m, stage, name); ok {
-				a.bootLo[j] = append(a.bootLo[j], lo)
-				a.bootHi[j] = append(a.bootHi[j], hi)
+			if j == 0 {
+				evalDir = artifactDir(m, stage)
 			}
 		}
+		a.dirs = append(a.dirs, evalDir)
 	}
 	for _, a := range groups {
-		for j := range t.Metrics {
+		pooled := map[string]metrics.Interval{}
+		if !slices.Contains(a.dirs, "") {
+			// Runs without predictions (or of another task) have no pooled interval.
+			pooled, _ = pooledBootstrap(a.dirs, t.Metrics, t.Level)
+		}
+		for j, name := range t.Metrics {
 			c := summarise(a.vals[j], t.Level)
-			c.BootLo, c.BootHi = math.NaN(), math.NaN()
-			if len(a.bootLo[j]) == len(a.vals[j]) && len(a.vals[j]) > 0 {
-				c.BootLo, c.BootHi = mean(a.bootLo[j]), mean(a.bootHi[j])
+			c.Pooled, c.BootLo, c.BootHi = math.NaN(), math.NaN(), math.NaN()
+			if iv, ok := pooled[name]; ok {
+				c.Pooled, c.BootLo, c.BootHi = iv.Value, iv.Low, iv.High
 			}
 			a.row.Cells = append(a.row.Cells, c)
 		}
 		t.Rows = append(t.Rows, *a.row)
 	}
 	return t, nil
+}
+
+func artifactDir(m *manifest.Manifest, stage string) string {
+	for _, s := range m.Stages {
+		if s.ID == stage && s.Artifact != nil {
+			return s.Artifact.Dir
+		}
+	}
+	return ""
 }
 
 func labelOf(rec *Record, p PointRecord) string {
@@ -171,43 +187,8 @@ func number(v any) (float64, bool) {
 	return 0, false
 }
 
-// bootstrapOf reads the bootstrap interval of a metric (split_metric, e.g. test_auroc) from
-// the evaluate artifact's metrics.json, when it has one.
-func bootstrapOf(m *manifest.Manifest, stage, name string) (float64, float64, bool) {
-	var dir string
-	for _, s := range m.Stages {
-		if s.ID == stage && s.Artifact != nil {
-			dir = s.Artifact.Dir
-		}
-	}
-	split, metric, ok := strings.Cut(name, "_")
-	if dir == "" || !ok {
-		return 0, 0, false
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "metrics.json"))
-	if err != nil {
-		return 0, 0, false
-	}
-	var doc map[string]json.RawMessage
-	if json.Unmarshal(b, &doc) != nil {
-		return 0, 0, false
-	}
-	var per map[string]json.RawMessage
-	if json.Unmarshal(doc[split], &per) != nil {
-		return 0, 0, false
-	}
-	var c struct {
-		Lo *float64 `json:"ci_low"`
-		Hi *float64 `json:"ci_high"`
-	}
-	if json.Unmarshal(per[metric], &c) != nil || c.Lo == nil || c.Hi == nil {
-		return 0, 0, false
-	}
-	return *c.Lo, *c.Hi, true
-}
-
 func summarise(v []float64, level float64) Cell {
-	c := Cell{N: len(v), Values: v, Lo: math.NaN(), Hi: math.NaN(), SD: math.NaN()}
+	c := Cell{N: len(v), Values: v, Lo: math.NaN(), Hi: math.NaN(), SD: math.NaN(), Pooled: math.NaN(), BootLo: math.NaN(), BootHi: math.NaN()}
 	c.Mean = mean(v)
 	if len(v) < 2 {
 		return c
@@ -259,7 +240,7 @@ func (t *Table) header(short bool) []string {
 	h = append(h, "n")
 	pct := fmt.Sprintf("%g%%", t.Level*100)
 	for _, m := range t.Metrics {
-		h = append(h, m+" (mean ± sd)", m+" "+pct+" CI (t)", m+" "+pct+" CI (bootstrap)")
+		h = append(h, m+" (mean ± sd)", m+" "+pct+" CI (t)", m+" pooled ["+pct+" bootstrap CI]")
 	}
 	return h
 }
@@ -275,7 +256,11 @@ func (t *Table) cells(r Row) []string {
 	}
 	out = append(out, fmt.Sprint(n))
 	for _, c := range r.Cells {
-		out = append(out, f4(c.Mean)+" ± "+f4(c.SD), interval(c.Lo, c.Hi), interval(c.BootLo, c.BootHi))
+		pooled := "–"
+		if !math.IsNaN(c.Pooled) {
+			pooled = f4(c.Pooled) + " " + interval(c.BootLo, c.BootHi)
+		}
+		out = append(out, f4(c.Mean)+" ± "+f4(c.SD), interval(c.Lo, c.Hi), pooled)
 	}
 	return out
 }
@@ -303,7 +288,7 @@ func (t *Table) Markdown() string {
 func (t *Table) LaTeX() string {
 	var b strings.Builder
 	cols := strings.Repeat("l", len(t.GroupBy)) + "r" + strings.Repeat("rcc", len(t.Metrics))
-	fmt.Fprintf(&b, "%% results of workflow %s: mean ± sd over runs, %g%% t and bootstrap intervals\n", t.Workflow, t.Level*100)
+	fmt.Fprintf(&b, "%% results of workflow %s: mean ± sd over runs, %g%% t interval; pooled estimate with its %g%% bootstrap interval\n", t.Workflow, t.Level*100, t.Level*100)
 	fmt.Fprintf(&b, "\\begin{tabular}{%s}\n\\toprule\n", cols)
 	var h []string
 	for _, x := range t.header(true) {
@@ -336,7 +321,7 @@ func (t *Table) CSV() string {
 	h := append([]string{}, t.GroupBy...)
 	h = append(h, "n")
 	for _, m := range t.Metrics {
-		h = append(h, m+"_mean", m+"_sd", m+"_ci_low", m+"_ci_high", m+"_boot_low", m+"_boot_high")
+		h = append(h, m+"_mean", m+"_sd", m+"_ci_low", m+"_ci_high", m+"_pooled", m+"_boot_low", m+"_boot_high")
 	}
 	_ = w.Write(h)
 	g := func(x float64) string {
@@ -352,7 +337,7 @@ func (t *Table) CSV() string {
 		}
 		row = append(row, fmt.Sprint(r.Cells[0].N))
 		for _, c := range r.Cells {
-			row = append(row, g(c.Mean), g(c.SD), g(c.Lo), g(c.Hi), g(c.BootLo), g(c.BootHi))
+			row = append(row, g(c.Mean), g(c.SD), g(c.Lo), g(c.Hi), g(c.Pooled), g(c.BootLo), g(c.BootHi))
 		}
 		_ = w.Write(row)
 	}
@@ -417,8 +402,8 @@ func WriteResults(w *Workflow, rec *Record, dir string) (*Table, error) {
 }
 
 func (t *Table) caption() string {
-	return fmt.Sprintf("Mean ± sd over the runs of each setting; %g%% CI (t) is the t interval of the mean across runs; "+
-		"%g%% CI (bootstrap) averages the runs' bootstrap interval bounds (evaluate's resampling of the test examples).\n",
+	return fmt.Sprintf("Mean ± sd over the runs of each setting; %g%% CI (t) is the t interval of the mean across runs (seeds); "+
+		"pooled is the metric on all the runs' test predictions together, with a %g%% bootstrap interval (test rows resampled within each run).\n",
 		t.Level*100, t.Level*100)
 }
 

@@ -102,16 +102,16 @@ func TestSummarise(t *testing.T) {
 func TestTableFormats(t *testing.T) {
 	tab := &Table{Workflow: "w", GroupBy: []string{"stages.train.with.optimizer.learning_rate"}, Metrics: []string{"test_auroc"}, Level: 0.95,
 		Rows: []Row{{Group: []any{0.001}, Cells: []Cell{summarise([]float64{0.9, 0.95, 1.0}, 0.95)}}}}
-	tab.Rows[0].Cells[0].BootLo, tab.Rows[0].Cells[0].BootHi = 0.85, 0.99
+	tab.Rows[0].Cells[0].Pooled, tab.Rows[0].Cells[0].BootLo, tab.Rows[0].Cells[0].BootHi = 0.93, 0.85, 0.99
 	md := tab.Markdown()
-	assert.Contains(t, md, "| learning_rate | n | test_auroc (mean ± sd) | test_auroc 95% CI (t) | test_auroc 95% CI (bootstrap) |")
-	assert.Contains(t, md, "| 0.001 | 3 | 0.9500 ± 0.0500 | [0.8258, 1.0742] | [0.8500, 0.9900] |")
+	assert.Contains(t, md, "| learning_rate | n | test_auroc (mean ± sd) | test_auroc 95% CI (t) | test_auroc pooled [95% bootstrap CI] |")
+	assert.Contains(t, md, "| 0.001 | 3 | 0.9500 ± 0.0500 | [0.8258, 1.0742] | 0.9300 [0.8500, 0.9900] |")
 	tex := tab.LaTeX()
 	assert.Contains(t, tex, "\\toprule")
-	assert.Contains(t, tex, "0.001 & 3 & 0.9500 $\\pm$ 0.0500 & [0.8258, 1.0742] & [0.8500, 0.9900] \\\\")
+	assert.Contains(t, tex, "0.001 & 3 & 0.9500 $\\pm$ 0.0500 & [0.8258, 1.0742] & 0.9300 [0.8500, 0.9900] \\\\")
 	assert.Contains(t, tex, "learning\\_rate")
 	csv := tab.CSV()
-	assert.Contains(t, csv, "stages.train.with.optimizer.learning_rate,n,test_auroc_mean,test_auroc_sd,test_auroc_ci_low,test_auroc_ci_high,test_auroc_boot_low,test_auroc_boot_high\n")
+	assert.Contains(t, csv, "stages.train.with.optimizer.learning_rate,n,test_auroc_mean,test_auroc_sd,test_auroc_ci_low,test_auroc_ci_high,test_auroc_pooled,test_auroc_boot_low,test_auroc_boot_high\n")
 	assert.Contains(t, csv, "0.001,3,0.95000000000000007,0.049999999999999989,")
 }
 
@@ -128,6 +128,16 @@ func TestVerify(t *testing.T) {
 	m, err := pipelines.Run(context.Background(), plan, pipelines.Options{WorkDir: wd})
 	require.NoError(t, err)
 	runDir := filepath.Join(wd, "runs", m.RunID)
+
+	// The pooled estimate of a single run is that run's own metric.
+	_, auroc, err := metricOf(m, "test_auroc", "")
+	require.NoError(t, err)
+	pooled, err := pooledBootstrap([]string{artifactDir(m, "eval")}, []string{"test_auroc", "val_auroc"}, 0.95)
+	require.NoError(t, err)
+	require.Contains(t, pooled, "test_auroc")
+	assert.NotContains(t, pooled, "val_auroc", "only the primary split's predictions are pooled")
+	assert.InDelta(t, auroc, pooled["test_auroc"].Value, 1e-12)
+	assert.Less(t, pooled["test_auroc"].Low, pooled["test_auroc"].High)
 
 	res, err := Verify(context.Background(), runDir, contract.Default, VerifyOptions{})
 	require.NoError(t, err)
