@@ -183,7 +183,9 @@ func PipelineJobs(plan *pipelines.Plan, file string, opts SubmitOptions) (*Submi
 	if err != nil {
 		return nil, err
 	}
-	base := shellQuote(opts.Binary) + " run " + shellQuote(s.File) + " --workdir " + shellQuote(opts.WorkDir)
+	// --wait: a batch job waits for the work dir lock (another submission's finishing job, a
+	// user's run) instead of failing at once.
+	base := shellQuote(opts.Binary) + " run " + shellQuote(s.File) + " --workdir " + shellQuote(opts.WorkDir) + " --wait"
 	for _, ps := range plan.Order {
 		s.addJob(ps.Spec.ID, ps.Spec.Inputs, "", ps.Spec.Resources, nil, base+" --only "+ps.Spec.ID+" --jobs 1 --log-level warn")
 	}
@@ -224,7 +226,7 @@ func WorkflowJobs(w *Workflow, opts SubmitOptions) (*Submission, error) {
 	if opts.Jobs > 0 {
 		array += fmt.Sprintf("%%%d", opts.Jobs)
 	}
-	base := shellQuote(opts.Binary) + " run " + shellQuote(s.File) + " --workdir " + shellQuote(opts.WorkDir)
+	base := shellQuote(opts.Binary) + " run " + shellQuote(s.File) + " --workdir " + shellQuote(opts.WorkDir) + " --wait"
 	s.addJob("points", nil, array, largest(w.base), w.Slurm.Resources, base+" --point \"$SLURM_ARRAY_TASK_ID\" --jobs 1 --log-level warn")
 	s.addJob("finish", []string{"points"}, "", nil, w.Slurm.Resources,
 		shellQuote(opts.Binary)+" table "+shellQuote(s.File)+" --workdir "+shellQuote(opts.WorkDir)+" --collect")
