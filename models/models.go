@@ -137,6 +137,11 @@ type Network struct {
 	Objective *Objective
 	// Sampler, for generative families, draws new examples (Trained.Sample).
 	Sampler *Sampler
+	// Flatten, for networks that flatten a feature map [spatial..., C] into the dense layer
+	// FlattenInto (a layer path such as "hidden_0"), lets weights from channels-first
+	// frameworks (PyTorch, ONNX: flattened C, spatial...) be reordered on import.
+	Flatten     []int
+	FlattenInto string
 }
 
 // Family is a registered model family.

@@ -65,8 +65,8 @@ type modelLayer struct {
 
 // importPretrained loads p into the model's variables and reports what it did; every shape
 // mismatch is listed in one error.
-func importPretrained(store *model.Store, p Pretrained) (*InitReport, error) {
-	plan, err := PlanImport(store, p)
+func importPretrained(store *model.Store, net *Network, p Pretrained) (*InitReport, error) {
+	plan, err := PlanImport(store, net, p)
 	if err != nil {
 		return nil, err
 	}
@@ -92,8 +92,10 @@ type pendingCopy struct {
 }
 
 // PlanImport pairs the tensors of p.Path with the model variables of store, converts
-// layouts and checks shapes, without changing any variable.
-func PlanImport(store *model.Store, p Pretrained) (*ImportPlan, error) {
+// layouts and checks shapes, without changing any variable. net (may be nil) tells where the
+// network flattens a feature map, whose order differs between channels-first sources and
+// the family.
+func PlanImport(store *model.Store, net *Network, p Pretrained) (*ImportPlan, error) {
 	f, err := weights.Read(p.Path)
 	if err != nil {
 		return nil, fmt.Errorf("pretrained: %w", err)
@@ -190,6 +192,9 @@ func PlanImport(store *model.Store, p Pretrained) (*ImportPlan, error) {
 			}
 		}
 		data, shape, convert := toFamilyLayout(pr.src, layout, v.Shape().Rank())
+		if net != nil && len(net.Flatten) > 1 && layout == weights.LayoutOutIn && pr.dst == net.FlattenInto+"/dense/weights" {
+			data, shape, convert = fromChannelsFirstFlatten(pr.src, net.Flatten)
+		}
 		want := v.Shape().Dimensions
 		if !slices.Equal(shape, want) {
 			msg := fmt.Sprintf("%s %v", pr.src.Name, pr.src.Shape)
@@ -246,6 +251,32 @@ func toFamilyLayout(t *weights.Tensor, layout string, targetRank int) ([]float32
 		return data, shape, "[out,in] -> [in,out]"
 	}
 	return t.Data, slices.Clone(t.Shape), ""
+}
+
+// fromChannelsFirstFlatten converts a dense weight [out, C*S] whose inputs are a feature
+// map flattened channels first (C, spatial...) to the family's [S*C, out] with inputs
+// flattened channels last (spatial..., C): the weight, viewed as [out, C, spatial...], is
+// permuted as a convolution kernel is. A weight of another size is only transposed (the
+// shape check then reports it).
+func fromChannelsFirstFlatten(t *weights.Tensor, flat []int) ([]float32, []int, string) {
+	c := flat[len(flat)-1]
+	n := 1
+	for _, d := range flat {
+		n *= d
+	}
+	if len(t.Shape) != 2 || t.Shape[1] != n {
+		data, shape := transpose(t.Data, t.Shape, []int{1, 0})
+		return data, shape, "[out,in] -> [in,out]"
+	}
+	view := append([]int{t.Shape[0], c}, flat[:len(flat)-1]...)
+	r := len(view)
+	perm := make([]int, r)
+	for k := 0; k < r-2; k++ {
+		perm[k] = k + 2
+	}
+	perm[r-2], perm[r-1] = 1, 0
+	data, _ := transpose(t.Data, view, perm)
+	return data, []int{n, t.Shape[0]}, fmt.Sprintf("[out,in] -> [in,out], inputs flattened C,spatial -> spatial,C (feature map %v)", flat)
 }
 
 // transpose permutes the axes of a row-major tensor: output axis k is input axis perm[k].
@@ -385,7 +416,7 @@ func isWeightsFile(path string) bool { return weights.FormatOf(path) != "" }
 
 // pretrainedAndFineTune imports opts.Pretrained (or an init_from that names a safetensors or
 // ONNX file) into the store, after init_from, and returns the report of what was loaded.
-func pretrainedAndFineTune(store *model.Store, fam *Family, opts *TrainOptions, rep *InitReport, log interface {
+func pretrainedAndFineTune(store *model.Store, net *Network, fam *Family, opts *TrainOptions, rep *InitReport, log interface {
 	Info(msg string, args ...any)
 }) (*InitReport, error) {
 	p := opts.Pretrained
@@ -398,7 +429,7 @@ func pretrainedAndFineTune(store *model.Store, fam *Family, opts *TrainOptions, 
 	if rep != nil && p.Path != opts.InitFrom {
 		return nil, fmt.Errorf("model %q: give init_from or pretrained, not both", fam.Name)
 	}
-	r, err := importPretrained(store, *p)
+	r, err := importPretrained(store, net, *p)
 	if err != nil {
 		return nil, fmt.Errorf("model %q: %w", fam.Name, err)
 	}
@@ -451,7 +482,7 @@ func Prepare(opts TrainOptions, inputShape []int) (*Trained, *InitReport, error)
 			return nil, nil, err
 		}
 	}
-	if rep, err = pretrainedAndFineTune(store, fam, &opts, rep, nopLog{}); err != nil {
+	if rep, err = pretrainedAndFineTune(store, net, fam, &opts, rep, nopLog{}); err != nil {
 		return nil, nil, err
 	}
 	tm.card.InitFrom = rep

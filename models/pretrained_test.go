@@ -54,9 +54,12 @@ func freshExport(t *testing.T) string {
 }
 
 var torchParams = map[string]map[string]any{
-	"cnn": {"channels": []any{4, 8}, "kernel_size": 3, "pool": "max", "pool_size": 2, "global_pool": "avg", "hidden": []any{16}},
-	"mlp": {"hidden": []any{16, 8}},
+	"cnn":     {"channels": []any{4, 8}, "kernel_size": 3, "pool": "max", "pool_size": 2, "global_pool": "avg", "hidden": []any{16}},
+	"mlp":     {"hidden": []any{16, 8}},
+	"cnnflat": {"channels": []any{4, 8}, "kernel_size": 3, "pool": "max", "pool_size": 2, "global_pool": "flatten", "hidden": []any{}},
 }
+
+var torchFamily = map[string]string{"cnn": "cnn", "mlp": "mlp", "cnnflat": "cnn"}
 
 // TestImportMatchesPyTorch: a CNN and an MLP trained in PyTorch, imported from safetensors
 // and from ONNX, predict what PyTorch predicts to 1e-5: the committed files, and files
@@ -68,13 +71,13 @@ func TestImportMatchesPyTorch(t *testing.T) {
 
 func checkImports(t *testing.T, dir string) {
 	exp := readExpected(t, dir)
-	for _, fam := range []string{"cnn", "mlp"} {
+	for _, fam := range []string{"cnn", "mlp", "cnnflat"} {
 		for _, ext := range []string{"safetensors", "onnx"} {
 			t.Run(fam+"/"+ext, func(t *testing.T) {
 				e := exp[fam]
 				path := filepath.Join(dir, fam+"."+ext)
 				m, rep, err := models.Prepare(models.TrainOptions{
-					Family: fam, Params: torchParams[fam], Task: models.Classification, Classes: []string{"a", "b", "c"},
+					Family: torchFamily[fam], Params: torchParams[fam], Task: models.Classification, Classes: []string{"a", "b", "c"},
 					Seed: 1, Pretrained: &models.Pretrained{Path: path},
 				}, e.InputShape)
 				require.NoError(t, err)

@@ -187,7 +187,7 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 		}
 		log.Info("init_from", "path", opts.InitFrom, "loaded", len(initRep.Loaded), "fresh", len(initRep.Fresh), "shape_mismatch", len(initRep.ShapeMismatch))
 	}
-	if initRep, err = pretrainedAndFineTune(store, fam, &opts, initRep, log); err != nil {
+	if initRep, err = pretrainedAndFineTune(store, net, fam, &opts, initRep, log); err != nil {
 		return nil, err
 	}
 	tuner, err := newFineTuner(store, fam, opts.FineTune)

@@ -149,7 +149,14 @@ func Build(spec models.Spec, p contract.Config) (*models.Network, error) {
 	if spec.Task == models.Classification {
 		name = "probabilities"
 	}
-	return &models.Network{Forward: forward, OutputNames: []string{name, OutFeatures}}, nil
+	net := &models.Network{Forward: forward, OutputNames: []string{name, OutFeatures}}
+	if c.globalPool == "flatten" {
+		net.Flatten, net.FlattenInto = OutputShape(spec.InputShape, p), "output"
+		if len(c.hidden) > 0 {
+			net.FlattenInto = "hidden_0"
+		}
+	}
+	return net, nil
 }
 
 // OutFeatures names the extra output: the penultimate features [B, F] (the input of the

@@ -11,6 +11,8 @@ Architectures (biopipe params in brackets):
        [cnn: channels [4, 8], kernel_size 3, pool max, global_pool avg, hidden [16]]
   mlp  input [N, 10]: linear 10->16, relu; linear 16->8, relu; linear 8->3
        [mlp: hidden [16, 8]]
+  cnnflat  the cnn's blocks, then flatten (C, H, W order) and linear 32->3
+       [cnn: channels [4, 8], kernel_size 3, pool max, global_pool flatten, hidden []]
 """
 import json
 import struct
@@ -31,6 +33,13 @@ def cnn():
 class Mean(nn.Module):
     def forward(self, x):
         return x.mean(dim=2)
+
+
+def cnnflat():
+    return nn.Sequential(
+        nn.Conv2d(2, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(4, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(32, 3))
 
 
 def mlp():
@@ -66,7 +75,7 @@ def write_safetensors(path, state):
 def main(out):
     torch.manual_seed(14)
     result = {}
-    for name, make, shape in (("cnn", cnn, (2, 8, 8)), ("mlp", mlp, (10,))):
+    for name, make, shape in (("cnn", cnn, (2, 8, 8)), ("mlp", mlp, (10,)), ("cnnflat", cnnflat, (2, 8, 8))):
         net = make()
         x = torch.randn(64, *shape)
         y = (x.reshape(64, -1).sum(dim=1) > 0).long() + (x.reshape(64, -1)[:, 0] > 1).long()
