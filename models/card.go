@@ -31,6 +31,7 @@ type Card struct {
 	Schedule       *Schedule       `json:"lr_schedule,omitempty"`
 	Regularization *Regularization `json:"regularization,omitempty"`
 	Initializer    string          `json:"initializer,omitempty"`
+	Loss           *ClassLoss      `json:"loss,omitempty"`
 	Backend        string          `json:"backend"`
 	Seed           int64           `json:"seed"`
 	TrainExamples  int             `json:"train_examples"`

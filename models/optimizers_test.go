@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/biopipe/biopipe/dataset"
 	"github.com/biopipe/biopipe/models"
 	"github.com/biopipe/biopipe/models/internal/synth"
 )
@@ -87,4 +88,48 @@ func TestInitializersDiffer(t *testing.T) {
 	_, err := models.Train(ctx, models.TrainOptions{Family: "mlp", Train: train, Task: models.Classification,
 		Classes: []string{"a", "b", "c", "d"}, Epochs: 1, BatchSize: 8, Initializer: "xavier"})
 	assert.ErrorContains(t, err, "unknown initializer")
+}
+
+// TestClassWeightsShiftPredictions: on overlapping, 9:1 imbalanced classes, balanced class
+// weights (and focal loss with them) raise the minority class's predicted probability
+// against plain cross-entropy, and the card records the weights trained with.
+func TestClassWeightsShiftPredictions(t *testing.T) {
+	ctx := context.Background()
+	d := synth.Blobs(400, 2, 1, 7)
+	var keep []int
+	for i, c := range d.Classes {
+		if c == 0 || i%9 == 1 {
+			keep = append(keep, i)
+		}
+	}
+	imb := &models.Data{X: &dataset.Matrix{N: len(keep), Shape: []int{2}}}
+	for _, i := range keep {
+		imb.X.X = append(imb.X.X, d.X.X[2*i:2*i+2]...)
+		imb.Classes = append(imb.Classes, d.Classes[i])
+	}
+	minority := func(loss models.ClassLoss) (float64, *models.Result) {
+		res, err := models.Train(ctx, models.TrainOptions{Family: "mlp", Params: map[string]any{"hidden": []any{}},
+			Train: imb, Task: models.Classification, Classes: []string{"common", "rare"}, Epochs: 30, BatchSize: 32, Seed: 1,
+			Optimizer: models.OptimizerConfig{Name: "adam", LearningRate: 0.05}, Loss: loss})
+		require.NoError(t, err)
+		p, err := res.Trained.Predict(ctx, imb.X)
+		require.NoError(t, err)
+		var sum float64
+		for _, row := range p {
+			sum += float64(row[1])
+		}
+		return sum / float64(len(p)), res
+	}
+	plain, res := minority(models.ClassLoss{})
+	assert.Nil(t, res.Card.Loss)
+	balanced, res := minority(models.ClassLoss{ClassWeight: models.ClassWeightBalanced})
+	require.NotNil(t, res.Card.Loss)
+	n, rare := float64(imb.X.N), 0.0
+	for _, c := range imb.Classes {
+		rare += float64(c)
+	}
+	assert.InDeltaSlice(t, []float64{n / (2 * (n - rare)), n / (2 * rare)}, res.Card.Loss.Resolved, 1e-12)
+	focal, _ := minority(models.ClassLoss{Name: models.LossFocal, FocalGamma: 2, ClassWeight: models.ClassWeightBalanced})
+	assert.Greater(t, balanced, plain+0.1, "balanced weights raise the rare class's probability")
+	assert.Greater(t, focal, plain+0.1)
 }

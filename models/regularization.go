@@ -119,4 +119,8 @@ func recordRecipe(c *Card, o TrainOptions) {
 	if o.Initializer != InitHeNormal {
 		c.Initializer = o.Initializer
 	}
+	if !o.Loss.isDefault() {
+		l := o.Loss
+		c.Loss = &l
+	}
 }

@@ -75,6 +75,8 @@ type TrainOptions struct {
 	Initializer    string
 	// Callbacks: checkpoint choice, NaN handling, CSV log, TensorBoard (see Callbacks).
 	Callbacks Callbacks
+	// Loss: focal loss and class weights for classification (zero value: cross-entropy).
+	Loss ClassLoss
 
 	Seed    int64
 	Backend string // "go" (default), "xla:cpu", "xla:cuda"
@@ -195,6 +197,9 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 		return nil, fmt.Errorf("model %q: %w", fam.Name, err)
 	}
 
+	if err := applyClassLoss(net, &opts.Loss, task, opts.Classes, opts.Train.Classes); err != nil {
+		return nil, fmt.Errorf("model %q: %w", fam.Name, err)
+	}
 	obj := net.Objective
 	if obj == nil {
 		obj = defaultObjective(net, task)

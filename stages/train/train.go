@@ -6,6 +6,7 @@ package train
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -56,6 +57,10 @@ const (
 	FieldInitializer    = "initializer"
 	FieldCallbacks      = "callbacks"
 	FieldKeep           = "checkpoint"
+	FieldLoss           = "class_loss"
+	FieldFocalGamma     = "focal_gamma"
+	FieldClassWeight    = "class_weight"
+	FieldClassWeights   = "class_weights"
 	FieldOnNaN          = "on_nan"
 	FieldCSVLog         = "csv_log"
 	FieldTensorBoard    = "tensorboard"
@@ -121,6 +126,14 @@ func baseFields() []contract.Field {
 				{Name: FieldL1, Type: contract.Float, Default: 0.0, Min: contract.Bound(0), Doc: "L1 penalty: l1 x sum |w|"},
 				{Name: FieldL2, Type: contract.Float, Default: 0.0, Min: contract.Bound(0), Doc: "L2 penalty: l2 x sum w^2 (adds to an optimizer's weight_decay)"},
 			}},
+		{Name: FieldLoss, Type: contract.String, Default: models.LossCrossEntropy, Enum: models.LossNames,
+			Doc: "classification loss: cross_entropy, or focal (-(1-p_t)^focal_gamma log p_t: down-weights the examples already right, for imbalanced labels)"},
+		{Name: FieldFocalGamma, Type: contract.Float, Default: 2.0, Min: contract.Bound(0),
+			Doc: "focal loss: the focusing exponent gamma (0 = cross-entropy)"},
+		{Name: FieldClassWeight, Type: contract.String, Default: models.ClassWeightNone, Enum: []string{models.ClassWeightNone, models.ClassWeightBalanced},
+			Doc: "classification: weight each example's loss by its class, balanced = n / (classes x n_class) on the train rows (scikit-learn's); the batch loss is the weighted mean"},
+		{Name: FieldClassWeights, Type: contract.Map,
+			Doc: "classification: explicit class weights by class name, e.g. {benign: 1, malignant: 3} (classes not named: 1)"},
 		{Name: FieldCallbacks, Type: contract.Object,
 			Doc: "Keras-style callbacks: which weights to keep, what to do on NaN, a CSV log, TensorBoard",
 			Fields: []contract.Field{
@@ -441,6 +454,7 @@ func (s *stage) Run(ctx context.Context, env *contract.Env) error {
 		Regularization: models.Regularization{L1: reg.Float(FieldL1), L2: reg.Float(FieldL2)},
 		Initializer:    s.cfg.String(FieldInitializer),
 		Callbacks:      callbacks(s.cfg.Object(FieldCallbacks), env),
+		Loss:           classLoss(s.cfg),
 		EarlyStopping: models.EarlyStopping{
 			Patience: es.Int(FieldPatience),
 			MinDelta: es.Float(FieldMinDelta),
@@ -593,4 +607,28 @@ func callbacks(c contract.Config, env *contract.Env) models.Callbacks {
 		cb.TensorBoard = tensorboard.RunDir(env.RunDir, env.StageID)
 	}
 	return cb
+}
+
+// classLoss reads the loss and class-weight fields.
+func classLoss(c contract.Config) models.ClassLoss {
+	l := models.ClassLoss{Name: c.String(FieldLoss), FocalGamma: c.Float(FieldFocalGamma), ClassWeight: c.String(FieldClassWeight)}
+	if l.Name != models.LossFocal {
+		l.FocalGamma = 0
+	}
+	for k, v := range c.MapOf(FieldClassWeights) {
+		if l.Weights == nil {
+			l.Weights = map[string]float64{}
+		}
+		switch x := v.(type) {
+		case float64:
+			l.Weights[k] = x
+		case int:
+			l.Weights[k] = float64(x)
+		case int64:
+			l.Weights[k] = float64(x)
+		default:
+			l.Weights[k] = math.NaN() // not a number: models reports the class
+		}
+	}
+	return l
 }

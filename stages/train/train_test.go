@@ -346,6 +346,8 @@ func TestStageCourseFields(t *testing.T) {
 		"regularization": map[string]any{"l2": 1e-4},
 		"initializer":    "glorot_uniform",
 		"callbacks":      map[string]any{"csv_log": true, "checkpoint": "best"},
+		"class_loss":     "focal",
+		"class_weights":  map[string]any{"malignant": 2.0},
 	}
 	env, st := newEnv(t, raw, blobFrame(200, 4, 2))
 	env.RunDir = t.TempDir()
@@ -363,5 +365,7 @@ func TestStageCourseFields(t *testing.T) {
 	assert.Equal(t, "cosine", card.Schedule.Name)
 	assert.Equal(t, &models.Regularization{L2: 1e-4}, card.Regularization)
 	assert.Equal(t, "glorot_uniform", card.Initializer)
+	require.NotNil(t, card.Loss)
+	assert.Equal(t, models.ClassLoss{Name: "focal", FocalGamma: 2, ClassWeight: "none", Weights: map[string]float64{"malignant": 2}, Resolved: []float64{1, 2}}, *card.Loss)
 	assert.Greater(t, env.Metrics()["val_accuracy"], 0.9)
 }
