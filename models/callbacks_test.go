@@ -199,3 +199,24 @@ func TestNaN(t *testing.T) {
 		assert.False(t, math.IsInf(float64(v), 0) || math.IsNaN(float64(v)))
 	}
 }
+
+// TestFindLR: the range test's rates grow geometrically from min, it stops when the loss
+// diverges, and the suggestion lies below the rate of the lowest loss.
+func TestFindLR(t *testing.T) {
+	o := cbOpts(1)
+	o.Optimizer = models.OptimizerConfig{Name: "sgd"}
+	res, err := models.FindLR(context.Background(), o, models.RangeTest{MinLR: 1e-4, MaxLR: 1e4, Steps: 60})
+	require.NoError(t, err)
+	require.Greater(t, len(res.Points), 10)
+	ratio := math.Pow(1e8, 1.0/59)
+	for i, p := range res.Points {
+		assert.InDelta(t, 1e-4*math.Pow(ratio, float64(i)), p.LR, 1e-9*p.LR+1e-12, "step %d", i)
+	}
+	assert.True(t, res.Diverged, "sgd at a rate of 1e4 diverges")
+	assert.Less(t, len(res.Points), 60)
+	assert.LessOrEqual(t, res.Steepest, res.MinLoss)
+	assert.GreaterOrEqual(t, res.Steepest, 1e-4)
+
+	_, err = models.FindLR(context.Background(), o, models.RangeTest{MinLR: 1, MaxLR: 0.1, Steps: 10})
+	assert.ErrorContains(t, err, "min")
+}

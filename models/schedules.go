@@ -48,7 +48,14 @@ type Schedule struct {
 	PeriodMult   float64 `json:"period_mult,omitempty"`
 	MinLR        float64 `json:"min_lr,omitempty"`
 	Patience     int     `json:"patience,omitempty"`
+
+	// The learning-rate range test (FindLR): lr · (rangeMax/lr)^(step/(rangeSteps−1)).
+	rangeMax   float64
+	rangeSteps int
 }
+
+// schedRange is FindLR's geometric ramp; not a user choice.
+const schedRange = "lr_range"
 
 // Active tells a schedule that changes the learning rate.
 func (s Schedule) Active() bool {
@@ -56,6 +63,9 @@ func (s Schedule) Active() bool {
 }
 
 func (s Schedule) check(epochs int) error {
+	if s.Name == schedRange && s.rangeSteps > 1 && s.rangeMax > 0 {
+		return nil
+	}
 	if s.Name != "" && !slices.Contains(ScheduleNames, s.Name) {
 		return fmt.Errorf("unknown lr_schedule.name %q (valid: %s)", s.Name, strings.Join(ScheduleNames, ", "))
 	}
@@ -133,6 +143,8 @@ func (sc *scheduler) Rate(epoch, step int) float64 {
 	}
 	t := (global - float64(s.WarmupEpochs)*spe) / spe // epochs after warm-up
 	switch s.Name {
+	case schedRange:
+		return sc.base * math.Pow(s.rangeMax/sc.base, math.Min(global/float64(s.rangeSteps-1), 1))
 	case SchedStep:
 		return sc.base * math.Pow(s.gamma(), math.Floor(t/float64(s.StepEpochs)))
 	case SchedExponential:

@@ -78,6 +78,9 @@ type TrainOptions struct {
 	// Loss: focal loss and class weights for classification (zero value: cross-entropy).
 	Loss ClassLoss
 
+	// onStep, when set (FindLR), gets each batch's rate and main loss; false ends training.
+	onStep func(lr, loss float64) bool
+
 	Seed    int64
 	Backend string // "go" (default), "xla:cpu", "xla:cuda"
 
@@ -387,6 +390,10 @@ epochs:
 				if err != nil {
 					finalizeArgs(args)
 					return nil, fmt.Errorf("model %q: epoch %d: training step %q: %w", fam.Name, epoch, obj.Steps[i].Name, err)
+				}
+				if opts.onStep != nil && i == len(stepExecs)-1 && !opts.onStep(sched.rateOr(opts.Optimizer.LearningRate), l) {
+					finalizeArgs(args)
+					break epochs
 				}
 				if bad != "" || !isFinite(l) {
 					finalizeArgs(args)

@@ -452,3 +452,61 @@ func tint(c color.Color, share float64) color.Color {
 	mix := func(v uint32) uint8 { return uint8(255 - (255-float64(v>>8))*share) }
 	return color.RGBA{mix(r), mix(g), mix(b), 255}
 }
+
+// LRFinder draws a learning-rate range test: the loss and its smoothed curve against the
+// learning rate on a log axis, with the suggested rate marked, and returns the PNG.
+func LRFinder(lr, loss, smoothed []float64, suggested float64) ([]byte, error) {
+	if len(lr) == 0 || len(lr) != len(loss) || len(lr) != len(smoothed) {
+		return nil, fmt.Errorf("plot \"Learning-rate finder\": %d rates, %d losses, %d smoothed", len(lr), len(loss), len(smoothed))
+	}
+	p := newPlot("Learning-rate finder", "Learning rate (log scale)", "Training loss")
+	p.X.Scale = plot.LogScale{}
+	p.X.Tick.Marker = plot.LogTicks{Prec: 1}
+	raw, err := plotter.NewLine(points(lr, loss))
+	if err != nil {
+		return nil, err
+	}
+	raw.Color = color.Gray{180}
+	sm, err := plotter.NewLine(points(lr, smoothed))
+	if err != nil {
+		return nil, err
+	}
+	sm.Color = palette[0]
+	sm.Width = vg.Points(1.5)
+	p.Add(raw, sm)
+	p.Legend.Add("loss", raw)
+	p.Legend.Add("smoothed", sm)
+	if suggested > 0 {
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for _, v := range smoothed {
+			if !math.IsNaN(v) && !math.IsInf(v, 0) {
+				lo, hi = math.Min(lo, v), math.Max(hi, v)
+			}
+		}
+		mark, err := plotter.NewLine(plotter.XYs{{X: suggested, Y: lo}, {X: suggested, Y: hi}})
+		if err != nil {
+			return nil, err
+		}
+		mark.Color = palette[1]
+		mark.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+		p.Add(mark)
+		p.Legend.Add(fmt.Sprintf("suggested %.2g", suggested), mark)
+	}
+	// The loss explodes at the end of the range: keep the axis on the smoothed curve.
+	ylo, yhi := math.Inf(1), math.Inf(-1)
+	for i := range smoothed {
+		for _, v := range []float64{loss[i], smoothed[i]} {
+			if !math.IsNaN(v) && !math.IsInf(v, 0) {
+				ylo = math.Min(ylo, v)
+			}
+		}
+		if v := smoothed[i]; !math.IsNaN(v) && !math.IsInf(v, 0) {
+			yhi = math.Max(yhi, v)
+		}
+	}
+	if yhi > ylo {
+		p.Y.Min, p.Y.Max = ylo, yhi+0.1*(yhi-ylo)
+	}
+	p.Legend.Top = true
+	return render(p)
+}

@@ -51,6 +51,16 @@ func TestFigures(t *testing.T) {
 			gs = append(gs, Group{Name: "empty"})
 			return GroupScatter("Latent space", "z0", "z1", gs, vg.Points(2))
 		},
+		"lrfinder": func() ([]byte, error) {
+			var lr, loss, sm []float64
+			for i := range 50 {
+				r := 1e-5 * math.Pow(10, float64(i)/10)
+				lr = append(lr, r)
+				l := 1 + math.Pow(math.Log10(r)+2, 2)/4
+				loss, sm = append(loss, l+0.05*math.Sin(float64(i))), append(sm, l)
+			}
+			return LRFinder(lr, loss, sm, 1e-3)
+		},
 		"boundary": func() ([]byte, error) {
 			r := Regions{X0: -0.5, X1: 1.5, Y0: -0.5, Y1: 1.5, NX: 40, NY: 40}
 			for j := range r.NY {

@@ -27,7 +27,7 @@ evaluate it with confidence intervals; and write a report.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newRunCmd(), newValidateCmd(), newStagesCmd(), newGraphCmd(), newRunsCmd(),
 		newShowCmd(), newInspectCmd(), newVersionCmd(), newReportCmd(), newTableCmd(), newInitCmd(), newDocsCmd(),
-		newWeightsCmd(), newVerifyCmd(), newSubmitCmd(), newStatusCmd(), newScheduleCmd(), newCacheCmd(), newGCCmd())
+		newWeightsCmd(), newVerifyCmd(), newSubmitCmd(), newStatusCmd(), newScheduleCmd(), newCacheCmd(), newGCCmd(), newLRFindCmd())
 	for _, c := range root.Commands() {
 		c.Args = wrapArgs(c.Args)
 	}

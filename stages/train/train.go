@@ -363,15 +363,17 @@ func familyParams(fam *models.Family, cfg contract.Config, union []contract.Fiel
 }
 
 // Run implements contract.Stage.
-func (s *stage) Run(ctx context.Context, env *contract.Env) error {
+// trainOptions reads the stage's input and config into the options of models.Train; it
+// also returns the train and val rows.
+func (s *stage) trainOptions(env *contract.Env) (models.TrainOptions, []int, []int, error) {
 	in, err := env.One(PortData)
 	if err != nil {
-		return err
+		return models.TrainOptions{}, nil, nil, err
 	}
 	path := in.File(contract.DataFile)
 	frame, err := dataset.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("stage %q: %w", env.StageID, err)
+		return models.TrainOptions{}, nil, nil, fmt.Errorf("stage %q: %w", env.StageID, err)
 	}
 	task := models.Task(frame.Meta[dataset.MetaTask])
 	if s.fam.Task != "" {
@@ -389,23 +391,23 @@ func (s *stage) Run(ctx context.Context, env *contract.Env) error {
 	}
 	if keep := s.cfg.Strings(FieldTrainClasses); len(keep) > 0 {
 		if trainRows, err = onlyClasses(frame, trainRows, keep); err != nil {
-			return fmt.Errorf("stage %q: %s: %s: %w", env.StageID, path, FieldTrainClasses, err)
+			return models.TrainOptions{}, nil, nil, fmt.Errorf("stage %q: %s: %s: %w", env.StageID, path, FieldTrainClasses, err)
 		}
 		if valRows, err = onlyClasses(frame, valRows, keep); err != nil {
-			return fmt.Errorf("stage %q: %s: %s: %w", env.StageID, path, FieldTrainClasses, err)
+			return models.TrainOptions{}, nil, nil, fmt.Errorf("stage %q: %s: %s: %w", env.StageID, path, FieldTrainClasses, err)
 		}
 	}
 	if len(trainRows) == 0 {
-		return fmt.Errorf("stage %q: %s: no rows with split %q", env.StageID, path, dataset.Train)
+		return models.TrainOptions{}, nil, nil, fmt.Errorf("stage %q: %s: no rows with split %q", env.StageID, path, dataset.Train)
 	}
 	trainData, err := readData(frame, trainRows, task)
 	if err != nil {
-		return fmt.Errorf("stage %q: %s: train split: %w", env.StageID, path, err)
+		return models.TrainOptions{}, nil, nil, fmt.Errorf("stage %q: %s: train split: %w", env.StageID, path, err)
 	}
 	var valData *models.Data
 	if len(valRows) > 0 {
 		if valData, err = readData(frame, valRows, task); err != nil {
-			return fmt.Errorf("stage %q: %s: val split: %w", env.StageID, path, err)
+			return models.TrainOptions{}, nil, nil, fmt.Errorf("stage %q: %s: val split: %w", env.StageID, path, err)
 		}
 	} else {
 		env.Log.Info("no val rows: training without validation or early stopping", "stage", env.StageID)
@@ -413,16 +415,16 @@ func (s *stage) Run(ctx context.Context, env *contract.Env) error {
 	initFrom := s.cfg.String(FieldInitFrom)
 	if ins := env.In(PortInit); len(ins) > 0 {
 		if initFrom != "" {
-			return fmt.Errorf("stage %q: give init_from or connect an %q input, not both", env.StageID, PortInit)
+			return models.TrainOptions{}, nil, nil, fmt.Errorf("stage %q: give init_from or connect an %q input, not both", env.StageID, PortInit)
 		}
 		if len(ins) > 1 {
-			return fmt.Errorf("stage %q: port %q has %d inputs, want at most 1", env.StageID, PortInit, len(ins))
+			return models.TrainOptions{}, nil, nil, fmt.Errorf("stage %q: port %q has %d inputs, want at most 1", env.StageID, PortInit, len(ins))
 		}
 		initFrom = ins[0].Dir
 	}
 	pre, ft, err := fineTuning(s.cfg)
 	if err != nil {
-		return fmt.Errorf("stage %q: %w", env.StageID, err)
+		return models.TrainOptions{}, nil, nil, fmt.Errorf("stage %q: %w", env.StageID, err)
 	}
 	opt := s.cfg.Object(FieldOptimizer)
 	es := s.cfg.Object(FieldEarlyStopping)
@@ -431,7 +433,7 @@ func (s *stage) Run(ctx context.Context, env *contract.Env) error {
 	if task == models.Classification || (task == models.Generation && trainData.Classes != nil) {
 		classes = frame.Classes()
 	}
-	res, err := models.Train(ctx, models.TrainOptions{
+	return models.TrainOptions{
 		Family:       s.fam.Name,
 		Params:       s.params,
 		Train:        trainData,
@@ -470,7 +472,15 @@ func (s *stage) Run(ctx context.Context, env *contract.Env) error {
 		CheckpointEvery: s.cfg.Int(FieldCheckpoint),
 		Progress:        env.Progress,
 		Log:             env.Log,
-	})
+	}, trainRows, valRows, nil
+}
+
+func (s *stage) Run(ctx context.Context, env *contract.Env) error {
+	opts, trainRows, valRows, err := s.trainOptions(env)
+	if err != nil {
+		return err
+	}
+	res, err := models.Train(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("stage %q: %w", env.StageID, err)
 	}
@@ -631,4 +641,19 @@ func classLoss(c contract.Config) models.ClassLoss {
 		}
 	}
 	return l
+}
+
+// FindLR runs the learning-rate range test (models.FindLR) for a train stage's config on
+// the input artifacts in env (the data port, and init when connected), as the stage would
+// train: same model, data, optimizer and seed.
+func FindLR(ctx context.Context, cfg contract.Config, env *contract.Env, rt models.RangeTest) (*models.RangeResult, error) {
+	st, err := newStage(cfg)
+	if err != nil {
+		return nil, err
+	}
+	opts, _, _, err := st.(*stage).trainOptions(env)
+	if err != nil {
+		return nil, err
+	}
+	return models.FindLR(ctx, opts, rt)
 }
