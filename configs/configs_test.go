@@ -40,12 +40,17 @@ var expect = map[string]map[string]float64{
 	"splice-cnn1d.yaml":        {"test_accuracy": 0.93},
 	"digits-folder-cnn.yaml":   {"test_accuracy": 0.97},
 	"nifti-cnn3d.yaml":         {"test_auroc": 0.95},
+	// Generative models: 1,000 samples measured by a classifier trained on the real digits.
+	"digits-gan.yaml":       {"sample_confidence": 0.8, "class_coverage": 9},
+	"digits-diffusion.yaml": {"sample_confidence": 0.8, "class_coverage": 9},
+	"dicom-anomaly.yaml":    {"test_anomaly_auroc": 0.9},
 }
 
 // stageExpect lists, per config, ranges a stage's metric must fall in: stage id -> metric
 // -> {min, max} (configs that compare models, e.g. a perceptron that must fail beside an MLP
 // that must succeed).
 var stageExpect = map[string]map[string]map[string][2]float64{
+	"digits-vae.yaml": {"eval": {"test_mse": {0, 0.08}}}, // pixels in [0, 1]
 	"xor.yaml": {
 		"eval_perceptron": {"test_accuracy": {0, 0.75}}, // no line separates XOR's four corners
 		"eval_mlp":        {"test_accuracy": {1, 1}},
@@ -99,6 +104,10 @@ var reportMentions = map[string][]string{
 	"transfer-digits.yaml":  {`Evaluation "eval_finetune"`, `Evaluation "eval_finetune_all"`, `Evaluation "eval_scratch"`},
 	"xor.yaml":              {"eval_perceptron-decision_boundary.png", "eval_mlp-decision_boundary.png"},
 	"splice-cnn1d.yaml":     {"First-layer motifs", "motifs.png"},
+	"digits-vae.yaml":       {"Inputs and reconstructions", "Samples from the prior", "Latent interpolation"},
+	"digits-gan.yaml":       {"Samples after epoch 1", "Samples after epoch 20", "Generated samples"},
+	"digits-diffusion.yaml": {"Generated samples"},
+	"dicom-anomaly.yaml":    {"Anomaly detection ROC"},
 }
 
 func TestMain(m *testing.M) {

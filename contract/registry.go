@@ -213,6 +213,14 @@ type Progress interface {
 	Close()
 }
 
+// StatusProgress is a Progress that also shows a short status beside the count, such as
+// the last epoch's losses ("d_loss 0.61 g_loss 1.20"). Stages set it when the display
+// offers it.
+type StatusProgress interface {
+	Progress
+	SetStatus(status string)
+}
+
 // NewEnv is used by the executor (and tests) to build an Env.
 func NewEnv(progress ProgressFunc) *Env {
 	return &Env{metrics: map[string]any{}, progress: progress, Log: slog.Default()}

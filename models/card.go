@@ -3,8 +3,11 @@ package models
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 )
 
 // Card is the model card, model.json in a model artifact.
@@ -136,3 +139,20 @@ const (
 	HistoryFile   = "history.json"
 	CheckpointDir = "checkpoint"
 )
+
+// status is the epoch's losses for a progress line: every step's loss for objectives of
+// several steps (a GAN's d_loss and g_loss), else loss and val_loss.
+func (r *EpochRecord) status() string {
+	var parts []string
+	if len(r.Losses) > 0 {
+		for _, k := range slices.Sorted(maps.Keys(r.Losses)) {
+			parts = append(parts, fmt.Sprintf("%s %.4g", k, r.Losses[k]))
+		}
+	} else {
+		parts = append(parts, fmt.Sprintf("loss %.4g", r.TrainLoss))
+	}
+	if r.ValLoss != nil {
+		parts = append(parts, fmt.Sprintf("val_loss %.4g", *r.ValLoss))
+	}
+	return strings.Join(parts, " ")
+}

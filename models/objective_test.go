@@ -68,8 +68,11 @@ func TestMultiNetworkObjective(t *testing.T) {
 		Epochs: 40, BatchSize: 8, Seed: 3, OutDir: out,
 		Optimizer: models.OptimizerConfig{Name: models.OptAdam, LearningRate: 0.05},
 	}
+	prog := &statusProgress{}
+	opts.Progress = func(string, int) contract.Progress { return prog }
 	res, err := models.Train(context.Background(), opts)
 	require.NoError(t, err)
+	assert.Regexp(t, `^a_loss \S+ b_loss \S+$`, prog.status, "the progress line shows every network's loss")
 	h := res.History
 	require.Len(t, h.Epochs, 40)
 	last := h.Epochs[len(h.Epochs)-1]
@@ -101,11 +104,17 @@ func TestMultiNetworkObjective(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotEqual(t, s.X, s3.X, "another seed, other samples")
 
-	opts.OutDir, opts.InitFrom, opts.Epochs = "", filepath.Join(out, models.CheckpointDir), 1
+	opts.OutDir, opts.InitFrom, opts.Epochs, opts.Progress = "", filepath.Join(out, models.CheckpointDir), 1, nil
 	res2, err := models.Train(context.Background(), opts)
 	require.NoError(t, err)
 	assert.ElementsMatch(t, []string{"/model/a/v", "/model/b/v"}, res2.Card.InitFrom.Loaded)
 }
+
+type statusProgress struct{ status string }
+
+func (p *statusProgress) Add(int)            {}
+func (p *statusProgress) Close()             {}
+func (p *statusProgress) SetStatus(s string) { p.status = s }
 
 func onesMatrix(n, d int) *dataset.Matrix {
 	x := make([]float32, n*d)

@@ -43,6 +43,8 @@ type OptimizerConfig struct {
 	Nesterov     bool    `json:"nesterov,omitempty"`
 	ClipNorm     float64 `json:"clip_norm,omitempty"`
 	ClipValue    float64 `json:"clip_value,omitempty"`
+	// Beta1 is Adam's first-moment decay (0 = the default 0.9; GANs use 0.5).
+	Beta1 float64 `json:"beta1,omitempty"`
 }
 
 // optimizerScope holds the optimizers' own state variables (moments, velocities,
@@ -55,6 +57,14 @@ type withGradients interface {
 	UpdateGraphWithGradients(scope *model.Scope, grads []*graph.Node, lossDType dtypes.DType)
 }
 
+// adamBetas sets Adam's beta1 when given (beta2 stays 0.999).
+func adamBetas(a *optimizer.AdamConfig, beta1 float64) *optimizer.AdamConfig {
+	if beta1 > 0 {
+		return a.Betas(beta1, 0.999)
+	}
+	return a
+}
+
 func newOptimizer(store *model.Store, c OptimizerConfig) (optimizer.Interface, error) {
 	if err := c.check(); err != nil {
 		return nil, err
@@ -62,9 +72,9 @@ func newOptimizer(store *model.Store, c OptimizerConfig) (optimizer.Interface, e
 	var opt optimizer.Interface
 	switch c.Name {
 	case OptAdam, "":
-		opt = optimizer.Adam().LearningRate(c.LearningRate).Done()
+		opt = adamBetas(optimizer.Adam().LearningRate(c.LearningRate), c.Beta1).Done()
 	case OptAdamW:
-		opt = optimizer.Adam().LearningRate(c.LearningRate).WeightDecay(c.WeightDecay).Done()
+		opt = adamBetas(optimizer.Adam().LearningRate(c.LearningRate).WeightDecay(c.WeightDecay), c.Beta1).Done()
 	case OptSGD:
 		if c.Momentum > 0 {
 			opt = &momentumSGD{lr: c.LearningRate, momentum: c.Momentum, nesterov: c.Nesterov}

@@ -458,6 +458,9 @@ epochs:
 			return nil, fmt.Errorf("model %q: epoch %d: %w", fam.Name, epoch, err)
 		}
 		hist.Epochs = append(hist.Epochs, rec)
+		if sp, ok := prog.(contract.StatusProgress); ok {
+			sp.SetStatus(rec.status())
+		}
 		prog.Add(1)
 		log.Debug("epoch", "model", fam.Name, "epoch", epoch, "train_loss", rec.TrainLoss, "val_loss", deref(rec.ValLoss))
 		if opts.OnEpoch != nil {

@@ -869,6 +869,10 @@ func resultsSection(src *Source, g *gathered) (*Section, error) {
 			s.Add(&Figure{File: file, Title: f.Title, Caption: f.Caption, PNG: png})
 		}
 	}
+	if len(g.extra) > 0 {
+		s.Add(&Heading{Text: "Other results"})
+		s.Add(g.extra...)
+	}
 	if len(g.figures) > 0 {
 		s.Add(&Heading{Text: "Other figures"})
 		for _, f := range g.figures {

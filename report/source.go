@@ -64,6 +64,7 @@ type gathered struct {
 	idValues []string
 	across   *Across // several evaluations (k-fold), nil otherwise
 	figures  []*Figure
+	extra    []Block // tables and notes upstream stages list in their summary.json
 }
 
 type tableInfo struct {
@@ -108,6 +109,9 @@ func gather(src *Source) (*gathered, error) {
 				return nil, err
 			}
 			g.figures = append(g.figures, figs...)
+			if a.Type != contract.Metrics {
+				g.extra = append(g.extra, summaryTables(sum)...)
+			}
 			if hs, ok := sum["phi_hashes"].([]any); ok {
 				for _, h := range hs {
 					if s, ok := h.(string); ok {
@@ -257,6 +261,44 @@ func counts(f *dataset.Frame) *dataCounts {
 		sort.Strings(d.classes)
 	}
 	return d
+}
+
+// summaryTables returns the tables an upstream stage lists in its summary.json under
+// "tables": [{"caption": "...", "header": [...], "rows": [[...], ...]}], each followed by its
+// "note", if any (a caveat shown as a call-out).
+func summaryTables(sum map[string]any) []Block {
+	list, _ := sum["tables"].([]any)
+	var out []Block
+	for _, x := range list {
+		m, ok := x.(map[string]any)
+		if !ok {
+			continue
+		}
+		t := &Table{}
+		t.Caption, _ = m["caption"].(string)
+		t.Header = strs(m["header"])
+		rows, _ := m["rows"].([]any)
+		for _, r := range rows {
+			t.Rows = append(t.Rows, strs(r))
+		}
+		if len(t.Header) == 0 || len(t.Rows) == 0 {
+			continue
+		}
+		out = append(out, t)
+		if note, _ := m["note"].(string); note != "" {
+			out = append(out, &Note{Text: note})
+		}
+	}
+	return out
+}
+
+func strs(v any) []string {
+	list, _ := v.([]any)
+	out := make([]string, 0, len(list))
+	for _, e := range list {
+		out = append(out, fmt.Sprint(e))
+	}
+	return out
 }
 
 // summaryFigures returns the figures an upstream stage lists in its summary.json under

@@ -9,8 +9,8 @@
 // projection (the inner product of a learned class embedding and its features).
 //
 // Training is the adversarial objective of package models: on every batch a
-// discriminator step, then a generator step, each with its own Adam optimizer and learning
-// rate. The discriminator loss uses one-sided label smoothing (real targets 1 - s); the
+// discriminator step, then a generator step, each with its own Adam optimizer (beta1 0.5) and
+// learning rate. The discriminator loss uses one-sided label smoothing (real targets 1 - s); the
 // generator loss is the non-saturating -log D(G(z)). Every sample_every epochs a fixed
 // noise batch (one row per class when conditional) is rendered to
 // samples_epoch_<NNN>.png in the model folder, so training can be watched.
@@ -122,13 +122,10 @@ func Build(spec models.Spec, p contract.Config) (*models.Network, error) {
 	}
 	c.plan = convnet.Plan(c.shape[:len(c.shape)-1], len(c.channels))
 	obj := &models.Objective{Kind: models.ObjectiveAdversarial, NeedsLabels: c.conditional}
-	var dOpt, gOpt *models.OptimizerConfig
-	if lr := p.Float(ParamDLearningRate); lr > 0 {
-		dOpt = &models.OptimizerConfig{Name: models.OptAdam, LearningRate: lr}
-	}
-	if lr := p.Float(ParamGLearningRate); lr > 0 {
-		gOpt = &models.OptimizerConfig{Name: models.OptAdam, LearningRate: lr}
-	}
+	// Each network has its own Adam with DCGAN's beta1 = 0.5 (a learning rate of 0 takes
+	// optimizer.learning_rate).
+	dOpt := &models.OptimizerConfig{Name: models.OptAdam, LearningRate: p.Float(ParamDLearningRate), Beta1: 0.5}
+	gOpt := &models.OptimizerConfig{Name: models.OptAdam, LearningRate: p.Float(ParamGLearningRate), Beta1: 0.5}
 	obj.Steps = []models.Step{
 		{Name: "d_loss", Net: Discriminator, Optimizer: dOpt, Loss: func(root *model.Scope, x, y *graph.Node) (*graph.Node, *graph.Node) {
 			m := obj.Model(root)

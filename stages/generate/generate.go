@@ -181,6 +181,7 @@ func run(ctx context.Context, env *contract.Env, cfg contract.Config) error {
 			return err
 		}
 		sum["quality"] = q
+		sum["tables"] = []map[string]any{qualityTable(q, n, card.Family)}
 	}
 	sum["figures"] = figures
 	return dataset.WriteJSON(env.Out(contract.SummaryFile), sum)
@@ -412,4 +413,27 @@ func writeDICOM(dir string, s *dataset.Matrix, card models.Card, digest string, 
 		}
 	}
 	return s.N, nil
+}
+
+// qualityTable is the report's table of the quality figures, with the Fréchet caveat.
+func qualityTable(q *Quality, n int, family string) map[string]any {
+	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) }
+	rows := [][]string{
+		{"mean top-class confidence (" + evaluation.NameSampleConfidence + ")", f(q.Generated.Confidence), f(q.Real.Confidence)},
+		{fmt.Sprintf("classes with >= %.0f%% of the examples (%s)", 100*evaluation.CoverageShare, evaluation.NameClassCoverage),
+			fmt.Sprintf("%d of %d", q.Generated.Coverage, len(q.Classes)), fmt.Sprintf("%d of %d", q.Real.Coverage, len(q.Classes))},
+		{"KL of the predicted class histogram from the real one (" + evaluation.NameClassKL + ")", f(q.Generated.KL), f(q.Real.KL)},
+	}
+	if q.Generated.FID != nil {
+		rows = append(rows, []string{"Fréchet distance on the classifier's features (" + evaluation.NameFIDDomain + ")", f(*q.Generated.FID), f(*q.Real.FID)})
+	}
+	if q.LabelAgreement != nil {
+		rows = append(rows, []string{"share predicted as the class drawn for (label_agreement)", f(*q.LabelAgreement), ""})
+	}
+	return map[string]any{
+		"caption": fmt.Sprintf("Sample quality: %d samples of the %s labelled by a %s trained on the real data, beside the real %s examples (n = %d).", n, family, q.Classifier, q.RealSplit, q.Real.N),
+		"header":  []string{"figure", "generated", "real " + q.RealSplit},
+		"rows":    rows,
+		"note":    FIDCaveat,
+	}
 }
