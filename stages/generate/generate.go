@@ -315,10 +315,10 @@ func quality(ctx context.Context, env *contract.Env, dir string, samples *datase
 	}
 	q := &Quality{Classifier: cc.Family, RealSplit: split, Generated: g, Real: r, Classes: cc.Classes, Caveat: FIDCaveat}
 	env.SetMetric(evaluation.NameSampleConfidence, g.Confidence)
-	env.SetMetric(evaluation.NameClassCoverage, g.Coverage)
+	env.SetMetric(evaluation.NameClassCoverage, float64(g.Coverage))
 	env.SetMetric(evaluation.NameClassKL, g.KL)
 	env.SetMetric("real_"+evaluation.NameSampleConfidence, r.Confidence)
-	env.SetMetric("real_"+evaluation.NameClassCoverage, r.Coverage)
+	env.SetMetric("real_"+evaluation.NameClassCoverage, float64(r.Coverage))
 	if g.FID != nil {
 		env.SetMetric(evaluation.NameFIDDomain, *g.FID)
 	}
