@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/biopipe/biopipe/io/dicom/dicomgen"
 )
 
 // maxCaseAlloc bounds what one bad file may make biopipe allocate: several corrupt headers
@@ -162,5 +164,71 @@ func TestBadPipelineCorpus(t *testing.T) {
 				assert.Contains(t, out, w, cmd)
 			}
 		})
+	}
+}
+
+// TestKeepGoingQuarantinesBadFiles mixes the corpus's corrupt DICOM and EDF files into
+// folders of good ones: with --keep-going the run finishes on the good files, the manifest
+// lists every bad one with its reason, and the report names the quarantined DICOM files.
+func TestKeepGoingQuarantinesBadFiles(t *testing.T) {
+	bad, err := filepath.Abs("../../testdata/bad")
+	require.NoError(t, err)
+	dir := t.TempDir()
+	ct := filepath.Join(dir, "ct")
+	_, err = dicomgen.WriteStudySet(ct, dicomgen.StudyOptions{Patients: 3, SeriesPerPatient: 2, Slices: 2, Size: 32, ByPatient: true})
+	require.NoError(t, err)
+	eeg := filepath.Join(dir, "eeg")
+	require.NoError(t, os.MkdirAll(eeg, 0o755))
+	copyFile := func(from, to string) {
+		b, err := os.ReadFile(from)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(to, b, 0o644))
+	}
+	copyFile("../../testdata/eeg/sub-01.edf", filepath.Join(eeg, "sub-01.edf"))
+	copyFile("../../testdata/eeg/sub-02.edf", filepath.Join(eeg, "sub-02.edf"))
+	var badDCM, badEDF []string
+	for _, f := range []string{"truncated.dcm", "garbled.dcm", "wrong-vr-length.dcm", "pixel-length-2gb.dcm"} {
+		copyFile(filepath.Join(bad, "dicom", f), filepath.Join(ct, "case01", f))
+		badDCM = append(badDCM, "case01/"+f)
+	}
+	for _, f := range []string{"wrong-record-count.edf", "bad-physical-min.edf"} {
+		copyFile(filepath.Join(bad, "edf", f), filepath.Join(eeg, f))
+		badEDF = append(badEDF, f)
+	}
+	spec := filepath.Join(dir, "pipeline.yaml")
+	require.NoError(t, os.WriteFile(spec, []byte(fmt.Sprintf(`name: keep-going
+seed: 2
+stages:
+  - {id: scans, kind: ingest.dicom, with: {path: %q, labels: %q, missing_label: drop, size: [16, 16], salt: s}}
+  - {id: eeg, kind: ingest.signals, with: {files: [%q], salt: s}}
+  - {id: split, kind: transform.split, inputs: [scans], with: {strategy: group, test: 0.34, val: 0}}
+  - {id: train, kind: train, inputs: [split], with: {model: mlp, hidden: [8], epochs: 1, batch_size: 8}}
+  - {id: eval, kind: evaluate, inputs: [train, split], with: {bootstrap: 10}}
+  - {id: report, kind: report, inputs: [eval]}
+`, ct, filepath.Join(ct, "labels.csv"), eeg)), 0o644))
+	work := filepath.Join(dir, "work")
+	out, code := execute(t, "run", spec, "--workdir", work, "-q")
+	assert.Equal(t, exitFailed, code, "without --keep-going the first corrupt file stops the run:\n%s", out)
+	out, code = execute(t, "run", spec, "--workdir", work, "-q", "--keep-going")
+	require.Equal(t, exitOK, code, out)
+
+	runs, err := filepath.Glob(filepath.Join(work, "runs", "*", "manifest.json"))
+	require.NoError(t, err)
+	require.NotEmpty(t, runs)
+	var latest string
+	for _, r := range runs {
+		if latest == "" || r > latest {
+			latest = r
+		}
+	}
+	m, err := os.ReadFile(latest)
+	require.NoError(t, err)
+	for _, f := range append(badDCM, badEDF...) {
+		assert.Contains(t, string(m), filepath.Base(f), "the manifest lists the quarantined %s", f)
+	}
+	md, err := os.ReadFile(filepath.Join(filepath.Dir(latest), "report.md"))
+	require.NoError(t, err)
+	for _, f := range badDCM {
+		assert.Contains(t, string(md), f, "the report lists the quarantined %s", f)
 	}
 }
