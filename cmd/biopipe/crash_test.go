@@ -206,3 +206,21 @@ func TestRunNoWaitNamesTheHolder(t *testing.T) {
 	out, code = execute(t, "run", "../../configs/quickstart.yaml", "--workdir", wd, "--wait", "--no-wait")
 	assert.Equal(t, exitUsage, code, out)
 }
+
+func TestExitCodes(t *testing.T) {
+	interrupted := func(s syscall.Signal) error {
+		return fmt.Errorf("%w (%w)", pipelines.ErrInterrupted, signalError{s})
+	}
+	for _, tc := range []struct {
+		err  error
+		want int
+	}{
+		{nil, exitOK},
+		{fmt.Errorf("%w: stage %q: boom", pipelines.ErrRunFailed, "x"), exitFailed},
+		{usageError{errors.New("bad flag")}, exitUsage},
+		{interrupted(syscall.SIGINT), 130},
+		{interrupted(syscall.SIGTERM), 143},
+	} {
+		assert.Equal(t, tc.want, exitCodeQuiet(tc.err), "%v", tc.err)
+	}
+}
