@@ -448,25 +448,8 @@ func restoreStore(store *model.Store, set tensorSet) error {
 	return nil
 }
 
+// syncDir makes the entries of dir durable (its files are synced as they are written).
 func syncDir(dir string) error {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	for _, e := range ents {
-		if e.IsDir() {
-			continue
-		}
-		f, err := os.Open(filepath.Join(dir, e.Name()))
-		if err != nil {
-			return err
-		}
-		err = f.Sync()
-		f.Close()
-		if err != nil {
-			return err
-		}
-	}
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
