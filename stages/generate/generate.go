@@ -317,8 +317,8 @@ func quality(ctx context.Context, env *contract.Env, dir string, samples *datase
 	env.SetMetric(evaluation.NameSampleConfidence, g.Confidence)
 	env.SetMetric(evaluation.NameClassCoverage, float64(g.Coverage))
 	env.SetMetric(evaluation.NameClassKL, g.KL)
-	env.SetMetric("real_"+evaluation.NameSampleConfidence, r.Confidence)
-	env.SetMetric("real_"+evaluation.NameClassCoverage, float64(r.Coverage))
+	env.SetMetric("real_data_confidence", r.Confidence) // not "real_sample_confidence": a search for *sample_confidence must find the samples'
+	env.SetMetric("real_data_coverage", float64(r.Coverage))
 	if g.FID != nil {
 		env.SetMetric(evaluation.NameFIDDomain, *g.FID)
 	}
