@@ -16,7 +16,7 @@ vet:
 # The whole test suite: unit tests, golden files, real-file cross-checks (skipped when a peer
 # tool is absent) and every configs/*.yaml run end to end.
 test: vet
-	$(GO) test -timeout 10m ./...
+	$(GO) test -timeout 20m ./...
 
 # Every fuzz target (func Fuzz* in a _test.go file) for FUZZTIME each, one after another
 # (go test -fuzz takes one target per run). `make test` runs only their seed corpora (the

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -123,80 +124,88 @@ func TestConfigsRunEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
 	figures := map[string]map[string]float64{} // config -> metric -> lowest value
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			if testing.Short() && !strings.Contains(f, "quickstart") {
-				t.Skip("-short runs only the quickstart")
-			}
-			if workflows.IsWorkflow(f) {
-				runWorkflow(t, f)
-				return
-			}
-			var overrides []pipelines.Override
-			if start := services[filepath.Base(f)]; start != nil {
-				overrides = start(t)
-			}
-			src, err := pipelines.Load(f, overrides)
-			require.NoError(t, err)
-			plan, err := pipelines.Validate(src, contract.Default)
-			require.NoError(t, err)
-			wd := t.TempDir()
-			m, err := pipelines.Run(context.Background(), plan, pipelines.Options{WorkDir: wd, Jobs: 2})
-			require.NoError(t, err)
-			for name, min := range expect[filepath.Base(f)] {
-				got, ok := findMetric(m, name)
-				require.True(t, ok, "metric %s not in the manifest: %v", name, m.Metrics)
-				require.GreaterOrEqual(t, got, min, "%s: %s", f, name)
-				t.Logf("%s: %s = %.4f (>= %.2f)", f, name, got, min)
-			}
-			for _, p := range sameFigure {
-				if b := filepath.Base(f); b == p.a || b == p.b {
-					got, ok := findMetric(m, p.metric)
-					require.True(t, ok, "metric %s not in the manifest", p.metric)
-					if figures[b] == nil {
-						figures[b] = map[string]float64{}
+	var figMu sync.Mutex
+	// The configs run in parallel (up to -parallel, GOMAXPROCS by default): most of their graphs
+	// are too small to keep both cores busy alone. The group returns when all have finished.
+	t.Run("all", func(t *testing.T) {
+		for _, f := range files {
+			t.Run(filepath.Base(f), func(t *testing.T) {
+				t.Parallel()
+				if testing.Short() && !strings.Contains(f, "quickstart") {
+					t.Skip("-short runs only the quickstart")
+				}
+				if workflows.IsWorkflow(f) {
+					runWorkflow(t, f)
+					return
+				}
+				var overrides []pipelines.Override
+				if start := services[filepath.Base(f)]; start != nil {
+					overrides = start(t)
+				}
+				src, err := pipelines.Load(f, overrides)
+				require.NoError(t, err)
+				plan, err := pipelines.Validate(src, contract.Default)
+				require.NoError(t, err)
+				wd := t.TempDir()
+				m, err := pipelines.Run(context.Background(), plan, pipelines.Options{WorkDir: wd, Jobs: 2})
+				require.NoError(t, err)
+				for name, min := range expect[filepath.Base(f)] {
+					got, ok := findMetric(m, name)
+					require.True(t, ok, "metric %s not in the manifest: %v", name, m.Metrics)
+					require.GreaterOrEqual(t, got, min, "%s: %s", f, name)
+					t.Logf("%s: %s = %.4f (>= %.2f)", f, name, got, min)
+				}
+				for _, p := range sameFigure {
+					if b := filepath.Base(f); b == p.a || b == p.b {
+						got, ok := findMetric(m, p.metric)
+						require.True(t, ok, "metric %s not in the manifest", p.metric)
+						figMu.Lock()
+						if figures[b] == nil {
+							figures[b] = map[string]float64{}
+						}
+						figures[b][p.metric] = got
+						figMu.Unlock()
 					}
-					figures[b][p.metric] = got
 				}
-			}
-			for stage, ms := range stageExpect[filepath.Base(f)] {
-				for name, rng := range ms {
-					sm, _ := m.Metrics[stage].(map[string]any)
-					got, ok := sm[name].(float64)
-					require.True(t, ok, "metric %s of stage %s not in the manifest: %v", name, stage, m.Metrics[stage])
-					require.True(t, got >= rng[0] && got <= rng[1], "%s: %s %s = %v, want in [%v, %v]", f, stage, name, got, rng[0], rng[1])
-					t.Logf("%s: %s %s = %.4f (in [%.2f, %.2f])", f, stage, name, got, rng[0], rng[1])
+				for stage, ms := range stageExpect[filepath.Base(f)] {
+					for name, rng := range ms {
+						sm, _ := m.Metrics[stage].(map[string]any)
+						got, ok := sm[name].(float64)
+						require.True(t, ok, "metric %s of stage %s not in the manifest: %v", name, stage, m.Metrics[stage])
+						require.True(t, got >= rng[0] && got <= rng[1], "%s: %s %s = %v, want in [%v, %v]", f, stage, name, got, rng[0], rng[1])
+						t.Logf("%s: %s %s = %.4f (in [%.2f, %.2f])", f, stage, name, got, rng[0], rng[1])
+					}
 				}
-			}
-			for _, stage := range eventStages[filepath.Base(f)] {
-				files, err := filepath.Glob(filepath.Join(wd, "runs", m.RunID, "tensorboard", stage, tensorboard.FilePrefix+"*"))
-				require.NoError(t, err)
-				require.Len(t, files, 1, "TensorBoard events of stage %s", stage)
-				evs, err := tensorboard.ReadFile(files[0])
-				require.NoError(t, err)
-				require.Greater(t, len(evs), 1, "events of stage %s", stage)
-			}
-			if want := reportMentions[filepath.Base(f)]; len(want) > 0 {
-				md, err := os.ReadFile(filepath.Join(wd, "runs", "latest", "report.md"))
-				require.NoError(t, err)
-				for _, w := range want {
-					require.Contains(t, string(md), w)
+				for _, stage := range eventStages[filepath.Base(f)] {
+					files, err := filepath.Glob(filepath.Join(wd, "runs", m.RunID, "tensorboard", stage, tensorboard.FilePrefix+"*"))
+					require.NoError(t, err)
+					require.Len(t, files, 1, "TensorBoard events of stage %s", stage)
+					evs, err := tensorboard.ReadFile(files[0])
+					require.NoError(t, err)
+					require.Greater(t, len(evs), 1, "events of stage %s", stage)
 				}
-			}
-			// biopipe verify: a re-execution from the manifest alone gives the same bytes in
-			// every artifact (cheap configs here; all of them with BIOPIPE_VERIFY_ALL=1, make verify).
-			if verifyCheap[filepath.Base(f)] || os.Getenv("BIOPIPE_VERIFY_ALL") != "" {
-				res, err := workflows.Verify(context.Background(), filepath.Join(wd, "runs", m.RunID), contract.Default, workflows.VerifyOptions{})
+				if want := reportMentions[filepath.Base(f)]; len(want) > 0 {
+					md, err := os.ReadFile(filepath.Join(wd, "runs", "latest", "report.md"))
+					require.NoError(t, err)
+					for _, w := range want {
+						require.Contains(t, string(md), w)
+					}
+				}
+				// biopipe verify: a re-execution from the manifest alone gives the same bytes in
+				// every artifact (cheap configs here; all of them with BIOPIPE_VERIFY_ALL=1, make verify).
+				if verifyCheap[filepath.Base(f)] || os.Getenv("BIOPIPE_VERIFY_ALL") != "" {
+					res, err := workflows.Verify(context.Background(), filepath.Join(wd, "runs", m.RunID), contract.Default, workflows.VerifyOptions{})
+					require.NoError(t, err)
+					require.True(t, res.OK(), "%s: verify: %v", f, res.Diffs)
+					require.Equal(t, len(m.Stages), res.Compared)
+				}
+				// A re-run is all cache hits.
+				m, err = pipelines.Run(context.Background(), plan, pipelines.Options{WorkDir: wd})
 				require.NoError(t, err)
-				require.True(t, res.OK(), "%s: verify: %v", f, res.Diffs)
-				require.Equal(t, len(m.Stages), res.Compared)
-			}
-			// A re-run is all cache hits.
-			m, err = pipelines.Run(context.Background(), plan, pipelines.Options{WorkDir: wd})
-			require.NoError(t, err)
-			require.Equal(t, m.StageCount, m.CacheHits, "re-run of an unchanged pipeline must be all cache hits")
-		})
-	}
+				require.Equal(t, m.StageCount, m.CacheHits, "re-run of an unchanged pipeline must be all cache hits")
+			})
+		}
+	})
 	for _, p := range sameFigure {
 		a, aok := figures[p.a][p.metric]
 		b, bok := figures[p.b][p.metric]
