@@ -24,6 +24,7 @@ import (
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/layers"
+	"github.com/gomlx/gomlx/ml/layers/norm"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/initializer"
 	"github.com/gomlx/gomlx/ml/train/optimizer"
@@ -41,15 +42,16 @@ const (
 
 // Hyper-parameter names.
 const (
-	ParamHidden       = "hidden"
-	ParamLatentDim    = "latent_dim"
-	ParamActivation   = models.ParamActivation
-	ParamInputNoise   = "input_noise"
-	ParamInputDropout = "input_dropout"
-	ParamBeta         = "beta"
-	ParamKLWarmup     = "kl_warmup_steps"
-	ParamHead         = "head"
-	ParamDropout      = "dropout"
+	ParamHidden        = "hidden"
+	ParamLatentDim     = "latent_dim"
+	ParamActivation    = models.ParamActivation
+	ParamInputNoise    = "input_noise"
+	ParamInputDropout  = "input_dropout"
+	ParamBeta          = "beta"
+	ParamKLWarmup      = "kl_warmup_steps"
+	ParamHead          = "head"
+	ParamDropout       = "dropout"
+	ParamNormalization = "normalization"
 )
 
 // Output names.
@@ -74,6 +76,8 @@ func encoderParams(hiddenDoc string) []contract.Field {
 		{Name: ParamHidden, Type: contract.Ints, Default: []any{256, 64}, Min: contract.Bound(1), Doc: hiddenDoc},
 		{Name: ParamLatentDim, Type: contract.Int, Default: 8, Min: contract.Bound(1),
 			Doc: "size of the latent code"},
+		{Name: ParamNormalization, Type: contract.String, Default: "none", Enum: models.Normalizations,
+			Doc: "normalization after each hidden layer's linear transform (encoder, decoder and head): none, batch (batch norm) or layer"},
 	}, models.ActivationFields("relu", "activation after each hidden layer", true)...)
 }
 
@@ -135,6 +139,7 @@ type config struct {
 	hidden     []int
 	latent     int
 	act        models.Activation
+	norm       string
 	noise      float64
 	inDropout  float64
 	inputShape []int
@@ -146,6 +151,7 @@ func parse(spec models.Spec, p contract.Config, denoise bool) (config, error) {
 		hidden:     p.Ints(ParamHidden),
 		latent:     p.Int(ParamLatentDim),
 		act:        models.ActivationOf(p),
+		norm:       p.String(ParamNormalization),
 		inputShape: spec.InputShape,
 		inputSize:  1,
 	}
@@ -184,8 +190,19 @@ func (c config) corrupt(scope *model.Scope, h *graph.Node) *graph.Node {
 func (c config) encode(enc *model.Scope, h *graph.Node, dropout float64) *graph.Node {
 	for i, w := range c.hidden {
 		ls := enc.In("dense_%d", i)
-		h = c.act.Apply(layers.DenseWithBias(ls, h, c.act.Width(w)))
+		h = c.act.Apply(c.normalize(ls, layers.DenseWithBias(ls, h, c.act.Width(w))))
 		h = layers.DropoutStatic(ls, h, dropout)
+	}
+	return h
+}
+
+// normalize applies the normalization choice to a hidden layer's linear output [B, units].
+func (c config) normalize(scope *model.Scope, h *graph.Node) *graph.Node {
+	switch c.norm {
+	case "batch":
+		return norm.BatchNorm(scope, h, -1).UseBackendInference(false).Done()
+	case "layer":
+		return norm.LayerNorm(scope, h, -1).Done()
 	}
 	return h
 }
@@ -196,7 +213,7 @@ func (c config) decode(scope *model.Scope, z *graph.Node) *graph.Node {
 	h := z
 	for i := len(c.hidden) - 1; i >= 0; i-- {
 		ls := dec.In("dense_%d", len(c.hidden)-1-i)
-		h = c.act.Apply(layers.DenseWithBias(ls, h, c.act.Width(c.hidden[i])))
+		h = c.act.Apply(c.normalize(ls, layers.DenseWithBias(ls, h, c.act.Width(c.hidden[i]))))
 	}
 	out := linear(dec.In(ScopeOutput), h, c.inputSize)
 	b := z.Shape().Dimensions[0]
@@ -308,7 +325,7 @@ func BuildEncoder(spec models.Spec, p contract.Config) (*models.Network, error) 
 		hs := scope.In(ScopeHead)
 		for i, w := range head {
 			ls := hs.In("dense_%d", i)
-			h = c.act.Apply(layers.DenseWithBias(ls, h, c.act.Width(w)))
+			h = c.act.Apply(c.normalize(ls, layers.DenseWithBias(ls, h, c.act.Width(w))))
 			h = layers.DropoutStatic(ls, h, dropout)
 		}
 		return []*graph.Node{layers.DenseWithBias(hs.In(ScopeOutput), h, outDim), z}

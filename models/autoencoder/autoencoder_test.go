@@ -87,6 +87,8 @@ func TestLearnsLowRankData(t *testing.T) {
 		{"autoencoder", "autoencoder", map[string]any{"hidden": []any{32}, "latent_dim": 3}, 0.1},
 		{"denoising", "autoencoder", map[string]any{"hidden": []any{32}, "latent_dim": 3, "input_noise": 0.1, "input_dropout": 0.05, "activation": "tanh"}, 0.15},
 		{"vae", "vae", map[string]any{"hidden": []any{32}, "latent_dim": 3, "beta": 0.5, "kl_warmup_steps": 100}, 0.2},
+		{"layer norm, maxout", "autoencoder", map[string]any{"hidden": []any{32}, "latent_dim": 3, "normalization": "layer", "activation": "maxout"}, 0.15},
+		{"batch norm vae", "vae", map[string]any{"hidden": []any{32}, "latent_dim": 3, "beta": 0.5, "normalization": "batch"}, 0.2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res, err := models.Train(ctx, models.TrainOptions{
