@@ -104,7 +104,9 @@ func Write(runDir string, m *Manifest) error {
 	}
 	runs := filepath.Dir(runDir)
 	latest := filepath.Join(runs, "latest")
-	tmp := latest + ".tmp"
+	// A temporary name of this run's own: the points of a workflow finish concurrently in one
+	// work dir, and a shared temporary name let one point's rename take another's link away.
+	tmp := latest + ".tmp-" + filepath.Base(runDir)
 	os.Remove(tmp)
 	if err := os.Symlink(filepath.Base(runDir), tmp); err != nil {
 		return err
