@@ -481,6 +481,9 @@ func Prepare(opts TrainOptions, inputShape []int) (*Trained, *InitReport, error)
 		if rep, err = initFrom(store, opts.InitFrom); err != nil {
 			return nil, nil, err
 		}
+		if opts.InitFromName != "" {
+			rep.From = opts.InitFromName
+		}
 	}
 	if rep, err = pretrainedAndFineTune(store, net, fam, &opts, rep, nopLog{}); err != nil {
 		return nil, nil, err

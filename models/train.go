@@ -87,6 +87,10 @@ type TrainOptions struct {
 	// InitFrom is a model artifact folder (with checkpoint/) or a checkpoint folder whose
 	// variables initialise those of the same name and shape (transfer learning).
 	InitFrom string
+	// InitFromName, when set, is how the model card names InitFrom instead of its path: an
+	// upstream artifact's folder lies in a work dir, and a path there would make the same
+	// training give a different model artifact in another work dir (biopipe verify).
+	InitFromName string
 	// Pretrained imports weights trained elsewhere (safetensors, ONNX) after InitFrom.
 	Pretrained *Pretrained
 	// FineTune freezes layers and scales learning rates per layer (see FineTune).
@@ -189,6 +193,9 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 		initRep, err = initFrom(store, opts.InitFrom)
 		if err != nil {
 			return nil, err
+		}
+		if opts.InitFromName != "" {
+			initRep.From = opts.InitFromName
 		}
 		log.Info("init_from", "path", opts.InitFrom, "loaded", len(initRep.Loaded), "fresh", len(initRep.Fresh), "shape_mismatch", len(initRep.ShapeMismatch))
 	}

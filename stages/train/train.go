@@ -412,7 +412,7 @@ func (s *stage) trainOptions(env *contract.Env) (models.TrainOptions, []int, []i
 	} else {
 		env.Log.Info("no val rows: training without validation or early stopping", "stage", env.StageID)
 	}
-	initFrom := s.cfg.String(FieldInitFrom)
+	initFrom, initFromName := s.cfg.String(FieldInitFrom), ""
 	if ins := env.In(PortInit); len(ins) > 0 {
 		if initFrom != "" {
 			return models.TrainOptions{}, nil, nil, fmt.Errorf("stage %q: give init_from or connect an %q input, not both", env.StageID, PortInit)
@@ -421,6 +421,7 @@ func (s *stage) trainOptions(env *contract.Env) (models.TrainOptions, []int, []i
 			return models.TrainOptions{}, nil, nil, fmt.Errorf("stage %q: port %q has %d inputs, want at most 1", env.StageID, PortInit, len(ins))
 		}
 		initFrom = ins[0].Dir
+		initFromName = fmt.Sprintf("stage %q (%s)", ins[0].StageID, ins[0].Digest)
 	}
 	pre, ft, err := fineTuning(s.cfg)
 	if err != nil {
@@ -465,6 +466,7 @@ func (s *stage) trainOptions(env *contract.Env) (models.TrainOptions, []int, []i
 		Seed:            env.Seed,
 		Backend:         env.Backend,
 		InitFrom:        initFrom,
+		InitFromName:    initFromName,
 		Pretrained:      pre,
 		FineTune:        ft,
 		OutDir:          env.OutDir,
