@@ -57,16 +57,23 @@ func ReadHeader(path string) (*Header, error) {
 		return nil, err
 	}
 	defer r.Close()
+	h, _, err := readHeader(r, path)
+	return h, err
+}
+
+// readHeader reads and parses the header at the start of r. It returns the bytes it read too:
+// in a single-file image they may run past the header into extensions and voxel data.
+func readHeader(r io.Reader, path string) (*Header, []byte, error) {
 	b := make([]byte, Size2)
 	n, err := io.ReadFull(r, b)
 	if err != nil && err != io.ErrUnexpectedEOF {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	h, err := ParseHeader(b[:n])
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return h, nil
+	return h, b[:n], nil
 }
 
 // Read reads a NIfTI-1 or NIfTI-2 image: a single .nii/.nii.gz file, or a .hdr/.img pair
@@ -83,14 +90,9 @@ func Read(path string) (*Image, error) {
 		return nil, err
 	}
 	defer r.Close()
-	b := make([]byte, Size2)
-	n, err := io.ReadFull(r, b)
-	if err != nil && err != io.ErrUnexpectedEOF {
-		return nil, fmt.Errorf("%s: %w", hdrPath, err)
-	}
-	h, err := ParseHeader(b[:n])
+	h, b, err := readHeader(r, hdrPath)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", hdrPath, err)
+		return nil, err
 	}
 	dt, ok := datatypes[h.Datatype]
 	if !ok {
@@ -114,9 +116,9 @@ func Read(path string) (*Image, error) {
 			h.VoxOffset = hs + 4
 		}
 		// Skip what follows the header (extensions) up to vox_offset.
-		skip := h.VoxOffset - int64(n)
+		skip := h.VoxOffset - int64(len(b))
 		if skip < 0 {
-			data = io.MultiReader(bytes.NewReader(b[h.VoxOffset:n]), r)
+			data = io.MultiReader(bytes.NewReader(b[h.VoxOffset:]), r)
 		} else {
 			if _, err := io.CopyN(io.Discard, r, skip); err != nil {
 				return nil, fmt.Errorf("%s: extensions up to vox_offset %d: %w", path, h.VoxOffset, err)
