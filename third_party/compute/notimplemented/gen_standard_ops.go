@@ -90,14 +90,14 @@ func (f Function) BitwiseXor(lhs compute.Value, rhs compute.Value) (compute.Valu
 	return nil, f.baseErrFn(compute.OpTypeBitwiseXor)
 }
 
-// BroadcastInDim broadcasts x to an output with the given shape.
-// broadcastAxes has an output axes value for each x axes (len(broadcastAxes) == x.Shape.Rank()).
-// The i-th axis of x is mapped to the broadcastAxes[i]-th dimension of the output.
+// BroadcastInDim broadcasts the operand to an output with the given shape.
+// broadcastAxes has an output axes value for each operand axes (len(broadcastAxes) == operand.Shape.Rank()).
+// The i-th axis of the operand is mapped to the broadcastAxes[i]-th dimension of the output.
 // broadcastAxes must be also increasing: this operation cannot be used to transpose axes, it will only
 // broadcast and introduce new axes in-between.
 // This also requires that the i-th input axis is either 1 or is the same as the
 // output dimension it's broadcasting into.
-// For example, say operand `x = (s32)[2]{1, 2}`; outputShape = `(s32)[2,2]`:
+// For example, say operand `operand = (s32)[2]{1, 2}`; outputShape = `(s32)[2,2]`:
 //   - Specifying []int{1} as broadcastAxes will generate output
 //     {{1, 2},
 //     {1, 2}}
@@ -112,7 +112,7 @@ func (f Function) BitwiseXor(lhs compute.Value, rhs compute.Value) (compute.Valu
 // But new dynamic dimensions can be introduced in the output -- either mapping from an axis with dimension 1,
 // or from a newly introduced axis. Notice that introducing new dynamic axis names that are not resolved
 // by any input parameter will result in an error.
-func (f Function) BroadcastInDim(x compute.Value, outputShape shapes.Shape, broadcastAxes []int) (compute.Value, error) {
+func (f Function) BroadcastInDim(operand compute.Value, outputShape shapes.Shape, broadcastAxes []int) (compute.Value, error) {
 	return nil, f.baseErrFn(compute.OpTypeBroadcastInDim)
 }
 
@@ -206,6 +206,23 @@ func (f Function) Cos(x compute.Value) (compute.Value, error) {
 	return nil, f.baseErrFn(compute.OpTypeCos)
 }
 
+// CumSum returns the cumulative sum of the elements along the given axis.
+//
+// Parameters:
+//   - operand: input value to sum.
+//   - axis: axis along which to compute the cumulative sum. It must be in the range 0 <= axis < rank.
+//   - options: CumSumOptions with Exclusive and Reverse flags.
+//
+// Examples:
+//
+//	CumSum([1, 2, 3], 0, CumSumOptions{}) -> [1, 3, 6]
+//	CumSum([1, 2, 3], 0, CumSumOptions{Exclusive: true}) -> [0, 1, 3]
+//	CumSum([1, 2, 3], 0, CumSumOptions{Reverse: true}) -> [6, 5, 3]
+//	CumSum([1, 2, 3], 0, CumSumOptions{Exclusive: true, Reverse: true}) -> [5, 3, 0]
+func (f Function) CumSum(operand compute.Value, axis int, options compute.CumSumOptions) (compute.Value, error) {
+	return nil, f.baseErrFn(compute.OpTypeCumSum)
+}
+
 // Div returns the element-wise division of the two values.
 // Standard broadcasting rules apply (see documentation).
 func (f Function) Div(lhs compute.Value, rhs compute.Value) (compute.Value, error) {
@@ -233,10 +250,51 @@ func (f Function) DotGeneral(lhs compute.Value, lhsContractingAxes []int, lhsBat
 	return nil, f.baseErrFn(compute.OpTypeDotGeneral)
 }
 
+// DynamicBroadcastInDim broadcasts the operand to target dimensions specified by dimensions.
+//
+// broadcastAxes has an output axis value for each operand axis (len(broadcastAxes) == operand.Shape().Rank()).
+// The i-th axis of the operand is mapped to the broadcastAxes[i]-th dimension of the output.
+// broadcastAxes must also be strictly increasing: this operation cannot be used to transpose axes.
+//
+// Each target dimension can be:
+// - Static: specified with Static >= 0.
+// - Dynamic: specified with Name and dynamic scalar Value, or Name only if the dynamic axis is already known from context.
+//
+// Dynamic shapes: When broadcasting, an operand axis with a dynamic length cannot be broadcast to a different size
+// and must be preserved as dynamic in the output with matching axis names. An operand axis with size 1 may be broadcast
+// to a dynamic dimension.
+//
+// Usually, this operation is only supported if the backend supports dynamic axes (Capabilities.DynamicAxes).
+func (f Function) DynamicBroadcastInDim(operand compute.Value, broadcastAxes []int, dimensions ...compute.DynamicDimensionSpec) (compute.Value, error) {
+	return nil, f.baseErrFn(compute.OpTypeDynamicBroadcastInDim)
+}
+
 // DynamicDimensionSize returns the dimension of the given axis of the operand as a dynamic scalar value.
 // This is only supported by backends that support dynamic shapes (see Capabilities.DynamicAxes).
 func (f Function) DynamicDimensionSize(operand compute.Value, axis int) (compute.Value, error) {
 	return nil, f.baseErrFn(compute.OpTypeDynamicDimensionSize)
+}
+
+// DynamicIota creates a tensor with the given dynamic dimensions and dtype, filled with
+// increasing numbers (starting from 0) along the specified iotaAxis.
+//
+// Each dimension can be:
+// - Static: specified with Static >= 0.
+// - Dynamic: specified with Name and dynamic scalar Value, or Name only if the dynamic axis is already known from context.
+//
+// Usually, this operation is only supported if the backend supports dynamic axes (Capabilities.DynamicAxes).
+func (f Function) DynamicIota(dtype dtypes.DType, iotaAxis int, dimensions ...compute.DynamicDimensionSpec) (compute.Value, error) {
+	return nil, f.baseErrFn(compute.OpTypeDynamicIota)
+}
+
+// DynamicPad injects padding on the start, end, or interior of the given operand using static
+// and/or dynamic scalar padding amounts.
+//
+// There must be at most operand.Rank() axesConfig values. Missing axes are assumed to have no padding.
+//
+// Usually, this operation is only supported if the backend supports dynamic axes (Capabilities.DynamicAxes).
+func (f Function) DynamicPad(x compute.Value, fillValue compute.Value, axesConfig ...compute.DynamicPadAxis) (compute.Value, error) {
+	return nil, f.baseErrFn(compute.OpTypeDynamicPad)
 }
 
 // DynamicReshape reshapes x to target dimensions specified by dimensions.

@@ -90,6 +90,8 @@ func GenerateStandardOpsInterface(methods []backendparser.Method) {
 				pi.Type = "compute.ConvolveAxesConfig"
 			case "...PadAxis":
 				pi.Type = "...compute.PadAxis"
+			case "...DynamicPadAxis":
+				pi.Type = "...compute.DynamicPadAxis"
 			case "...DynamicDimensionSpec":
 				pi.Type = "...compute.DynamicDimensionSpec"
 			case "ActivationType":
@@ -106,6 +108,8 @@ func GenerateStandardOpsInterface(methods []backendparser.Method) {
 				pi.Type = "compute.QuantizationScheme"
 			case "DotGeneralConfig":
 				pi.Type = "compute.DotGeneralConfig"
+			case "CumSumOptions":
+				pi.Type = "compute.CumSumOptions"
 			case "*Quantization":
 				pi.Type = "*compute.Quantization"
 			case "*ScaledDotProductAttentionConfig":
