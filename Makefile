@@ -11,6 +11,7 @@ build:
 
 vet:
 	$(GO) vet ./...
+	@sh third_party/check.sh
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 
 # The whole test suite: unit tests, golden files, real-file cross-checks (skipped when a peer
