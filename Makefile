@@ -2,7 +2,7 @@
 export GOEXPERIMENT := simd
 GO ?= go
 
-.PHONY: all build test vet fmt quickstart bench fuzz clean docs verify
+.PHONY: all build test test-xla vet fmt quickstart bench fuzz clean docs verify
 
 all: build
 
@@ -18,6 +18,14 @@ vet:
 # tool is absent) and every configs/*.yaml run end to end.
 test: vet
 	$(GO) test -timeout 20m ./...
+	$(MAKE) test-xla
+
+# The XLA variant (GPU path): it must build (go-xla's PJRT binding uses cgo: needs gcc), and
+# backend xla:cuda without an installed PJRT plugin must fail with a message naming
+# PJRT_PLUGIN_LIBRARY_PATH and the JAX wheel to install (no plugin is ever downloaded).
+test-xla:
+	$(GO) build -tags xla ./...
+	$(GO) test -tags xla -run 'XLA|PJRT' ./models/
 
 # Every fuzz target (func Fuzz* in a _test.go file) for FUZZTIME each, one after another
 # (go test -fuzz takes one target per run). `make test` runs only their seed corpora (the

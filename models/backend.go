@@ -12,9 +12,6 @@ import (
 // DefaultBackend is the embedded pure-Go backend; it needs nothing installed.
 const DefaultBackend = "go"
 
-// xlaAvailable is set by backend_xla.go when biopipe is built with -tags xla.
-var xlaAvailable bool
-
 var (
 	backendsMu sync.Mutex
 	backends   = map[string]compute.Backend{}
@@ -22,15 +19,17 @@ var (
 
 // NormalizeBackend maps "" to DefaultBackend and checks the name: "go" (optionally with the
 // Go backend's options, "go:parallelism=4"), "xla:cpu" or "xla:cuda". XLA backends are only
-// available in binaries built with -tags xla.
+// available in binaries built with -tags xla; they load an installed PJRT plugin (see
+// FindPJRTPlugin) and never download one.
 func NormalizeBackend(name string) (string, error) {
 	name = strings.TrimSpace(name)
 	switch name {
 	case "", DefaultBackend:
 		return DefaultBackend, nil
 	case "xla:cpu", "xla:cuda":
-		if !xlaAvailable {
-			return "", fmt.Errorf("backend %q: this biopipe binary was built without XLA support; rebuild with `go build -tags xla` (the XLA backend downloads its PJRT plugin on first use unless GOMLX_NO_AUTO_INSTALL is set), or use backend \"go\"", name)
+		if xlaResolve == nil {
+			return "", fmt.Errorf("backend %q: this binary was built without -tags xla (no XLA support); rebuild with `go build -tags xla` "+
+				"and install a PJRT plugin (for xla:cuda, JAX's jax-cuda13-pjrt or jax-cuda12-pjrt; see %s), or use backend \"go\"", name, PJRTPluginPathEnv)
 		}
 		return name, nil
 	}
@@ -52,8 +51,14 @@ func NewBackend(name string) (compute.Backend, error) {
 	if b, ok := backends[name]; ok {
 		return b, nil
 	}
+	config := name
+	if strings.HasPrefix(name, "xla:") {
+		if config, err = xlaResolve(name); err != nil {
+			return nil, err
+		}
+	}
 	var b compute.Backend
-	if perr := catch(func() { b, err = compute.NewWithConfig(name) }); perr != nil {
+	if perr := catch(func() { b, err = compute.NewWithConfig(config) }); perr != nil {
 		err = perr
 	}
 	if err != nil {

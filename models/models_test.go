@@ -285,7 +285,6 @@ func TestTrainErrors(t *testing.T) {
 		{"zero epochs", func(o *models.TrainOptions) { o.Epochs = 0 }, "epochs"},
 		{"label out of range", func(o *models.TrainOptions) { o.Train.Classes[3] = 5 }, "row 3: class index 5"},
 		{"val shape", func(o *models.TrainOptions) { o.Val = synth.Blobs(10, 3, 1, 1) }, "shape"},
-		{"xla without tag", func(o *models.TrainOptions) { o.Backend = "xla:cuda" }, "-tags xla"},
 		{"unknown backend", func(o *models.TrainOptions) { o.Backend = "tpu" }, "unknown backend"},
 		{"accuracy monitor on regression", func(o *models.TrainOptions) {
 			o.Task, o.Train.Targets, o.Val.Targets = models.Regression, make([]float64, 160), make([]float64, 80)
