@@ -164,16 +164,26 @@ func execSlice(backend *gobackend.Backend, node *gobackend.Node, inputs []*gobac
 var sliceDTypeMap = gobackend.NewDTypeMap("Slice")
 
 // execSliceGeneric implements the actual slice data copying. It is called via sliceDTypeMap.Dispatch.
-// It iterates through the output buffer coordinates, calculates the corresponding coordinate
-// in the operand buffer using starts and strides, and copies the value.
+//
+// It copies blocks rather than elements: the trailing axes taken whole (start 0, stride 1, full
+// size) are contiguous in both operand and output, and so is the run along the next axis when its
+// stride is 1. Each run is one copy(); only a strided innermost axis is copied element by element,
+// in a tight loop. The remaining outer axes are walked with an odometer, as before.
 func execSliceGeneric[T gobackend.SupportedTypesConstraints](operand, output *gobackend.Buffer, params *sliceNode) {
-	rank := operand.RawShape.Rank()
 	outputFlat := output.Flat.([]T)
 	operandFlat := operand.Flat.([]T)
-
 	outputDimensions := output.RawShape.Dimensions
+	operandDimensions := operand.RawShape.Dimensions
+	rank := len(operandDimensions)
+	size := output.RawShape.Size()
+	if size == 0 {
+		return
+	}
+	if rank == 0 {
+		outputFlat[0] = operandFlat[0]
+		return
+	}
 	operandFlatStrides := operand.RawShape.Strides()
-	outputAxisIdxs := make([]int, rank)
 
 	// Find operandFlatIdx start value.
 	var operandFlatIdx int
@@ -181,18 +191,57 @@ func execSliceGeneric[T gobackend.SupportedTypesConstraints](operand, output *go
 		operandFlatIdx += start * operandFlatStrides[axis]
 	}
 
-	for outputFlatIdx := 0; outputFlatIdx < len(outputFlat); outputFlatIdx++ {
-		// Copy value at current position.
-		outputFlat[outputFlatIdx] = operandFlat[operandFlatIdx]
+	// inner: number of elements of the trailing axes taken whole, contiguous on both sides.
+	inner := 1
+	axis := rank - 1
+	for axis >= 0 && params.strides[axis] == 1 && outputDimensions[axis] == operandDimensions[axis] {
+		inner *= outputDimensions[axis]
+		axis--
+	}
+	if axis < 0 {
+		copy(outputFlat[:size], operandFlat[operandFlatIdx:operandFlatIdx+size])
+		return
+	}
 
-		// Iterate to the next position.
-		for axis := rank - 1; axis >= 0; axis-- {
+	// Each step copies block contiguous elements; loopAxis is walked by the inner loop (stepping
+	// loopStep elements in the operand), the axes before it by the odometer.
+	block, loopAxis := inner, axis
+	if params.strides[axis] == 1 {
+		// The run along axis is contiguous too.
+		block = outputDimensions[axis] * inner
+		loopAxis = axis - 1
+	}
+	if loopAxis < 0 {
+		copy(outputFlat[:size], operandFlat[operandFlatIdx:operandFlatIdx+size])
+		return
+	}
+	loopCount := outputDimensions[loopAxis]
+	loopStep := params.strides[loopAxis] * operandFlatStrides[loopAxis]
+	outputAxisIdxs := make([]int, loopAxis)
+	for outputFlatIdx := 0; outputFlatIdx < size; {
+		inIdx := operandFlatIdx
+		if block == 1 {
+			out := outputFlat[outputFlatIdx : outputFlatIdx+loopCount]
+			for i := range out {
+				out[i] = operandFlat[inIdx]
+				inIdx += loopStep
+			}
+			outputFlatIdx += loopCount
+		} else {
+			for range loopCount {
+				copy(outputFlat[outputFlatIdx:outputFlatIdx+block], operandFlat[inIdx:inIdx+block])
+				outputFlatIdx += block
+				inIdx += loopStep
+			}
+		}
+
+		// Move the odometer over the axes before loopAxis.
+		for axis := loopAxis - 1; axis >= 0; axis-- {
 			outputAxisIdxs[axis]++
 			if outputAxisIdxs[axis] < outputDimensions[axis] {
 				operandFlatIdx += params.strides[axis] * operandFlatStrides[axis]
 				break
 			}
-			// Reset axis
 			operandFlatIdx -= (outputDimensions[axis] - 1) * params.strides[axis] * operandFlatStrides[axis]
 			outputAxisIdxs[axis] = 0
 		}
