@@ -14,7 +14,22 @@ type Matrix struct {
 	N     int
 	Shape []int    // per-example shape
 	Names []string // feature names, for flat vectors built from numeric columns
+	// Columns locates each feature column in a row, in order: a model that treats column
+	// groups apart (the fusion family) slices them back out of the flat row.
+	Columns []ColumnSlice
 }
+
+// ColumnSlice is where one feature column lies in a Matrix row: values
+// [Offset, Offset+TensorSize(Shape)) of the row. Shape is the tensor column's per-row shape,
+// or empty for a numeric (scalar) column.
+type ColumnSlice struct {
+	Name   string `json:"name"`
+	Shape  []int  `json:"shape"`
+	Offset int    `json:"offset"`
+}
+
+// Size is the number of values the column holds per row.
+func (c ColumnSlice) Size() int { return TensorSize(c.Shape) }
 
 // Features builds the feature matrix of the given rows (nil = all rows). A missing value in
 // a feature is an error naming the column and row: impute first.
@@ -42,17 +57,18 @@ func (f *Frame) Features(rows []int) (*Matrix, error) {
 			m.X = append(m.X, c.Row(r)...)
 		}
 		m.Names = []string{c.Name}
+		m.Columns = []ColumnSlice{{Name: c.Name, Shape: slices.Clone(c.Shape), Offset: 0}}
 		return m, nil
 	}
 	width := 0
 	for _, c := range cols {
+		cs := ColumnSlice{Name: c.Name, Shape: []int{}, Offset: width}
 		if c.Kind == Tensor {
-			width += TensorSize(c.Shape)
-			m.Names = append(m.Names, c.Name)
-		} else {
-			width++
-			m.Names = append(m.Names, c.Name)
+			cs.Shape = slices.Clone(c.Shape)
 		}
+		m.Columns = append(m.Columns, cs)
+		m.Names = append(m.Names, c.Name)
+		width += cs.Size()
 	}
 	m.Shape = []int{width}
 	m.X = make([]float32, 0, len(rows)*width)

@@ -8,18 +8,23 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/biopipe/biopipe/dataset"
 )
 
 // Card is the model card, model.json in a model artifact.
 type Card struct {
-	Family          string         `json:"family"`
-	Params          map[string]any `json:"params"` // resolved hyper-parameters (defaults filled)
-	Task            Task           `json:"task"`
-	InputShape      []int          `json:"input_shape"` // per example
-	Classes         []string       `json:"classes,omitempty"`
-	FeatureNames    []string       `json:"feature_names,omitempty"`
-	Outputs         []string       `json:"outputs"`         // names of the model outputs, main first
-	Standardisation string         `json:"standardisation"` // "none": inputs are fed as given (standardise upstream)
+	Family       string         `json:"family"`
+	Params       map[string]any `json:"params"` // resolved hyper-parameters (defaults filled)
+	Task         Task           `json:"task"`
+	InputShape   []int          `json:"input_shape"` // per example
+	Classes      []string       `json:"classes,omitempty"`
+	FeatureNames []string       `json:"feature_names,omitempty"`
+	// InputColumns, for inputs of several feature columns, is where each lies in an example
+	// (models that treat column groups apart, such as fusion, slice them back out).
+	InputColumns    []dataset.ColumnSlice `json:"input_columns,omitempty"`
+	Outputs         []string              `json:"outputs"`         // names of the model outputs, main first
+	Standardisation string                `json:"standardisation"` // "none": inputs are fed as given (standardise upstream)
 	// TargetMean and TargetScale: regression targets are trained as (y-mean)/scale (fitted on
 	// the train rows) and predictions mapped back; scale 0 means no scaling.
 	TargetMean    float64         `json:"target_mean,omitempty"`

@@ -56,6 +56,7 @@ package models
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -64,6 +65,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/biopipe/biopipe/contract"
+	"github.com/biopipe/biopipe/dataset"
 )
 
 // Task is what a model learns.
@@ -92,6 +94,19 @@ type Spec struct {
 	InputShape []int // per-example shape, without the batch axis
 	Task       Task
 	NumClasses int // classification only
+	// Columns locates each feature column in an example (see dataset.ColumnSlice), in
+	// order: one column whose shape is InputShape, or several flattened one after the other
+	// into InputShape [width]. Families that treat column groups apart (fusion) use it.
+	Columns []dataset.ColumnSlice
+}
+
+// ColumnsOrDefault returns Columns, or, when they are not known (a spec built by hand), one
+// column named "input" spanning the whole example.
+func (s Spec) ColumnsOrDefault() []dataset.ColumnSlice {
+	if len(s.Columns) > 0 {
+		return s.Columns
+	}
+	return []dataset.ColumnSlice{{Name: "input", Shape: slices.Clone(s.InputShape)}}
 }
 
 // OutputDim is the size of the main output per example: classes for classification, 1 for
@@ -148,6 +163,10 @@ type Network struct {
 type Family struct {
 	Name string
 	Doc  string // one line
+	// Description (Markdown paragraphs) and Example (a train stage's with: block, YAML),
+	// when set, go on the family's docs page; without Example the page shows the defaults.
+	Description string
+	Example     string
 	// Params are the family's hyper-parameters; the train stage lists the union of all
 	// families' params as its own fields. Defaults given here are applied by Train.
 	Params []contract.Field
@@ -159,7 +178,22 @@ type Family struct {
 	// Encoder lists the variable prefixes (under the model scope) that `freeze: [encoder]`
 	// freezes: the feature extractor, as opposed to the head.
 	Encoder []string
+	// Features, when set, builds the family's network without its output layer: a function
+	// of a batch [B, InputShape...] that returns features [B, F] (after global pooling and
+	// the hidden layers: what the output layer would read). Another family uses it to embed
+	// one of its inputs (the fusion family's encoders). spec.Task and spec.NumClasses are
+	// those of the whole model; the family ignores them. Families without it serve as
+	// encoders through Build (their output layer then projects to the embedding size).
+	Features func(spec Spec, params contract.Config) (FeatureFunc, error)
+	// Check, when set, validates what the field declarations cannot (nested blocks, values
+	// that depend on each other) after Params are checked and defaults filled; it may
+	// normalise p (fill nested defaults) and returns it. Issues name the field path.
+	Check func(p contract.Config) (contract.Config, []contract.Issue)
 }
+
+// FeatureFunc maps a batch x [B, InputShape...] to features [B, F], creating variables under
+// scope; see Family.Features.
+type FeatureFunc func(scope *model.Scope, x *graph.Node) *graph.Node
 
 var (
 	regMu    sync.RWMutex
@@ -220,11 +254,7 @@ func Families() []*Family {
 // ResolveParams validates raw hyper-parameter values (as decoded from YAML or JSON) against
 // the family's Params and fills defaults. Unknown names are errors naming the field.
 func (f *Family) ResolveParams(raw map[string]any) (contract.Config, error) {
-	in := make(map[string]any, len(raw))
-	for k, v := range raw {
-		in[k] = rawValue(v)
-	}
-	cfg, issues := contract.Check(f.Params, in)
+	cfg, issues := f.CheckParams(raw)
 	if len(issues) > 0 {
 		var parts []string
 		for _, is := range issues {
@@ -233,6 +263,20 @@ func (f *Family) ResolveParams(raw map[string]any) (contract.Config, error) {
 		return nil, fmt.Errorf("model %q: %s", f.Name, strings.Join(parts, "; "))
 	}
 	return cfg, nil
+}
+
+// CheckParams is ResolveParams returning every issue with its field path (relative to the
+// params block), so a caller can point at the YAML position of each.
+func (f *Family) CheckParams(raw map[string]any) (contract.Config, []contract.Issue) {
+	in := make(map[string]any, len(raw))
+	for k, v := range raw {
+		in[k] = rawValue(v)
+	}
+	cfg, issues := contract.Check(f.Params, in)
+	if len(issues) == 0 && f.Check != nil {
+		cfg, issues = f.Check(cfg)
+	}
+	return cfg, issues
 }
 
 // rawValue turns normalised config values (typed slices, Config) back into the shapes
@@ -258,6 +302,12 @@ func rawValue(v any) any {
 		}
 		return out
 	case contract.Config:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = rawValue(e)
+		}
+		return out
+	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
 			out[k] = rawValue(e)

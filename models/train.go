@@ -153,7 +153,7 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	spec := Spec{InputShape: slices.Clone(opts.Train.X.Shape), Task: task, NumClasses: len(opts.Classes)}
+	spec := Spec{InputShape: slices.Clone(opts.Train.X.Shape), Task: task, NumClasses: len(opts.Classes), Columns: opts.Train.X.Columns}
 	net, err := buildNetwork(fam, spec, params)
 	if err != nil {
 		return nil, err
@@ -534,6 +534,7 @@ epochs:
 		InputShape:      spec.InputShape,
 		Classes:         opts.Classes,
 		FeatureNames:    opts.FeatureNames,
+		InputColumns:    cardColumns(spec.Columns),
 		Outputs:         tm.outputNames(),
 		Standardisation: "none",
 		TargetMean:      tgtMean,
@@ -649,6 +650,15 @@ func buildNetwork(fam *Family, spec Spec, params contract.Config) (net *Network,
 		return nil, fmt.Errorf("model %q: Build returned no Forward function", fam.Name)
 	}
 	return net, nil
+}
+
+// cardColumns is what the model card records of the input columns: their layout when there
+// are several (one column is InputShape and FeatureNames already).
+func cardColumns(cols []dataset.ColumnSlice) []dataset.ColumnSlice {
+	if len(cols) < 2 {
+		return nil
+	}
+	return cols
 }
 
 func splitInputs(inputs []*graph.Node) (x, y *graph.Node) {

@@ -138,6 +138,9 @@ func (t *Trained) Outputs(ctx context.Context, x *dataset.Matrix) ([]Output, err
 	if len(x.X) != x.N*size {
 		return nil, fmt.Errorf("predict: input matrix holds %d values, want %d (%d rows of %v)", len(x.X), x.N*size, x.N, x.Shape)
 	}
+	if err := t.checkColumns(x.Columns); err != nil {
+		return nil, err
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	e, err := t.forwardExec()
@@ -282,7 +285,10 @@ func Load(dir string, backend string) (*Trained, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, CardFile), err)
 	}
-	spec := Spec{InputShape: card.InputShape, Task: card.Task, NumClasses: len(card.Classes)}
+	spec := Spec{InputShape: card.InputShape, Task: card.Task, NumClasses: len(card.Classes), Columns: card.InputColumns}
+	if len(spec.Columns) == 0 && len(card.FeatureNames) == 1 {
+		spec.Columns = []dataset.ColumnSlice{{Name: card.FeatureNames[0], Shape: slices.Clone(card.InputShape)}}
+	}
 	net, err := buildNetwork(fam, spec, params)
 	if err != nil {
 		return nil, err
@@ -400,4 +406,31 @@ func initFrom(store *model.Store, path string) (*InitReport, error) {
 		return nil, fmt.Errorf("init_from %s: no variable matches this model by name and shape (source has %d variables; this model's: %v)", path, len(vals), append(rep.Fresh, rep.ShapeMismatch...))
 	}
 	return rep, nil
+}
+
+// checkColumns makes sure inputs of several feature columns come in the layout the model was
+// trained on: same names, shapes and order (a model slicing column groups apart would read
+// the wrong values otherwise). Inputs without a recorded layout are taken as they come.
+func (t *Trained) checkColumns(got []dataset.ColumnSlice) error {
+	want := t.card.InputColumns
+	if len(want) == 0 || len(got) == 0 {
+		return nil
+	}
+	name := func(cs []dataset.ColumnSlice) []string {
+		out := make([]string, len(cs))
+		for i, c := range cs {
+			out[i] = fmt.Sprintf("%s%v", c.Name, c.Shape)
+		}
+		return out
+	}
+	if len(got) != len(want) {
+		return fmt.Errorf("predict: inputs have feature columns %v, the model (%s) was trained on %v", name(got), t.card.Family, name(want))
+	}
+	for i := range want {
+		if got[i].Name != want[i].Name || !slices.Equal(got[i].Shape, want[i].Shape) || got[i].Offset != want[i].Offset {
+			return fmt.Errorf("predict: input feature column %d is %s%v, the model (%s) was trained with %s%v there (columns %v)",
+				i, got[i].Name, got[i].Shape, t.card.Family, want[i].Name, want[i].Shape, name(want))
+		}
+	}
+	return nil
 }

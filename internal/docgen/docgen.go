@@ -214,9 +214,19 @@ func familyPage(f *models.Family) []byte {
 		b.WriteString("Task: follows the data: classification for class labels, regression for numeric ones.\n\n")
 	}
 	fmt.Fprintf(&b, "Trained by a [`train`](../stages/train.md) stage with `model: %s`; the stage's own fields (epochs,\noptimizer, learning-rate schedule, early stopping, ...) are on its page. `biopipe stages train --model %s`\nprints both.\n\n", f.Name, f.Name)
+	if d := strings.TrimSpace(f.Description); d != "" {
+		fmt.Fprintf(&b, "%s\n\n", d)
+	}
 	b.WriteString("## Parameters\n\n")
 	fieldTable(&b, f.Params)
 	b.WriteString("\n## Example\n\n```yaml\n- id: train\n  kind: train\n  inputs: [split]\n  with:\n    model: " + f.Name + "\n")
+	if ex := strings.TrimRight(f.Example, "\n"); ex != "" {
+		for _, line := range strings.Split(ex, "\n") {
+			b.WriteString("    " + line + "\n")
+		}
+		b.WriteString("```\n")
+		return b.Bytes()
+	}
 	for _, p := range f.Params {
 		if p.Default != nil && p.Type != contract.Object {
 			fmt.Fprintf(&b, "    %s: %s\n", p.Name, flow(p.Default))

@@ -8,6 +8,7 @@ import (
 	_ "github.com/biopipe/biopipe/models/cnn1d"       // "cnn1d"
 	_ "github.com/biopipe/biopipe/models/convae"      // "conv_autoencoder", "conv_vae"
 	_ "github.com/biopipe/biopipe/models/diffusion"   // "diffusion"
+	_ "github.com/biopipe/biopipe/models/fusion"      // "fusion"
 	_ "github.com/biopipe/biopipe/models/gan"         // "gan"
 	_ "github.com/biopipe/biopipe/models/lstm"        // "lstm"
 	_ "github.com/biopipe/biopipe/models/mlp"         // "mlp"

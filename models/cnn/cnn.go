@@ -88,10 +88,11 @@ func init() {
 	models.Register(&models.Family{
 		Name: Family,
 		// freeze: [encoder] freezes the convolutional blocks; the dense head trains.
-		Encoder: []string{"block_"},
-		Doc:     "convolutional network for images [H,W,C], volumes [D,H,W,C] and sequences [T,C] (tensor inputs)",
-		Params:  Params,
-		Build:   Build,
+		Encoder:  []string{"block_"},
+		Doc:      "convolutional network for images [H,W,C], volumes [D,H,W,C] and sequences [T,C] (tensor inputs)",
+		Params:   Params,
+		Build:    Build,
+		Features: Features,
 	})
 }
 
@@ -115,6 +116,42 @@ func Build(spec models.Spec, p contract.Config) (*models.Network, error) {
 	if spec.Task != models.Classification && spec.Task != models.Regression {
 		return nil, fmt.Errorf("cnn: unsupported task %q (classification or regression)", spec.Task)
 	}
+	c, err := newConfig(spec, p)
+	if err != nil {
+		return nil, err
+	}
+	outDim := spec.OutputDim()
+	forward := func(scope *model.Scope, x *graph.Node) []*graph.Node {
+		features := c.features(scope, x)
+		return []*graph.Node{layers.DenseWithBias(scope.In("output"), features, outDim), features}
+	}
+	name := "prediction"
+	if spec.Task == models.Classification {
+		name = "probabilities"
+	}
+	net := &models.Network{Forward: forward, OutputNames: []string{name, OutFeatures}}
+	if c.globalPool == "flatten" {
+		net.Flatten, net.FlattenInto = OutputShape(spec.InputShape, p), "output"
+		if len(c.hidden) > 0 {
+			net.FlattenInto = "hidden_0"
+		}
+	}
+	return net, nil
+}
+
+// Features returns the CNN without its output layer: blocks, global pooling and hidden
+// layers, [B, F] (F: the last hidden width, else the last block's channels, or the flattened
+// feature map with global_pool flatten). Variables are named as in Build's network.
+func Features(spec models.Spec, p contract.Config) (models.FeatureFunc, error) {
+	c, err := newConfig(spec, p)
+	if err != nil {
+		return nil, err
+	}
+	return c.features, nil
+}
+
+// newConfig checks the input shape and reads the params.
+func newConfig(spec models.Spec, p contract.Config) (*config, error) {
 	if r := len(spec.InputShape); r < 2 || r > 4 {
 		return nil, fmt.Errorf("cnn: input shape %v: want a tensor column shaped [T, C], [H, W, C] or [D, H, W, C] "+
 			"(build one from numeric columns with transform.tensor)", spec.InputShape)
@@ -140,23 +177,7 @@ func Build(spec models.Spec, p contract.Config) (*models.Network, error) {
 	if len(c.channels) == 0 {
 		return nil, fmt.Errorf("cnn: %s: give at least one block", ParamChannels)
 	}
-	outDim := spec.OutputDim()
-	forward := func(scope *model.Scope, x *graph.Node) []*graph.Node {
-		out, features := c.forward(scope, x, outDim)
-		return []*graph.Node{out, features}
-	}
-	name := "prediction"
-	if spec.Task == models.Classification {
-		name = "probabilities"
-	}
-	net := &models.Network{Forward: forward, OutputNames: []string{name, OutFeatures}}
-	if c.globalPool == "flatten" {
-		net.Flatten, net.FlattenInto = OutputShape(spec.InputShape, p), "output"
-		if len(c.hidden) > 0 {
-			net.FlattenInto = "hidden_0"
-		}
-	}
-	return net, nil
+	return &c, nil
 }
 
 // OutFeatures names the extra output: the penultimate features [B, F] (the input of the
@@ -181,7 +202,8 @@ func OutputShape(input []int, p contract.Config) []int {
 	return append(sp, channels[len(channels)-1])
 }
 
-func (c *config) forward(scope *model.Scope, x *graph.Node, outDim int) (out, features *graph.Node) {
+// features runs the blocks, the global pooling and the hidden layers: [B, F].
+func (c *config) features(scope *model.Scope, x *graph.Node) *graph.Node {
 	// The blocks run channels-first, [C, B, spatial...]: fastconv's ConvCF layout, whose
 	// matmuls the Go backend runs faster. Variables keep the channels-last layout.
 	h := fastconv.ToChannelsFirst(x)
@@ -231,7 +253,7 @@ func (c *config) forward(scope *model.Scope, x *graph.Node, outDim int) (out, fe
 		h = c.activate(h)
 		h = layers.DropoutStatic(ls, h, c.dropout)
 	}
-	return layers.DenseWithBias(scope.In("output"), h, outDim), h
+	return h
 }
 
 // spatialAxesCF are the spatial axes of a channels-first h [C, B, spatial...].

@@ -36,10 +36,11 @@ func init() {
 	models.Register(&models.Family{
 		Name: "mlp",
 		// freeze: [encoder] freezes the hidden layers; the output layer trains.
-		Encoder: []string{"hidden_"},
-		Doc:     "multilayer perceptron on the flattened input (tabular features, small tensors)",
-		Params:  Params,
-		Build:   Build,
+		Encoder:  []string{"hidden_"},
+		Doc:      "multilayer perceptron on the flattened input (tabular features, small tensors)",
+		Params:   Params,
+		Build:    Build,
+		Features: Features,
 	})
 }
 
@@ -48,12 +49,25 @@ func Build(spec models.Spec, p contract.Config) (*models.Network, error) {
 	if spec.Task != models.Classification && spec.Task != models.Regression && spec.Task != models.Reconstruction {
 		return nil, fmt.Errorf("mlp: unsupported task %q", spec.Task)
 	}
+	features, err := Features(spec, p)
+	if err != nil {
+		return nil, err
+	}
+	outDim := spec.OutputDim()
+	forward := func(scope *model.Scope, x *graph.Node) []*graph.Node {
+		return []*graph.Node{layers.DenseWithBias(scope.In("output"), features(scope, x), outDim)}
+	}
+	return &models.Network{Forward: forward, OutputNames: []string{outputName(spec.Task)}}, nil
+}
+
+// Features returns the MLP without its output layer: the flattened input through the hidden
+// layers (hidden_<i>), [B, last hidden width] ([B, prod(InputShape)] with no hidden layer).
+func Features(_ models.Spec, p contract.Config) (models.FeatureFunc, error) {
 	hidden := p.Ints(ParamHidden)
 	act := models.ActivationOf(p)
 	dropout := p.Float(ParamDropout)
 	normalization := p.String(ParamNormalization)
-	outDim := spec.OutputDim()
-	forward := func(scope *model.Scope, x *graph.Node) []*graph.Node {
+	return func(scope *model.Scope, x *graph.Node) *graph.Node {
 		b := x.Shape().Dimensions[0]
 		h := graph.Reshape(x, b, x.Shape().Size()/b)
 		for i, width := range hidden {
@@ -68,9 +82,8 @@ func Build(spec models.Spec, p contract.Config) (*models.Network, error) {
 			h = act.Apply(h)
 			h = layers.DropoutStatic(ls, h, dropout)
 		}
-		return []*graph.Node{layers.DenseWithBias(scope.In("output"), h, outDim)}
-	}
-	return &models.Network{Forward: forward, OutputNames: []string{outputName(spec.Task)}}, nil
+		return h
+	}, nil
 }
 
 func outputName(t models.Task) string {

@@ -355,8 +355,12 @@ func familyParams(fam *models.Family, cfg contract.Config, union []contract.Fiel
 		params[f.Name] = cfg[f.Name]
 	}
 	if len(issues) == 0 {
-		if _, err := fam.ResolveParams(params); err != nil {
-			issues = append(issues, contract.Issue{Msg: err.Error()})
+		// Issues keep their field paths (encoders.image.channels ...) so the YAML position of
+		// each is found; the message names the model.
+		_, iss := fam.CheckParams(params)
+		for _, is := range iss {
+			is.Msg = fmt.Sprintf("model %q: %s", fam.Name, is.Msg)
+			issues = append(issues, is)
 		}
 	}
 	return params, issues
