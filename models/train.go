@@ -101,7 +101,8 @@ type TrainOptions struct {
 
 	// StateDir, when set, holds resumable checkpoints (see resume.go): Train continues from
 	// the newest one it finds there; writes one every CheckpointEvery optimizer steps
-	// (0: none within an epoch), at every epoch end, and when ctx is cancelled, before it
+	// (0: none within an epoch), at an epoch end when the last one is over 2 s old (see
+	// epochCheckpointDue), at the end of training, and when ctx is cancelled, before it
 	// returns ctx's error. The caller removes the folder once the artifact is stored.
 	StateDir        string
 	CheckpointEvery int
@@ -347,6 +348,9 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 	if st.History.Epochs != nil {
 		hist = st.History
 	}
+	// lastCheckpoint and checkpointCost are when the last resume checkpoint was written and
+	// how long it took: epoch-end checkpoints are rate limited (epochCheckpointDue).
+	lastCheckpoint, checkpointCost := time.Now(), time.Duration(0)
 	checkpoint := func() error {
 		if opts.StateDir == "" {
 			return nil
@@ -361,7 +365,12 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 		if bestWeights != nil {
 			sets[resumeSetBest] = tensorSet{vals: bestWeights}
 		}
-		return saveResume(opts.StateDir, st, sets, opts.OutDir, hist.files())
+		t0 := time.Now()
+		if err := saveResume(opts.StateDir, st, sets, opts.OutDir, hist.files()); err != nil {
+			return err
+		}
+		lastCheckpoint, checkpointCost = time.Now(), time.Since(t0)
+		return nil
 	}
 	// interrupted saves the loop's position and returns ctx's error.
 	interrupted := func(cause error) error {
@@ -378,32 +387,54 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 	prog.Add(st.Epoch - 1)
 
 	nBatches := (len(st.Order) + opts.BatchSize - 1) / opts.BatchSize
+	// Batches are assembled one ahead of the step, into host tensors reused for the whole
+	// run (batches.go); stream is the current epoch's.
+	pool := newBatchPool(backend, spec.InputShape, task, withLabels)
+	defer pool.close()
+	var stream *batchStream
+	defer func() {
+		if stream != nil {
+			stream.close()
+		}
+	}()
+	var valOrder []int
+	if hasVal {
+		valOrder = make([]int, valData.Len())
+		for i := range valOrder {
+			valOrder[i] = i
+		}
+	}
 epochs:
 	for !st.Done && st.Epoch <= opts.Epochs {
 		epoch := st.Epoch
 		t0 := time.Now()
+		stream = pool.stream(trainData, st.Order, opts.BatchSize, st.Batch)
 		for st.Batch < nBatches {
 			if err := ctx.Err(); err != nil {
 				return nil, interrupted(err)
 			}
-			lo := st.Batch * opts.BatchSize
-			hi := min(lo+opts.BatchSize, len(st.Order))
 			if err := sched.beforeStep(epoch, st.Batch); err != nil {
 				return nil, fmt.Errorf("model %q: epoch %d: %w", fam.Name, epoch, err)
 			}
-			args := batchTensors(trainData, task, withLabels, st.Order[lo:hi])
+			args, rows, ok, err := stream.next(ctx)
+			if err == nil && !ok {
+				err = fmt.Errorf("the input pipeline ended at batch %d of %d", st.Batch, nBatches)
+			}
+			if err != nil {
+				if cerr := ctx.Err(); cerr != nil {
+					return nil, interrupted(cerr)
+				}
+				return nil, fmt.Errorf("model %q: epoch %d: %w", fam.Name, epoch, err)
+			}
 			for i, e := range stepExecs {
 				l, m, bad, err := runStep(e, args, watches[i])
 				if err != nil {
-					finalizeArgs(args)
 					return nil, fmt.Errorf("model %q: epoch %d: training step %q: %w", fam.Name, epoch, obj.Steps[i].Name, err)
 				}
 				if opts.onStep != nil && i == len(stepExecs)-1 && !opts.onStep(sched.rateOr(opts.Optimizer.LearningRate), l) {
-					finalizeArgs(args)
 					break epochs
 				}
 				if bad != "" || !isFinite(l) {
-					finalizeArgs(args)
 					ev := nanEvent(epoch, int(st.Step)+1, obj.Steps[i].Name, l, bad)
 					if opts.Callbacks.OnNaN != OnNaNStop || (cb.lastGood == nil && bestWeights == nil) {
 						return nil, fmt.Errorf("model %q: %s", fam.Name, ev.Message)
@@ -412,12 +443,11 @@ epochs:
 					hist.NaN = &ev
 					break epochs
 				}
-				st.addLoss(i, l*float64(hi-lo))
+				st.addLoss(i, l*float64(rows))
 				if i == len(stepExecs)-1 {
 					st.addMetric(m)
 				}
 			}
-			finalizeArgs(args)
 			st.Batch++
 			st.Step++
 			crashpoint.Hit("train.step")
@@ -427,6 +457,8 @@ epochs:
 				}
 			}
 		}
+		stream.close()
+		stream = nil
 		rec := EpochRecord{Epoch: epoch}
 		n := float64(len(st.Order))
 		lossSums := st.lossSums()
@@ -439,7 +471,7 @@ epochs:
 		}
 		rec.setMetric(obj.Metric, false, st.metricSum()/n*unit)
 		if hasVal {
-			vl, vm, err := evaluate(ctx, evalExec, valData, task, withLabels, evalBatch(opts.BatchSize))
+			vl, vm, err := evaluate(ctx, evalExec, pool, valData, valOrder, evalBatch(opts.BatchSize))
 			if err != nil {
 				if cerr := ctx.Err(); cerr != nil {
 					return nil, interrupted(cerr)
@@ -506,8 +538,10 @@ epochs:
 				return nil, err
 			}
 		}
-		if err := checkpoint(); err != nil {
-			return nil, err
+		if st.Done || epochCheckpointDue(time.Since(lastCheckpoint), checkpointCost) {
+			if err := checkpoint(); err != nil {
+				return nil, err
+			}
 		}
 	}
 	bestEpoch := st.BestEpoch
@@ -569,6 +603,23 @@ epochs:
 		return nil, fmt.Errorf("model %q: %w", fam.Name, err)
 	}
 	return &Result{Card: card, History: hist, Trained: tm}, nil
+}
+
+// Epoch-end resume checkpoints are written when the last one is at least
+// epochCheckpointInterval old and, on a slow disk, at least checkpointCostFactor times as
+// old as the last one took to write: the fsyncs of a snapshot (about 15 ms on a local disk)
+// then cost at most a few percent of the training time even when epochs last milliseconds,
+// and a killed run loses at most that interval (plus the epoch in progress) of work. A
+// resume from any snapshot gives the same model bit for bit, so the rate does not change
+// what is trained. Checkpoints every CheckpointEvery steps, at the end of training and on
+// cancellation are always written.
+const (
+	epochCheckpointInterval = 2 * time.Second
+	checkpointCostFactor    = 50
+)
+
+func epochCheckpointDue(since, cost time.Duration) bool {
+	return since >= max(epochCheckpointInterval, checkpointCostFactor*cost)
 }
 
 func checkOptions(o *TrainOptions, task Task) error {
@@ -716,36 +767,6 @@ func metricSum(task Task, x, y, out *graph.Node) *graph.Node {
 	return graph.DivScalar(graph.ReduceAllSum(graph.Square(graph.Sub(out, fx))), d)
 }
 
-// batchTensors gathers the rows of d into an input tensor and, for supervised tasks, a
-// label tensor.
-func batchTensors(d *Data, task Task, labels bool, rows []int) []any {
-	size := dataset.TensorSize(d.X.Shape)
-	buf := make([]float32, len(rows)*size)
-	for i, r := range rows {
-		copy(buf[i*size:(i+1)*size], d.X.X[r*size:(r+1)*size])
-	}
-	dims := append([]int{len(rows)}, d.X.Shape...)
-	args := []any{tensors.FromFlatDataAndDimensions(buf, dims...)}
-	if !labels {
-		return args
-	}
-	switch task {
-	case Classification, Generation:
-		y := make([]int32, len(rows))
-		for i, r := range rows {
-			y[i] = int32(d.Classes[r])
-		}
-		args = append(args, tensors.FromFlatDataAndDimensions(y, len(rows), 1))
-	case Regression:
-		y := make([]float32, len(rows))
-		for i, r := range rows {
-			y[i] = float32(d.Targets[r])
-		}
-		args = append(args, tensors.FromFlatDataAndDimensions(y, len(rows), 1))
-	}
-	return args
-}
-
 // runBatch executes a 2-output (loss, metric) exec on a batch and returns the values.
 func runBatch(e *model.Exec, args []any) (float64, float64, error) {
 	outs, err := call(e, args...)
@@ -761,29 +782,32 @@ func runBatch(e *model.Exec, args []any) (float64, float64, error) {
 	return l, m, err
 }
 
-// evaluate returns the mean loss and mean metric over d.
-func evaluate(ctx context.Context, e *model.Exec, d *Data, task Task, labels bool, batch int) (float64, float64, error) {
+// evaluate returns the mean loss and mean metric over the rows of d in order, batch rows
+// at a time, assembled by pool one batch ahead. Every call on data of the same size runs
+// the same compiled graphs: one for the full batches and one for a smaller last batch.
+func evaluate(ctx context.Context, e *model.Exec, pool *batchPool, d *Data, order []int, batch int) (float64, float64, error) {
 	var lossSum, metSum float64
-	rows := make([]int, 0, batch)
-	for lo := 0; lo < d.Len(); lo += batch {
+	s := pool.stream(d, order, batch, 0)
+	defer s.close()
+	for {
 		if err := ctx.Err(); err != nil {
 			return 0, 0, err
 		}
-		hi := min(lo+batch, d.Len())
-		rows = rows[:0]
-		for i := lo; i < hi; i++ {
-			rows = append(rows, i)
+		args, _, ok, err := s.next(ctx)
+		if err != nil {
+			return 0, 0, err
 		}
-		args := batchTensors(d, task, labels, rows)
+		if !ok {
+			break
+		}
 		l, m, err := runBatch(e, args)
-		finalizeArgs(args)
 		if err != nil {
 			return 0, 0, err
 		}
 		lossSum += l
 		metSum += m
 	}
-	n := float64(d.Len())
+	n := float64(len(order))
 	return lossSum / n, metSum / n, nil
 }
 

@@ -48,8 +48,13 @@ func main() {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
 	handleSignals(cancel)
+	stopProfile, err := startProfile()
+	if err != nil {
+		os.Exit(exitCode(usageError{err}))
+	}
 	root := newRootCmd()
-	err := root.ExecuteContext(ctx)
+	err = root.ExecuteContext(ctx)
+	stopProfile()
 	os.Exit(exitCode(err))
 }
 

@@ -160,7 +160,7 @@ func baseFields() []contract.Field {
 					Doc:  "val_loss (lower is better) or val_accuracy (classification; higher is better)"},
 			}},
 		{Name: FieldCheckpoint, Type: contract.Int, Default: 200, Min: contract.Bound(0), NoKey: true, Advanced: true,
-			Doc: "write a resumable checkpoint every N optimizer steps (0: only at epoch ends; one is also written at every epoch end and on Ctrl-C); a killed or interrupted run resumes from the last one"},
+			Doc: "write a resumable checkpoint every N optimizer steps (0: only at epoch ends; one is also written at an epoch end when the last is over 2 s old, at the end of training and on Ctrl-C); a killed or interrupted run resumes from the last one"},
 		{Name: FieldTrainClasses, Type: contract.Strings,
 			Doc: "train and validate only on rows with one of these labels (e.g. the normal class, for an autoencoder whose reconstruction error then scores anomalies); [] = every row"},
 		{Name: FieldInitFrom, Type: contract.Path,
