@@ -12,7 +12,9 @@ package ops
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 
@@ -279,6 +281,205 @@ func BenchmarkSlice(b *testing.B) {
 		b.Run(bc.name+"/blocks", func(b *testing.B) {
 			for b.Loop() {
 				execSliceGeneric[float32](operand, output, params)
+			}
+		})
+	}
+}
+
+// reduceReference is the plain element-by-element reduction of gomlx/compute v0.1.6 (the
+// ReduceOutputIterator walk), kept as the reference for the run-based one. combine is the
+// reduction's binary operation.
+func reduceReference[T gobackend.PODNumericConstraints](operand, output *gobackend.Buffer, it *ReduceOutputIterator, initialValue T, combine func(a, b T) T) {
+	outputFlat := output.Flat.([]T)
+	for outputIdx := range outputFlat {
+		outputFlat[outputIdx] = initialValue
+	}
+	for _, value := range operand.Flat.([]T) {
+		outputIdx := it.Next()
+		outputFlat[outputIdx] = combine(outputFlat[outputIdx], value)
+	}
+}
+
+// reduceSumPlain and reduceMaxPlain are gomlx/compute v0.1.6's execReduceSumGeneric and
+// execReduceMaxGeneric verbatim, the "plain" side of BenchmarkReduce.
+func reduceSumPlain[T gobackend.PODNumericConstraints](operand, output *gobackend.Buffer, it *ReduceOutputIterator, _ dtypes.DType) error {
+	outputFlat := output.Flat.([]T)
+	for outputIdx := range outputFlat {
+		outputFlat[outputIdx] = T(0)
+	}
+	operandFlat := operand.Flat.([]T)
+	for _, value := range operandFlat {
+		outputIdx := it.Next()
+		outputFlat[outputIdx] += value
+	}
+	return nil
+}
+
+func reduceMaxPlain[T gobackend.PODNumericConstraints](operand, output *gobackend.Buffer, it *ReduceOutputIterator, dtype dtypes.DType) error {
+	initialValue := dtype.LowestValue().(T)
+	outputFlat := output.Flat.([]T)
+	for outputIdx := range outputFlat {
+		outputFlat[outputIdx] = initialValue
+	}
+	operandFlat := operand.Flat.([]T)
+	for _, value := range operandFlat {
+		outputIdx := it.Next()
+		outputFlat[outputIdx] = max(outputFlat[outputIdx], value)
+	}
+	return nil
+}
+
+// reduceTestOps are the reductions with run-based implementations: name, the op's dtype map,
+// initial value and binary operation for the reference.
+func reduceTestOps[T gobackend.PODNumericConstraints](dtype dtypes.DType) []struct {
+	name    string
+	fn      GenericReduceFn
+	initial T
+	combine func(a, b T) T
+} {
+	get := func(m *gobackend.DTypeMap) GenericReduceFn {
+		fnAny, err := m.Get(dtype)
+		if err != nil {
+			panic(err)
+		}
+		return fnAny.(GenericReduceFn)
+	}
+	return []struct {
+		name    string
+		fn      GenericReduceFn
+		initial T
+		combine func(a, b T) T
+	}{
+		{"ReduceSum", get(reduceSumDTypeMap), T(0), func(a, b T) T { return a + b }},
+		{"ReduceMax", get(reduceMaxDTypeMap), dtype.LowestValue().(T), func(a, b T) T { return max(a, b) }},
+		{"ReduceMin", get(reduceMinDTypeMap), dtype.HighestValue().(T), func(a, b T) T { return min(a, b) }},
+		{"ReduceProduct", get(reduceProductDTypeMap), T(1), func(a, b T) T { return a * b }},
+	}
+}
+
+// randomReduceAxes returns a random increasing subset of the axes of a rank-rank tensor.
+func randomReduceAxes(rng *rand.Rand, rank int) []int {
+	var axes []int
+	for axis := range rank {
+		if rng.IntN(2) == 0 {
+			axes = append(axes, axis)
+		}
+	}
+	return axes
+}
+
+func reduceOutputDims(dims, axes []int) []int {
+	var out []int
+	for axis, dim := range dims {
+		if !slices.Contains(axes, axis) {
+			out = append(out, dim)
+		}
+	}
+	return out
+}
+
+// checkReduce runs every reduction of dtype on random values of the given dimensions and
+// compares it bit for bit with the reference (the same order of operations per output element).
+func checkReduce[T gobackend.PODNumericConstraints](t *testing.T, rng *rand.Rand, dtype dtypes.DType, dims, axes []int, value func() T) {
+	t.Helper()
+	operand := emptyBuffer(t, shapes.Make(dtype, dims...))
+	for i := range operand.Flat.([]T) {
+		operand.Flat.([]T)[i] = value()
+	}
+	outDims := reduceOutputDims(dims, axes)
+	for _, op := range reduceTestOps[T](dtype) {
+		want := emptyBuffer(t, shapes.Make(dtype, outDims...))
+		reduceReference(operand, want, NewReduceOutputIterator(dims, axes), op.initial, op.combine)
+		got := emptyBuffer(t, shapes.Make(dtype, outDims...))
+		if err := op.fn(operand, got, NewReduceOutputIterator(dims, axes), dtype); err != nil {
+			t.Fatalf("%s %s dims=%v axes=%v: %+v", op.name, dtype, dims, axes, err)
+		}
+		wantBytes, _ := want.MutableBytes()
+		requireSameBytes(t, fmt.Sprintf("%s %s dims=%v axes=%v", op.name, dtype, dims, axes), got, slices.Clone(wantBytes))
+	}
+}
+
+// TestReduceRuns checks the run-based ReduceSum/Max/Min/Product against the plain
+// element-by-element iteration, bit for bit, on random shapes (ranks 0-5, empty and size-1
+// axes) and axes, on float (with NaNs and infinities), signed and unsigned dtypes, and on the
+// shapes of pooling and bias gradients.
+func TestReduceRuns(t *testing.T) {
+	rng := rand.New(rand.NewPCG(42, 3))
+	float32Value := func() float32 {
+		switch rng.IntN(50) {
+		case 0:
+			return float32(math.NaN())
+		case 1:
+			return float32(math.Inf(1 - 2*rng.IntN(2)))
+		}
+		return float32(rng.NormFloat64())
+	}
+	float64Value := func() float64 { return rng.NormFloat64() * 100 }
+	int32Value := func() int32 { return int32(rng.IntN(201)) - 100 }
+	uint8Value := func() uint8 { return uint8(rng.Uint32()) }
+	int64Value := func() int64 { return int64(rng.Uint64()) }
+
+	fixed := []struct{ dims, axes []int }{
+		{[]int{}, []int{}},
+		{[]int{5}, []int{0}},
+		{[]int{5}, []int{}},
+		{[]int{1, 1, 1}, []int{1}},
+		{[]int{16 * 8 * 14, 2, 14, 2}, []int{1, 3}}, // 2x2 max-pool, channels-first view
+		{[]int{8, 14, 2, 14, 2, 16}, []int{2, 4}},   // 2x2 max-pool, channels-last
+		{[]int{512, 128}, []int{0}},                 // bias gradient
+		{[]int{512, 10}, []int{1}},                  // softmax over classes
+		{[]int{32, 50, 64}, []int{0, 1}},
+		{[]int{3, 0, 4}, []int{1}},
+		{[]int{3, 0, 4}, []int{0, 2}},
+		{[]int{2, 3, 1, 4, 1, 5}, []int{0, 2, 3}},
+	}
+	for _, c := range fixed {
+		checkReduce(t, rng, dtypes.Float32, c.dims, c.axes, float32Value)
+		checkReduce(t, rng, dtypes.Int32, c.dims, c.axes, int32Value)
+	}
+	for range 300 {
+		dims := randomDims(rng, rng.IntN(6), 6)
+		axes := randomReduceAxes(rng, len(dims))
+		checkReduce(t, rng, dtypes.Float32, dims, axes, float32Value)
+		checkReduce(t, rng, dtypes.Float64, dims, axes, float64Value)
+		checkReduce(t, rng, dtypes.Int32, dims, axes, int32Value)
+		checkReduce(t, rng, dtypes.Uint8, dims, axes, uint8Value)
+		checkReduce(t, rng, dtypes.Int64, dims, axes, int64Value)
+	}
+}
+
+// BenchmarkReduce times the plain and the run-based reductions on float32 shapes from the
+// models that motivated them: 2x2 max-pooling (channels-first view, as models/layers/fastconv
+// reshapes it), a bias gradient (sum over the batch) and a softmax's sum over classes.
+func BenchmarkReduce(b *testing.B) {
+	cases := []struct {
+		name  string
+		op    int // index in reduceTestOps
+		plain GenericReduceFn
+		dims  []int
+		axes  []int
+	}{
+		{"max-pool-[14336,2,14,2]", 1, reduceMaxPlain[float32], []int{16 * 64 * 14, 2, 14, 2}, []int{1, 3}},
+		{"sum-bias-grad-[2048,128]", 0, reduceSumPlain[float32], []int{2048, 128}, []int{0}},
+		{"sum-classes-[2048,10]", 0, reduceSumPlain[float32], []int{2048, 10}, []int{1}},
+		{"sum-middle-[32,50,256]", 0, reduceSumPlain[float32], []int{32, 50, 256}, []int{1}},
+	}
+	rng := rand.New(rand.NewPCG(1, 3))
+	for _, bc := range cases {
+		op := reduceTestOps[float32](dtypes.Float32)[bc.op]
+		operand := emptyBuffer(b, shapes.Make(dtypes.Float32, bc.dims...))
+		for i := range operand.Flat.([]float32) {
+			operand.Flat.([]float32)[i] = float32(rng.NormFloat64())
+		}
+		output := emptyBuffer(b, shapes.Make(dtypes.Float32, reduceOutputDims(bc.dims, bc.axes)...))
+		b.Run(bc.name+"/plain", func(b *testing.B) {
+			for b.Loop() {
+				_ = bc.plain(operand, output, NewReduceOutputIterator(bc.dims, bc.axes), dtypes.Float32)
+			}
+		})
+		b.Run(bc.name+"/runs", func(b *testing.B) {
+			for b.Loop() {
+				_ = op.fn(operand, output, NewReduceOutputIterator(bc.dims, bc.axes), dtypes.Float32)
 			}
 		})
 	}

@@ -312,17 +312,130 @@ func init() {
 // GenericReduceFn is the type for the reduction functions.
 type GenericReduceFn = func(operand, output *gobackend.Buffer, it *ReduceOutputIterator, dtype dtypes.DType) error
 
-func execReduceMaxGeneric[T gobackend.PODNumericConstraints](operand, output *gobackend.Buffer, it *ReduceOutputIterator, dtype dtypes.DType) error {
-	initialValue := dtype.LowestValue().(T)
+// reduceRunLayout is a reduction's walk over its operand in flat order, described by runs:
+// size-1 axes are dropped and adjacent axes of the same kind (reduced or kept) are merged, so the
+// merged axes alternate between kept and reduced. The last two merged axes form a run of rows x
+// cols contiguous operand elements that one kernel call reduces into `width` contiguous output
+// elements; the merged axes before them are walked with an odometer over the output index.
+//
+// When the innermost merged axis is kept (colsReduced false), the run is `rows` reduced rows of
+// `cols` outputs each, combined element-wise (a vectorizable loop); when it is reduced, the run is
+// `rows` outputs, each the reduction of `cols` consecutive operand elements. Either way every
+// output element accumulates its operand elements in the same order as a walk in operand flat
+// order, so results are bit for bit those of the element-by-element iteration.
+type reduceRunLayout struct {
+	outerDims, outerOutputStrides []int
+	rows, cols                    int
+	colsReduced                   bool
+}
+
+// newReduceRunLayout builds the run layout from a ReduceOutputIterator (its per-axis output
+// strides are 0 on the reduced axes). The operand must not be empty.
+func newReduceRunLayout(it *ReduceOutputIterator) reduceRunLayout {
+	var dims []int
+	var reduced []bool
+	for axis, dim := range it.dimensions {
+		if dim == 1 {
+			continue
+		}
+		isReduced := it.perAxisStride[axis] == 0
+		if n := len(dims); n > 0 && reduced[n-1] == isReduced {
+			dims[n-1] *= dim
+			continue
+		}
+		dims = append(dims, dim)
+		reduced = append(reduced, isReduced)
+	}
+	if len(dims) == 0 {
+		dims, reduced = []int{1}, []bool{false}
+	}
+	numMerged := len(dims)
+	outputStrides := make([]int, numMerged)
+	stride := 1
+	for axis := numMerged - 1; axis >= 0; axis-- {
+		if !reduced[axis] {
+			outputStrides[axis] = stride
+			stride *= dims[axis]
+		}
+	}
+	l := reduceRunLayout{rows: 1, cols: dims[numMerged-1], colsReduced: reduced[numMerged-1]}
+	outer := numMerged - 1
+	if numMerged >= 2 {
+		l.rows = dims[numMerged-2]
+		outer = numMerged - 2
+	}
+	l.outerDims, l.outerOutputStrides = dims[:outer], outputStrides[:outer]
+	return l
+}
+
+// reduceRunKernel reduces one run: in holds the run's operand elements, out the output elements
+// they reduce into (already holding the partial results), and n is the run's number of reduced
+// rows (kept innermost axis) or the length of each reduced segment (reduced innermost axis).
+type reduceRunKernel[T any] func(in, out []T, n int)
+
+// walkReduceRuns calls kernel for every run of the layout, in operand flat order.
+func walkReduceRuns[T any](operandFlat, outputFlat []T, l *reduceRunLayout, keptKernel, reducedKernel reduceRunKernel[T]) {
+	runSize := l.rows * l.cols
+	width, n, kernel := l.cols, l.rows, keptKernel
+	if l.colsReduced {
+		width, n, kernel = l.rows, l.cols, reducedKernel
+	}
+	idx := make([]int, len(l.outerDims))
+	outputIdx := 0
+	for operandIdx := 0; operandIdx < len(operandFlat); operandIdx += runSize {
+		kernel(operandFlat[operandIdx:operandIdx+runSize], outputFlat[outputIdx:outputIdx+width], n)
+		for axis := len(idx) - 1; axis >= 0; axis-- {
+			idx[axis]++
+			outputIdx += l.outerOutputStrides[axis]
+			if idx[axis] < l.outerDims[axis] {
+				break
+			}
+			outputIdx -= l.outerOutputStrides[axis] * l.outerDims[axis]
+			idx[axis] = 0
+		}
+	}
+}
+
+// execReduceRuns fills the output with initialValue and reduces the operand into it by runs.
+func execReduceRuns[T gobackend.PODNumericConstraints](operand, output *gobackend.Buffer, it *ReduceOutputIterator, initialValue T,
+	keptKernel, reducedKernel reduceRunKernel[T]) {
 	outputFlat := output.Flat.([]T)
 	for outputIdx := range outputFlat {
 		outputFlat[outputIdx] = initialValue
 	}
 	operandFlat := operand.Flat.([]T)
-	for _, value := range operandFlat {
-		outputIdx := it.Next()
-		outputFlat[outputIdx] = max(outputFlat[outputIdx], value)
+	if len(operandFlat) == 0 {
+		return
 	}
+	l := newReduceRunLayout(it)
+	walkReduceRuns(operandFlat, outputFlat, &l, keptKernel, reducedKernel)
+}
+
+func execReduceMaxGeneric[T gobackend.PODNumericConstraints](operand, output *gobackend.Buffer, it *ReduceOutputIterator, dtype dtypes.DType) error {
+	execReduceRuns(operand, output, it, dtype.LowestValue().(T),
+		func(in, out []T, n int) {
+			width := len(out)
+			for row := range n {
+				for i, value := range in[row*width : (row+1)*width] {
+					out[i] = max(out[i], value)
+				}
+			}
+		},
+		func(in, out []T, n int) {
+			if n == 2 { // 2-wide windows (pooling): no inner loop.
+				in = in[:2*len(out)]
+				for i := range out {
+					out[i] = max(max(out[i], in[2*i]), in[2*i+1])
+				}
+				return
+			}
+			for i, acc := range out {
+				for _, value := range in[i*n : (i+1)*n] {
+					acc = max(acc, value)
+				}
+				out[i] = acc
+			}
+		})
 	return nil
 }
 
@@ -357,16 +470,30 @@ func execReduceMaxFloat16(operand, output *gobackend.Buffer, it *ReduceOutputIte
 }
 
 func execReduceMinGeneric[T gobackend.PODNumericConstraints](operand, output *gobackend.Buffer, it *ReduceOutputIterator, dtype dtypes.DType) error {
-	initialValue := dtype.HighestValue().(T)
-	outputFlat := output.Flat.([]T)
-	for outputIdx := range outputFlat {
-		outputFlat[outputIdx] = initialValue
-	}
-	operandFlat := operand.Flat.([]T)
-	for _, value := range operandFlat {
-		outputIdx := it.Next()
-		outputFlat[outputIdx] = min(outputFlat[outputIdx], value)
-	}
+	execReduceRuns(operand, output, it, dtype.HighestValue().(T),
+		func(in, out []T, n int) {
+			width := len(out)
+			for row := range n {
+				for i, value := range in[row*width : (row+1)*width] {
+					out[i] = min(out[i], value)
+				}
+			}
+		},
+		func(in, out []T, n int) {
+			if n == 2 { // 2-wide windows (pooling): no inner loop.
+				in = in[:2*len(out)]
+				for i := range out {
+					out[i] = min(min(out[i], in[2*i]), in[2*i+1])
+				}
+				return
+			}
+			for i, acc := range out {
+				for _, value := range in[i*n : (i+1)*n] {
+					acc = min(acc, value)
+				}
+				out[i] = acc
+			}
+		})
 	return nil
 }
 
@@ -401,15 +528,30 @@ func execReduceMinFloat16(operand, output *gobackend.Buffer, it *ReduceOutputIte
 }
 
 func execReduceSumGeneric[T gobackend.PODNumericConstraints](operand, output *gobackend.Buffer, it *ReduceOutputIterator, _ dtypes.DType) error {
-	outputFlat := output.Flat.([]T)
-	for outputIdx := range outputFlat {
-		outputFlat[outputIdx] = T(0)
-	}
-	operandFlat := operand.Flat.([]T)
-	for _, value := range operandFlat {
-		outputIdx := it.Next()
-		outputFlat[outputIdx] += value
-	}
+	execReduceRuns(operand, output, it, T(0),
+		func(in, out []T, n int) {
+			width := len(out)
+			for row := range n {
+				for i, value := range in[row*width : (row+1)*width] {
+					out[i] += value
+				}
+			}
+		},
+		func(in, out []T, n int) {
+			if n == 2 { // 2-wide windows (pooling): no inner loop.
+				in = in[:2*len(out)]
+				for i := range out {
+					out[i] = out[i] + in[2*i] + in[2*i+1]
+				}
+				return
+			}
+			for i, acc := range out {
+				for _, value := range in[i*n : (i+1)*n] {
+					acc += value
+				}
+				out[i] = acc
+			}
+		})
 	return nil
 }
 
@@ -460,15 +602,30 @@ func execReduceSumFloat16(operand, output *gobackend.Buffer, it *ReduceOutputIte
 }
 
 func execReduceProductGeneric[T gobackend.PODNumericConstraints](operand, output *gobackend.Buffer, it *ReduceOutputIterator, _ dtypes.DType) error {
-	outputFlat := output.Flat.([]T)
-	for outputIdx := range outputFlat {
-		outputFlat[outputIdx] = T(1)
-	}
-	operandFlat := operand.Flat.([]T)
-	for _, value := range operandFlat {
-		outputIdx := it.Next()
-		outputFlat[outputIdx] *= value
-	}
+	execReduceRuns(operand, output, it, T(1),
+		func(in, out []T, n int) {
+			width := len(out)
+			for row := range n {
+				for i, value := range in[row*width : (row+1)*width] {
+					out[i] *= value
+				}
+			}
+		},
+		func(in, out []T, n int) {
+			if n == 2 { // 2-wide windows (pooling): no inner loop.
+				in = in[:2*len(out)]
+				for i := range out {
+					out[i] = out[i] * in[2*i] * in[2*i+1]
+				}
+				return
+			}
+			for i, acc := range out {
+				for _, value := range in[i*n : (i+1)*n] {
+					acc *= value
+				}
+				out[i] = acc
+			}
+		})
 	return nil
 }
 
