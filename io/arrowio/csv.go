@@ -126,7 +126,47 @@ func sniff(head []byte) rune {
 
 // DecodeCSV reads delimited text from r; name is used in error messages and to recognise
 // compression. Gzip input is detected by its magic bytes; a UTF-8 byte-order mark is skipped.
+//
+// The input is read into memory and parsed in parallel chunks (see parallelDecode); options
+// the parallel reader does not handle (LazyQuotes, Comment, a multi-byte delimiter), and any
+// input it declines (a malformed row, invalid UTF-8, a declared type that does not fit), are
+// read by the sequential reader, so results and error messages are the same either way.
 func DecodeCSV(r io.Reader, name string, opts CSVOptions) (*dataset.Frame, *ReadInfo, error) {
+	return decodeCSV(r, name, opts, parallelConfig{})
+}
+
+func decodeCSV(r io.Reader, name string, opts CSVOptions, cfg parallelConfig) (*dataset.Frame, *ReadInfo, error) {
+	data, err := readAll(r, sizeHint(r))
+	if err != nil {
+		// The sequential reader meets the same bytes and then the same error.
+		return decodeSequential(io.MultiReader(bytes.NewReader(data), errReader{err}), name, opts)
+	}
+	if len(data) >= 2 && data[0] == 0x1f && data[1] == 0x8b {
+		zr, err := gzip.NewReader(bytes.NewReader(data))
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: gzip: %w", name, err)
+		}
+		plain, err := readAll(zr, gzipSizeHint(data))
+		zr.Close()
+		if err != nil {
+			return decodeText(bufio.NewReaderSize(io.MultiReader(bytes.NewReader(plain), errReader{err}), 1<<16), name, opts)
+		}
+		data = plain
+	}
+	data = bytes.TrimPrefix(data, []byte{0xEF, 0xBB, 0xBF})
+	if opts.Delimiter == 0 {
+		opts.Delimiter = sniff(data[:min(len(data), 4096)])
+	}
+	if f, info, ok := parallelDecode(data, opts, cfg); ok {
+		return f, info, nil
+	}
+	return decodeRecords(bufio.NewReaderSize(bytes.NewReader(data), 1<<16), name, opts)
+}
+
+// decodeSequential is the streaming reader (encoding/csv, one record at a time): the
+// reference the parallel reader is tested against, and the reader of every input the
+// parallel one declines.
+func decodeSequential(r io.Reader, name string, opts CSVOptions) (*dataset.Frame, *ReadInfo, error) {
 	br := bufio.NewReaderSize(r, 1<<16)
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
@@ -136,6 +176,12 @@ func DecodeCSV(r io.Reader, name string, opts CSVOptions) (*dataset.Frame, *Read
 		defer zr.Close()
 		br = bufio.NewReaderSize(zr, 1<<16)
 	}
+	return decodeText(br, name, opts)
+}
+
+// decodeText skips a byte-order mark, sniffs the delimiter if none is set, and reads the
+// records sequentially.
+func decodeText(br *bufio.Reader, name string, opts CSVOptions) (*dataset.Frame, *ReadInfo, error) {
 	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte{0xEF, 0xBB, 0xBF}) {
 		_, _ = br.Discard(3)
 	}
@@ -143,6 +189,12 @@ func DecodeCSV(r io.Reader, name string, opts CSVOptions) (*dataset.Frame, *Read
 		head, _ := br.Peek(4096)
 		opts.Delimiter = sniff(head)
 	}
+	return decodeRecords(br, name, opts)
+}
+
+// decodeRecords reads the records of br (no byte-order mark, delimiter set) one by one
+// with encoding/csv.
+func decodeRecords(br *bufio.Reader, name string, opts CSVOptions) (*dataset.Frame, *ReadInfo, error) {
 	info := &ReadInfo{Format: "csv"}
 	if opts.Delimiter == '\t' {
 		info.Format = "tsv"

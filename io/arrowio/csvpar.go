@@ -1,0 +1,957 @@
+package arrowio
+
+import (
+	"bytes"
+	"encoding/binary"
+	"io"
+	"math"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/biopipe/biopipe/dataset"
+)
+
+// The parallel CSV reader.
+//
+// The whole input is in memory. After the header, the bytes are cut into chunks at record
+// boundaries: a cut is placed after the first line end that lies outside quotes, where
+// "outside quotes" is the parity of the quote characters before it (in valid CSV every
+// quote opens, closes or doubles inside a quoted field, so parity is the quoting state).
+// Each chunk is then parsed on its own core, and each of its cells is converted as it is
+// met: a column starts as int, widens to float at the first value that is not an integer
+// and to text at the first that is not a number (the same rules as buildColumn). The
+// per-chunk kinds are merged (int < float < text); a chunk whose column ended narrower
+// than the merged kind is rewritten: its integers become floats in place, or its text is
+// taken from a second scan of that chunk, needed only for rows before the chunk turned to
+// text and only when one of them held a number.
+//
+// A chunk parser starts at a record boundary (the first chunk by construction, the next
+// ones by induction) and must end exactly at its chunk's end outside quotes, so a cut
+// misplaced by broken quoting is detected, never silently misread. Anything unusual — a
+// bare or unterminated quote, a row with the wrong number of fields, invalid UTF-8, a
+// declared type that does not fit, a declared column the file lacks, an empty file —
+// makes parallelDecode decline, and the sequential reader (decodeRecords) reads the input
+// again and reports it exactly as it always has. The result does not depend on the chunk
+// size or the number of workers.
+
+// parallelConfig tunes the parallel reader; the zero value picks both from the input size
+// and GOMAXPROCS. Tests set small chunks to put cuts everywhere.
+type parallelConfig struct {
+	chunkSize int // target bytes per chunk
+	workers   int // goroutines
+}
+
+const (
+	minChunkBytes = 512 << 10 // inputs below twice this are one chunk
+	maxChunkBytes = 8 << 20
+	maxSpanOffset = 1<<31 - 1 // chunk-relative offsets are 31 bits
+)
+
+func (c parallelConfig) nworkers() int {
+	if c.workers > 0 {
+		return c.workers
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// parallelEligible reports whether the parallel reader handles these options.
+func parallelEligible(opts CSVOptions) bool {
+	d := opts.Delimiter
+	return !opts.LazyQuotes && opts.Comment == 0 && d > 0 && d < utf8.RuneSelf && d != '"' && d != '\r' && d != '\n'
+}
+
+// byte classes of the field scanner
+const (
+	clsPlain uint8 = iota
+	clsDelim
+	clsLF
+	clsCR
+	clsQuote
+	clsHigh // a byte >= 0x80: part of a multi-byte character, checked as UTF-8
+)
+
+type colMode uint8
+
+const (
+	modeInt colMode = iota
+	modeFloat
+	modeText
+)
+
+// A span locates one cell's text: bits 0-30 the end offset, bits 32-62 the start, and bit
+// 63 set when the text is in the chunk's unescape buffer rather than the input.
+type span uint64
+
+const spanEsc = span(1) << 63
+
+func mkSpan(start, end int) span { return span(start)<<32 | span(end) }
+
+// chunkCol is one column of one chunk.
+type chunkCol struct {
+	mode       colMode
+	vals       []uint64 // per row: int64 (modeInt) or float64 bits (modeFloat); 0 when missing
+	missing    []int32  // rows missing in the numeric modes
+	negZero    []int32  // rows read as the integer 0 from a "-0" (a float column keeps -0.0 after its first float)
+	firstFloat int32    // row of the first float, -1 while integer
+	nvalid     int
+	// Text: spans holds the cells from row promo on. While no row held a number, missed
+	// holds the spans of all rows so far (all missing), so turning to text needs no rescan.
+	promo  int
+	spans  []span
+	missed []span
+	prefix []span // rows 0..promo-1, filled by a rescan when the merged kind is text
+}
+
+// chunk is a byte range of the input holding whole records, and what parsing found.
+type chunk struct {
+	start, end int
+	rows       int
+	esc        []byte // unescaped text of quoted cells with "" or CR
+	cols       []chunkCol
+	rescanTo   int // rows below this need a rescan for some text column's prefix
+}
+
+type parallelReader struct {
+	data     []byte
+	delim    byte
+	cls      [256]uint8
+	ncols    int
+	na       *naSet
+	declared []bool
+	kinds    []dataset.Kind // declared kind, when declared
+	rowBytes float64        // estimated bytes per record, to size buffers
+}
+
+// parallelDecode reads data (no byte-order mark; opts.Delimiter set). ok is false when it
+// declines the input, which the sequential reader then reads.
+func parallelDecode(data []byte, opts CSVOptions, cfg parallelConfig) (f *dataset.Frame, info *ReadInfo, ok bool) {
+	if !parallelEligible(opts) {
+		return nil, nil, false
+	}
+	r := &parallelReader{data: data, delim: byte(opts.Delimiter)}
+	r.cls['\n'], r.cls['\r'], r.cls['"'] = clsLF, clsCR, clsQuote
+	for b := 0x80; b < 0x100; b++ {
+		r.cls[b] = clsHigh
+	}
+	r.cls[r.delim] = clsDelim
+
+	// The first record: the header, or with NoHeader the first data row.
+	first, hdrEnd, ok := r.firstRecord()
+	if !ok || first == nil {
+		return nil, nil, false
+	}
+	r.ncols = len(first)
+	var names []string
+	dataStart := hdrEnd
+	if opts.NoHeader {
+		dataStart = 0
+		names = make([]string, r.ncols)
+		for i := range names {
+			names[i] = "col" + strconv.Itoa(i+1)
+		}
+	} else {
+		names = first
+	}
+	info = &ReadInfo{Format: "csv"}
+	if opts.Delimiter == '\t' {
+		info.Format = "tsv"
+	}
+	names, info.Renamed = uniqueNames(names)
+	r.declared = make([]bool, r.ncols)
+	r.kinds = make([]dataset.Kind, r.ncols)
+	matched := 0
+	for i, n := range names {
+		if k, ok := opts.Types[n]; ok {
+			r.declared[i], r.kinds[i] = true, k
+			matched++
+		} else if opts.AllText {
+			r.declared[i], r.kinds[i] = true, dataset.String
+		}
+	}
+	if matched != len(opts.Types) {
+		return nil, nil, false // a declared column the file lacks: the sequential reader names it
+	}
+	na := opts.NAValues
+	if na == nil {
+		na = DefaultNAValues
+	}
+	r.na = newNASet(na)
+
+	chunks := r.split(dataStart, cfg)
+	r.rowBytes = r.estimateRowBytes(dataStart)
+	workers := cfg.nworkers()
+	var failed atomic.Bool
+	parallelFor(len(chunks), workers, func(k int) {
+		if !failed.Load() && !r.parse(&chunks[k], false) {
+			failed.Store(true)
+		}
+	})
+	if failed.Load() {
+		return nil, nil, false
+	}
+
+	// Merge the kinds, then rescan the chunks whose text a column needs.
+	nrows := 0
+	offsets := make([]int, len(chunks))
+	for k := range chunks {
+		offsets[k] = nrows
+		nrows += chunks[k].rows
+	}
+	kinds := make([]dataset.Kind, r.ncols)
+	for j := range kinds {
+		kinds[j] = r.mergedKind(chunks, j)
+		if kinds[j] != dataset.String {
+			continue
+		}
+		for k := range chunks {
+			c := &chunks[k].cols[j]
+			if c.mode != modeText {
+				c.mode, c.promo = modeText, chunks[k].rows
+				if c.nvalid == 0 {
+					c.spans, c.promo = c.missed, 0
+				}
+				c.vals, c.missing, c.negZero, c.missed = nil, nil, nil, nil
+			}
+			chunks[k].rescanTo = max(chunks[k].rescanTo, c.promo)
+		}
+	}
+	parallelFor(len(chunks), workers, func(k int) {
+		if chunks[k].rescanTo > 0 {
+			r.parse(&chunks[k], true)
+		}
+	})
+
+	f = dataset.New()
+	f.Columns = make([]*dataset.Column, r.ncols)
+	parallelFor(r.ncols, workers, func(j int) {
+		f.Columns[j] = r.build(names[j], kinds[j], chunks, offsets, nrows, j)
+	})
+	info.Rows = nrows
+	return f, info, true
+}
+
+// parallelFor calls fn(0..n-1) on up to workers goroutines, handing out indexes in order.
+func parallelFor(n, workers int, fn func(int)) {
+	if workers <= 1 || n <= 1 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(workers, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				fn(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// firstRecord parses the first record (after blank lines) into strings, as encoding/csv
+// reads it, and returns the offset after it. first is nil for an input without records.
+func (r *parallelReader) firstRecord() (first []string, end int, ok bool) {
+	buf := r.data
+	pos, n := 0, len(buf)
+	for pos < n && (buf[pos] == '\n' || buf[pos] == '\r') {
+		pos++
+	}
+	if pos == n {
+		return nil, n, true
+	}
+	var esc []byte
+	for {
+		var v []byte
+		if pos < n && buf[pos] == '"' {
+			start := pos + 1
+			q, next, needEsc, good := r.quoted(buf, pos)
+			if !good {
+				return nil, 0, false
+			}
+			v = buf[start:q]
+			if needEsc {
+				esc = appendUnescaped(esc[:0], v)
+				v = esc
+			}
+			pos = next
+		} else {
+			start := pos
+			for pos < n && (r.cls[buf[pos]] == clsPlain || r.cls[buf[pos]] == clsHigh) {
+				pos++
+			}
+			if pos < n && buf[pos] == '"' {
+				return nil, 0, false
+			}
+			v = buf[start:pos]
+		}
+		first = append(first, string(v))
+		if pos >= n {
+			return first, n, true
+		}
+		b := buf[pos]
+		pos++
+		if b == r.delim {
+			continue
+		}
+		if b == '\r' && pos < n && buf[pos] == '\n' {
+			pos++
+		}
+		return first, pos, true
+	}
+}
+
+// quoted parses the quoted field whose opening quote is at buf[pos]. It returns the offset
+// of the closing quote, the offset after it, whether the text needs unescaping ("" or a
+// CR), and false when the field is unterminated or its closing quote is followed by
+// anything but a delimiter, a line end or the end of buf (the sequential reader reports
+// those).
+func (r *parallelReader) quoted(buf []byte, pos int) (closing, next int, needEsc, ok bool) {
+	n := len(buf)
+	start := pos + 1
+	pos = start
+	for {
+		k := bytes.IndexByte(buf[pos:], '"')
+		if k < 0 {
+			return 0, 0, false, false
+		}
+		pos += k + 1
+		if pos < n && buf[pos] == '"' {
+			needEsc = true
+			pos++
+			continue
+		}
+		break
+	}
+	closing = pos - 1
+	if pos < n {
+		if c := r.cls[buf[pos]]; c != clsDelim && c != clsLF && c != clsCR {
+			return 0, 0, false, false
+		}
+	}
+	content := buf[start:closing]
+	if !needEsc && bytes.IndexByte(content, '\r') >= 0 {
+		needEsc = true
+	}
+	if !utf8.Valid(content) {
+		return 0, 0, false, false
+	}
+	return closing, pos, needEsc, true
+}
+
+// appendUnescaped appends quoted-field text with "" read as " and each CR LF or lone CR
+// read as LF, as encoding/csv (after lineEndings) reads it.
+func appendUnescaped(dst, s []byte) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '"':
+			dst = append(dst, '"')
+			i++ // the second quote of the pair
+		case '\r':
+			if i+1 < len(s) && s[i+1] == '\n' {
+				continue
+			}
+			dst = append(dst, '\n')
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+// split cuts data[start:] into chunks that begin at record boundaries (see the file
+// comment); the cuts depend only on the data and the chunk size.
+func (r *parallelReader) split(start int, cfg parallelConfig) []chunk {
+	data := r.data
+	size := len(data) - start
+	if size <= 0 {
+		return nil
+	}
+	target := cfg.chunkSize
+	if target <= 0 {
+		target = min(maxChunkBytes, max(minChunkBytes, size/(4*cfg.nworkers())))
+		if size < 2*minChunkBytes {
+			target = size
+		}
+	}
+	bounds := []int{start}
+	inQuote := false // the quoting state at offset at
+	at := start
+	for x := start + target; x < len(data); x += target {
+		inQuote = inQuote != (bytes.Count(data[at:x], []byte{'"'})%2 == 1)
+		cut := recordEnd(data, x, inQuote)
+		if cut < 0 || cut >= len(data) {
+			break
+		}
+		bounds = append(bounds, cut)
+		inQuote, at, x = false, cut, cut
+	}
+	bounds = append(bounds, len(data))
+	chunks := make([]chunk, len(bounds)-1)
+	for k := range chunks {
+		chunks[k].start, chunks[k].end = bounds[k], bounds[k+1]
+	}
+	return chunks
+}
+
+// recordEnd returns the offset after the first line end (LF, CR or CR LF) at or after x
+// that lies outside quotes, given the quoting state at x; -1 when there is none.
+func recordEnd(data []byte, x int, inQuote bool) int {
+	for i := x; i < len(data); i++ {
+		switch data[i] {
+		case '"':
+			inQuote = !inQuote
+		case '\n', '\r':
+			if inQuote {
+				continue
+			}
+			if data[i] == '\r' && i+1 < len(data) && data[i+1] == '\n' {
+				return i + 2
+			}
+			return i + 1
+		}
+	}
+	return -1
+}
+
+// estimateRowBytes samples the line length at the start of the data.
+func (r *parallelReader) estimateRowBytes(start int) float64 {
+	sample := r.data[start:min(len(r.data), start+64<<10)]
+	lines := max(bytes.Count(sample, []byte{'\n'}), bytes.Count(sample, []byte{'\r'}))
+	if lines == 0 {
+		return float64(max(1, len(sample)))
+	}
+	return float64(len(sample)) / float64(lines)
+}
+
+// parse parses one chunk. With rescan it only collects the text spans of the rows a
+// text column lacks (below its promo row).
+func (r *parallelReader) parse(ch *chunk, rescan bool) bool {
+	buf := r.data[ch.start:ch.end]
+	n := len(buf)
+	if n > maxSpanOffset {
+		return false
+	}
+	ncols := r.ncols
+	if !rescan {
+		est := int(float64(n)/r.rowBytes*1.05) + 16
+		ch.cols = make([]chunkCol, ncols)
+		for j := range ch.cols {
+			c := &ch.cols[j]
+			c.firstFloat = -1
+			switch {
+			case !r.declared[j]:
+				c.vals = make([]uint64, 0, est)
+			case r.kinds[j] == dataset.String:
+				c.mode = modeText
+				c.spans = make([]span, 0, est)
+			case r.kinds[j] == dataset.Float:
+				c.mode, c.firstFloat = modeFloat, 0
+				c.vals = make([]uint64, 0, est)
+			default:
+				c.vals = make([]uint64, 0, est)
+			}
+		}
+	}
+	cols := ch.cols
+	cls := &r.cls
+	delim := r.delim
+	highBytes := false
+	pos, row := 0, 0
+	for pos < n {
+		if b := buf[pos]; b == '\n' || b == '\r' { // a blank line
+			pos++
+			continue
+		}
+		if rescan && row >= ch.rescanTo {
+			break
+		}
+		j := 0
+		for {
+			var v []byte
+			var sp span
+			if pos < n && buf[pos] == '"' {
+				start := pos + 1
+				q, next, needEsc, ok := r.quoted(buf, pos)
+				if !ok {
+					return false
+				}
+				if needEsc {
+					e := len(ch.esc)
+					ch.esc = appendUnescaped(ch.esc, buf[start:q])
+					if len(ch.esc) > maxSpanOffset {
+						return false
+					}
+					v, sp = ch.esc[e:], mkSpan(e, len(ch.esc))|spanEsc
+				} else {
+					v, sp = buf[start:q], mkSpan(start, q)
+				}
+				pos = next
+			} else {
+				start := pos
+			scan:
+				for pos < n {
+					switch cls[buf[pos]] {
+					case clsPlain:
+						pos++
+					case clsHigh:
+						highBytes = true
+						pos++
+					default:
+						break scan
+					}
+				}
+				if pos < n && buf[pos] == '"' {
+					return false // a bare quote
+				}
+				v, sp = buf[start:pos], mkSpan(start, pos)
+			}
+			if j >= ncols {
+				return false // too many fields
+			}
+			c := &cols[j]
+			switch {
+			case rescan:
+				if row < c.promo {
+					c.prefix = append(c.prefix, sp)
+				}
+			case c.mode == modeText:
+				c.spans = append(c.spans, sp)
+			default:
+				if !r.number(c, j, row, v, sp, n) {
+					return false
+				}
+			}
+			j++
+			if pos >= n {
+				break
+			}
+			b := buf[pos]
+			pos++
+			if b == delim {
+				continue
+			}
+			if b == '\r' && pos < n && buf[pos] == '\n' {
+				pos++
+			}
+			break
+		}
+		if j != ncols {
+			return false // too few fields
+		}
+		row++
+	}
+	if rescan {
+		return true
+	}
+	if highBytes && !utf8.Valid(buf) {
+		return false
+	}
+	ch.rows = row
+	return true
+}
+
+// number converts one cell of a numeric-mode column, widening the column as buildColumn
+// does; false when a declared type does not fit.
+func (r *parallelReader) number(c *chunkCol, j, row int, v []byte, sp span, chunkLen int) bool {
+	t := trimBytes(v)
+	if len(t) == 0 || r.na.hasBytes(t) {
+		c.miss(row, sp)
+		return true
+	}
+	if c.mode == modeInt {
+		if x, ok := parseIntFast(t); ok {
+			if x == 0 && t[0] == '-' {
+				c.negZero = append(c.negZero, int32(row))
+			}
+			c.vals = append(c.vals, uint64(x))
+			c.valid()
+			return true
+		}
+	}
+	x, ok := parseFloatFast(t)
+	var err error
+	if !ok {
+		x, err = strconv.ParseFloat(unsafe.String(&t[0], len(t)), 64)
+	}
+	if err == nil && x != x { // "nan" and friends are missing, as in pandas
+		c.miss(row, sp)
+		return true
+	}
+	if (err != nil || c.mode == modeInt) && r.declared[j] {
+		return false
+	}
+	if err == nil {
+		if c.mode == modeInt { // widen
+			for i, u := range c.vals {
+				c.vals[i] = math.Float64bits(float64(int64(u)))
+			}
+			c.mode, c.firstFloat = modeFloat, int32(row)
+		}
+		c.vals = append(c.vals, math.Float64bits(x))
+		c.valid()
+		return true
+	}
+	// Text from this row on.
+	c.mode, c.promo = modeText, row
+	rest := int(float64(chunkLen)/r.rowBytes*1.05) - row + 16
+	if c.nvalid == 0 { // every earlier row was missing: their spans are at hand
+		c.spans, c.promo = append(c.missed, sp), 0
+	} else {
+		c.spans = append(make([]span, 0, max(rest, 16)), sp)
+	}
+	c.vals, c.missing, c.negZero, c.missed = nil, nil, nil, nil
+	return true
+}
+
+func (c *chunkCol) miss(row int, sp span) {
+	c.vals = append(c.vals, 0)
+	c.missing = append(c.missing, int32(row))
+	if c.nvalid == 0 {
+		c.missed = append(c.missed, sp)
+	}
+}
+
+func (c *chunkCol) valid() {
+	if c.nvalid == 0 {
+		c.missed = nil
+	}
+	c.nvalid++
+}
+
+// mergedKind is column j's kind over all chunks: declared, or the widest chunk kind, and
+// float when no chunk held a value (an all-missing column, like pandas).
+func (r *parallelReader) mergedKind(chunks []chunk, j int) dataset.Kind {
+	if r.declared[j] {
+		return r.kinds[j]
+	}
+	kind, nvalid := dataset.Int, 0
+	for k := range chunks {
+		c := &chunks[k].cols[j]
+		nvalid += c.nvalid
+		switch c.mode {
+		case modeText:
+			return dataset.String
+		case modeFloat:
+			kind = dataset.Float
+		}
+	}
+	if nvalid == 0 {
+		return dataset.Float
+	}
+	return kind
+}
+
+// build assembles column j from its chunks.
+func (r *parallelReader) build(name string, kind dataset.Kind, chunks []chunk, offsets []int, nrows, j int) *dataset.Column {
+	c := &dataset.Column{Name: name, Kind: kind}
+	if kind == dataset.String {
+		c.S, c.Valid = r.buildText(chunks, nrows, j)
+		return c
+	}
+	var out []uint64
+	switch kind {
+	case dataset.Int:
+		c.I = make([]int64, nrows)
+		out = unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(c.I))), nrows)
+	default:
+		c.F = make([]float64, nrows)
+		out = unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(c.F))), nrows)
+	}
+	// The first row read as a float: a "-0" after it is -0.0, as the sequential reader,
+	// already in float mode there, parses it.
+	firstFloat := nrows
+	for k := range chunks {
+		if ff := chunks[k].cols[j].firstFloat; ff >= 0 {
+			firstFloat = min(firstFloat, offsets[k]+int(ff))
+			break
+		}
+	}
+	nmissing := 0
+	for k := range chunks {
+		cc := &chunks[k].cols[j]
+		dst := out[offsets[k] : offsets[k]+chunks[k].rows]
+		if kind == dataset.Float && cc.mode == modeInt {
+			for i, u := range cc.vals {
+				dst[i] = math.Float64bits(float64(int64(u)))
+			}
+		} else {
+			copy(dst, cc.vals)
+		}
+		if kind == dataset.Float {
+			for _, row := range cc.negZero {
+				if offsets[k]+int(row) > firstFloat {
+					dst[row] = math.Float64bits(math.Copysign(0, -1))
+				}
+			}
+		}
+		nmissing += len(cc.missing)
+	}
+	if nmissing > 0 {
+		c.Valid = make([]bool, nrows)
+		for i := range c.Valid {
+			c.Valid[i] = true
+		}
+		for k := range chunks {
+			for _, row := range chunks[k].cols[j].missing {
+				c.Valid[offsets[k]+int(row)] = false
+			}
+		}
+	}
+	return c
+}
+
+// buildText assembles a text column: one byte buffer holds all its cells, each string a
+// piece of it; a cell that is a missing-value token is missing.
+func (r *parallelReader) buildText(chunks []chunk, nrows, j int) ([]string, []bool) {
+	cell := func(ch *chunk, sp span) []byte {
+		start, end := int(sp>>32&0x7fffffff), int(sp&0x7fffffff)
+		if sp&spanEsc != 0 {
+			return ch.esc[start:end]
+		}
+		return r.data[ch.start+start : ch.start+end]
+	}
+	total := 0
+	for k := range chunks {
+		cc := &chunks[k].cols[j]
+		for _, sp := range cc.prefix {
+			total += int(sp&0x7fffffff) - int(sp>>32&0x7fffffff)
+		}
+		for _, sp := range cc.spans {
+			total += int(sp&0x7fffffff) - int(sp>>32&0x7fffffff)
+		}
+	}
+	buf := make([]byte, 0, total)
+	out := make([]string, nrows)
+	var valid []bool
+	row := 0
+	add := func(v []byte) {
+		if r.na.hasBytes(trimBytes(v)) {
+			if valid == nil {
+				valid = make([]bool, nrows)
+				for i := range row {
+					valid[i] = true
+				}
+			}
+			valid[row] = false
+			row++
+			return
+		}
+		if len(v) > 0 {
+			s := len(buf)
+			buf = append(buf, v...)
+			out[row] = unsafe.String(&buf[s], len(v))
+		}
+		if valid != nil {
+			valid[row] = true
+		}
+		row++
+	}
+	for k := range chunks {
+		ch := &chunks[k]
+		cc := &ch.cols[j]
+		for _, sp := range cc.prefix {
+			add(cell(ch, sp))
+		}
+		for _, sp := range cc.spans {
+			add(cell(ch, sp))
+		}
+	}
+	return out, valid
+}
+
+// hasBytes is has for a byte slice.
+func (s *naSet) hasBytes(v []byte) bool {
+	if len(v) == 0 {
+		return s.tokens[""]
+	}
+	if !s.first[v[0]] || len(v) > s.maxLen {
+		return false
+	}
+	return s.tokens[string(v)]
+}
+
+// trimBytes is trim for a byte slice.
+func trimBytes(s []byte) []byte {
+	if len(s) > 0 && (s[0] == ' ' || s[len(s)-1] == ' ' || s[0] == '\t' || s[len(s)-1] == '\t') {
+		return bytes.TrimSpace(s)
+	}
+	return s
+}
+
+// parseIntFast is strconv.ParseInt(s, 10, 64) on bytes: ok exactly when that succeeds.
+func parseIntFast(s []byte) (int64, bool) {
+	i := 0
+	neg := false
+	if len(s) > 0 && (s[0] == '+' || s[0] == '-') {
+		neg = s[0] == '-'
+		i = 1
+	}
+	if i == len(s) {
+		return 0, false
+	}
+	if len(s)-i > 18 { // may overflow: let strconv decide
+		x, err := strconv.ParseInt(unsafe.String(&s[0], len(s)), 10, 64)
+		return x, err == nil
+	}
+	var x int64
+	for ; i < len(s); i++ {
+		d := s[i] - '0'
+		if d > 9 {
+			return 0, false
+		}
+		x = x*10 + int64(d)
+	}
+	if neg {
+		x = -x
+	}
+	return x, true
+}
+
+var exactPow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// parseFloatFast parses the common decimal forms ([sign] digits [. digits] [e [sign]
+// digits], at most 19 digits, a mantissa below 2^53 and a power of ten up to 22) with one
+// exact multiplication or division (Clinger's fast path, which strconv also takes), so the
+// result is strconv.ParseFloat's bit for bit. ok is false for every other input, which the
+// caller gives to strconv.
+func parseFloatFast(s []byte) (float64, bool) {
+	i, n := 0, len(s)
+	neg := false
+	if i < n && (s[i] == '+' || s[i] == '-') {
+		neg = s[i] == '-'
+		i++
+	}
+	var mant uint64
+	digits, exp := 0, 0
+	for ; i < n; i++ {
+		d := s[i] - '0'
+		if d > 9 {
+			break
+		}
+		mant = mant*10 + uint64(d)
+		digits++
+	}
+	if i < n && s[i] == '.' {
+		i++
+		for ; i < n; i++ {
+			d := s[i] - '0'
+			if d > 9 {
+				break
+			}
+			mant = mant*10 + uint64(d)
+			digits++
+			exp--
+		}
+	}
+	if digits == 0 || digits > 19 {
+		return 0, false
+	}
+	if i < n && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		eneg := false
+		if i < n && (s[i] == '+' || s[i] == '-') {
+			eneg = s[i] == '-'
+			i++
+		}
+		e, ed := 0, 0
+		for ; i < n; i++ {
+			d := s[i] - '0'
+			if d > 9 {
+				break
+			}
+			e = e*10 + int(d)
+			ed++
+		}
+		if ed == 0 || ed > 4 {
+			return 0, false
+		}
+		if eneg {
+			e = -e
+		}
+		exp += e
+	}
+	if i != n {
+		return 0, false
+	}
+	var f float64
+	switch {
+	case mant == 0:
+		f = 0
+	case mant > 1<<53 || exp > 22 || exp < -22:
+		return 0, false
+	case exp >= 0:
+		f = float64(mant) * exactPow10[exp]
+	default:
+		f = float64(mant) / exactPow10[-exp]
+	}
+	if neg {
+		f = -f
+	}
+	return f, true
+}
+
+// readAll reads r to the end into a buffer of about hint bytes.
+func readAll(r io.Reader, hint int) ([]byte, error) {
+	buf := make([]byte, 0, max(hint, 512)+1) // +1: reaching EOF needs no second allocation
+	for {
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+	}
+}
+
+// sizeHint is the bytes left in r when r is a file or an in-memory reader.
+func sizeHint(r io.Reader) int {
+	switch r := r.(type) {
+	case *os.File:
+		st, err := r.Stat()
+		if err != nil || !st.Mode().IsRegular() {
+			return 0
+		}
+		off, err := r.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return 0
+		}
+		return int(max(0, st.Size()-off))
+	case interface{ Len() int }: // bytes.Reader, strings.Reader, bytes.Buffer
+		return r.Len()
+	}
+	return 0
+}
+
+// gzipSizeHint is the uncompressed size a gzip member's trailer claims, bounded by what
+// deflate can expand the file to (about 1032:1) and by 1 GiB: a hint, never trusted.
+func gzipSizeHint(gz []byte) int {
+	if len(gz) < 18 {
+		return 0
+	}
+	claimed := int(binary.LittleEndian.Uint32(gz[len(gz)-4:]))
+	return min(claimed, 1032*len(gz), 1<<30)
+}
+
+// errReader returns err: the rest of a stream whose read failed.
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
