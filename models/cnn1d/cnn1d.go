@@ -11,7 +11,8 @@
 // (hidden) and the output layer.
 //
 // Convolutions are im2col + one matmul (models/layers/fastconv), which the pure-Go backend
-// runs fast and differentiates exactly. Variables live under /model/block_<i>/conv_<j>/
+// runs fast and differentiates exactly; the blocks run channels-first ([C, B, T], see
+// seq.ConvBlock), the variables keep the channels-last layout. Variables live under /model/block_<i>/conv_<j>/
 // (and residual/), /model/hidden_<i>/ and /model/output/.
 package cnn1d
 
@@ -153,18 +154,17 @@ func Build(spec models.Spec, p contract.Config) (*models.Network, error) {
 	globalPool := p.String(ParamGlobalPool)
 	outDim := spec.OutputDim()
 	forward := func(scope *model.Scope, x *graph.Node) []*graph.Node {
-		h := seq.AsSequence(x)
-		for i, b := range blocks {
-			h = b.Apply(scope.In("block_%d", i), h)
-		}
+		h := seq.ApplyBlocks(scope, "block_%d", blocks, fastconv.ToChannelsFirst(seq.AsSequence(x))) // [C, B, T]
 		switch globalPool {
 		case "max":
-			h = fastconv.GlobalMaxPool(h)
+			h = graph.TransposeAllAxes(graph.ReduceMax(h, 2), 1, 0)
 		case "flatten":
+			// [B, T, C] order, as the channels-last layout flattened it (the head's weights).
+			h = fastconv.ToChannelsLast(h)
 			b := h.Shape().Dimensions[0]
 			h = graph.Reshape(h, b, h.Shape().Size()/b)
 		default:
-			h = fastconv.GlobalAvgPool(h)
+			h = graph.TransposeAllAxes(graph.ReduceMean(h, 2), 1, 0)
 		}
 		return []*graph.Node{seq.Head(scope, h, hidden, act, dropout, outDim)}
 	}

@@ -41,6 +41,7 @@ import (
 	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/models"
 	"github.com/biopipe/biopipe/models/internal/seq"
+	"github.com/biopipe/biopipe/models/layers/fastconv"
 )
 
 // Family is the registered family name.
@@ -174,9 +175,9 @@ func Build(spec models.Spec, p contract.Config) (*models.Network, error) {
 
 func (c config) forward(scope *model.Scope, x *graph.Node, outDim int) *graph.Node {
 	h := seq.AsSequence(x)
-	h = seq.Pool(h, "avg", c.downsample)
-	for i, b := range c.front {
-		h = b.Apply(scope.In("front_%d", i), h)
+	if len(c.front) > 0 || c.downsample > 1 {
+		hcf := seq.PoolCF(fastconv.ToChannelsFirst(h), "avg", c.downsample)
+		h = fastconv.ToChannelsLast(seq.ApplyBlocks(scope, "front_%d", c.front, hcf))
 	}
 	// The LSTM works on a list of per-step [B, F] inputs: slicing a step out of a [T, B, F]
 	// tensor costs a full-size zero-padded gradient per step (O(T²) work), a list does not.

@@ -34,6 +34,7 @@ import (
 	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/models"
 	"github.com/biopipe/biopipe/models/internal/seq"
+	"github.com/biopipe/biopipe/models/layers/fastconv"
 )
 
 // Family is the registered family name.
@@ -165,8 +166,8 @@ func Build(spec models.Spec, p contract.Config) (*models.Network, error) {
 func (c config) forward(scope *model.Scope, x *graph.Node, outDim int) *graph.Node {
 	g := x.Graph()
 	h := seq.AsSequence(x)
-	for i, b := range c.front {
-		h = b.Apply(scope.In("front_%d", i), h)
+	if len(c.front) > 0 {
+		h = fastconv.ToChannelsLast(seq.ApplyBlocks(scope, "front_%d", c.front, fastconv.ToChannelsFirst(h)))
 	}
 	dims := h.Shape().Dimensions
 	batch, steps, ch := dims[0], dims[1], dims[2]

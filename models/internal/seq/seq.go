@@ -6,6 +6,7 @@ package seq
 import (
 	"fmt"
 
+	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/layers"
@@ -63,43 +64,6 @@ func Activate(act models.Activation, h *graph.Node) *graph.Node {
 	return act.Apply(h)
 }
 
-// Normalize applies "batch" (per-channel batch statistics over batch and time), "layer"
-// (per example over time and channels, LayerNorm) or "none" normalization to h [B, T, C].
-func Normalize(scope *model.Scope, kind string, h *graph.Node) *graph.Node {
-	switch kind {
-	case "batch":
-		// The direct formulation: the Go backend has no BatchNormForInference.
-		return norm.BatchNorm(scope, h, -1).UseBackendInference(false).Done()
-	case "layer":
-		return LayerNorm(scope.In("layer_norm"), h)
-	}
-	return h
-}
-
-// LayerNorm normalizes each example of h [B, T, C] over all its positions and channels, with
-// a learned per-channel gain and offset.
-func LayerNorm(scope *model.Scope, h *graph.Node) *graph.Node {
-	g := h.Graph()
-	axes := make([]int, h.Rank()-1)
-	for i := range axes {
-		axes[i] = i + 1
-	}
-	ch := h.Shape().Dimensions[h.Rank()-1]
-	mean := graph.ReduceAndKeep(h, graph.ReduceMean, axes...)
-	centred := graph.Sub(h, mean)
-	variance := graph.ReduceAndKeep(graph.Square(centred), graph.ReduceMean, axes...)
-	normed := graph.Div(centred, graph.Sqrt(graph.AddScalar(variance, 1e-5)))
-	vs := shapes.Make(h.DType(), ch)
-	bcast := make([]int, h.Rank())
-	for i := range bcast {
-		bcast[i] = 1
-	}
-	bcast[h.Rank()-1] = ch
-	gain := graph.Reshape(scope.WithInitializer(initializer.One).VariableWithShape("gain", vs).NodeValue(g), bcast...)
-	offset := graph.Reshape(scope.WithInitializer(initializer.Zero).VariableWithShape("offset", vs).NodeValue(g), bcast...)
-	return graph.Add(graph.Mul(normed, gain), offset)
-}
-
 // FeatureNorm normalizes h [..., C] over its last axis (LayerNorm per position), with a
 // learned gain and offset.
 func FeatureNorm(scope *model.Scope, h *graph.Node) *graph.Node {
@@ -120,20 +84,7 @@ func FeatureNorm(scope *model.Scope, h *graph.Node) *graph.Node {
 	return graph.Add(graph.Mul(normed, gain), offset)
 }
 
-// Pool pools h [B, T, C] in time with non-overlapping windows of size (kind "max", "avg" or
-// "none"); a sequence shorter than the window, or size 1, is left alone.
-func Pool(h *graph.Node, kind string, size int) *graph.Node {
-	if kind == "none" || size <= 1 || h.Shape().Dimensions[1] < size {
-		return h
-	}
-	k := fastconv.Max
-	if kind == "avg" {
-		k = fastconv.Mean
-	}
-	return fastconv.Pool(h, k, []int{size}, fastconv.Config{})
-}
-
-// PooledLength is the length of a sequence of n steps after Pool with this window.
+// PooledLength is the length of a sequence of n steps after PoolCF with this window.
 func PooledLength(n int, kind string, size int) int {
 	if kind == "none" || size <= 1 || n < size {
 		return n
@@ -146,6 +97,12 @@ func PooledLength(n int, kind string, size int) int {
 // normalization and the activation; with Residual, the block's input (through a 1x1
 // convolution with the same stride when the shape changes) is added to its output; then
 // pooling (Pool, PoolSize) and dropout.
+//
+// Blocks run channels-first ([C, B, T], fastconv's fast layout: ConvCF, PoolCF with the
+// fused relu, LayerNormCF); ApplyBlocks converts a [B, T, C] sequence once at each end. The
+// variables are those of the channels-last layout (conv kernel [k, C, F], per-channel norm
+// parameters), so checkpoints of either layout load into the other. Families convert a
+// [B, T, C] batch once (fastconv.ToChannelsFirst) and run ApplyBlocks.
 type ConvBlock struct {
 	Channels, KernelSize, Stride, Dilation, Convs int
 	Normalization                                 string
@@ -156,13 +113,30 @@ type ConvBlock struct {
 	Dropout                                       float64
 }
 
-// Apply builds the block on h [B, T, C] in scope (variables under conv_<j>/ and residual/).
+// ApplyBlocks runs blocks on the channels-first sequence h [C, B, T] (fastconv.ToChannelsFirst
+// of a [B, T, C] batch), block i's variables in scope.In(prefix, i) (e.g.
+// "block_%d"), and returns [C', B, T'].
+func ApplyBlocks(scope *model.Scope, prefix string, blocks []ConvBlock, h *graph.Node) *graph.Node {
+	for i, b := range blocks {
+		h = b.ApplyCF(scope.In(prefix, i), h)
+	}
+	return h
+}
+
+// Apply builds the block on h [B, T, C] in scope (variables under conv_<j>/ and residual/)
+// and returns [B, T', C']: ApplyCF between two transposes.
 func (c ConvBlock) Apply(scope *model.Scope, h *graph.Node) *graph.Node {
+	return fastconv.ToChannelsLast(c.ApplyCF(scope, fastconv.ToChannelsFirst(h)))
+}
+
+// ApplyCF builds the block on channels-first h [C, B, T] in scope (variables under conv_<j>/
+// and residual/) and returns [C', B, T'].
+func (c ConvBlock) ApplyCF(scope *model.Scope, h *graph.Node) *graph.Node {
 	in := h
 	convs := max(c.Convs, 1)
 	for j := range convs {
 		cs := scope.In("conv_%d", j)
-		b := fastconv.New(cs, h, c.Channels).KernelSize(c.KernelSize).PadSame().CurrentScope()
+		b := fastconv.New(cs, h, c.Channels).ChannelsFirst().KernelSize(c.KernelSize).PadSame().CurrentScope()
 		if j == 0 && c.Stride > 1 {
 			b = b.Strides(c.Stride)
 		}
@@ -170,20 +144,20 @@ func (c ConvBlock) Apply(scope *model.Scope, h *graph.Node) *graph.Node {
 			b = b.Dilations(c.Dilation)
 		}
 		h = b.Done()
-		h = Normalize(cs, c.Normalization, h)
+		h = NormalizeCF(cs, c.Normalization, h)
 		last := j == convs-1
 		if last && !c.Residual && c.Pool == "max" && c.Activation.IsRelu() &&
-			c.PoolSize > 1 && h.Shape().Dimensions[1] >= c.PoolSize {
+			c.PoolSize > 1 && h.Shape().Dimensions[2] >= c.PoolSize {
 			// Relu commutes with max pooling: pool first, activate the survivors (one op).
-			h = fastconv.MaxPoolRelu(h, []int{c.PoolSize}, fastconv.Config{})
+			h = fastconv.PoolCF(h, fastconv.Max, []int{c.PoolSize}, fastconv.Config{}, true)
 			return layers.DropoutStatic(scope, h, c.Dropout)
 		}
 		h = Activate(c.Activation, h)
 	}
 	if c.Residual {
 		res := in
-		if in.Shape().Dimensions[2] != c.Channels || c.Stride > 1 {
-			b := fastconv.New(scope.In("residual"), in, c.Channels).KernelSize(1).CurrentScope()
+		if in.Shape().Dimensions[0] != c.Channels || c.Stride > 1 {
+			b := fastconv.New(scope.In("residual"), in, c.Channels).ChannelsFirst().KernelSize(1).CurrentScope()
 			if c.Stride > 1 {
 				b = b.Strides(c.Stride)
 			}
@@ -191,8 +165,43 @@ func (c ConvBlock) Apply(scope *model.Scope, h *graph.Node) *graph.Node {
 		}
 		h = graph.Add(h, res)
 	}
-	h = Pool(h, c.Pool, c.PoolSize)
+	h = PoolCF(h, c.Pool, c.PoolSize)
 	return layers.DropoutStatic(scope, h, c.Dropout)
+}
+
+// NormalizeCF normalizes channels-first h [C, B, T]: "batch" (per channel over batch
+// and time), "layer" (per example over time and channels, fastconv.LayerNormCF) or "none".
+// Variables: batch norm's in scope; layer_norm/{gain, offset} [C].
+func NormalizeCF(scope *model.Scope, kind string, h *graph.Node) *graph.Node {
+	switch kind {
+	case "batch":
+		return norm.BatchNorm(scope, h, 0).UseBackendInference(false).Done()
+	case "layer":
+		gain, offset := normParams(scope.In("layer_norm"), h.Graph(), h.DType(), h.Shape().Dimensions[0])
+		return fastconv.LayerNormCF(h, gain, offset, 1e-5)
+	}
+	return h
+}
+
+// normParams returns LayerNorm's per-channel gain (initially 1) and offset (0), [ch].
+func normParams(scope *model.Scope, g *graph.Graph, dtype dtypes.DType, ch int) (gain, offset *graph.Node) {
+	vs := shapes.Make(dtype, ch)
+	gain = scope.WithInitializer(initializer.One).VariableWithShape("gain", vs).NodeValue(g)
+	offset = scope.WithInitializer(initializer.Zero).VariableWithShape("offset", vs).NodeValue(g)
+	return gain, offset
+}
+
+// PoolCF pools channels-first h [C, B, T] in time with non-overlapping windows of size (kind
+// "max", "avg" or "none"); a sequence shorter than the window, or size 1, is left alone.
+func PoolCF(h *graph.Node, kind string, size int) *graph.Node {
+	if kind == "none" || size <= 1 || h.Shape().Dimensions[2] < size {
+		return h
+	}
+	k := fastconv.Max
+	if kind == "avg" {
+		k = fastconv.Mean
+	}
+	return fastconv.PoolCF(h, k, []int{size}, fastconv.Config{}, false)
 }
 
 // OutLength is the sequence length after the block for an input of n steps.
