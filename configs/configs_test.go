@@ -45,6 +45,17 @@ var expect = map[string]map[string]float64{
 	"digits-gan.yaml":       {"sample_confidence": 0.8, "class_coverage": 9},
 	"digits-diffusion.yaml": {"sample_confidence": 0.8, "class_coverage": 9},
 	"dicom-anomaly.yaml":    {"test_anomaly_auroc": 0.9},
+	// The lowest of the three models (images, table, fusion); stageBeats compares them.
+	"multimodal.yaml": {"test_auroc": 0.65},
+}
+
+// stageBeats lists, per config, a stage whose metric must be higher than each of the other
+// stages' on the same test rows (a model that must beat its baselines).
+var stageBeats = map[string]struct {
+	winner, metric string
+	over           []string
+}{
+	"multimodal.yaml": {"eval_fusion", "test_auroc", []string{"eval_image", "eval_table"}},
 }
 
 // stageExpect lists, per config, ranges a stage's metric must fall in: stage id -> metric
@@ -56,6 +67,7 @@ var stageExpect = map[string]map[string]map[string][2]float64{
 		"eval_perceptron": {"test_accuracy": {0, 0.75}}, // no line separates XOR's four corners
 		"eval_mlp":        {"test_accuracy": {1, 1}},
 	},
+	"multimodal.yaml": {"eval_fusion": {"test_auroc": {0.9, 1}}},
 }
 
 // eventStages lists, per config, stages whose TensorBoard event files must be in the run
@@ -109,6 +121,7 @@ var reportMentions = map[string][]string{
 	"digits-gan.yaml":       {"Samples after epoch 1", "Samples after epoch 20", "Generated samples"},
 	"digits-diffusion.yaml": {"Generated samples"},
 	"dicom-anomaly.yaml":    {"Anomaly detection ROC"},
+	"multimodal.yaml":       {`Evaluation "eval_image"`, `Evaluation "eval_table"`, `Evaluation "eval_fusion"`},
 }
 
 func TestMain(m *testing.M) {
@@ -174,6 +187,20 @@ func TestConfigsRunEndToEnd(t *testing.T) {
 						require.True(t, ok, "metric %s of stage %s not in the manifest: %v", name, stage, m.Metrics[stage])
 						require.True(t, got >= rng[0] && got <= rng[1], "%s: %s %s = %v, want in [%v, %v]", f, stage, name, got, rng[0], rng[1])
 						t.Logf("%s: %s %s = %.4f (in [%.2f, %.2f])", f, stage, name, got, rng[0], rng[1])
+					}
+				}
+				if b, ok := stageBeats[filepath.Base(f)]; ok {
+					metric := func(stage string) float64 {
+						sm, _ := m.Metrics[stage].(map[string]any)
+						got, ok := sm[b.metric].(float64)
+						require.True(t, ok, "metric %s of stage %s not in the manifest: %v", b.metric, stage, m.Metrics[stage])
+						return got
+					}
+					win := metric(b.winner)
+					for _, o := range b.over {
+						lose := metric(o)
+						require.Greater(t, win, lose, "%s: %s %s = %.4f must beat %s's %.4f", f, b.winner, b.metric, win, o, lose)
+						t.Logf("%s: %s %s = %.4f > %s %.4f", f, b.winner, b.metric, win, o, lose)
 					}
 				}
 				for _, stage := range eventStages[filepath.Base(f)] {

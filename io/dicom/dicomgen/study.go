@@ -26,6 +26,9 @@ type StudyOptions struct {
 	TransferSyntaxUID string // "" = Explicit VR Little Endian; RLE Lossless also works
 	// ByPatient lays files out as case<NN>/series<k>/ instead of <class>/case<NN>_s<k>/.
 	ByPatient bool
+	// PatientClass, when set (one entry per patient, Round or Elongated), gives every series
+	// of patient p a lesion of class PatientClass[p] instead of alternating classes.
+	PatientClass []string
 }
 
 // StudyFile is one written file.
@@ -74,6 +77,14 @@ func WriteStudySet(dir string, o StudyOptions) (*StudySet, error) {
 	if o.Seed == 0 {
 		o.Seed = 1
 	}
+	if o.PatientClass != nil && len(o.PatientClass) != o.Patients {
+		return nil, fmt.Errorf("dicomgen: %d patient classes for %d patients", len(o.PatientClass), o.Patients)
+	}
+	for _, c := range o.PatientClass {
+		if c != Round && c != Elongated {
+			return nil, fmt.Errorf("dicomgen: patient class %q: want %q or %q", c, Round, Elongated)
+		}
+	}
 	rng := rand.New(rand.NewPCG(o.Seed, 0x5eed))
 	set := &StudySet{Dir: dir}
 	phi := map[string]bool{}
@@ -94,6 +105,9 @@ func WriteStudySet(dir string, o StudyOptions) (*StudySet, error) {
 			class := Round
 			if (s+p)%2 == 1 {
 				class = Elongated
+			}
+			if o.PatientClass != nil {
+				class = o.PatientClass[p]
 			}
 			seriesUID := fmt.Sprintf("%s.%d.%d", root, p+1, s+2)
 			les := newLesion(rng, class, o.Size)

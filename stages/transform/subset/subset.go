@@ -1,6 +1,7 @@
 // Package subset is the transform.subset stage kind: it keeps the rows of chosen classes
 // and, optionally, a seeded stratified fraction of the rows of chosen splits (the few
-// labelled examples of a transfer-learning experiment).
+// labelled examples of a transfer-learning experiment), and optionally only some feature
+// columns (one modality of a multimodal table).
 package subset
 
 import (
@@ -25,6 +26,7 @@ const (
 	FieldClasses  = "classes"
 	FieldFraction = "fraction"
 	FieldSplits   = "splits"
+	FieldColumns  = "columns"
 )
 
 // Fields is the config of transform.subset.
@@ -33,17 +35,20 @@ var Fields = []contract.Field{
 	{Name: FieldFraction, Type: contract.Float, Default: 1.0, Min: contract.Bound(0), Max: contract.Bound(1),
 		Doc: "keep this fraction of the rows of each class in the chosen splits (at least one per class), drawn with the pipeline seed"},
 	{Name: FieldSplits, Type: contract.Strings, Default: []any{dataset.Train}, Doc: "splits the fraction applies to (rows of other splits are all kept)"},
+	{Name: FieldColumns, Type: contract.Strings, Doc: "keep only these feature columns (the role columns: label, group, id, split, fold and provenance always stay), e.g. one modality of a joined table; default: every column"},
 }
 
 func init() {
 	contract.Register(&contract.Kind{
 		Name: KindName,
-		Doc:  "keep the rows of chosen classes and a seeded, stratified fraction of the train rows",
+		Doc:  "keep the rows of chosen classes, a seeded, stratified fraction of the train rows, and chosen feature columns",
 		Description: `Keeps the rows whose label is in classes (which become the table's classes, in the
 given order) and then, in the chosen splits, a fraction of the rows of each class (rounded,
 at least one), drawn with the pipeline seed; other splits keep every row. Use it to pretrain on
-some classes and fine-tune on others with few labels. params.json lists the rows kept per split
-and class.`,
+some classes and fine-tune on others with few labels. With columns, only those feature columns
+stay (role columns always do): one modality of a joined multimodal table, for a single-modality
+model on the same rows and split. params.json lists the rows kept per split and class (and the
+columns kept).`,
 		Version: "1",
 		Fields:  Fields,
 		Inputs:  tab.InputPort,
@@ -61,6 +66,35 @@ type Params struct {
 	Classes  []string                  `json:"classes"`
 	Fraction float64                   `json:"fraction"`
 	Kept     map[string]map[string]int `json:"kept"`
+	Columns  []string                  `json:"columns,omitempty"` // the columns kept, with columns:
+}
+
+// KeepColumns drops every feature column of f not in keep; role columns stay. A name in keep
+// that is not a feature column of f is an error naming it.
+func KeepColumns(f *dataset.Frame, keep []string) error {
+	roles := f.RoleColumns()
+	var features []string
+	for _, c := range f.Columns {
+		if !slices.Contains(roles, c.Name) {
+			features = append(features, c.Name)
+		}
+	}
+	for _, k := range keep {
+		if !slices.Contains(features, k) {
+			if slices.Contains(roles, k) {
+				return fmt.Errorf("%q is a role column (label, group, id, split, fold or provenance): it stays anyway; list feature columns only", k)
+			}
+			return fmt.Errorf("%q is not a feature column of the table (feature columns: %s)%s", k, strings.Join(features, ", "), contract.DidYouMean(k, features))
+		}
+	}
+	var drop []string
+	for _, c := range features {
+		if !slices.Contains(keep, c) {
+			drop = append(drop, c)
+		}
+	}
+	f.Drop(drop...)
+	return nil
 }
 
 // New builds the stage from a validated config.
@@ -73,6 +107,12 @@ func New(cfg contract.Config) (contract.Stage, error) {
 		out, p, err := Apply(f, cfg.Strings(FieldClasses), cfg.Float(FieldFraction), cfg.Strings(FieldSplits), uint64(env.Seed))
 		if err != nil {
 			return fmt.Errorf("stage %q: %w", env.StageID, err)
+		}
+		if cols := cfg.Strings(FieldColumns); len(cols) > 0 {
+			if err := KeepColumns(out, cols); err != nil {
+				return fmt.Errorf("stage %q: %s: %w", env.StageID, FieldColumns, err)
+			}
+			p.Columns = out.Names()
 		}
 		env.SetMetric("subset_rows", out.NumRows())
 		return tab.Write(env, out, p)

@@ -48,3 +48,37 @@ func TestSubset(t *testing.T) {
 	_, _, err = Apply(frame(), []string{"7"}, 1, nil, 1)
 	assert.ErrorContains(t, err, `class "7" is not one of the table's classes 0, 1, 2, 3`)
 }
+
+func TestKeepColumns(t *testing.T) {
+	withFeatures := func() *dataset.Frame {
+		f := frame()
+		f.Meta[dataset.MetaID] = "id"
+		n := f.NumRows()
+		f.Set(&dataset.Column{Name: "image", Kind: dataset.Tensor, Shape: []int{2, 2, 1}, T: make([]float32, 4*n)})
+		f.Set(&dataset.Column{Name: "age", Kind: dataset.Float, F: make([]float64, n)})
+		f.Set(&dataset.Column{Name: "marker", Kind: dataset.Float, F: make([]float64, n)})
+		return f
+	}
+	for _, tc := range []struct {
+		keep []string
+		want []string
+		err  string
+	}{
+		{keep: []string{"image"}, want: []string{"y", "split", "id", "image"}},
+		{keep: []string{"marker", "age"}, want: []string{"y", "split", "id", "age", "marker"}},
+		{keep: []string{"imgae"}, err: `"imgae" is not a feature column of the table (feature columns: image, age, marker) (did you mean "image"?)`},
+		{keep: []string{"id"}, err: `"id" is a role column`},
+	} {
+		f := withFeatures()
+		err := KeepColumns(f, tc.keep)
+		if tc.err != "" {
+			assert.ErrorContains(t, err, tc.err)
+			continue
+		}
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, f.Names())
+		cols, err := f.FeatureColumns()
+		require.NoError(t, err)
+		assert.Len(t, cols, len(tc.keep))
+	}
+}
