@@ -258,17 +258,32 @@ func readEntry(dir, key string) (*Entry, error) {
 	return &e, nil
 }
 
-// GCReport is what GC removed.
+// GCReport is what GC removed, and the resume states it kept.
 type GCReport struct {
 	Runs, Artifacts, States, Temporaries int
 	Freed                                int64 // bytes
+	// KeptStates are resume states of unfinished trainings that no kept run references
+	// (a killed or interrupted run writes its manifest late or not at all): GC keeps them
+	// so that the next `biopipe run` resumes, unless GCOptions.DropResume.
+	KeptStates int
+	KeptBytes  int64
 }
 
-// GC removes, from the work dir wd whose store is c, the runs beyond the keepRuns newest
-// (keepRuns < 0: keep every run) and the folders of killed runs (no manifest), then every artifact and resume state no kept run
-// references, leftover temporaries and per-artifact lock files. The caller holds the work
-// dir exclusively (LockWorkDir), so nothing it removes is in use.
-func (c *FSCache) GC(wd string, keepRuns int) (*GCReport, error) {
+// GCOptions says what GC keeps.
+type GCOptions struct {
+	// KeepRuns keeps the KeepRuns newest runs (< 0: every run).
+	KeepRuns int
+	// DropResume also removes resume states of unfinished trainings no kept run references.
+	DropResume bool
+}
+
+// GC removes, from the work dir wd whose store is c, the runs beyond the o.KeepRuns newest
+// and the folders of killed runs (no manifest), then every artifact no kept run references,
+// the resume states of trainings whose artifact is stored or no longer referenced (see
+// GCOptions.DropResume), leftover temporaries and per-artifact lock files. The caller holds
+// the work dir exclusively (LockWorkDir), so nothing it removes is in use.
+func (c *FSCache) GC(wd string, o GCOptions) (*GCReport, error) {
+	keepRuns := o.KeepRuns
 	rep := &GCReport{}
 	runs, err := manifest.List(wd)
 	if err != nil {
@@ -320,6 +335,22 @@ func (c *FSCache) GC(wd string, keepRuns int) (*GCReport, error) {
 			_ = os.Symlink(runs[0].RunID, latest)
 		}
 	}
+	// A resume state is deleted once its artifact is stored; one whose artifact is absent
+	// is unfinished training (a killed run has no manifest to reference it): keep it,
+	// unless told to drop it. Decide before the store is pruned.
+	resumable := map[string]bool{}
+	states, _ := os.ReadDir(filepath.Join(wd, "state"))
+	for _, s := range states {
+		if keep[s.Name()] || o.DropResume {
+			continue
+		}
+		if len(s.Name()) < 3 {
+			continue // not a cache key: removed below
+		}
+		if _, err := os.Stat(filepath.Join(c.dir(s.Name()), entryFile)); err != nil {
+			resumable[s.Name()] = true
+		}
+	}
 	shards, _ := os.ReadDir(c.Root)
 	for _, sh := range shards {
 		ents, _ := os.ReadDir(filepath.Join(c.Root, sh.Name()))
@@ -337,12 +368,16 @@ func (c *FSCache) GC(wd string, keepRuns int) (*GCReport, error) {
 		}
 		_ = os.Remove(filepath.Join(c.Root, sh.Name())) // only when empty
 	}
-	states, _ := os.ReadDir(filepath.Join(wd, "state"))
 	for _, s := range states {
+		dir := filepath.Join(wd, "state", s.Name())
 		if keep[s.Name()] {
 			continue // an interrupted run's training, to resume
 		}
-		dir := filepath.Join(wd, "state", s.Name())
+		if resumable[s.Name()] {
+			rep.KeptStates++
+			rep.KeptBytes += duSize(dir)
+			continue
+		}
 		rep.Freed += duSize(dir)
 		if err := os.RemoveAll(dir); err != nil {
 			return rep, err

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -119,15 +120,47 @@ func TestGCKeepsWhatKeptRunsUse(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(wd, "tmp", "left-by-a-crash", "x"), make([]byte, 1000), 0o644))
 
 	c := &FSCache{Root: filepath.Join(wd, "store")}
-	rep, err := c.GC(wd, -1)
+	rep, err := c.GC(wd, GCOptions{KeepRuns: -1})
 	require.NoError(t, err)
 	assert.Equal(t, GCReport{Temporaries: 1, Freed: 1000}, *rep, "every run kept: only the temporary goes")
 
-	rep, err = c.GC(wd, 1)
+	rep, err = c.GC(wd, GCOptions{KeepRuns: 1})
 	require.NoError(t, err)
 	assert.Equal(t, 1, rep.Runs)
 	assert.Equal(t, 3, rep.Artifacts, "b, d and total of the first run (a and c are shared)")
 	assert.Positive(t, rep.Freed)
 	m3 := runOnce(t, p2, wd, Options{})
 	assert.Equal(t, len(m2.Stages), m3.CacheHits, "the kept run's artifacts are all there")
+}
+
+func TestGCKeepsResumeStateOfUnfinishedTraining(t *testing.T) {
+	wd := t.TempDir()
+	p, err := plan(t, basePipeline)
+	require.NoError(t, err)
+	m := runOnce(t, p, wd, Options{})
+	c := &FSCache{Root: filepath.Join(wd, "store")}
+
+	// A killed run leaves the resume state of a training no manifest references (its key
+	// has no stored artifact), and a stale state whose artifact was stored (the executor
+	// deletes it then; a crash between the two can leave it).
+	unfinished := strings.Repeat("ab", 32)
+	stored := m.Stages[0].CacheKey
+	require.NotEmpty(t, stored)
+	for _, k := range []string{unfinished, stored} {
+		require.NoError(t, os.MkdirAll(StateDir(wd, k), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(StateDir(wd, k), "checkpoint.bin"), make([]byte, 100), 0o644))
+	}
+	rep, err := c.GC(wd, GCOptions{KeepRuns: 0})
+	require.NoError(t, err)
+	assert.Equal(t, 1, rep.KeptStates, "the unfinished training's state is kept")
+	assert.Equal(t, int64(100), rep.KeptBytes)
+	assert.Equal(t, 1, rep.States, "the stale state of a stored artifact goes")
+	assert.DirExists(t, StateDir(wd, unfinished))
+	assert.NoDirExists(t, StateDir(wd, stored))
+
+	rep, err = c.GC(wd, GCOptions{KeepRuns: 0, DropResume: true})
+	require.NoError(t, err)
+	assert.Equal(t, 0, rep.KeptStates)
+	assert.Equal(t, 1, rep.States)
+	assert.NoDirExists(t, StateDir(wd, unfinished))
 }

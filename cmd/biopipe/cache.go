@@ -56,12 +56,14 @@ func newGCCmd() *cobra.Command {
 		Use:   "gc",
 		Short: "Remove artifacts, resume states and temporaries that no kept run references, and print what it freed",
 		Example: `  biopipe gc --workdir configs/.biopipe              # keep every run, drop unreferenced artifacts
-  biopipe gc --keep-runs 5 --pipeline pipeline.yaml  # keep the 5 newest runs and what they use`,
+  biopipe gc --keep-runs 5 --pipeline pipeline.yaml  # keep the 5 newest runs and what they use
+  biopipe gc --keep-runs 0 --drop-resume             # remove everything, unfinished trainings too`,
 		Args: cobra.NoArgs,
 	}
 	workdirFlag(cmd)
 	lockFlags(cmd.Flags())
 	cmd.Flags().Int("keep-runs", -1, "keep only the N newest runs (their folders and artifacts); default: every run")
+	cmd.Flags().Bool("drop-resume", false, "also remove the resume states of unfinished trainings (a killed or interrupted run's); by default they are kept so that the next run resumes")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		v := newViper(cmd)
 		wd := resolveWorkdir(cmd)
@@ -74,12 +76,16 @@ func newGCCmd() *cobra.Command {
 			return err
 		}
 		defer unlock()
-		rep, err := (&pipelines.FSCache{Root: filepath.Join(wd, "store")}).GC(wd, keep)
+		rep, err := (&pipelines.FSCache{Root: filepath.Join(wd, "store")}).GC(wd, pipelines.GCOptions{KeepRuns: keep, DropResume: v.GetBool("drop-resume")})
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(cmd.OutOrStdout(), "removed %d runs, %d artifacts, %d resume states, %d temporaries from %s: freed %s\n",
 			rep.Runs, rep.Artifacts, rep.States, rep.Temporaries, wd, humanBytes(rep.Freed))
+		if rep.KeptStates > 0 {
+			fmt.Fprintf(cmd.OutOrStdout(), "kept %d resume states of unfinished trainings (%s): the next biopipe run resumes them; --drop-resume removes them\n",
+				rep.KeptStates, humanBytes(rep.KeptBytes))
+		}
 		return nil
 	}
 	return cmd

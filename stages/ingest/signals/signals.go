@@ -7,7 +7,6 @@ package signals
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -111,8 +110,9 @@ var kind = &contract.Kind{
 with annotations) and BDF/BDF+ are recognised by content; .bin/.raw/.dat files are raw
 interleaved samples (set raw.*); .csv files hold one column per channel (set csv.*). Folders
 in files are searched for such files. Each file is one recording; EDF+D files keep their
-contiguous segments. The subject of a recording is a pseudonym: "sub-" + the first 12 hex
-digits of HMAC-SHA256(salt, id), where the id is the EDF+ patient code (else the patient
+contiguous segments. The subject of a recording is a pseudonym: "P" + the first 12 hex
+digits of HMAC-SHA256(salt, "patient" NUL id), the same pseudonym ingest.dicom gives a
+PatientID and ingest.table an id column, where the id is the EDF+ patient code (else the patient
 name or field; subject_from: patient) or a part of the file name (subject_from: file,
 subject_pattern with one capture group). The salt is read from the environment variable
 named by salt_env, else it is the project's secret salt kept in the work dir (a digest of the
@@ -279,11 +279,12 @@ func isEDF(path string) bool {
 	return string(b) == "0       " || (b[0] == 0xFF && string(b[1:]) == "BIOSEMI")
 }
 
-// Pseudonym returns "sub-" + the first 12 hex digits of HMAC-SHA256(salt, id).
+// Pseudonym returns the subject pseudonym of a patient id: contract.PatientPseudonym, the
+// same salted HMAC that ingest.dicom (PatientID) and ingest.table (id and group columns)
+// use, so one patient has one pseudonym across modalities under one salt and recordings can
+// be joined with images and tables on it.
 func Pseudonym(salt []byte, id string) string {
-	m := hmac.New(sha256.New, salt)
-	m.Write([]byte(id))
-	return "sub-" + hex.EncodeToString(m.Sum(nil))[:12]
+	return contract.PatientPseudonym(salt, id)
 }
 
 // HashPHI returns the hex SHA-256 of s (the form of summary.json's phi_hashes).
