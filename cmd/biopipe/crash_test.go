@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"syscall"
 	"testing"
 
@@ -223,4 +224,111 @@ func TestExitCodes(t *testing.T) {
 	} {
 		assert.Equal(t, tc.want, exitCodeQuiet(tc.err), "%v", tc.err)
 	}
+}
+
+// TestReadOnlyStore runs a pipeline whose artifact store cannot be written (a permission
+// error, as on a shared disk another user owns): the run fails with exit 1 and an error that
+// names the stage, the path and the operation; the store stays valid; and once the store is
+// writable again the next run recovers. Root ignores file modes, so as root the child runs
+// as the unprivileged user nobody on a store root owns.
+func TestReadOnlyStore(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a small pipeline three times")
+	}
+	asRoot := os.Geteuid() == 0
+	const nobody = 65534
+	// Everything the child needs lives in one world-readable folder: a copy of this test
+	// binary (which acts as biopipe), the pipeline and its data.
+	dir, err := os.MkdirTemp("", "biopipe-readonly-")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	require.NoError(t, os.Chmod(dir, 0o755))
+	bin := filepath.Join(dir, "biopipe")
+	b, err := os.ReadFile(os.Args[0])
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(bin, b, 0o755))
+	var csv bytes.Buffer
+	csv.WriteString("x1,x2,target\n")
+	for i := range 120 {
+		fmt.Fprintf(&csv, "%d,%d,%d\n", i%7, (i*5)%11, (i%7+(i*5)%11)%2)
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "data.csv"), csv.Bytes(), 0o644))
+	pipeline := filepath.Join(dir, "pipeline.yaml")
+	require.NoError(t, os.WriteFile(pipeline, []byte(`name: readonly
+seed: 1
+stages:
+  - {id: load, kind: ingest.table, with: {path: data.csv, label: target}}
+  - {id: split, kind: transform.split, inputs: [load], with: {test: 0.25}}
+  - {id: train, kind: train, inputs: [split], with: {model: mlp, hidden: [8], epochs: 2}}
+`), 0o644))
+	wd := filepath.Join(dir, "wd")
+	require.NoError(t, os.MkdirAll(wd, 0o755))
+	if asRoot {
+		require.NoError(t, os.Chown(wd, nobody, nobody))
+	}
+	run := func(args ...string) subprocess {
+		cmd := exec.Command(bin, append([]string{"run", pipeline, "--workdir", wd, "-q"}, args...)...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), asMainEnv+"=1", "HOME="+dir)
+		if asRoot {
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+		}
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		res := subprocess{stderr: stderr.String()}
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			res.code = ee.ExitCode()
+		} else {
+			require.NoError(t, err)
+		}
+		return res
+	}
+	r := run()
+	require.Equal(t, 0, r.code, r.stderr)
+
+	// The store becomes read-only for the child: a changed training must store a new
+	// artifact and cannot.
+	store := filepath.Join(wd, "store")
+	setWritable := func(w bool) {
+		_ = filepath.WalkDir(store, func(p string, d os.DirEntry, err error) error {
+			if err != nil || !d.IsDir() {
+				return err
+			}
+			if asRoot {
+				// Artifact folders are private (0700): readable by their owner only.
+				uid, mode := 0, os.FileMode(0o755)
+				if w {
+					uid, mode = nobody, 0o700
+				}
+				if err := os.Chmod(p, mode); err != nil {
+					return err
+				}
+				return os.Chown(p, uid, uid)
+			}
+			mode := os.FileMode(0o555)
+			if w {
+				mode = 0o755
+			}
+			return os.Chmod(p, mode)
+		})
+	}
+	setWritable(false)
+	t.Cleanup(func() { setWritable(true) })
+	r = run("--set", "stages.train.with.epochs=3")
+	assert.Equal(t, exitFailed, r.code, r.stderr)
+	assert.Regexp(t, `stage "train": .*`+regexp.QuoteMeta(store)+`.*permission denied`, r.stderr)
+	assert.NotContains(t, r.stderr, "goroutine ", "no stack trace")
+	t.Logf("read-only store: %s", r.stderr)
+	tmps, _ := os.ReadDir(filepath.Join(wd, "tmp"))
+	assert.Empty(t, tmps, "the failed stage's folder is removed")
+	out, code := execute(t, "cache", "verify", "--workdir", wd)
+	assert.Equal(t, exitOK, code, out)
+
+	setWritable(true)
+	r = run("--set", "stages.train.with.epochs=3")
+	require.Equal(t, 0, r.code, r.stderr)
+	_, status := digests(t, wd)
+	assert.Equal(t, "ok", status)
 }
