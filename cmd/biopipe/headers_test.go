@@ -18,9 +18,10 @@ func TestValidateChecksDataHeaders(t *testing.T) {
 	root, err := filepath.Abs("../..")
 	require.NoError(t, err)
 	tests := []struct {
-		name string
-		yaml string
-		want []string // fragments of the errors, each after "pipeline.yaml:LINE:COL: "
+		name  string
+		yaml  string
+		want  []string          // fragments of the errors, each after "pipeline.yaml:LINE:COL: "
+		files map[string]string // written into the test's folder (DIR in yaml)
 	}{
 		{"table columns", `name: t
 stages:
@@ -37,7 +38,7 @@ stages:
 			`:8:11: stage "load": field "id": id column "patient_id" not found in breast_cancer.csv`,
 			`:9:27: stage "load": field "drop.1": column "worst radios" not found in breast_cancer.csv (did you mean "worst radius"?)`,
 			`:10:26: stage "load": field "types.mean_area": typed column "mean_area" not found in breast_cancer.csv (did you mean "mean area"?)`,
-		}},
+		}, nil},
 		{"EDF channels, downstream reference", `name: s
 stages:
   - id: eeg
@@ -56,6 +57,23 @@ stages:
 			`:9:22: stage "ref": field "ref.1": reference channel "02" not found in the upstream recordings (did you mean "O2"?)`,
 			// the named reference O1 is dropped (drop_ref), so a later stage cannot pick it
 			`:13:31: stage "filt": field "channels.0": channel "O1" not found in the upstream recordings (did you mean "O2"?)`,
+		}, nil},
+		{"CSV and raw recordings", `name: c
+stages:
+  - id: csvrec
+    kind: ingest.signals
+    with: {files: [DIR/a.csv, DIR/b.csv], channels: [Fz, Pz], csv: {sample_rate: 100, time_column: tme}, salt: x}
+  - id: rawrec
+    kind: ingest.signals
+    with: {files: [DIR/c.bin], channels: [ECG, EMG], raw: {channels: 2, channel_names: [ECG, EOG], sample_rate: 100}, salt: x}
+`, []string{
+			`stage "csvrec": field "csv.time_column": time column "tme" not found in a.csv (did you mean "time"?)`,
+			`stage "csvrec": field "channels.1": channel "Pz" not found in b.csv (did you mean "Fz"?)`,
+			`stage "rawrec": field "channels.1": channel "EMG" not found in c.bin (did you mean "ECG"?)`,
+		}, map[string]string{
+			"a.csv": "time,Fz,Pz\n0,1,2\n0.01,1,2\n",
+			"b.csv": "time,Fz,Cz\n0,1,2\n0.01,1,2\n",
+			"c.bin": "\x00\x01\x00\x02",
 		}},
 		{"DICOM labels join key", `name: d
 stages:
@@ -65,7 +83,7 @@ stages:
 `, []string{
 			`stage "scans": field "key_column": join key column "sop_uid" not found in labels.csv (has: path, sop_instance_uid, series_instance_uid, patient_id, label)`,
 			`stage "scans": field "label_column": label column "lable" not found in labels.csv (did you mean "label"?)`,
-		}},
+		}, nil},
 		{"expression annotation", `name: e
 stages:
   - id: load
@@ -80,20 +98,24 @@ stages:
 			`:8:22: stage "load": field "sample_column": sample id column "barcodes" not found in sim10x-cells.csv (did you mean "barcode"?)`,
 			`:9:14: stage "load": field "label": label column "celltype" not found in sim10x-cells.csv (did you mean "cell_type"?)`,
 			`:10:14: stage "load": field "group": group column "donr" not found in sim10x-cells.csv (did you mean "donor"?)`,
-		}},
+		}, nil},
 		{"missing file", `name: m
 stages:
   - id: load
     kind: ingest.table
     with: {path: ehr/no-such.csv, label: target}
-`, []string{`:5:18: stage "load": field "path": ehr/no-such.csv: no such file or folder (looked in the working directory and in `}},
+`, []string{`:5:18: stage "load": field "path": ehr/no-such.csv: no such file or folder (looked in the working directory and in `}, nil},
 	}
 	pos := regexp.MustCompile(`^\S*pipeline\.yaml:\d+:\d+: `)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
+			for name, body := range tc.files {
+				require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644))
+			}
 			spec := filepath.Join(dir, "pipeline.yaml")
-			require.NoError(t, os.WriteFile(spec, []byte(strings.ReplaceAll(tc.yaml, "ROOT", root)), 0o644))
+			yaml := strings.ReplaceAll(strings.ReplaceAll(tc.yaml, "ROOT", root), "DIR", dir)
+			require.NoError(t, os.WriteFile(spec, []byte(yaml), 0o644))
 			for _, cmd := range []string{"validate", "run"} {
 				out, code := execute(t, cmd, spec, "--workdir", filepath.Join(dir, "work"))
 				if cmd == "validate" {
