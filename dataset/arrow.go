@@ -134,8 +134,15 @@ func AtomicWrite(path string, fill func(w *os.File) error) error {
 	return nil
 }
 
-// ReadFile reads an Arrow IPC file (all record batches) into a frame.
-func ReadFile(path string) (*Frame, error) {
+// ReadFile reads an Arrow IPC file (all record batches) into a frame. A corrupt file is an
+// error naming it: arrow-go's reader panics on some (buffers shorter than their arrays
+// claim), and such a panic is returned as an error here, at our boundary.
+func ReadFile(path string) (f *Frame, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			f, err = nil, fmt.Errorf("%s: corrupt Arrow IPC file: %v", path, r)
+		}
+	}()
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -156,8 +163,7 @@ func ReadFile(path string) (*Frame, error) {
 		defer rec.Release()
 		recs = append(recs, rec)
 	}
-	f, err := FromRecords(r.Schema(), recs)
-	if err != nil {
+	if f, err = FromRecords(r.Schema(), recs); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return f, nil
@@ -166,8 +172,25 @@ func ReadFile(path string) (*Frame, error) {
 // FromRecords converts record batches of one schema into a frame. Integer, float, boolean
 // and string-like Arrow types are widened to the frame's kinds; fixed-size lists of floats
 // become tensor columns (shape from the biopipe.shape field metadata, else 1-D).
-func FromRecords(schema *arrow.Schema, recs []arrow.RecordBatch) (*Frame, error) {
-	f := New()
+//
+// The batches may come from a file biopipe did not write: every column is validated first
+// (offsets, buffer sizes, dictionary indices), since arrow-go's readers trust them and its
+// accessors panic on a corrupt one; a panic that validation misses is still returned as an
+// error, never raised.
+func FromRecords(schema *arrow.Schema, recs []arrow.RecordBatch) (f *Frame, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			f, err = nil, fmt.Errorf("corrupt Arrow data: %v", r)
+		}
+	}()
+	for bi, rec := range recs {
+		for ci := range int(rec.NumCols()) {
+			if err := ValidateArray(rec.Column(ci)); err != nil {
+				return nil, fmt.Errorf("record batch %d, column %q: corrupt Arrow data: %w", bi, rec.ColumnName(ci), err)
+			}
+		}
+	}
+	f = New()
 	md := schema.Metadata()
 	for i, k := range md.Keys() {
 		f.Meta[k] = md.Values()[i]
@@ -296,4 +319,97 @@ func WriteJSON(path string, v any) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return AtomicWrite(path, func(w *os.File) error { _, err := w.Write(append(b, '\n')); return err })
+}
+
+// ValidateArray checks that an Arrow array's buffers hold what its length, offset and type
+// claim (full validation of variable-length offsets, fixed-width buffer sizes, validity
+// bitmaps, list children and dictionary indices), so that reading its values cannot go out of
+// bounds.
+func ValidateArray(a arrow.Array) error {
+	d := a.Data()
+	end := d.Offset() + d.Len()
+	if d.Offset() < 0 || d.Len() < 0 {
+		return fmt.Errorf("negative offset %d or length %d", d.Offset(), d.Len())
+	}
+	bufs := d.Buffers()
+	if a.NullN() > 0 && len(bufs) > 0 && bufs[0] != nil && bufs[0].Len()*8 < end {
+		return fmt.Errorf("validity bitmap of %d bytes for %d values", bufs[0].Len(), end)
+	}
+	switch arr := a.(type) {
+	case *array.Dictionary:
+		if err := ValidateArray(arr.Indices()); err != nil {
+			return fmt.Errorf("dictionary indices: %w", err)
+		}
+		if err := ValidateArray(arr.Dictionary()); err != nil {
+			return fmt.Errorf("dictionary: %w", err)
+		}
+		n := arr.Dictionary().Len()
+		for i := range arr.Len() {
+			if arr.IsValid(i) {
+				if j := arr.GetValueIndex(i); j < 0 || j >= n {
+					return fmt.Errorf("value %d: dictionary index %d out of range [0, %d)", i, j, n)
+				}
+			}
+		}
+		return nil
+	case *array.FixedSizeList:
+		if err := validateFull(arr); err != nil {
+			return err
+		}
+		return ValidateArray(arr.ListValues())
+	case *array.String:
+		if err := checkOffsets(arr.ValueOffsets(), len(arr.ValueBytes())); err != nil {
+			return err
+		}
+	case *array.Binary:
+		if err := checkOffsets(arr.ValueOffsets(), len(arr.ValueBytes())); err != nil {
+			return err
+		}
+	case *array.LargeString:
+		if err := checkOffsets(arr.ValueOffsets(), len(arr.ValueBytes())); err != nil {
+			return err
+		}
+	case interface{ ValidateFull() error }:
+		if err := validateFull(arr); err != nil {
+			return err
+		}
+	}
+	if fw, ok := a.DataType().(arrow.FixedWidthDataType); ok && len(bufs) > 1 {
+		need := (end*fw.BitWidth() + 7) / 8
+		if bufs[1] == nil {
+			if end > 0 {
+				return fmt.Errorf("no value buffer for %d values", end)
+			}
+		} else if bufs[1].Len() < need {
+			return fmt.Errorf("value buffer of %d bytes for %d values of %d bits", bufs[1].Len(), end, fw.BitWidth())
+		}
+	}
+	return nil
+}
+
+// checkOffsets checks variable-length offsets: non-decreasing and within the data. (arrow-go's
+// String.ValidateFull slices the data before checking and panics on offsets past its end:
+// found by FuzzReadIPC.)
+func checkOffsets[T int32 | int64](offs []T, n int) error {
+	prev := T(0)
+	for i, o := range offs {
+		if o < 0 || int64(o) > int64(n) {
+			return fmt.Errorf("offset %d is %d, outside the %d bytes of data", i, o, n)
+		}
+		if i > 0 && o < prev {
+			return fmt.Errorf("offset %d is %d, less than the one before (%d)", i, o, prev)
+		}
+		prev = o
+	}
+	return nil
+}
+
+// validateFull runs arrow-go's own ValidateFull, returning a panic in it as an error.
+func validateFull(a interface{ ValidateFull() error }) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	return a.ValidateFull()
 }

@@ -199,8 +199,14 @@ func tableFrame(schema *arrow.Schema, tbl arrow.Table) (*dataset.Frame, error) {
 	return dataset.FromRecords(schema, recs)
 }
 
-// ReadIPC reads an Arrow IPC file (Feather v2) or an Arrow IPC stream into a frame.
-func ReadIPC(path string) (*dataset.Frame, error) {
+// ReadIPC reads an Arrow IPC file (Feather v2) or an Arrow IPC stream into a frame. A
+// corrupt file is an error naming it, never a panic (arrow-go's reader panics on some).
+func ReadIPC(path string) (f *dataset.Frame, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			f, err = nil, fmt.Errorf("%s: corrupt Arrow IPC data: %v", path, r)
+		}
+	}()
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -233,8 +239,7 @@ func ReadIPC(path string) (*dataset.Frame, error) {
 	if err := r.Err(); err != nil {
 		return nil, fmt.Errorf("%s: record batch %d: %w", path, len(recs), err)
 	}
-	f, err := dataset.FromRecords(r.Schema(), recs)
-	if err != nil {
+	if f, err = dataset.FromRecords(r.Schema(), recs); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return f, nil

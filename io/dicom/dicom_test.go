@@ -285,7 +285,7 @@ func FuzzRead(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		st := time.Now()
 		defer func() {
-			if d := time.Since(st); d > 3*time.Second {
+			if d := time.Since(st); d > 10*time.Second { // generous: CI machines are small and shared
 				t.Fatalf("slow input: %v", d)
 			}
 		}()
