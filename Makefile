@@ -16,9 +16,15 @@ vet:
 
 # The whole test suite: unit tests, golden files, real-file cross-checks (skipped when a peer
 # tool is absent) and every configs/*.yaml run end to end.
+# FUZZ_SMOKE=3s (.ci/run sets it) then runs every fuzz target for that long, so CI fuzzes a
+# little on each push beyond the seeds.
+FUZZ_SMOKE ?=
 test: vet
 	$(GO) test -timeout 20m ./...
 	$(MAKE) test-xla
+ifneq ($(FUZZ_SMOKE),)
+	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZ_SMOKE)
+endif
 
 # The XLA variant (GPU path): it must build (go-xla's PJRT binding uses cgo: needs gcc), and
 # backend xla:cuda without an installed PJRT plugin must fail with a message naming

@@ -3,12 +3,11 @@ package report
 import (
 	"fmt"
 	"math"
-	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/biopipe/biopipe/contract"
-	"github.com/biopipe/biopipe/dataset"
+	"github.com/biopipe/biopipe/evaluation"
 	"github.com/biopipe/biopipe/metrics"
 )
 
@@ -107,51 +106,22 @@ func kfold(src *Source) bool {
 }
 
 // pool computes the metrics of all evaluations' primary-split predictions together.
+// Tasks other than classification and regression have no pooled metrics.
 func pool(src *Source, threshold float64) (metrics.Scalars, error) {
 	first := src.Evaluations[0].Result
+	if first.Task != "classification" && first.Task != "regression" {
+		return nil, nil
+	}
 	var truth []int
 	var probs [][]float64
 	var target, value []float64
 	for _, ev := range src.Evaluations {
-		path := filepath.Join(ev.Dir, contract.PredictionsFile)
-		f, err := dataset.ReadFile(path)
+		p, err := evaluation.ReadSplitPredictions(ev.Dir, ev.Result.Primary, first.Task, first.Classes)
 		if err != nil {
 			return nil, fmt.Errorf("stage %q: %w", ev.StageID, err)
 		}
-		split, label, pred := f.Col(dataset.ColSplit), f.Col("label"), f.Col("prediction")
-		if split == nil || label == nil || pred == nil {
-			return nil, fmt.Errorf("%s: want columns split, label and prediction", path)
-		}
-		index := map[string]int{}
-		var pcols []*dataset.Column
-		for i, c := range first.Classes {
-			index[c] = i
-			col := f.Col("prob_" + c)
-			if first.Task == "classification" && col == nil {
-				return nil, fmt.Errorf("%s: no column prob_%s", path, c)
-			}
-			pcols = append(pcols, col)
-		}
-		for i := 0; i < f.NumRows(); i++ {
-			if split.S[i] != ev.Result.Primary {
-				continue
-			}
-			if first.Task == "regression" {
-				target = append(target, label.Float64(i))
-				value = append(value, pred.Float64(i))
-				continue
-			}
-			k, ok := index[label.Text(i)]
-			if !ok {
-				return nil, fmt.Errorf("%s: row %d: label %q is not a class", path, i, label.Text(i))
-			}
-			truth = append(truth, k)
-			row := make([]float64, len(pcols))
-			for c, col := range pcols {
-				row[c] = col.F[i]
-			}
-			probs = append(probs, row)
-		}
+		truth, probs = append(truth, p.Truth...), append(probs, p.Probs...)
+		target, value = append(target, p.Target...), append(value, p.Value...)
 	}
 	if first.Task == "regression" {
 		return metrics.RegressionScores(target, value), nil

@@ -3,11 +3,8 @@ package workflows
 import (
 	"fmt"
 	"math"
-	"path/filepath"
 	"strings"
 
-	"github.com/biopipe/biopipe/contract"
-	"github.com/biopipe/biopipe/dataset"
 	"github.com/biopipe/biopipe/evaluation"
 	"github.com/biopipe/biopipe/metrics"
 )
@@ -42,44 +39,18 @@ func pooledBootstrap(dirs []string, names []string, level float64) (map[string]m
 		if r.Threshold != nil {
 			thr += r.Threshold.Value / float64(len(dirs))
 		}
-		path := filepath.Join(d, contract.PredictionsFile)
-		f, err := dataset.ReadFile(path)
+		if r.Task != "classification" && r.Task != "regression" {
+			return nil, nil
+		}
+		p, err := evaluation.ReadSplitPredictions(d, r.Primary, r.Task, r.Classes)
 		if err != nil {
 			return nil, err
 		}
-		split, label, pred := f.Col(dataset.ColSplit), f.Col("label"), f.Col("prediction")
-		if split == nil || label == nil || pred == nil {
-			return nil, fmt.Errorf("%s: want columns split, label and prediction", path)
-		}
-		index := map[string]int{}
-		var pcols []*dataset.Column
-		for i, c := range r.Classes {
-			index[c] = i
-			pcols = append(pcols, f.Col("prob_"+c))
-		}
-		for i := 0; i < f.NumRows(); i++ {
-			if split.S[i] != r.Primary {
-				continue
-			}
+		for range p.Len() {
 			strata = append(strata, ri)
-			if r.Task == "regression" {
-				target = append(target, label.Float64(i))
-				value = append(value, pred.Float64(i))
-				continue
-			}
-			k, ok := index[label.Text(i)]
-			if !ok {
-				return nil, fmt.Errorf("%s: row %d: label %q is not a class", path, i, label.Text(i))
-			}
-			row := make([]float64, len(pcols))
-			for c, col := range pcols {
-				if col == nil {
-					return nil, fmt.Errorf("%s: no column prob_%s", path, r.Classes[c])
-				}
-				row[c] = col.F[i]
-			}
-			truth, probs = append(truth, k), append(probs, row)
 		}
+		truth, probs = append(truth, p.Truth...), append(probs, p.Probs...)
+		target, value = append(target, p.Target...), append(value, p.Value...)
 	}
 	var fn func(idx []int) metrics.Scalars
 	switch first.Task {
