@@ -1,5 +1,6 @@
 // Package volumes is the ingest.volumes stage kind: it reads a folder of NIfTI volumes
-// (.nii, .nii.gz), optionally with segmentation masks of the same names in a second folder,
+// (.nii, .nii.gz) and DICOM series (a folder of single-frame slices each, assembled by
+// io/dicom.ReadSeries), optionally with segmentation masks of the same names in a second folder,
 // reorients them to RAS+, resamples them to a voxel spacing, crops or pads them to one shape,
 // clips and normalises intensities, and writes the [D, H, W, 1] tensor table that the 3-D cnn
 // reads, with labels from class folders or a labels CSV and the masks as a second tensor column.
@@ -8,13 +9,18 @@ package volumes
 import (
 	"context"
 	"fmt"
+	"io"
 	"math"
+	"os"
+	"path"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 
 	"github.com/biopipe/biopipe/contract"
 	"github.com/biopipe/biopipe/dataset"
+	"github.com/biopipe/biopipe/io/dicom"
 	"github.com/biopipe/biopipe/io/nifti"
 	"github.com/biopipe/biopipe/stages/ingest/internal/files"
 	"github.com/biopipe/biopipe/stages/ingest/table"
@@ -58,7 +64,7 @@ const (
 
 // Fields is the config of ingest.volumes.
 var Fields = []contract.Field{
-	{Name: FieldPath, Type: contract.Path, Required: true, Doc: "the folder of NIfTI volumes (.nii, .nii.gz; searched recursively)"},
+	{Name: FieldPath, Type: contract.Path, Required: true, Doc: "the folder of NIfTI volumes (.nii, .nii.gz) and DICOM series (one folder of slices per series), searched recursively"},
 	{Name: FieldMasks, Type: contract.Path, Doc: "a folder of segmentation masks with the same relative paths as the volumes; written as a second tensor column \"mask\" (nearest-neighbour resampling)"},
 	{Name: FieldCanonical, Type: contract.Bool, Default: true, Doc: "reorient every volume (and mask) to the closest RAS+ orientation first, so that axes mean the same in every file"},
 	{Name: FieldSpacing, Type: contract.Floats, Default: []any{}, Min: contract.Bound(0),
@@ -83,16 +89,25 @@ var Fields = []contract.Field{
 func init() {
 	contract.Register(&contract.Kind{
 		Name: KindName,
-		Doc:  "read NIfTI volumes (and masks) into a [D, H, W, 1] tensor table: RAS+, resampled, cropped/padded, clipped, normalised",
+		Doc:  "read NIfTI volumes and DICOM series (and masks) into a [D, H, W, 1] tensor table: RAS+, resampled, cropped/padded, clipped, normalised",
 		Description: `Finds the .nii/.nii.gz files under path (io/nifti: NIfTI-1 and -2, every integer and float datatype,
-scl_slope/scl_inter applied). Each 3-D volume is reoriented to the closest RAS+ orientation (canonical:),
+scl_slope/scl_inter applied) and the DICOM series: every folder holding DICOM files (the DICM magic or a
+.dcm extension) is one series of single-frame slices, one volume, named by the folder's relative path (its
+parent folder is the class for folder labels; a labels CSV names the folder). The slices are ordered by
+(0020,0032) ImagePositionPatient along the slice normal from (0020,0037) ImageOrientationPatient (not by
+file name or InstanceNumber); the voxel size is (0028,0030) PixelSpacing and the distance between slice
+positions, which must be uniform (within 1%: a missing slice is an error naming the file); rescale
+slope/intercept are applied (CT: Hounsfield units) and the LPS patient geometry becomes the same RAS
+affine a NIfTI file has, so both go through the same steps. Each 3-D volume is reoriented to the closest RAS+ orientation (canonical:),
 resampled to spacing: (trilinear), cropped or padded (centred, with the volume's minimum) to shape:, clipped
 to clip: and normalised (normalize:). The tensor column is [z, y, x, 1] (D, H, W, C: the layout of the 3-D
 cnn), x varying fastest as in the file. With masks:, the mask of the same relative path goes through the
 same reorientation, nearest-neighbour resampling and crop/pad (padded with 0) into a tensor column "mask"
-marked as a role column. Writes data.arrow (file, x, mask, label) and summary.json (volumes, stored
-shapes, spacings and orientations, classes). DICOM series are read by ingest.dicom.`,
-		Version: "1",
+marked as a role column (NIfTI volumes only). Writes data.arrow (file, x, mask, label) and summary.json
+(volumes, DICOM series, stored shapes, spacings and orientations, classes). The file column of a DICOM
+series is its folder's relative path, which holds no DICOM identifier; the files' patient
+attributes are not read into the table (de-identify folder names upstream if they carry any).`,
+		Version: "2", // 2: DICOM series under path are read too
 		Fields:  Fields,
 		Output:  contract.Port{Name: "data", Type: contract.Table, Doc: "data.arrow (file, x, mask, label); summary.json"},
 		New:     New,
@@ -120,7 +135,8 @@ type Options struct {
 type Summary struct {
 	Folder          string         `json:"folder"`
 	Volumes         int            `json:"volumes"`
-	Shape           []int          `json:"shape"` // per row, [D, H, W, 1]
+	DICOMSeries     int            `json:"dicom_series,omitempty"` // volumes assembled from DICOM slices
+	Shape           []int          `json:"shape"`                  // per row, [D, H, W, 1]
 	StoredShapes    map[string]int `json:"stored_shapes"`
 	Spacings        map[string]int `json:"stored_spacings"`
 	Orientations    map[string]int `json:"orientations"`
@@ -197,6 +213,74 @@ func isNIfTI(name string) bool {
 	return strings.HasSuffix(n, ".nii") || strings.HasSuffix(n, ".nii.gz")
 }
 
+// entry is one volume to read: a NIfTI file, or a DICOM series (the slices of one folder).
+type entry struct {
+	rel    string   // relative to the root: the file, or the series' folder
+	series []string // DICOM slices (absolute paths), nil for NIfTI
+}
+
+// list finds the NIfTI files and the DICOM series (folders of DICOM files) under root.
+func list(root string) ([]entry, error) {
+	paths, err := files.List(root, func(name string) bool { return !strings.HasPrefix(name, ".") })
+	if err != nil {
+		return nil, err
+	}
+	var out []entry
+	series := map[string][]string{}
+	for _, p := range paths {
+		if isNIfTI(p) {
+			out = append(out, entry{rel: p})
+			continue
+		}
+		if path.Base(p) == "DICOMDIR" {
+			continue
+		}
+		abs := filepath.Join(root, filepath.FromSlash(p))
+		head, err := readHead(abs, 132)
+		if err != nil {
+			return nil, err
+		}
+		if dicom.IsDICOM(p, head) {
+			dir := path.Dir(p)
+			series[dir] = append(series[dir], abs)
+		}
+	}
+	for dir, fs := range series {
+		if dir == "." {
+			dir = path.Base(filepath.ToSlash(root))
+		}
+		out = append(out, entry{rel: dir, series: fs})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].rel < out[j].rel })
+	return out, nil
+}
+
+func readHead(path string, n int) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	head := make([]byte, n)
+	m, err := io.ReadFull(f, head)
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return head[:m], nil
+}
+
+// readEntry reads a NIfTI file or assembles a DICOM series into an image.
+func readEntry(root string, e entry) (*nifti.Image, error) {
+	if e.series == nil {
+		return nifti.Read(filepath.Join(root, filepath.FromSlash(e.rel)))
+	}
+	v, err := dicom.ReadSeries(e.series)
+	if err != nil {
+		return nil, err
+	}
+	return &nifti.Image{Shape: []int{v.Shape[0], v.Shape[1], v.Shape[2]}, Data: v.Data, Affine: nifti.Affine(v.Affine)}, nil
+}
+
 // prepare reorients, resamples and crops/pads one image.
 func prepare(im *nifti.Image, o Options, mask bool, fill float32) (*nifti.Image, error) {
 	if len(im.Shape) == 4 && im.Shape[3] == 1 {
@@ -270,12 +354,16 @@ func intensities(v []float32, o Options) {
 
 // Read lists, labels and prepares the volumes.
 func Read(ctx context.Context, o Options) (*dataset.Frame, *Summary, error) {
-	paths, err := files.List(o.Path, isNIfTI)
+	entries, err := list(o.Path)
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(paths) == 0 {
-		return nil, nil, fmt.Errorf("%s: no NIfTI files (.nii, .nii.gz)", o.Path)
+	if len(entries) == 0 {
+		return nil, nil, fmt.Errorf("%s: no NIfTI files (.nii, .nii.gz) or DICOM series", o.Path)
+	}
+	paths := make([]string, len(entries))
+	for i, e := range entries {
+		paths[i] = e.rel
 	}
 	sum := &Summary{Folder: filepath.Base(o.Path), StoredShapes: map[string]int{}, Spacings: map[string]int{}, Orientations: map[string]int{}}
 	labels, has, unmatched, err := files.Assign(ctx, paths, o.Labels)
@@ -306,9 +394,12 @@ func Read(ctx context.Context, o Options) (*dataset.Frame, *Summary, error) {
 			return nil, nil, err
 		}
 		file := filepath.Join(o.Path, paths[i])
-		im, err := nifti.Read(file)
+		im, err := readEntry(o.Path, entries[i])
 		if err != nil {
 			return nil, nil, err
+		}
+		if entries[i].series != nil {
+			sum.DICOMSeries++
 		}
 		z := im.Affine.Zooms()
 		sum.StoredShapes[fmt.Sprint(im.Shape)]++
@@ -336,6 +427,9 @@ func Read(ctx context.Context, o Options) (*dataset.Frame, *Summary, error) {
 		}
 		x.T = append(x.T, vol.Data...)
 		fc.S = append(fc.S, paths[i])
+		if o.Masks != "" && entries[i].series != nil {
+			return nil, nil, fmt.Errorf("%s: masks: a DICOM series has no mask here (masks are NIfTI files named as the volumes)", file)
+		}
 		if o.Masks != "" {
 			mfile := filepath.Join(o.Masks, paths[i])
 			mi, err := nifti.Read(mfile)
