@@ -5,24 +5,18 @@ import (
 	"github.com/gomlx/gomlx/support/exceptions"
 )
 
-// matmulFn multiplies a [D, M, K] by b [D, K, N] (batched over D): [D, M, N].
-type matmulFn func(a, b *graph.Node) *graph.Node
-
-// plainMatmul is DotGeneral; GoMLX's autodiff derives its gradients.
-func plainMatmul(a, b *graph.Node) *graph.Node {
-	return graph.DotGeneral(a, []int{2}, []int{0}, b, []int{1}, []int{0})
-}
-
-// fastMatmul is plainMatmul with its gradients given explicitly in the layout the pure-Go
-// backend multiplies fast (lhs contracting its last axis, rhs its first):
+// fastMatmul multiplies a [D, M, K] by b [D, K, N] (batched over D) with its gradients
+// given explicitly in the layout the pure-Go backend multiplies fast (lhs contracting its
+// last axis, rhs its first):
 //
 //	da = v · bᵀ as DotGeneral(v [D,M,N], transpose(b) [D,N,K])
 //	db = aᵀ · v as DotGeneral(transpose(a) [D,K,M], v [D,M,N])
 //
 // Autodiff's DotGeneral gradients contract the lhs on its first axis (db) and the rhs on
 // its last (da), which the Go backend's matmul runs 10-20x slower for the LSTM's shapes
-// (e.g. [32,32]ᵀ·[32,128]: 2.3 ms against 0.05 ms); per unrolled step that dominated a
-// training step. The gradient is exact; only the layout of the computation differs.
+// (e.g. [32,32]ᵀ·[32,128]: 2.3 ms against 0.05 ms). The gradient is exact; only the
+// layout of the computation differs. The layer uses it for the input projection of all
+// steps.
 func fastMatmul(a, b *graph.Node) *graph.Node {
 	var adjoint *graph.Node
 	var sa, sb *graph.Node

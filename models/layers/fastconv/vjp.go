@@ -66,3 +66,13 @@ func customOp(inputs []*graph.Node, forward func(stopped []*graph.Node, link *gr
 		return graph.Zeros(g, y.Shape())
 	})
 }
+
+// CustomOp builds an operation whose gradient is given explicitly (see customOp): forward
+// computes the output from the inputs read through StopGradient and must mix link, a zero
+// scalar, into some small tensor of its computation; backward(i, v) returns the gradient of
+// input i for the adjoint v of the output, and is called only for inputs that need one.
+// Second derivatives are not supported.
+func CustomOp(inputs []*graph.Node, forward func(stopped []*graph.Node, link *graph.Node) *graph.Node,
+	backward func(i int, v *graph.Node) *graph.Node) *graph.Node {
+	return customOp(inputs, forward, backward)
+}
