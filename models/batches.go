@@ -28,7 +28,8 @@ import (
 const prefetchSlots = 3
 
 // batch is one batch's host tensors: the input [rows, shape...] and, for supervised
-// objectives, the labels [rows, 1] (int32 class indices or float32 targets).
+// objectives, the labels [rows, 1] (int32 class indices or float32 targets; segmentation:
+// the masks [rows, spatial..., 1]).
 type batch struct {
 	rows int
 	args []any
@@ -77,14 +78,18 @@ func (p *batchPool) tensorsFor(b *batch, n int) ([]any, error) {
 	set := []any{x}
 	if p.labels {
 		var dt dtypes.DType
+		ydims := []int{n, 1}
 		switch p.task {
 		case Classification, Generation:
 			dt = dtypes.Int32
 		case Regression:
 			dt = dtypes.Float32
+		case Segmentation: // the mask: [n, spatial..., 1]
+			dt = dtypes.Float32
+			ydims = append(append([]int{n}, p.shape[:len(p.shape)-1]...), 1)
 		}
 		if dt != dtypes.InvalidDType {
-			y, err := tensors.FromShapeForBackend(p.backend, 0, shapes.Make(dt, n, 1))
+			y, err := tensors.FromShapeForBackend(p.backend, 0, shapes.Make(dt, ydims...))
 			if err != nil {
 				_ = x.FinalizeAll()
 				return nil, err
@@ -126,6 +131,13 @@ func (p *batchPool) fill(b *batch, d *Data, rows []int) error {
 		return tensors.MutableFlatData(y, func(y []float32) {
 			for i, r := range rows {
 				y[i] = float32(d.Targets[r])
+			}
+		})
+	case Segmentation:
+		ms := MaskSize(p.shape)
+		return tensors.MutableFlatData(y, func(y []float32) {
+			for i, r := range rows {
+				copy(y[i*ms:(i+1)*ms], d.Masks[r*ms:(r+1)*ms])
 			}
 		})
 	}

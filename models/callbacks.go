@@ -229,6 +229,8 @@ func csvColumns(hist *History) []csvColumn {
 		{"val_accuracy", "accuracy/val", func(r EpochRecord) (float64, bool) { return opt(r.ValAccuracy) }},
 		{"train_mse", "mse/train", func(r EpochRecord) (float64, bool) { return opt(r.TrainMSE) }},
 		{"val_mse", "mse/val", func(r EpochRecord) (float64, bool) { return opt(r.ValMSE) }},
+		{"train_dice", "dice/train", func(r EpochRecord) (float64, bool) { return opt(r.TrainDice) }},
+		{"val_dice", "dice/val", func(r EpochRecord) (float64, bool) { return opt(r.ValDice) }},
 		{"learning_rate", "", func(r EpochRecord) (float64, bool) { return opt(r.LearningRate) }},
 	}
 	if hist == nil {

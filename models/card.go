@@ -55,7 +55,7 @@ type Card struct {
 
 // EpochRecord is one epoch of training history. Metrics absent for the task or without
 // validation data are omitted. Accuracy is for classification, MSE for regression and
-// reconstruction.
+// reconstruction, Dice for segmentation.
 type EpochRecord struct {
 	Epoch         int      `json:"epoch"`
 	TrainLoss     float64  `json:"train_loss"` // mean loss over the epoch's batches (training mode)
@@ -64,6 +64,8 @@ type EpochRecord struct {
 	ValAccuracy   *float64 `json:"val_accuracy,omitempty"`
 	TrainMSE      *float64 `json:"train_mse,omitempty"`
 	ValMSE        *float64 `json:"val_mse,omitempty"`
+	TrainDice     *float64 `json:"train_dice,omitempty"` // segmentation: MetricDice
+	ValDice       *float64 `json:"val_dice,omitempty"`
 	LearningRate  *float64 `json:"learning_rate,omitempty"` // with a schedule: the epoch's last rate
 	// Losses holds each step's mean loss for objectives of several steps (a GAN's d_loss
 	// and g_loss); train_loss is the last step's.
@@ -86,6 +88,10 @@ func (r *EpochRecord) setMetric(metric string, val bool, v float64) {
 		r.ValMSE = ptr(v)
 	case metric == MetricMSE:
 		r.TrainMSE = ptr(v)
+	case metric == MetricDice && val:
+		r.ValDice = ptr(v)
+	case metric == MetricDice:
+		r.TrainDice = ptr(v)
 	}
 }
 

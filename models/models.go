@@ -93,7 +93,7 @@ var Normalizations = []string{"none", "batch", "layer"}
 type Spec struct {
 	InputShape []int // per-example shape, without the batch axis
 	Task       Task
-	NumClasses int // classification only
+	NumClasses int // classification; segmentation: the mask's classes, background included
 	// Columns locates each feature column in an example (see dataset.ColumnSlice), in
 	// order: one column whose shape is InputShape, or several flattened one after the other
 	// into InputShape [width]. Families that treat column groups apart (fusion) use it.
@@ -110,7 +110,8 @@ func (s Spec) ColumnsOrDefault() []dataset.ColumnSlice {
 }
 
 // OutputDim is the size of the main output per example: classes for classification, 1 for
-// regression, prod(InputShape) for reconstruction.
+// regression, prod(InputShape) for reconstruction, voxels x SegChannels(classes) for
+// segmentation.
 func (s Spec) OutputDim() int {
 	switch s.Task {
 	case Classification:
@@ -119,6 +120,8 @@ func (s Spec) OutputDim() int {
 		return 1
 	case Generation:
 		return 1 // Forward scores an example (a discriminator's logit)
+	case Segmentation:
+		return MaskSize(s.InputShape) * SegChannels(s.NumClasses)
 	}
 	n := 1
 	for _, d := range s.InputShape {

@@ -76,7 +76,7 @@ type Objective struct {
 	// no early stopping and the final weights are kept.
 	Validate BatchFunc
 	// Metric is the name of the metric the batch functions return: MetricAccuracy,
-	// MetricMSE or "" (none).
+	// MetricMSE, MetricDice or "" (none).
 	Metric string
 	// NeedsLabels: the steps read y (supervised objectives, class-conditional generators).
 	NeedsLabels bool
@@ -91,7 +91,7 @@ type Objective struct {
 // (a discriminator on real and on generated examples): use Model(root).At("net") per call.
 func (o *Objective) Model(root *model.Scope) *model.Scope { return root.At(modelScope) }
 
-// defaultObjective is the supervised or reconstruction objective of a network: Forward,
+// defaultObjective is the supervised, segmentation or reconstruction objective of a network: Forward,
 // then Network.Loss or the task's loss, one optimizer over every variable.
 func defaultObjective(net *Network, task Task) *Objective {
 	lossFn := net.Loss
@@ -108,6 +108,8 @@ func defaultObjective(net *Network, task Task) *Objective {
 		o.Metric, o.NeedsLabels = MetricAccuracy, true
 	case Regression:
 		o.NeedsLabels = true
+	case Segmentation:
+		o.Kind, o.Metric, o.NeedsLabels = ObjectiveSegmentation, MetricDice, true
 	default:
 		o.Kind = ObjectiveReconstruction
 	}

@@ -27,6 +27,9 @@ type Data struct {
 	X       *dataset.Matrix
 	Classes []int     // classification: class index per row
 	Targets []float64 // regression: target per row
+	// Masks (segmentation): per row, MaskSize(X.Shape) class indices, one per voxel in the
+	// order of the input's spatial axes.
+	Masks []float32
 }
 
 // Len returns the number of examples (0 for nil).
@@ -637,9 +640,13 @@ func checkOptions(o *TrainOptions, task Task) error {
 		if len(o.Classes) < 2 {
 			return fmt.Errorf("classification needs at least 2 classes, got %d", len(o.Classes))
 		}
+	case Segmentation:
+		if len(o.Classes) < 2 {
+			return fmt.Errorf("segmentation needs at least 2 classes (background and one more), got %d", len(o.Classes))
+		}
 	case Regression, Reconstruction, Generation:
 	default:
-		return fmt.Errorf("unknown task %q (want classification, regression, reconstruction or generation)", task)
+		return fmt.Errorf("unknown task %q (want classification, regression, reconstruction, generation or segmentation)", task)
 	}
 	for _, d := range []*Data{o.Train, o.Val} {
 		if d.Len() == 0 {
@@ -660,6 +667,10 @@ func checkOptions(o *TrainOptions, task Task) error {
 				if c < 0 || c >= len(o.Classes) {
 					return fmt.Errorf("row %d: class index %d out of range (%d classes)", i, c, len(o.Classes))
 				}
+			}
+		case Segmentation:
+			if err := checkMasks(d, len(o.Classes)); err != nil {
+				return err
 			}
 		case Regression:
 			if len(d.Targets) != d.X.N {
@@ -736,7 +747,8 @@ func flat(x *graph.Node) *graph.Node {
 	return graph.Reshape(x, b, x.Shape().Size()/max(b, 1))
 }
 
-// defaultLoss is the task's loss: softmax cross-entropy, or mean squared error.
+// defaultLoss is the task's loss: softmax cross-entropy, mean squared error, or the
+// per-voxel cross-entropy of segmentation (SegmentationLoss without a Dice term).
 func defaultLoss(task Task) LossFunc {
 	return func(_ *model.Scope, x, y *graph.Node, outs []*graph.Node) *graph.Node {
 		out := outs[0]
@@ -745,14 +757,20 @@ func defaultLoss(task Task) LossFunc {
 			return loss.SparseCategoricalCrossEntropyLogits([]*graph.Node{y}, []*graph.Node{flat(out)})
 		case Regression:
 			return loss.MeanSquaredError([]*graph.Node{y}, []*graph.Node{flat(out)})
+		case Segmentation:
+			return SegmentationLoss{}.Func()(nil, x, y, outs)
 		}
 		return loss.MeanSquaredError([]*graph.Node{flat(x)}, []*graph.Node{flat(out)})
 	}
 }
 
 // metricSum is the batch sum of the task metric: correct predictions (classification) or
-// per-example squared error (regression; reconstruction: mean over the example's values).
+// per-example squared error (regression; reconstruction: mean over the example's values),
+// or per-example Dice (segmentation, MetricDice).
 func metricSum(task Task, x, y, out *graph.Node) *graph.Node {
+	if task == Segmentation {
+		return segDiceSum(out, y)
+	}
 	out = flat(out)
 	switch task {
 	case Classification:

@@ -59,8 +59,11 @@ func (t *Trained) forwardExec() (*model.Exec, error) {
 	task := t.spec.Task
 	e, err := model.NewExec(t.backend, t.store, func(scope *model.Scope, x *graph.Node) []*graph.Node {
 		outs := slices.Clone(t.net.Forward(scope.In(modelScope), x))
-		if task == Classification {
+		switch task {
+		case Classification:
 			outs[0] = graph.Softmax(flat(outs[0]), -1)
+		case Segmentation:
+			outs[0] = segmentationProbs(outs[0])
 		}
 		return outs
 	})
@@ -116,7 +119,8 @@ func (t *Trained) materializeForward() error {
 }
 
 // Predict returns the main output per row: class probabilities (softmax) for
-// classification, [value] for regression, the reconstruction (flattened) for autoencoders.
+// classification, [value] for regression, the reconstruction (flattened) for autoencoders,
+// per-voxel probabilities [spatial..., SegChannels] (flattened) for segmentation.
 func (t *Trained) Predict(ctx context.Context, x *dataset.Matrix) ([][]float32, error) {
 	outs, err := t.Outputs(ctx, x)
 	if err != nil {

@@ -14,4 +14,5 @@ import (
 	_ "github.com/biopipe/biopipe/models/mlp"         // "mlp"
 	_ "github.com/biopipe/biopipe/models/perceptron"  // "perceptron"
 	_ "github.com/biopipe/biopipe/models/transformer" // "transformer"
+	_ "github.com/biopipe/biopipe/models/unet"        // "unet"
 )

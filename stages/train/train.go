@@ -501,6 +501,8 @@ func (s *stage) Run(ctx context.Context, env *contract.Env) error {
 		setOpt(env, "val_accuracy", f.ValAccuracy)
 		setOpt(env, "train_mse", f.TrainMSE)
 		setOpt(env, "val_mse", f.ValMSE)
+		setOpt(env, "train_dice", f.TrainDice)
+		setOpt(env, "val_dice", f.ValDice)
 	}
 	summary := map[string]any{
 		"model": c.Family, "task": c.Task, "train_rows": len(trainRows), "val_rows": len(valRows),

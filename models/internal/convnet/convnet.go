@@ -13,9 +13,12 @@ import (
 	"slices"
 
 	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/layers/activation"
+	"github.com/gomlx/gomlx/ml/layers/norm"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/model/initializer"
 
 	"github.com/biopipe/biopipe/models/layers/fastconv"
 )
@@ -160,3 +163,40 @@ func ToCF(x *graph.Node) *graph.Node { return fastconv.ToChannelsFirst(x) }
 
 // ToCL converts h [C, B, spatial...] to channels-last [B, spatial..., C].
 func ToCL(h *graph.Node) *graph.Node { return fastconv.ToChannelsLast(h) }
+
+// Normalize applies a family's "normalization" choice to a conv output h [C, B, spatial...]:
+// "batch" (batch statistics over the batch and all positions, per channel; running
+// statistics with momentum 0.9 for inference, in the direct formulation the Go backend
+// runs), "layer" (per example over all positions and channels, with a learned per-channel
+// gain and offset: GroupNorm with one group), or "none".
+func Normalize(scope *model.Scope, h *graph.Node, kind string) *graph.Node {
+	switch kind {
+	case "batch":
+		return norm.BatchNorm(scope, h, 0).Momentum(0.9).UseBackendInference(false).Done()
+	case "layer":
+		return layerNormCF(scope.In("layer_norm"), h)
+	}
+	return h
+}
+
+func layerNormCF(scope *model.Scope, h *graph.Node) *graph.Node {
+	g := h.Graph()
+	axes := []int{0}
+	for a := 2; a < h.Rank(); a++ {
+		axes = append(axes, a)
+	}
+	ch := h.Shape().Dimensions[0]
+	mean := graph.ReduceAndKeep(h, graph.ReduceMean, axes...)
+	centred := graph.Sub(h, mean)
+	variance := graph.ReduceAndKeep(graph.Square(centred), graph.ReduceMean, axes...)
+	normed := graph.Div(centred, graph.Sqrt(graph.AddScalar(variance, 1e-5))) // Rsqrt has no gradient on the Go backend
+	vs := shapes.Make(h.DType(), ch)
+	bcast := make([]int, h.Rank())
+	for i := range bcast {
+		bcast[i] = 1
+	}
+	bcast[0] = ch
+	gain := graph.Reshape(scope.WithInitializer(initializer.One).VariableWithShape("gain", vs).NodeValue(g), bcast...)
+	offset := graph.Reshape(scope.WithInitializer(initializer.Zero).VariableWithShape("offset", vs).NodeValue(g), bcast...)
+	return graph.Add(graph.Mul(normed, gain), offset)
+}
