@@ -167,6 +167,24 @@ const (
 	MetaSource  = "biopipe.source"  // where the data came from (file names, no PHI)
 )
 
+// Column roles (field metadata MetaRole): a column with a role is not a feature.
+const (
+	MetaRole = "biopipe.role"
+	// RoleMask marks a segmentation mask: a tensor column of class indices per voxel, the
+	// target of a segmentation model (ingest.volumes writes it with masks:).
+	RoleMask = "mask"
+)
+
+// Mask returns the frame's segmentation mask column (role RoleMask), or nil.
+func (f *Frame) Mask() *Column {
+	for _, c := range f.Columns {
+		if c.Meta[MetaRole] == RoleMask {
+			return c
+		}
+	}
+	return nil
+}
+
 // Conventional column names.
 const (
 	ColSplit  = "split" // "train", "val" or "test"

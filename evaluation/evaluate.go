@@ -31,6 +31,9 @@ type Predictions struct {
 	// (reconstruction with Options.AnomalyLabel); the reconstruction error is then scored
 	// as an anomaly score (anomaly_auroc).
 	Anomalous []int
+	// Seg holds each row's per-class voxel counts of the predicted mask against the true
+	// one (task segmentation).
+	Seg []SegCase
 }
 
 // Len returns the number of rows.
@@ -42,8 +45,8 @@ const NameAnomalyAUROC = "anomaly_auroc"
 
 // Options configure Evaluate.
 type Options struct {
-	Task      string   // "classification", "regression" or "reconstruction"
-	Classes   []string // class names (classification)
+	Task      string   // "classification", "regression", "reconstruction" or "segmentation"
+	Classes   []string // class names (classification; segmentation: the mask's classes, 0 = background)
 	Model     string   // model family, for the record
 	Threshold string   // metrics.ThresholdFixed, ThresholdYouden or ThresholdSensitivity
 	// FixedThreshold is the threshold of the fixed rule (0.5 by default).
@@ -153,6 +156,9 @@ func fitThreshold(val *Predictions, opt Options) (*Threshold, error) {
 func evalSplit(p *Predictions, res *Result, opt Options, name string) (*Split, error) {
 	s := &Split{N: p.Len()}
 	bopt := metrics.BootstrapOptions{Resamples: opt.Resamples, Level: opt.Level, Seed: opt.Seed ^ splitSalt(name), Groups: p.Groups}
+	if opt.Task == "segmentation" {
+		return s, evalSegmentation(p, opt, bopt, s)
+	}
 	if opt.Task == "reconstruction" {
 		if len(p.SqErr) != p.Len() || len(p.AbsErr) != p.Len() {
 			return nil, fmt.Errorf("%d rows but %d reconstruction errors", p.Len(), len(p.SqErr))
@@ -266,6 +272,9 @@ func figures(out *Output, p *Predictions, opt Options) error {
 		return nil
 	}
 	where := fmt.Sprintf(" on the %s split (n = %d)", res.Primary, p.Len())
+	if opt.Task == "segmentation" {
+		return segmentationFigures(add, p, where)
+	}
 	if opt.Task == "reconstruction" {
 		b, err := plots.Histogram("Reconstruction error ("+res.Primary+")", "mean squared error per example", p.SqErr, 30)
 		if err := add("reconstruction_error.png", "Reconstruction error", "Distribution of the per-example reconstruction error"+where+".", b, err); err != nil {

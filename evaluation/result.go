@@ -13,7 +13,7 @@ import (
 
 // Result is metrics.json, the evaluate stage's main output.
 type Result struct {
-	Task      string            `json:"task"`              // "classification" or "regression"
+	Task      string            `json:"task"`              // "classification", "regression", "reconstruction" or "segmentation"
 	Classes   []string          `json:"classes,omitempty"` // class names, index = class id
 	Model     string            `json:"model,omitempty"`   // model family
 	Threshold *Threshold        `json:"threshold,omitempty"`
@@ -111,6 +111,7 @@ func (s *Split) MetricNames() []string {
 		metrics.NameSensitivity, metrics.NameSpecificity, metrics.NamePPV, metrics.NameNPV,
 		metrics.NameF1, metrics.NameF1Macro, metrics.NameF1Micro, metrics.NameECE, metrics.NameBrier,
 		metrics.NameRMSE, metrics.NameMSE, metrics.NameMAE, metrics.NameR2,
+		NameDice, NameIoU, NameVoxelAccuracy,
 	}
 	seen := map[string]bool{}
 	var out []string

@@ -158,3 +158,27 @@ func checkMasks(d *Data, classes int) error {
 	}
 	return nil
 }
+
+// maxMaskClass bounds the class indices MaskClasses counts: a larger value is no label
+// (checkMasks then names it).
+const maxMaskClass = 255
+
+// MaskClasses names the classes of masks holding class indices 0..K-1 (K the largest value
+// + 1, at least 2): "background", then "foreground" for a binary mask, else "label_<k>".
+func MaskClasses(masks []float32) []string {
+	top := float32(1)
+	for _, v := range masks {
+		if v > top && v <= maxMaskClass {
+			top = v
+		}
+	}
+	k := int(top) + 1
+	if k == 2 {
+		return []string{"background", "foreground"}
+	}
+	out := []string{"background"}
+	for i := 1; i < k; i++ {
+		out = append(out, fmt.Sprintf("label_%d", i))
+	}
+	return out
+}

@@ -249,4 +249,3 @@ func TestTransposeConvMatchesDefinition(t *testing.T) {
 		}
 	}
 }
-

@@ -438,6 +438,9 @@ func (s *stage) trainOptions(env *contract.Env) (models.TrainOptions, []int, []i
 	if task == models.Classification || (task == models.Generation && trainData.Classes != nil) {
 		classes = frame.Classes()
 	}
+	if task == models.Segmentation {
+		classes = models.MaskClasses(trainData.Masks)
+	}
 	return models.TrainOptions{
 		Family:       s.fam.Name,
 		Params:       s.params,
@@ -574,6 +577,12 @@ func readData(f *dataset.Frame, rows []int, task models.Task) (*models.Data, err
 	if task == models.Reconstruction {
 		return d, nil
 	}
+	if task == models.Segmentation {
+		if d.Masks, err = masks(f, rows, x.Shape); err != nil {
+			return nil, err
+		}
+		return d, nil
+	}
 	if task == models.Generation {
 		// Class labels, when the data has them, may condition a generator.
 		if f.Meta[dataset.MetaLabel] != "" && len(f.Classes()) > 0 {
@@ -597,6 +606,28 @@ func readData(f *dataset.Frame, rows []int, task models.Task) (*models.Data, err
 		d.Targets = reg
 	}
 	return d, nil
+}
+
+// masks reads the segmentation mask of the given rows: the tensor column with role
+// "mask", of the input's spatial shape (with or without a channel axis of 1).
+func masks(f *dataset.Frame, rows []int, xshape []int) ([]float32, error) {
+	mc := f.Mask()
+	if mc == nil {
+		return nil, fmt.Errorf("segmentation needs a mask column (a tensor column with role %q, as ingest.volumes writes with masks:)", dataset.RoleMask)
+	}
+	spatial := xshape[:len(xshape)-1]
+	if mc.Kind != dataset.Tensor || (!slices.Equal(mc.Shape, spatial) && !slices.Equal(mc.Shape, append(slices.Clone(spatial), 1))) {
+		return nil, fmt.Errorf("mask column %q has shape %v; the input %v needs a mask of %v (one class index per voxel)", mc.Name, mc.Shape, xshape, append(slices.Clone(spatial), 1))
+	}
+	size := dataset.TensorSize(spatial)
+	out := make([]float32, 0, len(rows)*size)
+	for _, r := range rows {
+		if !mc.IsValid(r) {
+			return nil, fmt.Errorf("mask column %q is missing in row %d", mc.Name, r)
+		}
+		out = append(out, mc.Row(r)...)
+	}
+	return out, nil
 }
 
 // schedule reads the lr_schedule object.

@@ -59,7 +59,7 @@ const (
 	ColFile = "file"
 	ColMask = "mask"
 	// RoleMask marks the mask column (field metadata biopipe.role): a target, not a feature.
-	RoleMask = "mask"
+	RoleMask = dataset.RoleMask
 )
 
 // Fields is the config of ingest.volumes.
