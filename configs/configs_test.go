@@ -41,6 +41,7 @@ var expect = map[string]map[string]float64{
 	"splice-cnn1d.yaml":        {"test_accuracy": 0.93},
 	"digits-folder-cnn.yaml":   {"test_accuracy": 0.97},
 	"nifti-cnn3d.yaml":         {"test_auroc": 0.95},
+	"nifti-seg.yaml":           {"test_dice": 0.9},
 	// Generative models: 1,000 samples measured by a classifier trained on the real digits.
 	"digits-gan.yaml":       {"sample_confidence": 0.8, "class_coverage": 9},
 	"digits-diffusion.yaml": {"sample_confidence": 0.8, "class_coverage": 9},

@@ -134,3 +134,34 @@ func (f *Frame) Labels(rows []int) (cls []int, reg []float64, err error) {
 	}
 	return cls, nil, nil
 }
+
+// Masks returns the segmentation masks of the given rows (nil = all rows), one class index
+// per voxel, from the tensor column with role RoleMask; the input's per-example shape
+// [spatial..., C] says the mask's: [spatial...] or [spatial..., 1].
+func (f *Frame) Masks(rows []int, inputShape []int) ([]float32, error) {
+	mc := f.Mask()
+	if mc == nil {
+		return nil, fmt.Errorf("segmentation needs a mask column (a tensor column with role %q, as ingest.volumes writes with masks:)", RoleMask)
+	}
+	if len(inputShape) < 2 {
+		return nil, fmt.Errorf("segmentation needs an image or volume input [spatial..., C], got shape %v", inputShape)
+	}
+	spatial := inputShape[:len(inputShape)-1]
+	if mc.Kind != Tensor || (!slices.Equal(mc.Shape, spatial) && !slices.Equal(mc.Shape, append(slices.Clone(spatial), 1))) {
+		return nil, fmt.Errorf("mask column %q has shape %v; the input %v needs a mask of %v (one class index per voxel)", mc.Name, mc.Shape, inputShape, append(slices.Clone(spatial), 1))
+	}
+	if rows == nil {
+		rows = make([]int, f.NumRows())
+		for i := range rows {
+			rows[i] = i
+		}
+	}
+	out := make([]float32, 0, len(rows)*TensorSize(spatial))
+	for _, r := range rows {
+		if !mc.IsValid(r) {
+			return nil, fmt.Errorf("mask column %q is missing in row %d", mc.Name, r)
+		}
+		out = append(out, mc.Row(r)...)
+	}
+	return out, nil
+}

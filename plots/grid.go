@@ -80,3 +80,76 @@ func ImageGrid(examples [][]float32, shape []int, cols int, lo, hi float64) ([]b
 	}
 	return buf.Bytes(), nil
 }
+
+// SegSlice is one 2-D slice of a segmentation case: the image values and the true and
+// predicted class per pixel, H x W in row-major order.
+type SegSlice struct {
+	H, W        int
+	Image       []float32
+	Truth, Pred []int
+}
+
+// segColours colour the foreground classes 1, 2, ... (background 0 is not drawn).
+var segColours = []color.RGBA{{0, 200, 0, 255}, {230, 40, 40, 255}, {40, 120, 255, 255}, {240, 200, 0, 255}, {200, 0, 200, 255}, {0, 200, 200, 255}}
+
+// SegmentationSlices renders one row per slice: the image in grey, the image with the true
+// mask overlaid, and the image with the predicted mask overlaid (class k in the k-th
+// colour at 50% opacity: green, red, blue, ...). Values map [lo, hi] to black..white.
+// Tiles are magnified to about 96 pixels and separated by a 2-pixel grey gap.
+func SegmentationSlices(slices []SegSlice, lo, hi float64) ([]byte, error) {
+	if len(slices) == 0 {
+		return nil, fmt.Errorf("segmentation slices: no slices")
+	}
+	if hi <= lo {
+		return nil, fmt.Errorf("segmentation slices: value range [%v, %v] is empty", lo, hi)
+	}
+	h, w := slices[0].H, slices[0].W
+	for i, s := range slices {
+		if s.H != h || s.W != w || len(s.Image) != h*w || len(s.Truth) != h*w || len(s.Pred) != h*w {
+			return nil, fmt.Errorf("segmentation slices: slice %d is not %dx%d image, truth and prediction", i, h, w)
+		}
+	}
+	zoom := max(1, 96/max(h, w))
+	const gap = 2
+	img := image.NewRGBA(image.Rect(0, 0, 3*(w*zoom+gap)+gap, len(slices)*(h*zoom+gap)+gap))
+	for i := range img.Pix {
+		img.Pix[i] = 128
+	}
+	for r, s := range slices {
+		for panel := range 3 {
+			x0, y0 := gap+panel*(w*zoom+gap), gap+r*(h*zoom+gap)
+			for y := range h {
+				for x := range w {
+					p := y*w + x
+					f := (float64(s.Image[p]) - lo) / (hi - lo)
+					if math.IsNaN(f) {
+						f = 0
+					}
+					g := math.Round(255 * math.Min(1, math.Max(0, f)))
+					col := color.RGBA{uint8(g), uint8(g), uint8(g), 255}
+					k := 0
+					switch panel {
+					case 1:
+						k = s.Truth[p]
+					case 2:
+						k = s.Pred[p]
+					}
+					if k > 0 {
+						c := segColours[(k-1)%len(segColours)]
+						col = color.RGBA{uint8((g + float64(c.R)) / 2), uint8((g + float64(c.G)) / 2), uint8((g + float64(c.B)) / 2), 255}
+					}
+					for dy := range zoom {
+						for dx := range zoom {
+							img.SetRGBA(x0+x*zoom+dx, y0+y*zoom+dy, col)
+						}
+					}
+				}
+			}
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		return nil, fmt.Errorf("segmentation slices: %w", err)
+	}
+	return buf.Bytes(), nil
+}

@@ -49,7 +49,7 @@ var Fields = []contract.Field{
 		Enum: []string{metrics.ThresholdFixed, metrics.ThresholdYouden, metrics.ThresholdSensitivity},
 		Doc:  "binary decision threshold: fixed (threshold_value), youden (max sensitivity+specificity-1) or sensitivity (reach target_sensitivity); fitted on the val split only"},
 	{Name: FieldThresholdValue, Type: contract.Float, Default: 0.5, Min: contract.Bound(0), Max: contract.Bound(1),
-		Doc: "probability of the positive class at or above which a binary prediction is positive (rule fixed)"},
+		Doc: "probability of the positive class at or above which a binary prediction is positive (rule fixed); binary segmentation: the foreground probability at or above which a voxel is foreground"},
 	{Name: FieldTargetSensitivity, Type: contract.Float, Default: 0.9, Min: contract.Bound(0), Max: contract.Bound(1),
 		Doc: "sensitivity the threshold must reach on the val split (rule sensitivity)"},
 	{Name: FieldBootstrap, Type: contract.Int, Default: 1000, Min: contract.Bound(0), Max: contract.Bound(100000),
@@ -73,9 +73,15 @@ func init() {
 		Description: `Runs the model on each split of the dataset and writes metrics.json: per split,
 every scalar metric as {value, ci_low, ci_high} (classification: accuracy, balanced accuracy,
 AUROC, AUPRC, F1 macro/micro, sensitivity, specificity, PPV, NPV, ECE, Brier; multiclass AUROC
-and AUPRC are one-vs-rest macro; regression: MSE, RMSE, MAE, R²), the confusion matrix, the
+and AUPRC are one-vs-rest macro; regression: MSE, RMSE, MAE, R²; segmentation, when the model
+is trained on a mask column (unet): Dice and IoU per foreground class and their mean over
+classes, each the mean over cases, and voxel accuracy, with intervals from resampling cases; a
+case whose true and predicted masks both lack a class is left out of that class's mean, and a
+class absent everywhere is null with the reason), the confusion matrix, the
 threshold and the calibration bins. Also predictions.arrow, ROC/PR/confusion/reliability PNGs
-of the test split, and the model's per-epoch curves. Headline metrics go to the run manifest
+of the test split (segmentation: per-case Dice and IoU, the predicted mask and the
+probabilities per row; a Dice histogram and image/true/predicted slices), and the model's
+per-epoch curves. Headline metrics go to the run manifest
 as <split>_<metric> (test_auroc, ...).
 Without a model, it scores the columns an extract.llm stage filled against their labelled
 columns: per field accuracy, F1 (enum: macro over the label's classes; bool: of true) and MAE
@@ -134,11 +140,12 @@ func run(ctx context.Context, env *contract.Env, cfg contract.Config) error {
 		opt.Classes = frame.Classes()
 	}
 	switch opt.Task {
-	case "classification", "regression", "reconstruction":
+	case "classification", "regression", "reconstruction", "segmentation":
 	default:
-		return fmt.Errorf("stage %q: model task %q: evaluate handles classification, regression and reconstruction", env.StageID, opt.Task)
+		return fmt.Errorf("stage %q: model task %q: evaluate handles classification, regression, reconstruction and segmentation", env.StageID, opt.Task)
 	}
 	preds := map[string]*evaluation.Predictions{}
+	segs := map[string]*segPrediction{}
 	prog := env.Progress("predict", len(opt.Order))
 	for _, split := range opt.Order {
 		rows := frame.SplitRows(split)
@@ -146,7 +153,13 @@ func run(ctx context.Context, env *contract.Env, cfg contract.Config) error {
 			rows = nil // without a split column every row is test data
 		}
 		if len(rows) > 0 {
-			p, err := predict(ctx, model, frame, rows, opt)
+			var p *evaluation.Predictions
+			var err error
+			if opt.Task == "segmentation" {
+				p, segs[split], err = predictSegmentation(ctx, model, frame, rows, opt, cfg.Float(FieldThresholdValue))
+			} else {
+				p, err = predict(ctx, model, frame, rows, opt)
+			}
 			if err != nil {
 				return fmt.Errorf("stage %q: split %q: %w", env.StageID, split, err)
 			}
@@ -167,13 +180,18 @@ func run(ctx context.Context, env *contract.Env, cfg contract.Config) error {
 			return fmt.Errorf("stage %q: %w", env.StageID, err)
 		}
 	}
+	if opt.Task == "segmentation" {
+		if err := segmentationSlices(frame, preds, segs, out); err != nil {
+			return fmt.Errorf("stage %q: segmentation figure: %w", env.StageID, err)
+		}
+	}
 	if err := historyFigures(mi.Dir, env.OutDir, out); err != nil {
 		env.Log.Warn("no per-epoch curves", "stage", env.StageID, "err", err)
 	}
 	if err := motifFigure(model, frame, out); err != nil {
 		env.Log.Warn("no motif figure", "stage", env.StageID, "err", err)
 	}
-	if err := write(env, out, preds, opt); err != nil {
+	if err := write(env, out, preds, segs, opt); err != nil {
 		return fmt.Errorf("stage %q: %w", env.StageID, err)
 	}
 	if cfg.Bool(FieldTensorBoard) {
@@ -202,7 +220,8 @@ func run(ctx context.Context, env *contract.Env, cfg contract.Config) error {
 }
 
 // headline metrics are recorded in the manifest for every split.
-var headline = map[string]bool{metrics.NameAUROC: true, metrics.NameAccuracy: true, metrics.NameRMSE: true, metrics.NameR2: true, evaluation.NameAnomalyAUROC: true}
+var headline = map[string]bool{metrics.NameAUROC: true, metrics.NameAccuracy: true, metrics.NameRMSE: true, metrics.NameR2: true, evaluation.NameAnomalyAUROC: true,
+	evaluation.NameDice: true, evaluation.NameIoU: true}
 
 // predict runs the model on rows and pairs the outputs with the labels.
 func predict(ctx context.Context, model *models.Trained, frame *dataset.Frame, rows []int, opt evaluation.Options) (*evaluation.Predictions, error) {
@@ -296,7 +315,7 @@ func historyFigures(modelDir, outDir string, out *evaluation.Output) error {
 }
 
 // write stores metrics.json, predictions.arrow and the figures in the output folder.
-func write(env *contract.Env, out *evaluation.Output, preds map[string]*evaluation.Predictions, opt evaluation.Options) error {
+func write(env *contract.Env, out *evaluation.Output, preds map[string]*evaluation.Predictions, segs map[string]*segPrediction, opt evaluation.Options) error {
 	b, err := json.MarshalIndent(out.Result, "", "  ")
 	if err != nil {
 		return err
@@ -308,6 +327,13 @@ func write(env *contract.Env, out *evaluation.Output, preds map[string]*evaluati
 		if err := os.WriteFile(env.Out(name), png, 0o644); err != nil {
 			return err
 		}
+	}
+	if opt.Task == "segmentation" {
+		f := dataset.New()
+		f.Meta[dataset.MetaTask] = opt.Task
+		f.SetClasses(opt.Classes)
+		f.Columns = segmentationColumns(out.Result, preds, segs)
+		return f.WriteFile(env.Out(contract.PredictionsFile))
 	}
 	return PredictionsFrame(out.Result, preds, opt).WriteFile(env.Out(contract.PredictionsFile))
 }

@@ -578,7 +578,7 @@ func readData(f *dataset.Frame, rows []int, task models.Task) (*models.Data, err
 		return d, nil
 	}
 	if task == models.Segmentation {
-		if d.Masks, err = masks(f, rows, x.Shape); err != nil {
+		if d.Masks, err = f.Masks(rows, x.Shape); err != nil {
 			return nil, err
 		}
 		return d, nil
@@ -606,28 +606,6 @@ func readData(f *dataset.Frame, rows []int, task models.Task) (*models.Data, err
 		d.Targets = reg
 	}
 	return d, nil
-}
-
-// masks reads the segmentation mask of the given rows: the tensor column with role
-// "mask", of the input's spatial shape (with or without a channel axis of 1).
-func masks(f *dataset.Frame, rows []int, xshape []int) ([]float32, error) {
-	mc := f.Mask()
-	if mc == nil {
-		return nil, fmt.Errorf("segmentation needs a mask column (a tensor column with role %q, as ingest.volumes writes with masks:)", dataset.RoleMask)
-	}
-	spatial := xshape[:len(xshape)-1]
-	if mc.Kind != dataset.Tensor || (!slices.Equal(mc.Shape, spatial) && !slices.Equal(mc.Shape, append(slices.Clone(spatial), 1))) {
-		return nil, fmt.Errorf("mask column %q has shape %v; the input %v needs a mask of %v (one class index per voxel)", mc.Name, mc.Shape, xshape, append(slices.Clone(spatial), 1))
-	}
-	size := dataset.TensorSize(spatial)
-	out := make([]float32, 0, len(rows)*size)
-	for _, r := range rows {
-		if !mc.IsValid(r) {
-			return nil, fmt.Errorf("mask column %q is missing in row %d", mc.Name, r)
-		}
-		out = append(out, mc.Row(r)...)
-	}
-	return out, nil
 }
 
 // schedule reads the lr_schedule object.
