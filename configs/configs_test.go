@@ -118,6 +118,7 @@ var reportMentions = map[string][]string{
 	"transfer-digits.yaml":  {`Evaluation "eval_finetune"`, `Evaluation "eval_finetune_all"`, `Evaluation "eval_scratch"`},
 	"xor.yaml":              {"eval_perceptron-decision_boundary.png", "eval_mlp-decision_boundary.png"},
 	"splice-cnn1d.yaml":     {"First-layer motifs", "motifs.png"},
+	"nifti-seg.yaml":        {"Segmentation on the test split", "| foreground |", "segmentation_slices.png", "dice_per_case.png", "left out of that class's mean"},
 	"digits-vae.yaml":       {"Inputs and reconstructions", "Samples from the prior", "Latent interpolation"},
 	"digits-gan.yaml":       {"Samples after epoch 1", "Samples after epoch 20", "Generated samples"},
 	"digits-diffusion.yaml": {"Generated samples"},

@@ -259,9 +259,16 @@ func metricLabel(name string) string {
 		metrics.NameF1: "F1 (positive class)", metrics.NameF1Macro: "F1 macro", metrics.NameF1Micro: "F1 micro",
 		metrics.NameECE: "ECE", metrics.NameBrier: "Brier score", metrics.NameMSE: "MSE", metrics.NameRMSE: "RMSE",
 		metrics.NameMAE: "MAE", metrics.NameR2: "R²",
+		evaluation.NameDice: "Dice (mean over foreground classes)", evaluation.NameIoU: "IoU (mean over foreground classes)",
+		evaluation.NameVoxelAccuracy: "Voxel accuracy",
 	}
 	if l, ok := labels[name]; ok {
 		return l
+	}
+	for _, m := range []struct{ prefix, label string }{{evaluation.NameDice + "_", "Dice"}, {evaluation.NameIoU + "_", "IoU"}} {
+		if c, ok := strings.CutPrefix(name, m.prefix); ok {
+			return m.label + ": " + c
+		}
 	}
 	return name
 }
@@ -273,6 +280,8 @@ func headline(r *evaluation.Result) []string {
 		return []string{metrics.NameRMSE, metrics.NameR2}
 	case "reconstruction":
 		return []string{metrics.NameMSE, metrics.NameMAE}
+	case "segmentation":
+		return []string{evaluation.NameDice, evaluation.NameIoU}
 	}
 	if len(r.Classes) == 2 {
 		return []string{metrics.NameAUROC, metrics.NameAccuracy, metrics.NameSensitivity, metrics.NameSpecificity}
@@ -748,6 +757,11 @@ func methodsSection(src *Source, g *gathered) *Section {
 			p += " AUROC and AUPRC are one-vs-rest macro averages over the classes; ECE uses the top-label confidence in equal-width bins."
 		case r.Task == "classification":
 			p += fmt.Sprintf(" %q is the positive class; ECE uses equal-width bins of its predicted probability.", r.Classes[len(r.Classes)-1])
+		case r.Task == "segmentation":
+			p += " Dice (2|P∩T| / (|P|+|T|)) and IoU (|P∩T| / |P∪T|) were computed per case (image or volume) and foreground class, then averaged over the cases" +
+				" and, for the headline figures, over the classes; the intervals resample whole cases. A case whose true and predicted masks both lack a class" +
+				" has no defined overlap for it and is left out of that class's mean (not counted as 1); a class absent everywhere is reported as n/a." +
+				" Voxel accuracy is the share of all voxels, background included, labelled right."
 		}
 		if th := r.Threshold; th != nil {
 			switch {
@@ -842,6 +856,9 @@ func resultsSection(src *Source, g *gathered) (*Section, error) {
 			t.Rows = append(t.Rows, row)
 		}
 		s.Add(t)
+		if r.Task == "segmentation" {
+			s.Add(segmentationTable(r))
+		}
 		if p := r.PerSplit[r.Primary]; len(p.Confusion) > 0 {
 			ct := &Table{Caption: fmt.Sprintf("Confusion matrix on the %s split (rows: true class, columns: predicted)", r.Primary), Header: []string{"true \\ predicted"}}
 			ct.Header = append(ct.Header, r.Classes...)
@@ -891,6 +908,19 @@ func resultsSection(src *Source, g *gathered) (*Section, error) {
 		}
 	}
 	return s, nil
+}
+
+// segmentationTable lists Dice and IoU per foreground class on the primary split, with the
+// number of cases whose true mask has the class.
+func segmentationTable(r *evaluation.Result) *Table {
+	p := r.PerSplit[r.Primary]
+	t := &Table{Caption: fmt.Sprintf("Segmentation on the %s split (n = %d cases): mean per-case overlap per class", r.Primary, p.N),
+		Header: []string{"class", "cases with the class", "Dice", "IoU"}}
+	for _, c := range r.Classes[min(1, len(r.Classes)):] {
+		t.Rows = append(t.Rows, []string{c, strconv.Itoa(p.ClassCounts[c]), ci(p.Metrics[evaluation.NameDice+"_"+c]), ci(p.Metrics[evaluation.NameIoU+"_"+c])})
+	}
+	t.Rows = append(t.Rows, []string{"mean over classes", "", ci(p.Metrics[evaluation.NameDice]), ci(p.Metrics[evaluation.NameIoU])})
+	return t
 }
 
 func reproSection(src *Source) *Section {
