@@ -138,26 +138,123 @@ func (it *TransposeIterator) Next() int {
 	return nextFlatIdx
 }
 
+// execTransposeGeneric moves whole runs and tiles instead of single elements. Size-1 axes are
+// dropped, and operand axes that stay adjacent and in order in the output are merged. If the
+// innermost axis stays innermost, each of its runs is one copy(); otherwise the plane of the
+// operand's innermost axis and the output's innermost axis is transposed in tiles, so that
+// both the reads and the writes of a tile stay in cache. The other axes are walked with an
+// odometer. The TransposeIterator gives the operand dimensions and, per operand axis, its
+// stride in the output.
 func execTransposeGeneric[T gobackend.SupportedTypesConstraints](operand, output *gobackend.Buffer, it *TransposeIterator) {
 	operandFlat := operand.Flat.([]T)
 	outputFlat := output.Flat.([]T)
-	for _, value := range operandFlat {
-		outputFlat[it.Next()] = value
+	size := len(operandFlat)
+	if size == 0 {
+		return
+	}
+	if size == 1 {
+		outputFlat[0] = operandFlat[0]
+		return
+	}
+
+	// Axes of size > 1 with their operand and output strides, adjacent in-order axes merged.
+	var dims, inStrides, outStrides []int
+	inStride := size
+	for axis, dim := range it.dimensions {
+		inStride /= dim
+		if dim == 1 {
+			continue
+		}
+		if n := len(dims); n > 0 && outStrides[n-1] == it.perAxisStrides[axis]*dim {
+			dims[n-1] *= dim
+			inStrides[n-1], outStrides[n-1] = inStride, it.perAxisStrides[axis]
+			continue
+		}
+		dims = append(dims, dim)
+		inStrides = append(inStrides, inStride)
+		outStrides = append(outStrides, it.perAxisStrides[axis])
+	}
+	rank := len(dims)
+	if rank == 1 {
+		copy(outputFlat[:size], operandFlat)
+		return
+	}
+	innerIn := rank - 1 // The operand's innermost axis (operand stride 1).
+	innerOut := innerIn // The output's innermost axis (output stride 1).
+	for axis, stride := range outStrides {
+		if stride == 1 {
+			innerOut = axis
+		}
+	}
+
+	// The axes walked by the odometer: all but innerIn and innerOut.
+	var walkDims, walkIn, walkOut []int
+	for axis := range rank {
+		if axis != innerIn && axis != innerOut {
+			walkDims = append(walkDims, dims[axis])
+			walkIn = append(walkIn, inStrides[axis])
+			walkOut = append(walkOut, outStrides[axis])
+		}
+	}
+	idx := make([]int, len(walkDims))
+	inIdx, outIdx := 0, 0
+	next := func() bool {
+		for axis := len(idx) - 1; axis >= 0; axis-- {
+			idx[axis]++
+			inIdx += walkIn[axis]
+			outIdx += walkOut[axis]
+			if idx[axis] < walkDims[axis] {
+				return true
+			}
+			inIdx -= walkIn[axis] * walkDims[axis]
+			outIdx -= walkOut[axis] * walkDims[axis]
+			idx[axis] = 0
+		}
+		return false
+	}
+
+	if innerOut == innerIn {
+		// The innermost axis stays innermost: copy its runs.
+		run := dims[innerIn]
+		for {
+			copy(outputFlat[outIdx:outIdx+run], operandFlat[inIdx:inIdx+run])
+			if !next() {
+				return
+			}
+		}
+	}
+
+	// Transpose the (innerOut, innerIn) plane in tiles: rows along innerOut (contiguous in the
+	// output), columns along innerIn (contiguous in the operand).
+	const rowTile, colTile = 8, 32 // Few rows: operand rows often lie a power of two apart.
+	rows, cols := dims[innerOut], dims[innerIn]
+	rowInStride := inStrides[innerOut]  // Operand stride of a step along innerOut.
+	colOutStride := outStrides[innerIn] // Output stride of a step along innerIn.
+	for {
+		for col0 := 0; col0 < cols; col0 += colTile {
+			col1 := min(col0+colTile, cols)
+			for row0 := 0; row0 < rows; row0 += rowTile {
+				row1 := min(row0+rowTile, rows)
+				for col := col0; col < col1; col++ {
+					out := outputFlat[outIdx+col*colOutStride+row0 : outIdx+col*colOutStride+row1]
+					in := inIdx + row0*rowInStride + col
+					for i := range out {
+						out[i] = operandFlat[in]
+						in += rowInStride
+					}
+				}
+			}
+		}
+		if !next() {
+			return
+		}
 	}
 }
 
 func execTransposeFloat16(operand, output *gobackend.Buffer, it *TransposeIterator) {
-	operandFlat := operand.Flat.([]float16.Float16)
-	outputFlat := output.Flat.([]float16.Float16)
-	for _, value := range operandFlat {
-		outputFlat[it.Next()] = value
-	}
+	execTransposeGeneric[float16.Float16](operand, output, it)
 }
 
 func execTransposeBFloat16(operand, output *gobackend.Buffer, it *TransposeIterator) {
-	operandFlat := operand.Flat.([]bfloat16.BFloat16)
-	outputFlat := output.Flat.([]bfloat16.BFloat16)
-	for _, value := range operandFlat {
-		outputFlat[it.Next()] = value
-	}
+	execTransposeGeneric[bfloat16.BFloat16](operand, output, it)
 }
