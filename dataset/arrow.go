@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -51,23 +52,30 @@ func (f *Frame) Record(mem memory.Allocator) (arrow.RecordBatch, error) {
 	if err := f.Validate(); err != nil {
 		return nil, err
 	}
-	schema := f.Schema()
+	return f.recordRows(mem, f.Schema(), 0, f.NumRows()), nil
+}
+
+// recordRows builds the record batch of rows [lo, hi) of a validated frame.
+func (f *Frame) recordRows(mem memory.Allocator, schema *arrow.Schema, lo, hi int) arrow.RecordBatch {
 	b := array.NewRecordBuilder(mem, schema)
 	defer b.Release()
 	for i, c := range f.Columns {
-		n := c.Len()
+		var valid []bool
+		if c.Valid != nil {
+			valid = c.Valid[lo:hi]
+		}
 		switch c.Kind {
 		case Float:
-			b.Field(i).(*array.Float64Builder).AppendValues(c.F, c.Valid)
+			b.Field(i).(*array.Float64Builder).AppendValues(c.F[lo:hi], valid)
 		case Int:
-			b.Field(i).(*array.Int64Builder).AppendValues(c.I, c.Valid)
+			b.Field(i).(*array.Int64Builder).AppendValues(c.I[lo:hi], valid)
 		case String:
-			b.Field(i).(*array.StringBuilder).AppendValues(c.S, c.Valid)
+			b.Field(i).(*array.StringBuilder).AppendValues(c.S[lo:hi], valid)
 		case Tensor:
 			lb := b.Field(i).(*array.FixedSizeListBuilder)
 			vb := lb.ValueBuilder().(*array.Float32Builder)
 			size := TensorSize(c.Shape)
-			for r := 0; r < n; r++ {
+			for r := lo; r < hi; r++ {
 				if c.IsValid(r) {
 					lb.Append(true)
 				} else {
@@ -77,27 +85,150 @@ func (f *Frame) Record(mem memory.Allocator) (arrow.RecordBatch, error) {
 			}
 		}
 	}
-	return b.NewRecordBatch(), nil
+	return b.NewRecordBatch()
+}
+
+// MaxRecordBatchBytes bounds the column data of one record batch that WriteFile writes: a
+// larger frame is written as several record batches of whole rows, so that a reader can
+// stream it batch by batch (OpenTable) in bounded memory. Frames up to this size are one
+// record batch.
+const MaxRecordBatchBytes = 64 << 20
+
+// rowBytes estimates the bytes of column data per row (strings at their mean length).
+func (f *Frame) rowBytes() int {
+	n := f.NumRows()
+	per := 0
+	for _, c := range f.Columns {
+		switch c.Kind {
+		case Float, Int:
+			per += 8
+		case Tensor:
+			per += 4 * TensorSize(c.Shape)
+		case String:
+			total := 0
+			for _, s := range c.S {
+				total += len(s)
+			}
+			per += 4 + total/max(n, 1)
+		}
+	}
+	return max(per, 1)
 }
 
 // WriteFile writes the frame as an Arrow IPC file (Feather v2) atomically: to a temporary
-// name in the same folder, fsynced, then renamed.
+// name in the same folder, fsynced, then renamed. A frame over MaxRecordBatchBytes is
+// written as several record batches.
 func (f *Frame) WriteFile(path string) error {
-	rec, err := f.Record(memory.DefaultAllocator)
-	if err != nil {
+	return f.WriteFileBatched(path, max(1, MaxRecordBatchBytes/f.rowBytes()))
+}
+
+// WriteFileBatched is WriteFile with at most rowsPerBatch rows per record batch.
+func (f *Frame) WriteFileBatched(path string, rowsPerBatch int) error {
+	if err := f.Validate(); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	defer rec.Release()
+	if rowsPerBatch < 1 {
+		return fmt.Errorf("%s: rows per record batch must be at least 1, got %d", path, rowsPerBatch)
+	}
+	schema := f.Schema()
 	return AtomicWrite(path, func(w *os.File) error {
-		fw, err := ipc.NewFileWriter(w, ipc.WithSchema(rec.Schema()))
+		fw, err := ipc.NewFileWriter(w, ipc.WithSchema(schema))
 		if err != nil {
 			return err
 		}
-		if err := fw.Write(rec); err != nil {
-			return err
+		n := f.NumRows()
+		for lo := 0; lo < n || lo == 0; lo += rowsPerBatch {
+			rec := f.recordRows(memory.DefaultAllocator, schema, lo, min(lo+rowsPerBatch, n))
+			err := fw.Write(rec)
+			rec.Release()
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				break
+			}
 		}
 		return fw.Close()
 	})
+}
+
+// TableWriter writes a table artifact one record batch at a time, for tables built in
+// pieces that need not fit in memory together. Every frame written must have the schema of
+// the first (the same columns, kinds, shapes and metadata).
+type TableWriter struct {
+	path   string
+	tmp    *os.File
+	fw     *ipc.FileWriter
+	schema *arrow.Schema
+	rows   int
+}
+
+// CreateTable starts writing the table artifact at path; nothing is at path until Close
+// succeeds (the file is written under a temporary name, fsynced and renamed).
+func CreateTable(path string) (*TableWriter, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return nil, err
+	}
+	return &TableWriter{path: path, tmp: tmp}, nil
+}
+
+// Write appends the rows of f as one record batch.
+func (w *TableWriter) Write(f *Frame) error {
+	if err := f.Validate(); err != nil {
+		return fmt.Errorf("%s: rows %d-: %w", w.path, w.rows, err)
+	}
+	schema := f.Schema()
+	if w.fw == nil {
+		fw, err := ipc.NewFileWriter(w.tmp, ipc.WithSchema(schema))
+		if err != nil {
+			return fmt.Errorf("%s: %w", w.path, err)
+		}
+		w.fw, w.schema = fw, schema
+	} else if !schema.Equal(w.schema) || !schema.Metadata().Equal(w.schema.Metadata()) {
+		return fmt.Errorf("%s: rows %d-: the frame's schema differs from the first batch's", w.path, w.rows)
+	}
+	rec := f.recordRows(memory.DefaultAllocator, schema, 0, f.NumRows())
+	defer rec.Release()
+	if err := w.fw.Write(rec); err != nil {
+		return fmt.Errorf("%s: %w", w.path, err)
+	}
+	w.rows += f.NumRows()
+	return nil
+}
+
+// Close finishes the file and renames it into place.
+func (w *TableWriter) Close() error {
+	if w.fw == nil {
+		w.Abort()
+		return fmt.Errorf("%s: no rows written", w.path)
+	}
+	if err := w.fw.Close(); err != nil {
+		w.Abort()
+		return fmt.Errorf("%s: %w", w.path, err)
+	}
+	if err := w.tmp.Sync(); err != nil {
+		w.Abort()
+		return fmt.Errorf("%s: %w", w.path, err)
+	}
+	if err := w.tmp.Close(); err != nil {
+		os.Remove(w.tmp.Name())
+		return fmt.Errorf("%s: %w", w.path, err)
+	}
+	if err := os.Rename(w.tmp.Name(), w.path); err != nil {
+		os.Remove(w.tmp.Name())
+		return fmt.Errorf("%s: %w", w.path, err)
+	}
+	return nil
+}
+
+// Abort removes what was written.
+func (w *TableWriter) Abort() {
+	w.tmp.Close()
+	os.Remove(w.tmp.Name())
 }
 
 // AtomicWrite creates path by writing a temporary file in the same folder with fill, syncing
@@ -190,12 +321,32 @@ func FromRecords(schema *arrow.Schema, recs []arrow.RecordBatch) (f *Frame, err 
 			}
 		}
 	}
-	f = New()
+	f = frameFor(schema)
+	for ci, c := range f.Columns {
+		hasNull := false
+		for _, rec := range recs {
+			if rec.Column(ci).NullN() > 0 {
+				hasNull = true
+			}
+		}
+		for _, rec := range recs {
+			if err := appendArray(c, rec.Column(ci), hasNull); err != nil {
+				return nil, fmt.Errorf("column %q: %w", c.Name, err)
+			}
+		}
+	}
+	return f, f.Validate()
+}
+
+// frameFor returns a frame with no rows and the columns (names, kinds, shapes, metadata)
+// and metadata of schema.
+func frameFor(schema *arrow.Schema) *Frame {
+	f := New()
 	md := schema.Metadata()
 	for i, k := range md.Keys() {
 		f.Meta[k] = md.Values()[i]
 	}
-	for ci, field := range schema.Fields() {
+	for _, field := range schema.Fields() {
 		c := &Column{Name: field.Name}
 		fmd := field.Metadata
 		for i, k := range fmd.Keys() {
@@ -227,20 +378,9 @@ func FromRecords(schema *arrow.Schema, recs []arrow.RecordBatch) (f *Frame, err 
 		default:
 			c.Kind = String
 		}
-		hasNull := false
-		for _, rec := range recs {
-			if rec.Column(ci).NullN() > 0 {
-				hasNull = true
-			}
-		}
-		for _, rec := range recs {
-			if err := appendArray(c, rec.Column(ci), hasNull); err != nil {
-				return nil, fmt.Errorf("column %q: %w", field.Name, err)
-			}
-		}
 		f.Columns = append(f.Columns, c)
 	}
-	return f, f.Validate()
+	return f
 }
 
 func appendArray(c *Column, a arrow.Array, withValid bool) error {
@@ -289,7 +429,10 @@ func appendArray(c *Column, a arrow.Array, withValid bool) error {
 		case String:
 			s := ""
 			if a.IsValid(i) {
-				s = a.ValueStr(i)
+				// A copy: a string array's value aliases the record batch's body buffer,
+				// which holds every column of the batch (OpenTable keeps only the role
+				// columns of a streamed table).
+				s = strings.Clone(a.ValueStr(i))
 			}
 			c.S = append(c.S, s)
 		case Tensor:

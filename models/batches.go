@@ -109,12 +109,20 @@ func (p *batchPool) fill(b *batch, d *Data, rows []int) error {
 	}
 	b.rows, b.args = len(rows), set
 	size := p.size
+	var rerr error
 	if err := tensors.MutableFlatData(set[0].(*tensors.Tensor), func(x []float32) {
+		if d.Rows != nil {
+			rerr = d.Rows.ReadRows(rows, x)
+			return
+		}
 		for i, r := range rows {
 			copy(x[i*size:(i+1)*size], d.X.X[r*size:(r+1)*size])
 		}
 	}); err != nil {
 		return err
+	}
+	if rerr != nil {
+		return rerr
 	}
 	if len(set) < 2 {
 		return nil

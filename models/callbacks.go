@@ -121,7 +121,7 @@ func newCallbacks(c Callbacks, hasVal bool, log *slog.Logger) (*callbacks, error
 
 // start writes the sample grid of image inputs (step 0).
 func (cb *callbacks) start(d *Data) {
-	if cb.tb == nil {
+	if cb.tb == nil || d.X.X == nil { // streamed data: no sample grid
 		return
 	}
 	png, err := tensorboard.Grid(d.X.X, d.X.Shape, 16)

@@ -113,10 +113,16 @@ func (st *loopState) shuffler(seed int64) (*rand.PCG, error) {
 	return pcg, nil
 }
 
-// startEpoch shuffles the order for st.Epoch and resets the epoch's sums.
-func (st *loopState) startEpoch(pcg *rand.PCG) error {
+// startEpoch shuffles the order for st.Epoch and resets the epoch's sums. chunks, for
+// streamed data (Data.Chunks), makes the order chunk-local (chunkedOrder); otherwise the
+// order is a permutation of the previous epoch's.
+func (st *loopState) startEpoch(pcg *rand.PCG, chunks []int) error {
 	rng := rand.New(pcg)
-	rng.Shuffle(len(st.Order), func(i, j int) { st.Order[i], st.Order[j] = st.Order[j], st.Order[i] })
+	if len(chunks) > 1 {
+		chunkedOrder(st.Order, chunks, rng)
+	} else {
+		rng.Shuffle(len(st.Order), func(i, j int) { st.Order[i], st.Order[j] = st.Order[j], st.Order[i] })
+	}
 	b, err := pcg.MarshalBinary()
 	if err != nil {
 		return err
@@ -125,6 +131,35 @@ func (st *loopState) startEpoch(pcg *rand.PCG) error {
 	st.Batch, st.MetSum = 0, 0
 	clear(st.LossSums)
 	return nil
+}
+
+// StreamWindow is the number of chunks (record batches) a streamed epoch visits at a time:
+// chunkedOrder shuffles the chunks, then the rows within each run of StreamWindow chunks,
+// so a pass decodes each chunk about once while holding StreamWindow of them (a reader's
+// cache should hold StreamWindow+1).
+const StreamWindow = 4
+
+// chunkedOrder fills order (rows 0..n-1 in chunks of the given sizes) with a shuffle that
+// keeps memory bounded for data streamed in chunks: the chunks in random order, and the
+// rows of every StreamWindow consecutive chunks of that order shuffled together.
+func chunkedOrder(order []int, chunks []int, rng *rand.Rand) {
+	starts := make([]int, len(chunks)+1)
+	for i, c := range chunks {
+		starts[i+1] = starts[i] + c
+	}
+	perm := rng.Perm(len(chunks))
+	pos := 0
+	for w := 0; w < len(perm); w += StreamWindow {
+		begin := pos
+		for _, c := range perm[w:min(w+StreamWindow, len(perm))] {
+			for r := starts[c]; r < starts[c+1]; r++ {
+				order[pos] = r
+				pos++
+			}
+		}
+		seg := order[begin:pos]
+		rng.Shuffle(len(seg), func(i, j int) { seg[i], seg[j] = seg[j], seg[i] })
+	}
 }
 
 func (st *loopState) addLoss(step int, v float64) {
@@ -153,6 +188,9 @@ func resumeFingerprint(family string, params map[string]any, o *TrainOptions, ta
 		"family": family, "params": params, "task": task, "train": o.Train.Len(), "val": o.Val.Len(),
 		"shape": o.Train.X.Shape, "epochs": o.Epochs, "batch": o.BatchSize, "seed": o.Seed,
 		"optimizer": o.Optimizer, "early_stopping": o.EarlyStopping, "classes": o.Classes, "schedule": o.Schedule,
+	}
+	if len(o.Train.Chunks) > 1 {
+		doc["chunks"] = o.Train.Chunks // a streamed order (chunkedOrder)
 	}
 	b, _ := json.Marshal(doc)
 	h := sha256.Sum256(b)

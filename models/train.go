@@ -24,12 +24,30 @@ import (
 
 // Data is a set of examples: inputs and, for supervised tasks, labels.
 type Data struct {
+	// X holds the inputs; with Rows set it only describes them (N, Shape, Names, Columns)
+	// and X.X is nil.
 	X       *dataset.Matrix
 	Classes []int     // classification: class index per row
 	Targets []float64 // regression: target per row
 	// Masks (segmentation): per row, MaskSize(X.Shape) class indices, one per voxel in the
 	// order of the input's spatial axes.
 	Masks []float32
+
+	// Rows, when set, reads the inputs on demand instead of X.X (data larger than memory,
+	// streamed from its Arrow file: dataset.FeatureStream). Its reads come from the input
+	// pipeline's goroutine, one batch ahead of the step.
+	Rows RowReader
+	// Chunks, for streamed training data, are the sizes of the consecutive runs of rows
+	// that are read together (record batches): each epoch's shuffle then visits a few
+	// chunks at a time (StreamWindow), so memory stays bounded. The order is a function of
+	// the seed as for in-memory data, but not the same order.
+	Chunks []int
+}
+
+// RowReader reads the input values of rows on demand.
+type RowReader interface {
+	// ReadRows copies the inputs of the given rows into dst, one row after the other.
+	ReadRows(rows []int, dst []float32) error
 }
 
 // Len returns the number of examples (0 for nil).
@@ -344,7 +362,7 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 		return nil, err
 	}
 	if st.Shuffle == nil { // a fresh start: shuffle for epoch 1
-		if err := st.startEpoch(pcg); err != nil {
+		if err := st.startEpoch(pcg, opts.Train.Chunks); err != nil {
 			return nil, err
 		}
 	}
@@ -537,7 +555,7 @@ epochs:
 			st.Done = true
 		}
 		if !st.Done {
-			if err := st.startEpoch(pcg); err != nil {
+			if err := st.startEpoch(pcg, opts.Train.Chunks); err != nil {
 				return nil, err
 			}
 		}
@@ -655,7 +673,7 @@ func checkOptions(o *TrainOptions, task Task) error {
 		if !slices.Equal(d.X.Shape, o.Train.X.Shape) {
 			return fmt.Errorf("validation inputs have shape %v, training inputs %v", d.X.Shape, o.Train.X.Shape)
 		}
-		if want := d.X.N * dataset.TensorSize(d.X.Shape); len(d.X.X) != want {
+		if want := d.X.N * dataset.TensorSize(d.X.Shape); d.Rows == nil && len(d.X.X) != want {
 			return fmt.Errorf("input matrix holds %d values, want %d (%d rows of shape %v)", len(d.X.X), want, d.X.N, d.X.Shape)
 		}
 		switch task {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 	"slices"
 	"strings"
 
@@ -73,6 +74,7 @@ const (
 	FieldFreeze       = "freeze"
 	FieldLayerLR      = "layer_lr"
 	FieldTrainClasses = "train_classes"
+	FieldStreamAbove  = "stream_above"
 )
 
 // baseFields are the train kind's own fields; family params are appended to them.
@@ -161,6 +163,8 @@ func baseFields() []contract.Field {
 			}},
 		{Name: FieldCheckpoint, Type: contract.Int, Default: 200, Min: contract.Bound(0), NoKey: true, Advanced: true,
 			Doc: "write a resumable checkpoint every N optimizer steps (0: only at epoch ends; one is also written at an epoch end when the last is over 2 s old, at the end of training and on Ctrl-C); a killed or interrupted run resumes from the last one"},
+		{Name: FieldStreamAbove, Type: contract.Int, Default: 1024, Min: contract.Bound(0), Advanced: true,
+			Doc: "stream the data from its Arrow file a record batch at a time when the file is larger than this many MiB (0: always), so data larger than memory trains in bounded memory; each epoch's shuffle then mixes the rows of 4 record batches at a time (a table over 64 MiB is written in record batches of at most 64 MiB)"},
 		{Name: FieldTrainClasses, Type: contract.Strings,
 			Doc: "train and validate only on rows with one of these labels (e.g. the normal class, for an autoencoder whose reconstruction error then scores anomalies); [] = every row"},
 		{Name: FieldInitFrom, Type: contract.Path,
@@ -366,18 +370,28 @@ func familyParams(fam *models.Family, cfg contract.Config, union []contract.Fiel
 	return params, issues
 }
 
-// Run implements contract.Stage.
 // trainOptions reads the stage's input and config into the options of models.Train; it
 // also returns the train and val rows.
-func (s *stage) trainOptions(env *contract.Env) (models.TrainOptions, []int, []int, error) {
+// The caller calls done (never nil) once training is over: it closes a streamed file.
+func (s *stage) trainOptions(env *contract.Env) (_ models.TrainOptions, trainRows, valRows []int, done func(), err error) {
+	done = func() {}
 	in, err := env.One(PortData)
 	if err != nil {
-		return models.TrainOptions{}, nil, nil, err
+		return models.TrainOptions{}, nil, nil, done, err
 	}
 	path := in.File(contract.DataFile)
-	frame, err := dataset.ReadFile(path)
+	frame, table, err := s.openData(path)
 	if err != nil {
-		return models.TrainOptions{}, nil, nil, fmt.Errorf("stage %q: %w", env.StageID, err)
+		return models.TrainOptions{}, nil, nil, done, fmt.Errorf("stage %q: %w", env.StageID, err)
+	}
+	if table != nil {
+		env.Log.Info("streaming the data from its file", "stage", env.StageID, "file", path, "rows", table.NumRows(), "record_batches", table.NumBatches())
+		defer func() {
+			if err != nil {
+				table.Close()
+			}
+		}()
+		done = func() { table.Close() }
 	}
 	task := models.Task(frame.Meta[dataset.MetaTask])
 	if s.fam.Task != "" {
@@ -385,7 +399,6 @@ func (s *stage) trainOptions(env *contract.Env) (models.TrainOptions, []int, []i
 	} else if task == "" {
 		task = models.Classification
 	}
-	var trainRows, valRows []int
 	if frame.Split() == nil {
 		env.Log.Warn("no split column: training on every row without validation", "stage", env.StageID, "file", path)
 		trainRows = frame.SplitRows(dataset.Train)
@@ -395,23 +408,23 @@ func (s *stage) trainOptions(env *contract.Env) (models.TrainOptions, []int, []i
 	}
 	if keep := s.cfg.Strings(FieldTrainClasses); len(keep) > 0 {
 		if trainRows, err = onlyClasses(frame, trainRows, keep); err != nil {
-			return models.TrainOptions{}, nil, nil, fmt.Errorf("stage %q: %s: %s: %w", env.StageID, path, FieldTrainClasses, err)
+			return models.TrainOptions{}, nil, nil, done, fmt.Errorf("stage %q: %s: %s: %w", env.StageID, path, FieldTrainClasses, err)
 		}
 		if valRows, err = onlyClasses(frame, valRows, keep); err != nil {
-			return models.TrainOptions{}, nil, nil, fmt.Errorf("stage %q: %s: %s: %w", env.StageID, path, FieldTrainClasses, err)
+			return models.TrainOptions{}, nil, nil, done, fmt.Errorf("stage %q: %s: %s: %w", env.StageID, path, FieldTrainClasses, err)
 		}
 	}
 	if len(trainRows) == 0 {
-		return models.TrainOptions{}, nil, nil, fmt.Errorf("stage %q: %s: no rows with split %q", env.StageID, path, dataset.Train)
+		return models.TrainOptions{}, nil, nil, done, fmt.Errorf("stage %q: %s: no rows with split %q", env.StageID, path, dataset.Train)
 	}
-	trainData, err := readData(frame, trainRows, task)
+	trainData, err := readData(frame, table, trainRows, task)
 	if err != nil {
-		return models.TrainOptions{}, nil, nil, fmt.Errorf("stage %q: %s: train split: %w", env.StageID, path, err)
+		return models.TrainOptions{}, nil, nil, done, fmt.Errorf("stage %q: %s: train split: %w", env.StageID, path, err)
 	}
 	var valData *models.Data
 	if len(valRows) > 0 {
-		if valData, err = readData(frame, valRows, task); err != nil {
-			return models.TrainOptions{}, nil, nil, fmt.Errorf("stage %q: %s: val split: %w", env.StageID, path, err)
+		if valData, err = readData(frame, table, valRows, task); err != nil {
+			return models.TrainOptions{}, nil, nil, done, fmt.Errorf("stage %q: %s: val split: %w", env.StageID, path, err)
 		}
 	} else {
 		env.Log.Info("no val rows: training without validation or early stopping", "stage", env.StageID)
@@ -419,17 +432,17 @@ func (s *stage) trainOptions(env *contract.Env) (models.TrainOptions, []int, []i
 	initFrom, initFromName := s.cfg.String(FieldInitFrom), ""
 	if ins := env.In(PortInit); len(ins) > 0 {
 		if initFrom != "" {
-			return models.TrainOptions{}, nil, nil, fmt.Errorf("stage %q: give init_from or connect an %q input, not both", env.StageID, PortInit)
+			return models.TrainOptions{}, nil, nil, done, fmt.Errorf("stage %q: give init_from or connect an %q input, not both", env.StageID, PortInit)
 		}
 		if len(ins) > 1 {
-			return models.TrainOptions{}, nil, nil, fmt.Errorf("stage %q: port %q has %d inputs, want at most 1", env.StageID, PortInit, len(ins))
+			return models.TrainOptions{}, nil, nil, done, fmt.Errorf("stage %q: port %q has %d inputs, want at most 1", env.StageID, PortInit, len(ins))
 		}
 		initFrom = ins[0].Dir
 		initFromName = fmt.Sprintf("stage %q (%s)", ins[0].StageID, ins[0].Digest)
 	}
 	pre, ft, err := fineTuning(s.cfg)
 	if err != nil {
-		return models.TrainOptions{}, nil, nil, fmt.Errorf("stage %q: %w", env.StageID, err)
+		return models.TrainOptions{}, nil, nil, done, fmt.Errorf("stage %q: %w", env.StageID, err)
 	}
 	opt := s.cfg.Object(FieldOptimizer)
 	es := s.cfg.Object(FieldEarlyStopping)
@@ -481,14 +494,16 @@ func (s *stage) trainOptions(env *contract.Env) (models.TrainOptions, []int, []i
 		CheckpointEvery: s.cfg.Int(FieldCheckpoint),
 		Progress:        env.Progress,
 		Log:             env.Log,
-	}, trainRows, valRows, nil
+	}, trainRows, valRows, done, nil
 }
 
+// Run implements contract.Stage.
 func (s *stage) Run(ctx context.Context, env *contract.Env) error {
-	opts, trainRows, valRows, err := s.trainOptions(env)
+	opts, trainRows, valRows, done, err := s.trainOptions(env)
 	if err != nil {
 		return err
 	}
+	defer done()
 	res, err := models.Train(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("stage %q: %w", env.StageID, err)
@@ -567,28 +582,63 @@ func onlyClasses(f *dataset.Frame, rows []int, keep []string) ([]int, error) {
 	return out, nil
 }
 
-// readData builds the model inputs and labels of the given rows.
-func readData(f *dataset.Frame, rows []int, task models.Task) (*models.Data, error) {
-	x, err := f.Features(rows)
+// openData reads the table at path whole, or, when the file is larger than stream_above
+// MiB, opens it for streaming: then frame holds only the role columns (split, label ...)
+// and table reads the features.
+func (s *stage) openData(path string) (frame *dataset.Frame, table *dataset.Table, err error) {
+	fi, err := os.Stat(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	d := &models.Data{X: x}
+	if fi.Size() <= int64(s.cfg.Int(FieldStreamAbove))<<20 {
+		frame, err := dataset.ReadFile(path)
+		return frame, nil, err
+	}
+	table, err = dataset.OpenTable(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return table.Roles(), table, nil
+}
+
+// readData builds the model inputs and labels of the given rows of f, or, with table set,
+// the labels from f (the table's role columns) and a stream of the inputs.
+func readData(f *dataset.Frame, table *dataset.Table, rows []int, task models.Task) (*models.Data, error) {
+	var d *models.Data
+	if table != nil {
+		fs, err := table.Features(rows)
+		if err != nil {
+			return nil, err
+		}
+		fs.CacheBatches = models.StreamWindow + 1
+		d = &models.Data{X: fs.M, Rows: fs, Chunks: fs.ChunkSizes()}
+	} else {
+		x, err := f.Features(rows)
+		if err != nil {
+			return nil, err
+		}
+		d = &models.Data{X: x}
+	}
 	if task == models.Reconstruction {
 		return d, nil
 	}
 	if task == models.Segmentation {
-		if d.Masks, err = f.Masks(rows, x.Shape); err != nil {
+		// The mask column is a role column: in memory also when the inputs are streamed.
+		masks, err := f.Masks(rows, d.X.Shape)
+		if err != nil {
 			return nil, err
 		}
+		d.Masks = masks
 		return d, nil
 	}
 	if task == models.Generation {
 		// Class labels, when the data has them, may condition a generator.
 		if f.Meta[dataset.MetaLabel] != "" && len(f.Classes()) > 0 {
-			if d.Classes, _, err = f.Labels(rows); err != nil {
+			cls, _, err := f.Labels(rows)
+			if err != nil {
 				return nil, err
 			}
+			d.Classes = cls
 		}
 		return d, nil
 	}
@@ -668,9 +718,10 @@ func FindLR(ctx context.Context, cfg contract.Config, env *contract.Env, rt mode
 	if err != nil {
 		return nil, err
 	}
-	opts, _, _, err := st.(*stage).trainOptions(env)
+	opts, _, _, done, err := st.(*stage).trainOptions(env)
 	if err != nil {
 		return nil, err
 	}
+	defer done()
 	return models.FindLR(ctx, opts, rt)
 }
