@@ -2,7 +2,7 @@
 export GOEXPERIMENT := simd
 GO ?= go
 
-.PHONY: all build test test-xla vet fmt quickstart bench fuzz clean docs verify
+.PHONY: all build test test-xla vet fmt quickstart bench bench-pipelines fuzz clean docs verify
 
 all: build
 
@@ -53,7 +53,15 @@ quickstart:
 verify:
 	BIOPIPE_VERIFY_ALL=1 $(GO) test -timeout 20m -run TestConfigsRunEndToEnd ./configs/
 
+# Every training benchmark (mlp, cnn, lstm, cnn1d, transformer, conv_autoencoder), prediction
+# throughput and CSV ingest against PyTorch CPU / pandas in one run, same thread count,
+# alternating rounds (best kept); ends with `model biopipe/s pytorch/s ratio` lines and writes
+# bench/results.json. BENCH_THREADS, BENCH_ROUNDS, BENCH_STEPS override; see bench/README.md.
 bench:
+	$(GO) run ./bench/all
+
+# The pipelines' Go benchmarks (cached re-run, executor overhead).
+bench-pipelines:
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./pipelines/
 
 clean:

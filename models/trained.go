@@ -34,9 +34,9 @@ type Trained struct {
 // Card returns the model card.
 func (t *Trained) Card() Card { return t.card }
 
-// predictBatch is the number of rows per inference call; the last chunk is zero-padded so
+// PredictBatch is the number of rows per inference call; the last chunk is zero-padded so
 // one compiled graph serves every call.
-const predictBatch = 256
+const PredictBatch = 256
 
 // Output is one named output of a model for N examples.
 type Output struct {
@@ -157,7 +157,7 @@ func (t *Trained) Outputs(ctx context.Context, x *dataset.Matrix) ([]Output, err
 		res[i].Name = names[i]
 		res[i].Values = make([][]float32, 0, x.N)
 	}
-	chunk := min(predictBatch, max(x.N, 1))
+	chunk := min(PredictBatch, max(x.N, 1))
 	dims := append([]int{chunk}, t.spec.InputShape...)
 	for lo := 0; lo < x.N; lo += chunk {
 		if err := ctx.Err(); err != nil {

@@ -1,7 +1,9 @@
 // Command cnn measures CNN training throughput (images/s) of GoMLX's pure-Go backend for
 // the issue's small network, conv3x3(16)-relu-maxpool2-conv3x3(32)-relu-maxpool2-dense(10),
-// on 28x28x1 inputs, batch 64, Adam. -impl selects how convolution and pooling are built:
-// "fastconv" (models/layers/fastconv: im2col + matmul, reshape pooling) or "convgeneral"
+// on 28x28x1 inputs, batch 64, Adam. -impl selects how the network is built: "family" (the
+// default: biopipe's models/cnn family from the registry, channels [16, 32], global_pool
+// flatten, the code the train stage runs), "fastconv" (the same layers written directly with
+// models/layers/fastconv: im2col + matmul, reshape pooling) or "convgeneral"
 // (layers.Convolution + graph.MaxPool). run.sh runs it beside PyTorch and prints the ratio.
 package main
 
@@ -13,8 +15,6 @@ import (
 	"os"
 	"runtime"
 
-	"github.com/gomlx/compute"
-	_ "github.com/gomlx/compute/gobackend"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/layers"
@@ -25,14 +25,16 @@ import (
 	"github.com/gomlx/gomlx/ml/train/optimizer"
 
 	"github.com/biopipe/biopipe/bench/internal/measure"
+	"github.com/biopipe/biopipe/models"
+	_ "github.com/biopipe/biopipe/models/all"
 	"github.com/biopipe/biopipe/models/layers/fastconv"
 )
 
 var profileFile *os.File
 
 func main() {
-	impl := flag.String("impl", "fastconv", "fastconv or convgeneral")
-	backendName := flag.String("backend", "go", `compute backend configuration, e.g. "go" or "go:ops_sequential"`)
+	impl := flag.String("impl", "family", "family (models/cnn), fastconv or convgeneral")
+	backendName := flag.String("backend", "go", `compute backend: "go", "go:ops_sequential", or xla:cuda / xla:cpu in a -tags xla build`)
 	batch := flag.Int("batch", 64, "batch size")
 	steps := flag.Int("steps", 100, "timed training steps")
 	warmup := flag.Int("warmup", 5, "untimed warm-up steps (include graph compilation)")
@@ -87,11 +89,38 @@ func Net(scope *model.Scope, x *graph.Node, impl string) *graph.Node {
 	return layers.DenseWithBias(scope.In("out"), h, 10)
 }
 
-func run(backendName, impl string, batch, steps, warmup int) error {
-	if impl != "fastconv" && impl != "convgeneral" {
-		return fmt.Errorf("-impl %q: want fastconv or convgeneral", impl)
+// familyNet returns the logits function of biopipe's cnn family for the benchmark shape.
+func familyNet() (func(*model.Scope, *graph.Node) *graph.Node, error) {
+	fam, err := models.Get("cnn")
+	if err != nil {
+		return nil, err
 	}
-	backend, err := compute.NewWithConfig(backendName)
+	params, err := fam.ResolveParams(map[string]any{"channels": []any{16, 32}, "kernel_size": 3, "pool": "max", "pool_size": 2, "global_pool": "flatten"})
+	if err != nil {
+		return nil, err
+	}
+	net, err := fam.Build(models.Spec{InputShape: []int{28, 28, 1}, Task: models.Classification, NumClasses: 10}, params)
+	if err != nil {
+		return nil, err
+	}
+	return func(scope *model.Scope, x *graph.Node) *graph.Node { return net.Forward(scope, x)[0] }, nil
+}
+
+func run(backendName, impl string, batch, steps, warmup int) error {
+	var forward func(*model.Scope, *graph.Node) *graph.Node
+	switch impl {
+	case "family":
+		f, err := familyNet()
+		if err != nil {
+			return err
+		}
+		forward = f
+	case "fastconv", "convgeneral":
+		forward = func(scope *model.Scope, x *graph.Node) *graph.Node { return Net(scope, x, impl) }
+	default:
+		return fmt.Errorf("-impl %q: want family, fastconv or convgeneral", impl)
+	}
+	backend, err := models.NewBackend(backendName)
 	if err != nil {
 		return err
 	}
@@ -103,7 +132,7 @@ func run(backendName, impl string, batch, steps, warmup int) error {
 	step, err := model.NewExec(backend, store, func(scope *model.Scope, x, y *graph.Node) *graph.Node {
 		g := x.Graph()
 		store.SetTraining(g, true)
-		logits := Net(scope.In("model"), x, impl)
+		logits := forward(scope.In("model"), x)
 		l := loss.SparseCategoricalCrossEntropyLogits([]*graph.Node{y}, []*graph.Node{logits})
 		train.AddMainLoss(l)
 		opt.UpdateGraph(scope, g, train.TotalLoss(g))
@@ -141,8 +170,8 @@ func run(backendName, impl string, batch, steps, warmup int) error {
 	el, cpu, last := res.Wall, res.CPU, res.Loss
 	// images_per_cpu_s (images per second of process CPU time) is steadier than the wall
 	// figure on a shared machine.
-	fmt.Printf("gomlx-go impl=%s threads=%d batch=%d steps=%d loss=%.4f step_ms=%.3f images_per_s=%.1f images_per_cpu_s=%.1f\n",
-		impl, runtime.GOMAXPROCS(0), batch, steps, last, el.Seconds()*1000/float64(steps), float64(steps*batch)/el.Seconds(),
+	fmt.Printf("gomlx-%s impl=%s threads=%d batch=%d steps=%d loss=%.4f step_ms=%.3f images_per_s=%.1f images_per_cpu_s=%.1f\n",
+		backendName, impl, runtime.GOMAXPROCS(0), batch, steps, last, el.Seconds()*1000/float64(steps), float64(steps*batch)/el.Seconds(),
 		float64(steps*batch)/cpu.Seconds())
 	return nil
 }

@@ -9,6 +9,7 @@
 #   THREADS defaults to the number of CPUs; GOMAXPROCS and torch.set_num_threads get it.
 #   ROUNDS (default 3) alternates Go and PyTorch runs and keeps each side's best round,
 #   which damps the noise of a shared machine.
+#   IMPL=fastconv times the layer-level network instead of biopipe's cnn family (default).
 #   CONVGENERAL=1 also measures the plain ConvGeneral build (slow: few steps).
 # Needs: Go with GOEXPERIMENT=simd support (Go >= 1.26 on amd64), Debian python3-torch.
 set -eu
@@ -31,7 +32,7 @@ best() { sort -g | tail -1; }
 go_wall="" go_cpu="" pt_wall="" pt_cpu=""
 i=0
 while [ "$i" -lt "$ROUNDS" ]; do
-	g=$(GOMAXPROCS=$THREADS "$BIN" -impl fastconv -steps "$STEPS")
+	g=$(GOMAXPROCS=$THREADS "$BIN" -impl "${IMPL:-family}" -steps "$STEPS")
 	p=$("$PY" bench/cnn/torch_cnn.py "$THREADS" 64 "$STEPS")
 	echo "$g"
 	echo "$p"

@@ -48,12 +48,13 @@ var Networks = map[string]struct {
 
 func main() {
 	name := flag.String("model", "lstm", "lstm, cnn1d or lstm-raw")
+	backendName := flag.String("backend", models.DefaultBackend, "compute backend: go, or xla:cuda / xla:cpu in a -tags xla build")
 	batch := flag.Int("batch", 32, "batch size")
 	steps := flag.Int("steps", 100, "timed training steps")
 	warmup := flag.Int("warmup", 5, "untimed warm-up steps (include graph compilation)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the timed steps to this file")
 	flag.Parse()
-	if err := run(*name, *batch, *steps, *warmup, *cpuprofile); err != nil {
+	if err := run(*name, *backendName, *batch, *steps, *warmup, *cpuprofile); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/seq:", err)
 		os.Exit(1)
 	}
@@ -88,13 +89,13 @@ func network(name string, seqLen, channels, classes int) (func(*model.Scope, *gr
 	return func(scope *model.Scope, x *graph.Node) *graph.Node { return net.Forward(scope, x)[0] }, nil
 }
 
-func run(name string, batch, steps, warmup int, cpuprofile string) error {
+func run(name, backendName string, batch, steps, warmup int, cpuprofile string) error {
 	const seqLen, channels, classes = 128, 4, 2
 	forward, err := network(name, seqLen, channels, classes)
 	if err != nil {
 		return err
 	}
-	backend, err := models.NewBackend("go")
+	backend, err := models.NewBackend(backendName)
 	if err != nil {
 		return err
 	}
@@ -146,8 +147,8 @@ func run(name string, batch, steps, warmup int, cpuprofile string) error {
 		return err
 	}
 	el, cpu, last := res.Wall, res.CPU, res.Loss
-	fmt.Printf("gomlx-go model=%s threads=%d batch=%d steps=%d loss=%.4f step_ms=%.3f examples_per_s=%.1f examples_per_cpu_s=%.1f\n",
-		name, runtime.GOMAXPROCS(0), batch, steps, last, el.Seconds()*1000/float64(steps),
+	fmt.Printf("gomlx-%s model=%s threads=%d batch=%d steps=%d loss=%.4f step_ms=%.3f examples_per_s=%.1f examples_per_cpu_s=%.1f\n",
+		backendName, name, runtime.GOMAXPROCS(0), batch, steps, last, el.Seconds()*1000/float64(steps),
 		float64(steps*batch)/el.Seconds(), float64(steps*batch)/cpu.Seconds())
 	return nil
 }

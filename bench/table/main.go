@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/biopipe/biopipe/io/arrowio"
@@ -27,7 +28,8 @@ for _ in range(int(sys.argv[2])):
     t = time.perf_counter()
     df = pd.read_csv(sys.argv[1])
     best = min(best, time.perf_counter() - t)
-print(best, df.shape[0], df.shape[1])
+import resource
+print(best, df.shape[0], df.shape[1], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 `
 
 func main() {
@@ -54,6 +56,7 @@ func main() {
 		best = min(best, time.Since(t))
 	}
 	fmt.Printf("biopipe arrowio.ReadCSV: %.3f s\n", best.Seconds())
+	goRSS := peakRSSMiB() // before pandas runs (as a child: not counted in RUSAGE_SELF)
 	out, err := exec.Command("/usr/bin/python3", "-c", pandasTimer, path, strconv.Itoa(*reps)).Output()
 	if err != nil {
 		fmt.Println("pandas: not available (apt-get install python3-pandas):", err)
@@ -63,7 +66,23 @@ func main() {
 	pd, err := strconv.ParseFloat(fields[0], 64)
 	check(err)
 	fmt.Printf("pandas.read_csv:         %.3f s\n", pd)
-	fmt.Printf("ratio biopipe/pandas:    %.2f\n", best.Seconds()/pd)
+	fmt.Printf("time biopipe/pandas:     %.2f\n", best.Seconds()/pd)
+	if len(fields) > 3 {
+		if kib, err := strconv.ParseFloat(fields[3], 64); err == nil {
+			fmt.Printf("peak RSS: biopipe %.1f MiB, pandas %.1f MiB\n", goRSS, kib/1024)
+		}
+	}
+	// The last line, read by bench/all (make bench): rows per second of each, and the ratio.
+	fmt.Printf("csv %.1f %.1f %.2fx\n", float64(*rows)/best.Seconds(), float64(*rows)/pd, pd/best.Seconds())
+}
+
+// peakRSSMiB is this process's peak resident set size in MiB.
+func peakRSSMiB() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Maxrss) / 1024 // KiB on Linux
 }
 
 // Generate writes a CSV of mixed columns: ints, floats with 6 significant digits, a
