@@ -48,7 +48,8 @@ func pluginDirs() (dirs []string, fromEnv bool) {
 // searching each folder of PJRT_PLUGIN_LIBRARY_PATH (or, when it is unset,
 // ~/.local/lib/go-xla and /usr/local/lib/go-xla), then its subfolders one and two levels
 // down (so the folder may be JAX's site-packages/jax_plugins, or go-xla's lib/go-xla with
-// its nvidia/ subfolder). It never downloads anything; when nothing is found the error names
+// its nvidia/ subfolder); of several matches in one folder, the last in name order (the
+// newest CUDA). It never downloads anything; when nothing is found the error names
 // PJRT_PLUGIN_LIBRARY_PATH, the folders searched and what to install.
 func FindPJRTPlugin(device string) (string, error) {
 	dirs, fromEnv := pluginDirs()
@@ -57,7 +58,8 @@ func FindPJRTPlugin(device string) (string, error) {
 		for _, pattern := range []string{"", "*", filepath.Join("*", "*")} {
 			for _, name := range names {
 				matches, _ := filepath.Glob(filepath.Join(dir, pattern, name))
-				slices.Sort(matches)
+				slices.Sort(matches) // newest CUDA first: jax_plugins/xla_cuda13 before xla_cuda12
+				slices.Reverse(matches)
 				for _, m := range matches {
 					if fi, err := os.Stat(m); err == nil && fi.Mode().IsRegular() {
 						abs, err := filepath.Abs(m)

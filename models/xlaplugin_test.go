@@ -33,7 +33,8 @@ func TestFindPJRTPlugin(t *testing.T) {
 			p := touch(t, filepath.Join(dir, "jax_plugins", "xla_cuda13", "xla_cuda_plugin.so"))
 			return filepath.Join(dir, "jax_plugins"), p
 		}},
-		{"site-packages folder", func(dir string) (string, string) {
+		{"site-packages folder, newest CUDA", func(dir string) (string, string) {
+			touch(t, filepath.Join(dir, "site-packages", "jax_plugins", "xla_cuda12", "xla_cuda_plugin.so"))
 			p := touch(t, filepath.Join(dir, "site-packages", "jax_plugins", "xla_cuda13", "xla_cuda_plugin.so"))
 			return filepath.Join(dir, "site-packages"), p
 		}},
