@@ -419,6 +419,15 @@ func execDotGeneral(backend *gobackend.Backend, node *gobackend.Node, inputs []*
 			params.Layout, params.InputDType, params.OutputDType)
 	}
 
+	// Empty products: nothing to compute, or (empty contraction) all zeros. The implementations
+	// need not handle them (the plain ones divide by zero on an empty batch or cross axis).
+	if params.BatchSize == 0 || params.LHSCrossSize == 0 || params.RHSCrossSize == 0 {
+		return output, nil
+	}
+	if params.ContractingSize == 0 {
+		return output.Zeros(), nil
+	}
+
 	// Use registered implementation.
 	CallRegisteredImplementation(backend, params.implementation, lhs, rhs, output, params)
 	return output, nil
