@@ -28,7 +28,7 @@ package matmul
 // the output; the calling goroutine works too, and helpers are started only when the product is large
 // enough and a worker is free (Pool.StartIfAvailable), so a small product never waits on the pool.
 
-//go:generate ./gen_avx512_direct_f64.sh
+//go:generate sh gen_avx512_direct_f64.sh
 
 import (
 	"runtime"
