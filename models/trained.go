@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -145,6 +147,40 @@ func (t *Trained) Outputs(ctx context.Context, x *dataset.Matrix) ([]Output, err
 	if err := t.checkColumns(x.Columns); err != nil {
 		return nil, err
 	}
+	return t.outputs(ctx, matrixRows{x.X, size}, x.N)
+}
+
+// OutputsFrom is Outputs for n rows whose inputs are read through rows (a
+// dataset.FeatureStream over data larger than memory), PredictBatch rows at a time; cols is
+// the rows' feature layout (FeatureStream.M.Columns), checked against the model's.
+func (t *Trained) OutputsFrom(ctx context.Context, rows RowReader, n int, shape []int, cols []dataset.ColumnSlice) ([]Output, error) {
+	if dataset.TensorSize(shape) != dataset.TensorSize(t.spec.InputShape) {
+		return nil, fmt.Errorf("predict: inputs have shape %v, the model (%s) was trained on %v", shape, t.card.Family, t.spec.InputShape)
+	}
+	if err := t.checkColumns(cols); err != nil {
+		return nil, err
+	}
+	return t.outputs(ctx, rows, n)
+}
+
+// matrixRows reads rows of an in-memory matrix.
+type matrixRows struct {
+	x    []float32
+	size int
+}
+
+func (m matrixRows) ReadRows(rows []int, dst []float32) error {
+	for i, r := range rows {
+		copy(dst[i*m.size:(i+1)*m.size], m.x[r*m.size:(r+1)*m.size])
+	}
+	return nil
+}
+
+// outputs runs the inference graph on rows 0..n-1 of src, chunk rows at a time through one
+// host tensor (the backend's own buffer on go), the last chunk zero-padded, so one compiled
+// graph serves every call of the same chunk size.
+func (t *Trained) outputs(ctx context.Context, src RowReader, n int) ([]Output, error) {
+	size := dataset.TensorSize(t.spec.InputShape)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	e, err := t.forwardExec()
@@ -155,20 +191,36 @@ func (t *Trained) Outputs(ctx context.Context, x *dataset.Matrix) ([]Output, err
 	res := make([]Output, len(names))
 	for i := range res {
 		res[i].Name = names[i]
-		res[i].Values = make([][]float32, 0, x.N)
+		res[i].Values = make([][]float32, 0, n)
 	}
-	chunk := min(PredictBatch, max(x.N, 1))
+	chunk := min(PredictBatch, max(n, 1))
 	dims := append([]int{chunk}, t.spec.InputShape...)
-	for lo := 0; lo < x.N; lo += chunk {
+	in, err := tensors.FromShapeForBackend(t.backend, 0, shapes.Make(dtypes.Float32, dims...))
+	if err != nil {
+		return nil, fmt.Errorf("predict: %w", err)
+	}
+	defer func() { _ = in.FinalizeAll() }()
+	idx := make([]int, 0, chunk)
+	for lo := 0; lo < n; lo += chunk {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		hi := min(lo+chunk, x.N)
-		buf := make([]float32, chunk*size)
-		copy(buf, x.X[lo*size:hi*size])
-		in := tensors.FromFlatDataAndDimensions(buf, dims...)
+		hi := min(lo+chunk, n)
+		idx = idx[:0]
+		for r := lo; r < hi; r++ {
+			idx = append(idx, r)
+		}
+		var rerr error
+		if err := tensors.MutableFlatData(in, func(x []float32) {
+			rerr = src.ReadRows(idx, x[:len(idx)*size])
+			clear(x[len(idx)*size:])
+		}); err != nil {
+			return nil, fmt.Errorf("predict rows %d-%d: %w", lo, hi-1, err)
+		}
+		if rerr != nil {
+			return nil, fmt.Errorf("predict rows %d-%d: %w", lo, hi-1, rerr)
+		}
 		outs, err := call(e, in)
-		_ = in.FinalizeAll()
 		if err != nil {
 			return nil, fmt.Errorf("predict rows %d-%d: %w", lo, hi-1, err)
 		}

@@ -35,6 +35,7 @@ const (
 	FieldSplits            = "splits"
 	FieldAnomalyLabel      = "anomaly_label"
 	FieldTensorBoard       = "tensorboard"
+	FieldStreamAbove       = "stream_above"
 )
 
 // Ports.
@@ -62,6 +63,8 @@ var Fields = []contract.Field{
 		Doc: "splits to evaluate, in report order (absent splits are skipped; figures use test, else the last)"},
 	{Name: FieldAnomalyLabel, Type: contract.String,
 		Doc: "reconstruction models (autoencoders): the label value of anomalous rows; the per-row reconstruction error is scored as an anomaly score against it (anomaly_auroc; e.g. train on normal rows only, score all)"},
+	{Name: FieldStreamAbove, Type: contract.Int, Default: 1024, Min: contract.Bound(0), Advanced: true,
+		Doc: "classification and regression models: read the data from its Arrow file a record batch at a time when the file is larger than this many MiB (0: always), so data larger than memory is evaluated in bounded memory (no decision-region or motif figure then)"},
 	{Name: FieldTensorBoard, Type: contract.Bool, Default: true,
 		Doc: "also write the figures (confusion matrix, ROC, decision regions ...) as images and every split's metrics as scalars to runs/<run id>/tensorboard/<stage id>/ (tensorboard --logdir <workdir>/runs)"},
 }
@@ -117,15 +120,20 @@ func run(ctx context.Context, env *contract.Env, cfg contract.Config) error {
 	if err != nil {
 		return err
 	}
-	frame, err := dataset.ReadFile(di.File(contract.DataFile))
-	if err != nil {
-		return fmt.Errorf("stage %q: %w", env.StageID, err)
-	}
 	model, err := models.Load(mi.Dir, env.Backend)
 	if err != nil {
 		return fmt.Errorf("stage %q: %w", env.StageID, err)
 	}
 	card := model.Card()
+	path := di.File(contract.DataFile)
+	frame, table, err := openData(path, card.Task, cfg.Int(FieldStreamAbove))
+	if err != nil {
+		return fmt.Errorf("stage %q: %w", env.StageID, err)
+	}
+	if table != nil {
+		defer table.Close()
+		env.Log.Info("streaming the data from its file", "stage", env.StageID, "file", path, "rows", table.NumRows(), "record_batches", table.NumBatches())
+	}
 	opt := evaluation.Options{
 		Task: string(card.Task), Classes: card.Classes, Model: card.Family,
 		Threshold: cfg.String(FieldThreshold), FixedThreshold: cfg.Float(FieldThresholdValue),
@@ -158,7 +166,7 @@ func run(ctx context.Context, env *contract.Env, cfg contract.Config) error {
 			if opt.Task == "segmentation" {
 				p, segs[split], err = predictSegmentation(ctx, model, frame, rows, opt, cfg.Float(FieldThresholdValue))
 			} else {
-				p, err = predict(ctx, model, frame, rows, opt)
+				p, err = predict(ctx, model, frame, table, rows, opt)
 			}
 			if err != nil {
 				return fmt.Errorf("stage %q: split %q: %w", env.StageID, split, err)
@@ -172,8 +180,10 @@ func run(ctx context.Context, env *contract.Env, cfg contract.Config) error {
 	if err != nil {
 		return fmt.Errorf("stage %q: %w", env.StageID, err)
 	}
-	if err := decisionBoundary(ctx, model, frame, preds, opt, out); err != nil {
-		return fmt.Errorf("stage %q: decision boundary: %w", env.StageID, err)
+	if table == nil { // the figure needs every row's inputs
+		if err := decisionBoundary(ctx, model, frame, preds, opt, out); err != nil {
+			return fmt.Errorf("stage %q: decision boundary: %w", env.StageID, err)
+		}
 	}
 	if opt.Task == "reconstruction" {
 		if err := reconstructionFigures(ctx, model, frame, out, uint64(env.Seed)); err != nil {
@@ -223,21 +233,54 @@ func run(ctx context.Context, env *contract.Env, cfg contract.Config) error {
 var headline = map[string]bool{metrics.NameAUROC: true, metrics.NameAccuracy: true, metrics.NameRMSE: true, metrics.NameR2: true, evaluation.NameAnomalyAUROC: true,
 	evaluation.NameDice: true, evaluation.NameIoU: true}
 
-// predict runs the model on rows and pairs the outputs with the labels.
-func predict(ctx context.Context, model *models.Trained, frame *dataset.Frame, rows []int, opt evaluation.Options) (*evaluation.Predictions, error) {
-	x, err := frame.Features(rows)
+// openData reads the table at path whole or, for a classification or regression model when
+// the file is larger than streamAbove MiB, opens it for streaming: frame then holds only
+// the role columns (split, label, group ...) and table reads the inputs.
+func openData(path string, task models.Task, streamAbove int) (*dataset.Frame, *dataset.Table, error) {
+	fi, err := os.Stat(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	out, err := model.Predict(ctx, x)
+	if (task != models.Classification && task != models.Regression) || fi.Size() <= int64(streamAbove)<<20 {
+		frame, err := dataset.ReadFile(path)
+		return frame, nil, err
+	}
+	table, err := dataset.OpenTable(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	return table.Roles(), table, nil
+}
+
+// predict runs the model on rows (of frame, or streamed from table when set) and pairs the
+// outputs with the labels.
+func predict(ctx context.Context, model *models.Trained, frame *dataset.Frame, table *dataset.Table, rows []int, opt evaluation.Options) (*evaluation.Predictions, error) {
+	var x *dataset.Matrix
+	var out [][]float32
+	if table != nil {
+		fs, err := table.Features(rows)
+		if err != nil {
+			return nil, err
+		}
+		outs, err := model.OutputsFrom(ctx, fs, fs.M.N, fs.M.Shape, fs.M.Columns)
+		if err != nil {
+			return nil, err
+		}
+		out = outs[0].Values
+	} else {
+		var err error
+		if x, err = frame.Features(rows); err != nil {
+			return nil, err
+		}
+		if out, err = model.Predict(ctx, x); err != nil {
+			return nil, err
+		}
 	}
 	if len(out) != len(rows) {
 		return nil, fmt.Errorf("model returned %d predictions for %d rows", len(out), len(rows))
 	}
 	p := &evaluation.Predictions{Rows: rows}
-	if opt.Task == "reconstruction" {
+	if opt.Task == "reconstruction" { // never streamed (openData)
 		size := dataset.TensorSize(x.Shape)
 		for i, row := range out {
 			if len(row) != size {
@@ -253,9 +296,11 @@ func predict(ctx context.Context, model *models.Trained, frame *dataset.Frame, r
 			p.AbsErr = append(p.AbsErr, ab/float64(size))
 		}
 		if opt.AnomalyLabel != "" {
-			if p.Anomalous, err = anomalous(frame, rows, opt.AnomalyLabel); err != nil {
+			an, err := anomalous(frame, rows, opt.AnomalyLabel)
+			if err != nil {
 				return nil, err
 			}
+			p.Anomalous = an
 		}
 		return p, nil
 	}
