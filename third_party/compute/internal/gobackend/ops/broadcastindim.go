@@ -119,22 +119,12 @@ func broadcastToShape(backend *gobackend.Backend, targetShape shapes.Shape, broa
 		return nil, err
 	}
 
-	var iter *gobackend.BroadcastIterator
-
-	if operand.RawShape.Size() == 1 {
-		// Special case 1: just leave iter as nil.
-	} else {
-		// Reshape operand shape: same dimension as the operand on the corresponding axes, 1 elsewhere.
-		// We are only changing the rank, but it stays the same size; hence the flat data doesn't change.
-		// Notice: broadcastAxes is strictly increasing (no transpositions are happening).
-		dims := xslices.SliceWithValue(output.RawShape.Rank(), 1)
-		for operandAxis, outputAxis := range broadcastAxes {
-			dims[outputAxis] = operand.RawShape.Dimensions[operandAxis]
-		}
-		reshapedOperand := shapes.Make(operand.RawShape.DType, dims...)
-
-		// Create broadcasting the iterator: it requires operand and output shapes to have the same rank.
-		iter = gobackend.NewBroadcastIterator(reshapedOperand, output.RawShape)
+	// The operand's dimensions at the output's rank: the same dimension as the operand on the
+	// corresponding axes, 1 elsewhere. Only the rank changes, the flat data stays the same.
+	// Notice: broadcastAxes is strictly increasing (no transpositions are happening).
+	srcDims := xslices.SliceWithValue(output.RawShape.Rank(), 1)
+	for operandAxis, outputAxis := range broadcastAxes {
+		srcDims[outputAxis] = operand.RawShape.Dimensions[operandAxis]
 	}
 
 	// Call implementation for corresponding dtype.
@@ -142,7 +132,7 @@ func broadcastToShape(backend *gobackend.Backend, targetShape shapes.Shape, broa
 	if err != nil {
 		return nil, err
 	}
-	fnAny.(func(*gobackend.Buffer, *gobackend.Buffer, *gobackend.BroadcastIterator))(operand, output, iter)
+	fnAny.(func(operand, output *gobackend.Buffer, srcDims []int))(operand, output, srcDims)
 	return output, nil
 }
 
@@ -207,28 +197,93 @@ func execDynamicBroadcastInDim(
 //gobackend:dtypemap execBroadcastInDimGeneric ints,uints,floats,half,bool
 var broadcastInDimDTypeMap = gobackend.NewDTypeMap("BroadcastInDim")
 
-func execBroadcastInDimGeneric[T gobackend.SupportedTypesConstraints](
-	operand, output *gobackend.Buffer, iter *gobackend.BroadcastIterator) {
+// execBroadcastInDimGeneric writes operand, whose dimensions at the output's rank are srcDims
+// (each 1 or the output's), broadcast into output.
+//
+// It copies blocks rather than single elements: size-1 axes of the output are dropped and
+// adjacent axes of the same kind (broadcast or not) merged; a run along a non-broadcast innermost
+// axis is one copy(), a broadcast innermost axis is a fill with one value, and each broadcast
+// outer axis is built once and then replicated with copy(), doubling the copied block each time.
+func execBroadcastInDimGeneric[T gobackend.SupportedTypesConstraints](operand, output *gobackend.Buffer, srcDims []int) {
 	operandFlat, outputFlat := operand.Flat.([]T), output.Flat.([]T)
-	if iter == nil {
-		// Special cases:
-		if len(operandFlat) == 1 {
-			// 1. Where operand is a scalar (or size 1) that is broadcast everywhere.
-			xslices.FillSlice(outputFlat, operandFlat[0])
-		} else {
-			// 2. Where we are simply broadcasting a prefix dimensions:
-			repeats := len(outputFlat) / len(operandFlat)
-			pos := 0
-			for range repeats {
-				copy(outputFlat[pos:], operandFlat)
-				pos += len(operandFlat)
-			}
-		}
+	if len(outputFlat) == 0 {
 		return
 	}
-
-	// Arbitrary broadcasting using the flexible but slower broadcast iterator:
-	for operandFlatIdx, outputFlatIdx := range iter.IterFlatIndices() {
-		outputFlat[outputFlatIdx] = operandFlat[operandFlatIdx]
+	if len(operandFlat) == 1 {
+		xslices.FillSlice(outputFlat, operandFlat[0])
+		return
 	}
+	var dims []int
+	var broadcast []bool
+	for axis, dim := range output.RawShape.Dimensions {
+		if dim == 1 {
+			continue
+		}
+		isBroadcast := srcDims[axis] != dim
+		if n := len(dims); n > 0 && broadcast[n-1] == isBroadcast {
+			dims[n-1] *= dim
+			continue
+		}
+		dims = append(dims, dim)
+		broadcast = append(broadcast, isBroadcast)
+	}
+	if len(dims) == 0 {
+		outputFlat[0] = operandFlat[0]
+		return
+	}
+	// Output and operand strides of the merged axes.
+	rank := len(dims)
+	outStrides, srcStrides := make([]int, rank), make([]int, rank)
+	outStride, srcStride := 1, 1
+	for axis := rank - 1; axis >= 0; axis-- {
+		outStrides[axis], srcStrides[axis] = outStride, srcStride
+		outStride *= dims[axis]
+		if !broadcast[axis] {
+			srcStride *= dims[axis]
+		}
+	}
+	var fill func(axis, srcIdx, outIdx int)
+	fill = func(axis, srcIdx, outIdx int) {
+		n := dims[axis]
+		if axis == rank-1 {
+			if broadcast[axis] {
+				out, value := outputFlat[outIdx:outIdx+n], operandFlat[srcIdx]
+				if n < 64 {
+					for i := range out {
+						out[i] = value
+					}
+				} else {
+					xslices.FillSlice(out, value)
+				}
+			} else {
+				copy(outputFlat[outIdx:outIdx+n], operandFlat[srcIdx:srcIdx+n])
+			}
+			return
+		}
+		if !broadcast[axis] && axis == rank-2 && dims[rank-1] < 64 {
+			// Each operand element repeated a few times (e.g. over a pooling window): one loop.
+			width := dims[rank-1]
+			out := outputFlat[outIdx : outIdx+n*width]
+			for i, value := range operandFlat[srcIdx : srcIdx+n] {
+				for j := range width {
+					out[i*width+j] = value
+				}
+			}
+			return
+		}
+		if !broadcast[axis] {
+			for i := range n {
+				fill(axis+1, srcIdx+i*srcStrides[axis], outIdx+i*outStrides[axis])
+			}
+			return
+		}
+		// Build the first block, then replicate it, doubling what is copied each time.
+		fill(axis+1, srcIdx, outIdx)
+		block := outStrides[axis]
+		total := n * block
+		for done := block; done < total; done *= 2 {
+			copy(outputFlat[outIdx+done:outIdx+total], outputFlat[outIdx:outIdx+done])
+		}
+	}
+	fill(0, 0, 0)
 }
