@@ -117,7 +117,7 @@ func TestSegmentsDiscs(t *testing.T) {
 		epochs  int
 		min     float64
 	}{
-		{"2-D binary transpose", map[string]any{"base_channels": 8, "depth": 2}, 2, []string{"background", "foreground"}, 12, 0.9},
+		{"2-D binary transpose batch norm", map[string]any{"base_channels": 8, "depth": 2, "normalization": "batch"}, 2, []string{"background", "foreground"}, 12, 0.9},
 		{"2-D three classes nearest", map[string]any{"base_channels": 8, "depth": 2, "upsampling": "nearest"}, 2,
 			[]string{"background", "label_1", "label_2"}, 15, 0.8},
 		{"3-D binary no normalization", map[string]any{"base_channels": 4, "depth": 1, "convs_per_level": 1, "normalization": "none"}, 3, []string{"background", "foreground"}, 10, 0.85},

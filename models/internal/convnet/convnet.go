@@ -16,7 +16,6 @@ import (
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/layers/activation"
-	"github.com/gomlx/gomlx/ml/layers/norm"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/initializer"
 
@@ -165,14 +164,12 @@ func ToCF(x *graph.Node) *graph.Node { return fastconv.ToChannelsFirst(x) }
 func ToCL(h *graph.Node) *graph.Node { return fastconv.ToChannelsLast(h) }
 
 // Normalize applies a family's "normalization" choice to a conv output h [C, B, spatial...]:
-// "batch" (batch statistics over the batch and all positions, per channel; running
-// statistics with momentum 0.9 for inference, in the direct formulation the Go backend
-// runs), "layer" (per example over all positions and channels, with a learned per-channel
-// gain and offset: GroupNorm with one group), or "none".
+// "batch" (BatchNormCF), "layer" (per example over all positions and channels, with a
+// learned per-channel gain and offset: GroupNorm with one group), or "none".
 func Normalize(scope *model.Scope, h *graph.Node, kind string) *graph.Node {
 	switch kind {
 	case "batch":
-		return norm.BatchNorm(scope, h, 0).Momentum(0.9).UseBackendInference(false).Done()
+		return BatchNormCF(scope, h)
 	case "layer":
 		return layerNormCF(scope.In("layer_norm"), h)
 	}
@@ -199,4 +196,56 @@ func layerNormCF(scope *model.Scope, h *graph.Node) *graph.Node {
 	gain := graph.Reshape(scope.WithInitializer(initializer.One).VariableWithShape("gain", vs).NodeValue(g), bcast...)
 	offset := graph.Reshape(scope.WithInitializer(initializer.Zero).VariableWithShape("offset", vs).NodeValue(g), bcast...)
 	return graph.Add(graph.Mul(normed, gain), offset)
+}
+
+// BatchNormMomentum weighs the running mean and variance used at inference (PyTorch's
+// momentum 0.1): short biomedical runs have few steps, and a longer average lags the weights.
+const BatchNormMomentum = 0.9
+
+// BatchNormCF is batch normalization of a channels-first h [C, B, spatial...] per channel,
+// over the batch and all positions, with a learned scale and offset (Ioffe & Szegedy 2015).
+// Training graphs (scope.IsTraining) normalise with the batch statistics and differentiate
+// through them, as the method defines and PyTorch does (GoMLX v0.28's norm.BatchNorm stops
+// the gradient at the batch mean and variance, which on a U-Net let the feature means
+// drift until the running statistics no longer matched: validation loss in the 100s); they
+// also update the running mean and variance (debiased average, BatchNormMomentum), which
+// inference graphs use. The variables are norm.BatchNorm's: batch_normalization/{scale,
+// offset, mean, variance, avg_weight}.
+func BatchNormCF(scope *model.Scope, h *graph.Node) *graph.Node {
+	g := h.Graph()
+	scope = scope.In("batch_normalization")
+	ch := h.Shape().Dimensions[0]
+	vs := shapes.Make(h.DType(), ch)
+	scale := scope.WithInitializer(initializer.One).VariableWithShape("scale", vs)
+	offset := scope.WithInitializer(initializer.Zero).VariableWithShape("offset", vs)
+	meanVar := scope.WithInitializer(initializer.Zero).VariableWithShape("mean", vs).SetTrainable(false)
+	varianceVar := scope.WithInitializer(initializer.One).VariableWithShape("variance", vs).SetTrainable(false)
+	weightVar := scope.WithInitializer(initializer.Zero).VariableWithShape("avg_weight", vs).SetTrainable(false)
+	bcast := make([]int, h.Rank())
+	axes := make([]int, 0, h.Rank()-1)
+	for i := range bcast {
+		bcast[i] = 1
+		if i > 0 {
+			axes = append(axes, i)
+		}
+	}
+	bcast[0] = ch
+	var mean, variance *graph.Node
+	if scope.IsTraining(g) {
+		mean = graph.ReduceAndKeep(h, graph.ReduceMean, axes...)
+		variance = graph.ReduceAndKeep(graph.Square(graph.Sub(h, mean)), graph.ReduceMean, axes...)
+		w := graph.OnePlus(weightVar.NodeValue(g))
+		weightVar.SetNodeValue(w)
+		m := graph.Min(graph.Scalar(g, h.DType(), BatchNormMomentum), graph.OneMinus(graph.Reciprocal(w)))
+		update := func(v *model.Variable, batch *graph.Node) {
+			v.SetNodeValue(graph.Add(graph.Mul(m, v.NodeValue(g)), graph.Mul(graph.OneMinus(m), graph.StopGradient(graph.Reshape(batch, ch)))))
+		}
+		update(meanVar, mean)
+		update(varianceVar, variance)
+	} else {
+		mean = graph.Reshape(meanVar.NodeValue(g), bcast...)
+		variance = graph.Reshape(varianceVar.NodeValue(g), bcast...)
+	}
+	normed := graph.Div(graph.Sub(h, mean), graph.Sqrt(graph.AddScalar(variance, 1e-3)))
+	return graph.Add(graph.Mul(normed, graph.Reshape(scale.NodeValue(g), bcast...)), graph.Reshape(offset.NodeValue(g), bcast...))
 }
