@@ -173,17 +173,24 @@ const (
 	// RoleMask marks a segmentation mask: a tensor column of class indices per voxel, the
 	// target of a segmentation model (ingest.volumes writes it with masks:).
 	RoleMask = "mask"
+	// RoleAffine marks a per-row voxel-to-world matrix: a [4, 4] tensor column (row-major,
+	// mm, RAS+) giving the grid of the row's volume as stored in its tensor columns, so
+	// outputs on that grid (predicted masks) can be written as NIfTI in place.
+	RoleAffine = "affine"
 )
 
-// Mask returns the frame's segmentation mask column (role RoleMask), or nil.
-func (f *Frame) Mask() *Column {
+// ColumnWithRole returns the first column whose role (field metadata MetaRole) is role, or nil.
+func (f *Frame) ColumnWithRole(role string) *Column {
 	for _, c := range f.Columns {
-		if c.Meta[MetaRole] == RoleMask {
+		if c.Meta[MetaRole] == role {
 			return c
 		}
 	}
 	return nil
 }
+
+// Mask returns the frame's segmentation mask column (role RoleMask), or nil.
+func (f *Frame) Mask() *Column { return f.ColumnWithRole(RoleMask) }
 
 // Conventional column names.
 const (

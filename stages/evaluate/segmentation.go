@@ -4,10 +4,14 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/biopipe/biopipe/dataset"
 	"github.com/biopipe/biopipe/evaluation"
+	"github.com/biopipe/biopipe/io/nifti"
 	"github.com/biopipe/biopipe/models"
 	"github.com/biopipe/biopipe/plots"
 )
@@ -189,4 +193,58 @@ func segmentationColumns(res *evaluation.Result, preds map[string]*evaluation.Pr
 		}
 	}
 	return []*dataset.Column{row, split, dice, iou, mask, prob}
+}
+
+// MaskDir is the folder of the evaluate artifact that holds the predicted masks as NIfTI.
+const MaskDir = "predicted_masks"
+
+// writeMaskVolumes writes every evaluated row's predicted mask as a NIfTI-1 uint8 volume
+// (class index per voxel) on the grid of the row's stored volume, so it overlays the
+// (reoriented, resampled) input in any viewer: MaskDir/<split>/<id>, the id being the row's
+// relative file path (ingest.volumes' "file"), with .nii.gz. Rows need the affine column
+// (role affine, as ingest.volumes writes) and 3-D masks; without them it writes nothing and
+// says why. It returns the number of files written.
+func writeMaskVolumes(outDir string, frame *dataset.Frame, res *evaluation.Result, preds map[string]*evaluation.Predictions, segs map[string]*segPrediction) (int, string, error) {
+	ac := frame.ColumnWithRole(dataset.RoleAffine)
+	idc := frame.Col(frame.Meta[dataset.MetaID])
+	switch {
+	case ac == nil:
+		return 0, "the dataset has no affine column (role affine; ingest.volumes writes one)", nil
+	case idc == nil:
+		return 0, "the dataset has no id column to name the files", nil
+	case !slices.Equal(ac.Shape, []int{4, 4}):
+		return 0, "", fmt.Errorf("affine column %q has shape %v, want [4 4]", ac.Name, ac.Shape)
+	}
+	n := 0
+	for _, split := range res.Splits {
+		p, sp := preds[split], segs[split]
+		if len(sp.spatial) != 3 {
+			return 0, fmt.Sprintf("masks of shape %v are not volumes", sp.spatial), nil
+		}
+		shape := []int{sp.spatial[2], sp.spatial[1], sp.spatial[0]} // x fastest, as stored
+		for i, r := range p.Rows {
+			id := idc.Text(r)
+			rel := filepath.Clean(filepath.FromSlash(id))
+			if id == "" || filepath.IsAbs(rel) || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+				return n, "", fmt.Errorf("row %d: id %q is not a relative file path", r, id)
+			}
+			rel = strings.TrimSuffix(strings.TrimSuffix(rel, ".gz"), ".nii") + ".nii.gz"
+			var aff nifti.Affine
+			m := ac.Row(r)
+			for a := range 4 {
+				for b := range 4 {
+					aff[a][b] = float64(m[a*4+b])
+				}
+			}
+			path := filepath.Join(outDir, MaskDir, split, rel)
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				return n, "", err
+			}
+			if err := nifti.Write(path, shape, sp.labels[i], aff, nifti.WriteOptions{Datatype: nifti.Uint8, Description: "biopipe predicted mask"}); err != nil {
+				return n, "", fmt.Errorf("row %d: %w", r, err)
+			}
+			n++
+		}
+	}
+	return n, "", nil
 }

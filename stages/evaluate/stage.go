@@ -83,8 +83,9 @@ case whose true and predicted masks both lack a class is left out of that class'
 class absent everywhere is null with the reason), the confusion matrix, the
 threshold and the calibration bins. Also predictions.arrow, ROC/PR/confusion/reliability PNGs
 of the test split (segmentation: per-case Dice and IoU, the predicted mask and the
-probabilities per row; a Dice histogram and image/true/predicted slices), and the model's
-per-epoch curves. Headline metrics go to the run manifest
+probabilities per row; a Dice histogram and image/true/predicted slices; with volumes from
+ingest.volumes, every row's predicted mask as NIfTI on the stored grid, in
+predicted_masks/<split>/<file>.nii.gz), and the model's per-epoch curves. Headline metrics go to the run manifest
 as <split>_<metric> (test_auroc, ...).
 Without a model, it scores the columns an extract.llm stage filled against their labelled
 columns: per field accuracy, F1 (enum: macro over the label's classes; bool: of true) and MAE
@@ -193,6 +194,15 @@ func run(ctx context.Context, env *contract.Env, cfg contract.Config) error {
 	if opt.Task == "segmentation" {
 		if err := segmentationSlices(frame, preds, segs, out); err != nil {
 			return fmt.Errorf("stage %q: segmentation figure: %w", env.StageID, err)
+		}
+		n, why, err := writeMaskVolumes(env.OutDir, frame, out.Result, preds, segs)
+		if err != nil {
+			return fmt.Errorf("stage %q: predicted masks as NIfTI: %w", env.StageID, err)
+		}
+		if why != "" {
+			env.Log.Info("predicted masks not written as NIfTI", "stage", env.StageID, "why", why)
+		} else {
+			env.Log.Info("predicted masks written as NIfTI", "stage", env.StageID, "files", n, "folder", filepath.Join(env.OutDir, MaskDir))
 		}
 	}
 	if err := historyFigures(mi.Dir, env.OutDir, out); err != nil {

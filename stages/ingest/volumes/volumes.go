@@ -56,8 +56,9 @@ const (
 
 // Output columns.
 const (
-	ColFile = "file"
-	ColMask = "mask"
+	ColFile   = "file"
+	ColMask   = "mask"
+	ColAffine = "affine"
 	// RoleMask marks the mask column (field metadata biopipe.role): a target, not a feature.
 	RoleMask = dataset.RoleMask
 )
@@ -109,7 +110,7 @@ series is its folder's relative path, which holds no DICOM identifier; the files
 attributes are not read into the table (de-identify folder names upstream if they carry any).`,
 		Version: "2", // 2: DICOM series under path are read too
 		Fields:  Fields,
-		Output:  contract.Port{Name: "data", Type: contract.Table, Doc: "data.arrow (file, x, mask, label); summary.json"},
+		Output:  contract.Port{Name: "data", Type: contract.Table, Doc: "data.arrow (file, x, affine, mask, label); summary.json"},
 		New:     New,
 		Example: `- id: load
   kind: ingest.volumes
@@ -387,6 +388,10 @@ func Read(ctx context.Context, o Options) (*dataset.Frame, *Summary, error) {
 	}
 	var x, mask *dataset.Column
 	fc := &dataset.Column{Name: ColFile, Kind: dataset.String}
+	// The grid of every stored volume (after reorientation, resampling and crop/pad), so
+	// outputs on it (a segmentation model's masks) can be written back as NIfTI.
+	ac := &dataset.Column{Name: ColAffine, Kind: dataset.Tensor, Shape: []int{4, 4},
+		Meta: map[string]string{dataset.MetaRole: dataset.RoleAffine, "biopipe.axes": "voxel (x, y, z, 1) to mm (RAS+), row-major"}}
 	maskValues := map[float32]bool{}
 	first := ""
 	for _, i := range keep {
@@ -427,6 +432,11 @@ func Read(ctx context.Context, o Options) (*dataset.Frame, *Summary, error) {
 		}
 		x.T = append(x.T, vol.Data...)
 		fc.S = append(fc.S, paths[i])
+		for r := range 4 {
+			for c := range 4 {
+				ac.T = append(ac.T, float32(vol.Affine[r][c]))
+			}
+		}
 		if o.Masks != "" && entries[i].series != nil {
 			return nil, nil, fmt.Errorf("%s: masks: a DICOM series has no mask here (masks are NIfTI files named as the volumes)", file)
 		}
@@ -456,7 +466,7 @@ func Read(ctx context.Context, o Options) (*dataset.Frame, *Summary, error) {
 	f := dataset.New()
 	f.Meta[dataset.MetaSource] = sum.Folder
 	f.Meta[dataset.MetaID] = ColFile
-	f.Columns = []*dataset.Column{fc, x}
+	f.Columns = []*dataset.Column{fc, x, ac}
 	if mask != nil {
 		f.Columns = append(f.Columns, mask)
 		for v := range maskValues {
