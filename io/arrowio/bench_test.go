@@ -66,3 +66,23 @@ func BenchmarkReadCSV(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkReadCSVSequential reads the same file with the sequential (encoding/csv) reader,
+// the one the parallel reader replaced and still falls back to.
+func BenchmarkReadCSVSequential(b *testing.B) {
+	path := writeBenchCSV(b, 100_000, 20)
+	st, _ := os.Stat(path)
+	b.SetBytes(st.Size())
+	b.ResetTimer()
+	for b.Loop() {
+		fh, err := os.Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		f, _, err := decodeSequential(fh, path, CSVOptions{Delimiter: ','})
+		fh.Close()
+		if err != nil || f.NumRows() != 100_000 {
+			b.Fatal(err)
+		}
+	}
+}

@@ -105,6 +105,7 @@ type chunkCol struct {
 	spans  []span
 	missed []span
 	prefix []span // rows 0..promo-1, filled by a rescan when the merged kind is text
+	end    int    // where numberAt stopped
 }
 
 // chunk is a byte range of the input holding whole records, and what parsing found.
@@ -499,6 +500,22 @@ func (r *parallelReader) parse(ch *chunk, rescan bool) bool {
 					v, sp = buf[start:q], mkSpan(start, q)
 				}
 				pos = next
+			} else if j < ncols && !rescan && cols[j].mode != modeText && pos < n && !r.na.first[buf[pos]] && r.numberAt(&cols[j], j, row, buf, pos) {
+				// A number ending at a delimiter or line end: converted in the same pass.
+				pos = cols[j].end
+				j++
+				if pos >= n {
+					break
+				}
+				b := buf[pos]
+				pos++
+				if b == delim {
+					continue
+				}
+				if b == '\r' && pos < n && buf[pos] == '\n' {
+					pos++
+				}
+				break
 			} else {
 				start := pos
 			scan:
@@ -563,10 +580,56 @@ func (r *parallelReader) parse(ch *chunk, rescan bool) bool {
 	return true
 }
 
+// numberAt reads a number that starts at buf[pos] and ends at a delimiter, a line end or
+// the end of buf, into a numeric-mode column (setting c.end to its end). It handles the
+// forms parseFloatFast does, as number would convert them; false leaves everything else
+// (spaces, quotes, NA tokens, other spellings, a declared int given a float) to the field
+// scan and number.
+func (r *parallelReader) numberAt(c *chunkCol, j, row int, buf []byte, pos int) bool {
+	n := len(buf)
+	if c.mode == modeInt {
+		x, end, ok := scanInt(buf, pos)
+		if ok && (end == n || r.cls[buf[end]] == clsDelim || r.cls[buf[end]] == clsLF || r.cls[buf[end]] == clsCR) {
+			if x == 0 && buf[pos] == '-' {
+				c.negZero = append(c.negZero, int32(row))
+			}
+			c.vals = append(c.vals, uint64(x))
+			c.valid()
+			c.end = end
+			return true
+		}
+	}
+	f, end, ok := scanFloat(buf, pos)
+	if !ok || (end < n && r.cls[buf[end]] != clsDelim && r.cls[buf[end]] != clsLF && r.cls[buf[end]] != clsCR) {
+		return false
+	}
+	if c.mode == modeInt {
+		if r.declared[j] {
+			return false
+		}
+		c.widen(row)
+	}
+	c.vals = append(c.vals, math.Float64bits(f))
+	c.valid()
+	c.end = end
+	return true
+}
+
+// widen turns an integer column into a float one from row on.
+func (c *chunkCol) widen(row int) {
+	for i, u := range c.vals {
+		c.vals[i] = math.Float64bits(float64(int64(u)))
+	}
+	c.mode, c.firstFloat = modeFloat, int32(row)
+}
+
 // number converts one cell of a numeric-mode column, widening the column as buildColumn
 // does; false when a declared type does not fit.
 func (r *parallelReader) number(c *chunkCol, j, row int, v []byte, sp span, chunkLen int) bool {
-	t := trimBytes(v)
+	t := v
+	if len(t) > 0 && (t[0] <= ' ' || t[len(t)-1] <= ' ') {
+		t = trimBytes(t)
+	}
 	if len(t) == 0 || r.na.hasBytes(t) {
 		c.miss(row, sp)
 		return true
@@ -594,11 +657,8 @@ func (r *parallelReader) number(c *chunkCol, j, row int, v []byte, sp span, chun
 		return false
 	}
 	if err == nil {
-		if c.mode == modeInt { // widen
-			for i, u := range c.vals {
-				c.vals[i] = math.Float64bits(float64(int64(u)))
-			}
-			c.mode, c.firstFloat = modeFloat, int32(row)
+		if c.mode == modeInt {
+			c.widen(row)
 		}
 		c.vals = append(c.vals, math.Float64bits(x))
 		c.valid()
@@ -716,13 +776,6 @@ func (r *parallelReader) build(name string, kind dataset.Kind, chunks []chunk, o
 // buildText assembles a text column: one byte buffer holds all its cells, each string a
 // piece of it; a cell that is a missing-value token is missing.
 func (r *parallelReader) buildText(chunks []chunk, nrows, j int) ([]string, []bool) {
-	cell := func(ch *chunk, sp span) []byte {
-		start, end := int(sp>>32&0x7fffffff), int(sp&0x7fffffff)
-		if sp&spanEsc != 0 {
-			return ch.esc[start:end]
-		}
-		return r.data[ch.start+start : ch.start+end]
-	}
 	total := 0
 	for k := range chunks {
 		cc := &chunks[k].cols[j]
@@ -733,40 +786,48 @@ func (r *parallelReader) buildText(chunks []chunk, nrows, j int) ([]string, []bo
 			total += int(sp&0x7fffffff) - int(sp>>32&0x7fffffff)
 		}
 	}
-	buf := make([]byte, 0, total)
+	buf := make([]byte, total)
 	out := make([]string, nrows)
 	var valid []bool
-	row := 0
-	add := func(v []byte) {
-		if r.na.hasBytes(trimBytes(v)) {
-			if valid == nil {
-				valid = make([]bool, nrows)
-				for i := range row {
-					valid[i] = true
-				}
-			}
-			valid[row] = false
-			row++
-			return
-		}
-		if len(v) > 0 {
-			s := len(buf)
-			buf = append(buf, v...)
-			out[row] = unsafe.String(&buf[s], len(v))
-		}
-		if valid != nil {
-			valid[row] = true
-		}
-		row++
-	}
+	row, at := 0, 0
+	na := r.na
 	for k := range chunks {
 		ch := &chunks[k]
-		cc := &ch.cols[j]
-		for _, sp := range cc.prefix {
-			add(cell(ch, sp))
-		}
-		for _, sp := range cc.spans {
-			add(cell(ch, sp))
+		raw := r.data[ch.start:ch.end]
+		for _, spans := range [2][]span{ch.cols[j].prefix, ch.cols[j].spans} {
+			for _, sp := range spans {
+				start, end := int(sp>>32&0x7fffffff), int(sp&0x7fffffff)
+				var v []byte
+				if sp&spanEsc != 0 {
+					v = ch.esc[start:end]
+				} else {
+					v = raw[start:end]
+				}
+				t := v
+				if len(t) > 0 && (t[0] <= ' ' || t[len(t)-1] <= ' ') {
+					t = trimBytes(t)
+				}
+				if (len(t) == 0 && na.tokens[""]) || (len(t) > 0 && na.first[t[0]] && na.hasBytes(t)) {
+					if valid == nil {
+						valid = make([]bool, nrows)
+						for i := range row {
+							valid[i] = true
+						}
+					}
+					valid[row] = false
+					row++
+					continue
+				}
+				if len(v) > 0 {
+					copy(buf[at:], v)
+					out[row] = unsafe.String(&buf[at], len(v))
+					at += len(v)
+				}
+				if valid != nil {
+					valid[row] = true
+				}
+				row++
+			}
 		}
 	}
 	return out, valid
@@ -793,62 +854,76 @@ func trimBytes(s []byte) []byte {
 
 // parseIntFast is strconv.ParseInt(s, 10, 64) on bytes: ok exactly when that succeeds.
 func parseIntFast(s []byte) (int64, bool) {
-	i := 0
-	neg := false
-	if len(s) > 0 && (s[0] == '+' || s[0] == '-') {
-		neg = s[0] == '-'
-		i = 1
-	}
-	if i == len(s) {
-		return 0, false
-	}
-	if len(s)-i > 18 { // may overflow: let strconv decide
+	x, end, ok := scanInt(s, 0)
+	if !ok && end == len(s) && len(s) > 18 { // too many digits to be sure: strconv decides
 		x, err := strconv.ParseInt(unsafe.String(&s[0], len(s)), 10, 64)
 		return x, err == nil
 	}
-	var x int64
-	for ; i < len(s); i++ {
-		d := s[i] - '0'
+	return x, ok && end == len(s)
+}
+
+// scanInt reads [sign] digits at buf[pos:] up to the first other byte (end). ok is false
+// without digits or with more than 18 (which might overflow).
+func scanInt(buf []byte, pos int) (x int64, end int, ok bool) {
+	i, n := pos, len(buf)
+	neg := false
+	if i < n && (buf[i] == '+' || buf[i] == '-') {
+		neg = buf[i] == '-'
+		i++
+	}
+	start := i
+	for ; i < n; i++ {
+		d := buf[i] - '0'
 		if d > 9 {
-			return 0, false
+			break
 		}
 		x = x*10 + int64(d)
+	}
+	if i == start || i-start > 18 {
+		return 0, i, false
 	}
 	if neg {
 		x = -x
 	}
-	return x, true
+	return x, i, true
 }
 
 var exactPow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
 	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
 
 // parseFloatFast parses the common decimal forms ([sign] digits [. digits] [e [sign]
-// digits], at most 19 digits, a mantissa below 2^53 and a power of ten up to 22) with one
+// digits], at most 19 digits, a mantissa up to 2^53 and a power of ten up to 22) with one
 // exact multiplication or division (Clinger's fast path, which strconv also takes), so the
 // result is strconv.ParseFloat's bit for bit. ok is false for every other input, which the
 // caller gives to strconv.
 func parseFloatFast(s []byte) (float64, bool) {
-	i, n := 0, len(s)
+	f, end, ok := scanFloat(s, 0)
+	return f, ok && end == len(s)
+}
+
+// scanFloat reads the number parseFloatFast takes at buf[pos:], stopping at the first byte
+// that does not continue it (end); ok is false where the number is not in that form.
+func scanFloat(buf []byte, pos int) (f float64, end int, ok bool) {
+	i, n := pos, len(buf)
 	neg := false
-	if i < n && (s[i] == '+' || s[i] == '-') {
-		neg = s[i] == '-'
+	if i < n && (buf[i] == '+' || buf[i] == '-') {
+		neg = buf[i] == '-'
 		i++
 	}
 	var mant uint64
 	digits, exp := 0, 0
 	for ; i < n; i++ {
-		d := s[i] - '0'
+		d := buf[i] - '0'
 		if d > 9 {
 			break
 		}
 		mant = mant*10 + uint64(d)
 		digits++
 	}
-	if i < n && s[i] == '.' {
+	if i < n && buf[i] == '.' {
 		i++
 		for ; i < n; i++ {
-			d := s[i] - '0'
+			d := buf[i] - '0'
 			if d > 9 {
 				break
 			}
@@ -858,18 +933,18 @@ func parseFloatFast(s []byte) (float64, bool) {
 		}
 	}
 	if digits == 0 || digits > 19 {
-		return 0, false
+		return 0, i, false
 	}
-	if i < n && (s[i] == 'e' || s[i] == 'E') {
+	if i < n && (buf[i] == 'e' || buf[i] == 'E') {
 		i++
 		eneg := false
-		if i < n && (s[i] == '+' || s[i] == '-') {
-			eneg = s[i] == '-'
+		if i < n && (buf[i] == '+' || buf[i] == '-') {
+			eneg = buf[i] == '-'
 			i++
 		}
 		e, ed := 0, 0
 		for ; i < n; i++ {
-			d := s[i] - '0'
+			d := buf[i] - '0'
 			if d > 9 {
 				break
 			}
@@ -877,22 +952,18 @@ func parseFloatFast(s []byte) (float64, bool) {
 			ed++
 		}
 		if ed == 0 || ed > 4 {
-			return 0, false
+			return 0, i, false
 		}
 		if eneg {
 			e = -e
 		}
 		exp += e
 	}
-	if i != n {
-		return 0, false
-	}
-	var f float64
 	switch {
 	case mant == 0:
 		f = 0
 	case mant > 1<<53 || exp > 22 || exp < -22:
-		return 0, false
+		return 0, i, false
 	case exp >= 0:
 		f = float64(mant) * exactPow10[exp]
 	default:
@@ -901,7 +972,7 @@ func parseFloatFast(s []byte) (float64, bool) {
 	if neg {
 		f = -f
 	}
-	return f, true
+	return f, i, true
 }
 
 // readAll reads r to the end into a buffer of about hint bytes.
