@@ -111,6 +111,8 @@ type chunkCol struct {
 // chunk is a byte range of the input holding whole records, and what parsing found.
 type chunk struct {
 	start, end int
+	bound      int // line ends in the chunk (+1 without a final one): at least its rows
+	upper      int // sum of the bounds before it: where its rows start in the column buffers
 	rows       int
 	esc        []byte // unescaped text of quoted cells with "" or CR
 	cols       []chunkCol
@@ -126,6 +128,9 @@ type parallelReader struct {
 	declared []bool
 	kinds    []dataset.Kind // declared kind, when declared
 	rowBytes float64        // estimated bytes per record, to size buffers
+	// colVals holds per column (nil for declared text) one 8-byte value per row for the
+	// whole input: chunk k writes its rows from chunks[k].upper on.
+	colVals [][]uint64
 }
 
 // parallelDecode reads data (no byte-order mark; opts.Delimiter set). ok is false when it
@@ -186,6 +191,18 @@ func parallelDecode(data []byte, opts CSVOptions, cfg parallelConfig) (f *datase
 	chunks := r.split(dataStart, cfg)
 	r.rowBytes = r.estimateRowBytes(dataStart)
 	workers := cfg.nworkers()
+	parallelFor(len(chunks), workers, func(k int) { chunks[k].bound = lineEnds(r.data[chunks[k].start:chunks[k].end]) })
+	upper := 0
+	for k := range chunks {
+		chunks[k].upper = upper
+		upper += chunks[k].bound
+	}
+	r.colVals = make([][]uint64, r.ncols)
+	for j := range r.colVals {
+		if !r.declared[j] || r.kinds[j] != dataset.String {
+			r.colVals[j] = make([]uint64, upper)
+		}
+	}
 	var failed atomic.Bool
 	parallelFor(len(chunks), workers, func(k int) {
 		if !failed.Load() && !r.parse(&chunks[k], false) {
@@ -226,6 +243,17 @@ func parallelDecode(data []byte, opts CSVOptions, cfg parallelConfig) (f *datase
 			r.parse(&chunks[k], true)
 		}
 	})
+	// Blank lines and quoted line ends leave gaps after a chunk's rows: close them.
+	if nrows != upper {
+		parallelFor(r.ncols, workers, func(j int) {
+			if kinds[j] == dataset.String {
+				return
+			}
+			for k := range chunks {
+				copy(r.colVals[j][offsets[k]:], r.colVals[j][chunks[k].upper:chunks[k].upper+chunks[k].rows])
+			}
+		})
+	}
 
 	f = dataset.New()
 	f.Columns = make([]*dataset.Column, r.ncols)
@@ -427,6 +455,19 @@ func recordEnd(data []byte, x int, inQuote bool) int {
 	return -1
 }
 
+// lineEnds counts the line ends of b (LF, CR LF and lone CR), plus one when b does not
+// end with one: no more records than that start in b.
+func lineEnds(b []byte) int {
+	n := bytes.Count(b, []byte{'\n'})
+	if bytes.IndexByte(b, '\r') >= 0 {
+		n += bytes.Count(b, []byte{'\r'}) - bytes.Count(b, []byte("\r\n"))
+	}
+	if len(b) > 0 && b[len(b)-1] != '\n' && b[len(b)-1] != '\r' {
+		n++
+	}
+	return n
+}
+
 // estimateRowBytes samples the line length at the start of the data.
 func (r *parallelReader) estimateRowBytes(start int) float64 {
 	sample := r.data[start:min(len(r.data), start+64<<10)]
@@ -447,22 +488,19 @@ func (r *parallelReader) parse(ch *chunk, rescan bool) bool {
 	}
 	ncols := r.ncols
 	if !rescan {
-		est := int(float64(n)/r.rowBytes*1.05) + 16
+		est := min(ch.bound, int(float64(n)/r.rowBytes*1.05)+16)
 		ch.cols = make([]chunkCol, ncols)
 		for j := range ch.cols {
 			c := &ch.cols[j]
 			c.firstFloat = -1
-			switch {
-			case !r.declared[j]:
-				c.vals = make([]uint64, 0, est)
-			case r.kinds[j] == dataset.String:
+			if r.declared[j] && r.kinds[j] == dataset.String {
 				c.mode = modeText
 				c.spans = make([]span, 0, est)
-			case r.kinds[j] == dataset.Float:
+				continue
+			}
+			c.vals = r.colVals[j][ch.upper : ch.upper : ch.upper+ch.bound]
+			if r.declared[j] && r.kinds[j] == dataset.Float {
 				c.mode, c.firstFloat = modeFloat, 0
-				c.vals = make([]uint64, 0, est)
-			default:
-				c.vals = make([]uint64, 0, est)
 			}
 		}
 	}
@@ -478,6 +516,9 @@ func (r *parallelReader) parse(ch *chunk, rescan bool) bool {
 		}
 		if rescan && row >= ch.rescanTo {
 			break
+		}
+		if row >= ch.bound {
+			return false // cannot happen: each record but the last ends at a line end
 		}
 		j := 0
 		for {
@@ -666,7 +707,7 @@ func (r *parallelReader) number(c *chunkCol, j, row int, v []byte, sp span, chun
 	}
 	// Text from this row on.
 	c.mode, c.promo = modeText, row
-	rest := int(float64(chunkLen)/r.rowBytes*1.05) - row + 16
+	rest := min(int(float64(chunkLen)/r.rowBytes*1.05)+16, chunkLen) - row
 	if c.nvalid == 0 { // every earlier row was missing: their spans are at hand
 		c.spans, c.promo = append(c.missed, sp), 0
 	} else {
@@ -721,14 +762,15 @@ func (r *parallelReader) build(name string, kind dataset.Kind, chunks []chunk, o
 		c.S, c.Valid = r.buildText(chunks, nrows, j)
 		return c
 	}
-	var out []uint64
+	out := r.colVals[j][:nrows:nrows]
+	if nrows == 0 {
+		out = []uint64{}
+	}
 	switch kind {
 	case dataset.Int:
-		c.I = make([]int64, nrows)
-		out = unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(c.I))), nrows)
+		c.I = unsafe.Slice((*int64)(unsafe.Pointer(unsafe.SliceData(out))), nrows)
 	default:
-		c.F = make([]float64, nrows)
-		out = unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(c.F))), nrows)
+		c.F = unsafe.Slice((*float64)(unsafe.Pointer(unsafe.SliceData(out))), nrows)
 	}
 	// The first row read as a float: a "-0" after it is -0.0, as the sequential reader,
 	// already in float mode there, parses it.
@@ -744,11 +786,9 @@ func (r *parallelReader) build(name string, kind dataset.Kind, chunks []chunk, o
 		cc := &chunks[k].cols[j]
 		dst := out[offsets[k] : offsets[k]+chunks[k].rows]
 		if kind == dataset.Float && cc.mode == modeInt {
-			for i, u := range cc.vals {
+			for i, u := range dst {
 				dst[i] = math.Float64bits(float64(int64(u)))
 			}
-		} else {
-			copy(dst, cc.vals)
 		}
 		if kind == dataset.Float {
 			for _, row := range cc.negZero {
