@@ -99,10 +99,12 @@ type chunkCol struct {
 	negZero    []int32  // rows read as the integer 0 from a "-0" (a float column keeps -0.0 after its first float)
 	firstFloat int32    // row of the first float, -1 while integer
 	nvalid     int
-	// Text: spans holds the cells from row promo on. While no row held a number, missed
-	// holds the spans of all rows so far (all missing), so turning to text needs no rescan.
+	// Text: the cells from row promo on, copied while the parser has them in cache; cell i
+	// is text[ends[i-1]:ends[i]]. While no row held a number, missed holds the spans of all
+	// rows so far (all missing), so turning to text needs no rescan.
 	promo  int
-	spans  []span
+	text   []byte
+	ends   []uint32
 	missed []span
 	prefix []span // rows 0..promo-1, filled by a rescan when the merged kind is text
 	end    int    // where numberAt stopped
@@ -231,7 +233,10 @@ func parallelDecode(data []byte, opts CSVOptions, cfg parallelConfig) (f *datase
 			if c.mode != modeText {
 				c.mode, c.promo = modeText, chunks[k].rows
 				if c.nvalid == 0 {
-					c.spans, c.promo = c.missed, 0
+					c.promo = 0
+					for _, sp := range c.missed {
+						c.addText(chunks[k].cell(r.data, sp))
+					}
 				}
 				c.vals, c.missing, c.negZero, c.missed = nil, nil, nil, nil
 			}
@@ -495,7 +500,8 @@ func (r *parallelReader) parse(ch *chunk, rescan bool) bool {
 			c.firstFloat = -1
 			if r.declared[j] && r.kinds[j] == dataset.String {
 				c.mode = modeText
-				c.spans = make([]span, 0, est)
+				c.ends = make([]uint32, 0, est)
+				c.text = make([]byte, 0, est*8)
 				continue
 			}
 			c.vals = r.colVals[j][ch.upper : ch.upper : ch.upper+ch.bound]
@@ -586,9 +592,10 @@ func (r *parallelReader) parse(ch *chunk, rescan bool) bool {
 					c.prefix = append(c.prefix, sp)
 				}
 			case c.mode == modeText:
-				c.spans = append(c.spans, sp)
+				c.text = append(c.text, v...)
+				c.ends = append(c.ends, uint32(len(c.text)))
 			default:
-				if !r.number(c, j, row, v, sp, n) {
+				if !r.number(ch, c, j, row, v, sp, n) {
 					return false
 				}
 			}
@@ -666,7 +673,7 @@ func (c *chunkCol) widen(row int) {
 
 // number converts one cell of a numeric-mode column, widening the column as buildColumn
 // does; false when a declared type does not fit.
-func (r *parallelReader) number(c *chunkCol, j, row int, v []byte, sp span, chunkLen int) bool {
+func (r *parallelReader) number(ch *chunk, c *chunkCol, j, row int, v []byte, sp span, chunkLen int) bool {
 	t := v
 	if len(t) > 0 && (t[0] <= ' ' || t[len(t)-1] <= ' ') {
 		t = trimBytes(t)
@@ -708,13 +715,32 @@ func (r *parallelReader) number(c *chunkCol, j, row int, v []byte, sp span, chun
 	// Text from this row on.
 	c.mode, c.promo = modeText, row
 	rest := min(int(float64(chunkLen)/r.rowBytes*1.05)+16, chunkLen) - row
-	if c.nvalid == 0 { // every earlier row was missing: their spans are at hand
-		c.spans, c.promo = append(c.missed, sp), 0
-	} else {
-		c.spans = append(make([]span, 0, max(rest, 16)), sp)
+	c.ends = make([]uint32, 0, max(rest, 16))
+	c.text = make([]byte, 0, max(rest, 16)*8)
+	if c.nvalid == 0 { // every earlier row was missing: their text is at hand
+		c.promo = 0
+		for _, sp := range c.missed {
+			c.addText(ch.cell(r.data, sp))
+		}
 	}
+	c.addText(v)
 	c.vals, c.missing, c.negZero, c.missed = nil, nil, nil, nil
 	return true
+}
+
+// addText appends a text cell.
+func (c *chunkCol) addText(v []byte) {
+	c.text = append(c.text, v...)
+	c.ends = append(c.ends, uint32(len(c.text)))
+}
+
+// cell is the text a span locates in this chunk.
+func (ch *chunk) cell(data []byte, sp span) []byte {
+	start, end := int(sp>>32&0x7fffffff), int(sp&0x7fffffff)
+	if sp&spanEsc != 0 {
+		return ch.esc[start:end]
+	}
+	return data[ch.start+start : ch.start+end]
 }
 
 func (c *chunkCol) miss(row int, sp span) {
@@ -822,53 +848,51 @@ func (r *parallelReader) buildText(chunks []chunk, nrows, j int) ([]string, []bo
 		for _, sp := range cc.prefix {
 			total += int(sp&0x7fffffff) - int(sp>>32&0x7fffffff)
 		}
-		for _, sp := range cc.spans {
-			total += int(sp&0x7fffffff) - int(sp>>32&0x7fffffff)
-		}
+		total += len(cc.text)
 	}
-	buf := make([]byte, total)
+	buf := make([]byte, 0, total)
 	out := make([]string, nrows)
 	var valid []bool
-	row, at := 0, 0
+	row := 0
 	na := r.na
+	add := func(v []byte) {
+		t := v
+		if len(t) > 0 && (t[0] <= ' ' || t[len(t)-1] <= ' ') {
+			t = trimBytes(t)
+		}
+		if (len(t) == 0 && na.tokens[""]) || (len(t) > 0 && na.first[t[0]] && na.hasBytes(t)) {
+			if valid == nil {
+				valid = make([]bool, nrows)
+				for i := range row {
+					valid[i] = true
+				}
+			}
+			valid[row] = false
+			row++
+			return
+		}
+		if len(v) > 0 {
+			at := len(buf)
+			buf = append(buf, v...)
+			out[row] = unsafe.String(&buf[at], len(v))
+		}
+		if valid != nil {
+			valid[row] = true
+		}
+		row++
+	}
 	for k := range chunks {
 		ch := &chunks[k]
-		raw := r.data[ch.start:ch.end]
-		for _, spans := range [2][]span{ch.cols[j].prefix, ch.cols[j].spans} {
-			for _, sp := range spans {
-				start, end := int(sp>>32&0x7fffffff), int(sp&0x7fffffff)
-				var v []byte
-				if sp&spanEsc != 0 {
-					v = ch.esc[start:end]
-				} else {
-					v = raw[start:end]
-				}
-				t := v
-				if len(t) > 0 && (t[0] <= ' ' || t[len(t)-1] <= ' ') {
-					t = trimBytes(t)
-				}
-				if (len(t) == 0 && na.tokens[""]) || (len(t) > 0 && na.first[t[0]] && na.hasBytes(t)) {
-					if valid == nil {
-						valid = make([]bool, nrows)
-						for i := range row {
-							valid[i] = true
-						}
-					}
-					valid[row] = false
-					row++
-					continue
-				}
-				if len(v) > 0 {
-					copy(buf[at:], v)
-					out[row] = unsafe.String(&buf[at], len(v))
-					at += len(v)
-				}
-				if valid != nil {
-					valid[row] = true
-				}
-				row++
-			}
+		cc := &ch.cols[j]
+		for _, sp := range cc.prefix { // rare: rows a rescan found
+			add(ch.cell(r.data, sp))
 		}
+		start := uint32(0)
+		for _, end := range cc.ends {
+			add(cc.text[start:end])
+			start = end
+		}
+		cc.text, cc.ends = nil, nil
 	}
 	return out, valid
 }
@@ -1005,9 +1029,9 @@ func scanFloat(buf []byte, pos int) (f float64, end int, ok bool) {
 	case mant > 1<<53 || exp > 22 || exp < -22:
 		return 0, i, false
 	case exp >= 0:
-		f = float64(mant) * exactPow10[exp]
+		f = float64(int64(mant)) * exactPow10[exp] // int64: mant <= 2^53, one instruction
 	default:
-		f = float64(mant) / exactPow10[-exp]
+		f = float64(int64(mant)) / exactPow10[-exp]
 	}
 	if neg {
 		f = -f
