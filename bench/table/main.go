@@ -25,6 +25,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -64,9 +65,17 @@ func main() {
 	rounds := flag.Int("rounds", 3, "alternating rounds of biopipe and pandas processes")
 	file := flag.String("file", "", "time this CSV file instead of a generated one (-rows and -cols are then ignored)")
 	keep := flag.String("keep", "", "also write the generated file here")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of biopipe's reads (all rounds) to this file prefix: PREFIX.N per round")
 	read := flag.String("read", "", "internal: time ReadCSV on this file in this process and print JSON")
 	flag.Parse()
 	if *read != "" {
+		if *cpuprofile != "" {
+			fh, err := os.Create(*cpuprofile)
+			check(err)
+			check(pprof.StartCPUProfile(fh))
+			defer fh.Close()
+			defer pprof.StopCPUProfile()
+		}
 		check(json.NewEncoder(os.Stdout).Encode(timeReadCSV(*read, *reps)))
 		return
 	}
@@ -90,8 +99,12 @@ func main() {
 	check(err)
 	var bp, pd *result
 	pandasOK := true
-	for range *rounds {
-		out, err := exec.Command(self, "-read", path, "-reps", strconv.Itoa(*reps)).Output()
+	for round := range *rounds {
+		args := []string{"-read", path, "-reps", strconv.Itoa(*reps)}
+		if *cpuprofile != "" {
+			args = append(args, "-cpuprofile", fmt.Sprintf("%s.%d", *cpuprofile, round))
+		}
+		out, err := exec.Command(self, args...).Output()
 		check(err)
 		bp = best(bp, decode(out))
 		if !pandasOK {

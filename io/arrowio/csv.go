@@ -18,6 +18,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -86,8 +87,10 @@ func ParseKind(name string) (dataset.Kind, error) {
 	return 0, fmt.Errorf("unknown column type %q (want int, float or string)", name)
 }
 
-// ReadCSV reads a delimited text file (optionally gzip-compressed) into a frame.
-func ReadCSV(path string, opts CSVOptions) (*dataset.Frame, *ReadInfo, error) {
+// ReadCSV reads a delimited text file (optionally gzip-compressed) into a frame. A large
+// regular file is memory-mapped rather than copied; if it shrinks while it is read, the
+// result is an error naming it.
+func ReadCSV(path string, opts CSVOptions) (f *dataset.Frame, info *ReadInfo, err error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
@@ -96,7 +99,25 @@ func ReadCSV(path string, opts CSVOptions) (*dataset.Frame, *ReadInfo, error) {
 	if opts.Delimiter == 0 {
 		opts.Delimiter = delimiterFor(path)
 	}
-	return DecodeCSV(fh, path, opts)
+	data, unmap := mapFile(fh)
+	if data == nil {
+		return DecodeCSV(fh, path, opts)
+	}
+	defer unmap()
+	// Reading a page of a file truncated since it was mapped faults; with PanicOnFault that
+	// is a panic (here and in the parallel reader's workers, which pass it on) instead of a
+	// crash. Nothing read keeps a reference to the mapping.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if p := recover(); p != nil {
+			if fault, ok := p.(interface{ Addr() uintptr }); ok {
+				f, info, err = nil, nil, fmt.Errorf("%s: the file changed while it was read (%v)", path, fault)
+				return
+			}
+			panic(p)
+		}
+	}()
+	return decodeCSVData(data, path, opts, parallelConfig{})
 }
 
 func delimiterFor(path string) rune {
@@ -141,6 +162,11 @@ func decodeCSV(r io.Reader, name string, opts CSVOptions, cfg parallelConfig) (*
 		// The sequential reader meets the same bytes and then the same error.
 		return decodeSequential(io.MultiReader(bytes.NewReader(data), errReader{err}), name, opts)
 	}
+	return decodeCSVData(data, name, opts, cfg)
+}
+
+// decodeCSVData reads the whole input (maybe gzip-compressed), in parallel where it can.
+func decodeCSVData(data []byte, name string, opts CSVOptions, cfg parallelConfig) (*dataset.Frame, *ReadInfo, error) {
 	if len(data) >= 2 && data[0] == 0x1f && data[1] == 0x8b {
 		zr, err := gzip.NewReader(bytes.NewReader(data))
 		if err != nil {

@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"io"
 	"math"
+	"math/bits"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -270,6 +272,8 @@ func parallelDecode(data []byte, opts CSVOptions, cfg parallelConfig) (f *datase
 }
 
 // parallelFor calls fn(0..n-1) on up to workers goroutines, handing out indexes in order.
+// A panic in a worker (such as a fault reading a mapped file that shrank, with
+// PanicOnFault set as it is here) stops the loop and is raised again in the caller.
 func parallelFor(n, workers int, fn func(int)) {
 	if workers <= 1 || n <= 1 {
 		for i := range n {
@@ -279,10 +283,19 @@ func parallelFor(n, workers int, fn func(int)) {
 	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
+	var once sync.Once
+	var perr any
 	for range min(workers, n) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer func() {
+				if p := recover(); p != nil {
+					once.Do(func() { perr = p })
+					next.Store(int64(n)) // the others stop at their next index
+				}
+			}()
+			debug.SetPanicOnFault(true)
 			for {
 				i := int(next.Add(1)) - 1
 				if i >= n {
@@ -293,6 +306,9 @@ func parallelFor(n, workers int, fn func(int)) {
 		}()
 	}
 	wg.Wait()
+	if perr != nil {
+		panic(perr)
+	}
 }
 
 // firstRecord parses the first record (after blank lines) into strings, as encoding/csv
@@ -751,12 +767,8 @@ func (c *chunkCol) miss(row int, sp span) {
 	}
 }
 
-func (c *chunkCol) valid() {
-	if c.nvalid == 0 {
-		c.missed = nil
-	}
-	c.nvalid++
-}
+// valid counts a value (missed stops growing: miss appends only before the first).
+func (c *chunkCol) valid() { c.nvalid++ }
 
 // mergedKind is column j's kind over all chunks: declared, or the widest chunk kind, and
 // float when no chunk held a value (an all-missing column, like pandas).
@@ -935,25 +947,64 @@ func scanInt(buf []byte, pos int) (x int64, end int, ok bool) {
 		neg = buf[i] == '-'
 		i++
 	}
-	start := i
+	mant, end, digits := readDigits(buf, i, 0)
+	if digits == 0 || digits > 18 {
+		return 0, end, false
+	}
+	x = int64(mant)
+	if neg {
+		x = -x
+	}
+	return x, end, true
+}
+
+var exactPow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+var pow10u64 = [...]uint64{1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000}
+
+// readDigits reads the decimal digits at buf[i:] into mant (mant*10^k + their value) and
+// returns it, the offset after them and their count k. Eight bytes at a time where eight
+// are left (SWAR: one test finds how many lead, three multiplications add them up), so
+// a number costs no branch per digit. More than 19 digits overflow mant; callers refuse
+// those.
+func readDigits(buf []byte, i int, mant uint64) (uint64, int, int) {
+	n := len(buf)
+	k := 0
+	for i+8 <= n {
+		x := binary.LittleEndian.Uint64(buf[i:])
+		// High nibble 3 and low nibble below 10 (adding 6 keeps the high nibble 3): a
+		// digit. Carries come only from bytes after the first non-digit.
+		nd := (x&0xF0F0F0F0F0F0F0F0 ^ 0x3030303030303030) | ((x+0x0606060606060606)&0xF0F0F0F0F0F0F0F0 ^ 0x3030303030303030)
+		m := 8
+		if nd != 0 {
+			m = bits.TrailingZeros64(nd) >> 3
+		}
+		if m == 0 {
+			return mant, i, k
+		}
+		// The m digits, first digit in the lowest byte, moved up so the bytes below are
+		// leading zeros.
+		v := (x - 0x3030303030303030) << (64 - 8*m)
+		v = v*10 + v>>8
+		v = ((v&0x000000FF000000FF)*(100+1000000<<32) + (v>>16&0x000000FF000000FF)*(1+10000<<32)) >> 32
+		mant = mant*pow10u64[m] + v
+		i += m
+		k += m
+		if m < 8 {
+			return mant, i, k
+		}
+	}
 	for ; i < n; i++ {
 		d := buf[i] - '0'
 		if d > 9 {
 			break
 		}
-		x = x*10 + int64(d)
+		mant = mant*10 + uint64(d)
+		k++
 	}
-	if i == start || i-start > 18 {
-		return 0, i, false
-	}
-	if neg {
-		x = -x
-	}
-	return x, i, true
+	return mant, i, k
 }
-
-var exactPow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
-	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
 
 // parseFloatFast parses the common decimal forms ([sign] digits [. digits] [e [sign]
 // digits], at most 19 digits, a mantissa up to 2^53 and a power of ten up to 22) with one
@@ -970,31 +1021,20 @@ func parseFloatFast(s []byte) (float64, bool) {
 func scanFloat(buf []byte, pos int) (f float64, end int, ok bool) {
 	i, n := pos, len(buf)
 	neg := false
-	if i < n && (buf[i] == '+' || buf[i] == '-') {
-		neg = buf[i] == '-'
-		i++
-	}
-	var mant uint64
-	digits, exp := 0, 0
-	for ; i < n; i++ {
-		d := buf[i] - '0'
-		if d > 9 {
-			break
+	if i < n {
+		c := buf[i]
+		neg = c == '-'
+		if c == '-' || c == '+' {
+			i++
 		}
-		mant = mant*10 + uint64(d)
-		digits++
 	}
+	mant, i, digits := readDigits(buf, i, 0)
+	exp := 0
 	if i < n && buf[i] == '.' {
-		i++
-		for ; i < n; i++ {
-			d := buf[i] - '0'
-			if d > 9 {
-				break
-			}
-			mant = mant*10 + uint64(d)
-			digits++
-			exp--
-		}
+		var frac int
+		mant, i, frac = readDigits(buf, i+1, mant)
+		digits += frac
+		exp = -frac
 	}
 	if digits == 0 || digits > 19 {
 		return 0, i, false

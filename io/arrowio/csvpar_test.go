@@ -364,6 +364,7 @@ func TestParseNumbersFast(t *testing.T) {
 			require.NoError(t, err, "parseFloatFast took %q", s)
 			assert.Equal(t, math.Float64bits(wantF), math.Float64bits(f), "ParseFloat %q", s)
 		}
+		checkScanInRow(t, s)
 	}
 	// Many random decimals: the fast path agrees with strconv bit for bit.
 	rng := rand.New(rand.NewPCG(1, 1))
@@ -379,8 +380,40 @@ func TestParseNumbersFast(t *testing.T) {
 		want, err := strconv.ParseFloat(s, 64)
 		require.NoError(t, err)
 		require.Equal(t, math.Float64bits(want), math.Float64bits(f), "%q", s)
+		if taken%16 == 0 {
+			checkScanInRow(t, s)
+		}
 	}
 	assert.Greater(t, taken, 100000, "the fast path takes most decimals")
+	for digits := 1; digits <= 24; digits++ { // every split of the 8-byte steps
+		s := strings.Repeat("7", digits)
+		checkScanInRow(t, s)
+		checkScanInRow(t, "-"+s[:digits/2+1]+"."+s[digits/2:])
+	}
+}
+
+// checkScanInRow scans s where it is followed by more of a row (as in a chunk, where the
+// 8-byte digit steps read past the field) and by nothing: both stop at the end of s with
+// the value of s alone.
+func checkScanInRow(t *testing.T, s string) {
+	t.Helper()
+	f0, end0, ok0 := scanFloat([]byte(s), 0)
+	i0, iend0, iok0 := scanInt([]byte(s), 0)
+	for _, tail := range []string{",12345678", "\n", "\r\n1", ",", "\t9999999999"} {
+		row := []byte("x," + s + tail)
+		f, end, ok := scanFloat(row, 2)
+		assert.Equal(t, ok0, ok, "scanFloat %q in %q", s, row)
+		if ok0 && end0 == len(s) {
+			assert.Equal(t, 2+len(s), end, "scanFloat %q in %q: end", s, row)
+			assert.Equal(t, math.Float64bits(f0), math.Float64bits(f), "scanFloat %q in %q", s, row)
+		}
+		i, iend, iok := scanInt(row, 2)
+		assert.Equal(t, iok0, iok, "scanInt %q in %q", s, row)
+		if iok0 && iend0 == len(s) {
+			assert.Equal(t, 2+len(s), iend, "scanInt %q in %q: end", s, row)
+			assert.Equal(t, i0, i, "scanInt %q in %q", s, row)
+		}
+	}
 }
 
 // FuzzParallelCSV: whatever the parallel reader accepts, at any chunk size, the sequential
