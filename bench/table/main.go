@@ -10,9 +10,10 @@
 // (user+system of all threads) per read: pandas reads on one core, biopipe on all of them.
 // The last line is, for `make bench`:
 //
-//	csv <biopipe rows/s> <pandas rows/s> <ratio>
+//	csv <biopipe rows/s> <pandas rows/s> <ratio>x
 //
-// rows per second from the best wall time, ratio = biopipe/pandas.
+// rows per second from the best wall time, ratio = biopipe/pandas; above it a line
+// "peak RSS: biopipe X MiB, pandas Y MiB".
 package main
 
 import (
@@ -126,17 +127,20 @@ func main() {
 	if bp.Rows != *rows || bp.Cols != *cols {
 		check(fmt.Errorf("biopipe read %d x %d, want %d x %d", bp.Rows, bp.Cols, *rows, *cols))
 	}
-	fmt.Printf("biopipe arrowio.ReadCSV: %.3f s wall, %.3f s CPU, peak RSS %d MB\n", bp.Wall, bp.CPU, bp.MaxRSSKB>>10)
+	fmt.Printf("biopipe arrowio.ReadCSV: %.3f s wall, %.3f s CPU\n", bp.Wall, bp.CPU)
 	if pd == nil {
 		return
 	}
 	if pd.Rows != *rows || pd.Cols != *cols {
 		check(fmt.Errorf("pandas read %d x %d, want %d x %d", pd.Rows, pd.Cols, *rows, *cols))
 	}
-	fmt.Printf("pandas %s read_csv:   %.3f s wall, %.3f s CPU, peak RSS %d MB (with the interpreter)\n", pd.Version, pd.Wall, pd.CPU, pd.MaxRSSKB>>10)
+	fmt.Printf("pandas %s read_csv:   %.3f s wall, %.3f s CPU\n", pd.Version, pd.Wall, pd.CPU)
 	fmt.Printf("speed-up: %.2fx wall, %.2fx CPU time; load average %s (at the start: %s)\n", pd.Wall/bp.Wall, pd.CPU/bp.CPU, loadAvg(), load0)
+	// Each in its own process; pandas's includes the interpreter and pandas itself.
+	fmt.Printf("peak RSS: biopipe %.1f MiB, pandas %.1f MiB\n", float64(bp.MaxRSSKB)/1024, float64(pd.MaxRSSKB)/1024)
+	// The last line, read by bench/all (make bench): rows per second of each, and the ratio.
 	bpRate, pdRate := float64(*rows)/bp.Wall, float64(*rows)/pd.Wall
-	fmt.Printf("csv %.0f %.0f %.2f\n", bpRate, pdRate, bpRate/pdRate)
+	fmt.Printf("csv %.1f %.1f %.2fx\n", bpRate, pdRate, bpRate/pdRate)
 }
 
 // timeReadCSV reads path reps times and returns the best wall and CPU times.
