@@ -352,74 +352,96 @@ func (fe *FunctionExecutable) executeParallel(backend *Backend, execBuf *funcExe
 		stopExecutionFn()
 	}
 
-	var wg sync.WaitGroup
-	for nodeIdx := range readyToExecute {
-		// Closure that executes one node.
-		nodeExecFn := func() {
-			defer wg.Done()
-			node := fe.Function.Nodes[nodeIdx]
-			if spec != nil {
-				node = spec.resolvedNodes[nodeIdx]
+	// runNode executes one node, then marks it completed and queues the dependents it made ready.
+	runNode := func(nodeIdx int, scratch *nodeScratch) {
+		node := fe.Function.Nodes[nodeIdx]
+		if spec != nil {
+			node = spec.resolvedNodes[nodeIdx]
+		}
+
+		defer func(nodeIdx int) {
+			execMu.Lock()
+			defer execMu.Unlock()
+			if len(collectErrors) > 0 {
+				return
+			}
+			completed++
+			if completed == expected {
+				stopExecutionFn()
+				return
 			}
 
-			defer func(nodeIdx int) {
-				execMu.Lock()
-				defer execMu.Unlock()
-				if len(collectErrors) > 0 {
-					return
-				}
-				completed++
-				if completed == expected {
-					stopExecutionFn()
-					return
-				}
-
-				if node.IsMultiOutputs() {
-					// Handle multi-output nodes: update dependents of each output.
-					for _, outputNode := range node.MultiOutputsNodes {
-						outputIdx := outputNode.Index
-						if outputIdx >= fe.NumNodesToProcess || fe.NumUses[outputIdx] == 0 {
-							continue
-						}
-						completed++
-						if completed == expected {
-							stopExecutionFn()
-							return
-						}
-						for _, depIdx := range fe.Dependents[outputIdx] {
-							execBuf.remainingDeps[depIdx]--
-							if execBuf.remainingDeps[depIdx] == 0 {
-								readyToExecute <- depIdx
-							}
-						}
+			if node.IsMultiOutputs() {
+				// Handle multi-output nodes: update dependents of each output.
+				for _, outputNode := range node.MultiOutputsNodes {
+					outputIdx := outputNode.Index
+					if outputIdx >= fe.NumNodesToProcess || fe.NumUses[outputIdx] == 0 {
+						continue
 					}
-				} else {
-					// Single output node.
-					for _, depIdx := range fe.Dependents[nodeIdx] {
+					completed++
+					if completed == expected {
+						stopExecutionFn()
+						return
+					}
+					for _, depIdx := range fe.Dependents[outputIdx] {
 						execBuf.remainingDeps[depIdx]--
 						if execBuf.remainingDeps[depIdx] == 0 {
 							readyToExecute <- depIdx
 						}
 					}
 				}
-			}(nodeIdx)
+			} else {
+				// Single output node.
+				for _, depIdx := range fe.Dependents[nodeIdx] {
+					execBuf.remainingDeps[depIdx]--
+					if execBuf.remainingDeps[depIdx] == 0 {
+						readyToExecute <- depIdx
+					}
+				}
+			}
+		}(nodeIdx)
 
-			if execBuf.results[nodeIdx] != nil {
-				return
-			}
-			if fe.NumUses[nodeIdx] == 0 {
-				return
-			}
-
-			if err := fe.executeNode(backend, node, execBuf, spec); err != nil {
-				appendErrorFn(err)
-				return
-			}
+		if execBuf.results[nodeIdx] != nil {
+			return
+		}
+		if fe.NumUses[nodeIdx] == 0 {
+			return
 		}
 
-		wg.Add(1)
-		backend.Workers.WaitToStart(nodeExecFn)
+		if err := fe.executeNodeWithScratch(backend, node, execBuf, spec, scratch); err != nil {
+			appendErrorFn(err)
+			return
+		}
 	}
+
+	// A fixed set of workers (this goroutine plus up to AdjustedMaxParallelism()-1 pool workers, started
+	// only if free) takes the ready nodes from the channel until it is closed: one goroutine per worker
+	// instead of one per node (whose start, stack growth and pool hand-off cost more than most nodes of
+	// a small graph), and no waiting for a pool slot, so nodes that fan out themselves still find some.
+	worker := func() {
+		scratch := &nodeScratch{
+			inputBuffers: make([]*Buffer, fe.MaxInputs),
+			inputsOwned:  make([]bool, fe.MaxInputs),
+		}
+		for nodeIdx := range readyToExecute {
+			runNode(nodeIdx, scratch)
+		}
+	}
+	if expected == 0 {
+		return nil
+	}
+	var wg sync.WaitGroup
+	for range min(backend.Workers.AdjustedMaxParallelism(), expected) - 1 {
+		wg.Add(1)
+		if !backend.Workers.StartIfAvailable(func() {
+			defer wg.Done()
+			worker()
+		}) {
+			wg.Done()
+			break
+		}
+	}
+	worker()
 
 	// Wait for all nodes to complete before exit (to avoid race condition where some execution
 	// is cleaning up while execBuf is being reused).
@@ -431,8 +453,20 @@ func (fe *FunctionExecutable) executeParallel(backend *Backend, execBuf *funcExe
 	return nil
 }
 
+// nodeScratch holds a parallel-execution worker's slices for the inputs of the node it executes.
+type nodeScratch struct {
+	inputBuffers []*Buffer
+	inputsOwned  []bool
+}
+
 // executeNode executes a single node and stores its result.
 func (fe *FunctionExecutable) executeNode(backend *Backend, node *Node, execBuf *funcExecBuffers, spec *ShapeSpecialization) error {
+	return fe.executeNodeWithScratch(backend, node, execBuf, spec, nil)
+}
+
+// executeNodeWithScratch is executeNode with the input slices taken from scratch when it is not nil
+// (parallel execution: one per worker).
+func (fe *FunctionExecutable) executeNodeWithScratch(backend *Backend, node *Node, execBuf *funcExecBuffers, spec *ShapeSpecialization, scratch *nodeScratch) error {
 	nodeIdx := node.Index
 
 	// Handle constants specially
@@ -452,7 +486,10 @@ func (fe *FunctionExecutable) executeNode(backend *Backend, node *Node, execBuf 
 		inputBuffers []*Buffer
 		inputsOwned  []bool
 	)
-	if execBuf.opInputBuffers != nil {
+	if scratch != nil {
+		inputBuffers = scratch.inputBuffers[:numInputs]
+		inputsOwned = scratch.inputsOwned[:numInputs]
+	} else if execBuf.opInputBuffers != nil {
 		inputBuffers = execBuf.opInputBuffers[:numInputs]
 		inputsOwned = execBuf.opInputsOwned[:numInputs]
 	} else {
