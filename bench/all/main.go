@@ -47,6 +47,7 @@ type options struct {
 	trainBin, tableBin string
 	csv                bool
 	out                string
+	ompWait            string
 }
 
 func main() {
@@ -64,6 +65,8 @@ func main() {
 	flag.StringVar(&o.tableBin, "table-bin", "", "a built bench/table (empty: go build it)")
 	flag.BoolVar(&o.csv, "csv", true, "run bench/table (CSV ingest vs pandas.read_csv)")
 	flag.StringVar(&o.out, "out", "bench/results.json", "write the results as JSON here (empty: don't)")
+	flag.StringVar(&o.ompWait, "omp-wait", envStr("BENCH_OMP_WAIT", "PASSIVE"), "OMP_WAIT_POLICY of the PyTorch process (env BENCH_OMP_WAIT): PASSIVE (default: idle OpenMP threads sleep; "+
+		"with the default spinning, PyTorch at 2 threads on a busy 2-core machine ran up to 50x slower), ACTIVE, or default (leave it unset)")
 	flag.Parse()
 	o.models, o.predict = split(*models), split(*predict)
 	if err := run(o); err != nil {
@@ -117,6 +120,7 @@ type Report struct {
 	Machine Machine  `json:"machine"`
 	Threads int      `json:"threads"`
 	Rounds  int      `json:"rounds"`
+	OMPWait string   `json:"torch_omp_wait_policy"`
 	Results []Result `json:"results"`
 }
 
@@ -170,13 +174,16 @@ func run(o options) error {
 			return err
 		}
 	}
-	rep := Report{Threads: o.threads, Rounds: o.rounds, Machine: machine()}
+	rep := Report{Threads: o.threads, Rounds: o.rounds, OMPWait: o.ompWait, Machine: machine()}
 	peer := "pytorch-" + o.device
-	fmt.Printf("biopipe (%s backend) vs %s, %d threads each, best of %d alternating rounds; %s, %d CPUs, load average %s\n",
-		o.backend, peer, o.threads, o.rounds, rep.Machine.CPUModel, rep.Machine.NProc, rep.Machine.LoadStart)
+	fmt.Printf("biopipe (%s backend) vs %s (OMP_WAIT_POLICY %s), %d threads each, best of %d alternating rounds; %s, %d CPUs, load average %s\n",
+		o.backend, peer, o.ompWait, o.threads, o.rounds, rep.Machine.CPUModel, rep.Machine.NProc, rep.Machine.LoadStart)
 	var failed []string
 	goEnv := append(os.Environ(), fmt.Sprintf("GOMAXPROCS=%d", o.threads))
 	pyEnv := append(os.Environ(), fmt.Sprintf("OMP_NUM_THREADS=%d", o.threads))
+	if o.ompWait != "default" {
+		pyEnv = append(pyEnv, "OMP_WAIT_POLICY="+o.ompWait)
+	}
 	artifacts := map[string][2]string{} // model -> go artifact dir, torch state file
 
 	trainOne := func(w workloads.Workload, steps int, round int) (g, p sample, err error) {
@@ -224,6 +231,7 @@ func run(o options) error {
 		res := summarize(w.Name, "train", peer, w.Unit(), gs, ps)
 		res.Batch, res.Steps, res.Source = w.Batch, gs[0].i("steps"), w.Source
 		finish(&res, o, gs, ps)
+		fmt.Printf("   parameters: biopipe %d, pytorch %d (%s)\n", res.GoParams, res.PtParams, paramsVerdict(res))
 		rep.Results = append(rep.Results, res)
 		rep.Machine.TorchVersion, rep.Machine.GPU = ps[0].kv["torch"], strings.ReplaceAll(ps[0].kv["gpu"], "_", " ")
 	}
@@ -350,6 +358,13 @@ func summarize(name, kind, peer, unit string, gs, ps []sample) Result {
 	}
 	res.GoParams, res.PtParams = g.i("params"), p.i("params")
 	return res
+}
+
+func paramsVerdict(r Result) string {
+	if r.GoParams == r.PtParams {
+		return "equal"
+	}
+	return r.Note
 }
 
 // finish fills the run-wide fields and checks that both sides trained the same network
