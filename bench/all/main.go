@@ -375,9 +375,9 @@ func finish(r *Result, o options, gs, ps []sample) {
 	switch {
 	case r.GoParams == r.PtParams:
 	case r.GoParams == r.PtParams-extra:
-		r.Note = fmt.Sprintf("parameters: biopipe %d, PyTorch %d: torch.nn.LSTM keeps two bias vectors per gate (b_ih, b_hh), biopipe one (%d more)", r.GoParams, r.PtParams, extra)
+		r.Note = fmt.Sprintf("parameters differ as declared: torch.nn.LSTM keeps two bias vectors per gate (b_ih, b_hh), biopipe one (%d more in PyTorch)", extra)
 	default:
-		r.Note = fmt.Sprintf("PARAMETER COUNTS DIFFER: biopipe %d, PyTorch %d: not the same network", r.GoParams, r.PtParams)
+		r.Note = fmt.Sprintf("PARAMETER COUNTS DIFFER (biopipe %d, PyTorch %d): not the same network", r.GoParams, r.PtParams)
 	}
 }
 
