@@ -21,6 +21,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -50,6 +51,10 @@ type options struct {
 	ompWait            string
 }
 
+// childTimeout bounds every benchmark process, so that a hang (a deadlocked backend) fails
+// that benchmark, naming it, instead of stalling `make bench`.
+var childTimeout = 10 * time.Minute
+
 func main() {
 	var o options
 	models := flag.String("models", strings.Join(workloads.Names(), ","), "training benchmarks to run (comma-separated; empty: none)")
@@ -67,6 +72,7 @@ func main() {
 	flag.StringVar(&o.out, "out", "bench/results.json", "write the results as JSON here (empty: don't)")
 	flag.StringVar(&o.ompWait, "omp-wait", envStr("BENCH_OMP_WAIT", "PASSIVE"), "OMP_WAIT_POLICY of the PyTorch process (env BENCH_OMP_WAIT): PASSIVE (default: idle OpenMP threads sleep; "+
 		"with the default spinning, PyTorch at 2 threads on a busy 2-core machine ran up to 50x slower), ACTIVE, or default (leave it unset)")
+	flag.DurationVar(&childTimeout, "child-timeout", childTimeout, "kill a benchmark process that runs longer than this (a hang fails its benchmark)")
 	flag.Parse()
 	o.models, o.predict = split(*models), split(*predict)
 	if err := run(o); err != nil {
@@ -390,7 +396,9 @@ func ratio(a, b float64) float64 {
 
 // runChild runs a benchmark process and parses its last line of key=value pairs.
 func runChild(env []string, bin string, args ...string) (sample, error) {
-	cmd := exec.Command(bin, args...)
+	ctx, cancel := context.WithTimeout(context.Background(), childTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -400,6 +408,9 @@ func runChild(env []string, bin string, args ...string) (sample, error) {
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			s.rss = float64(ru.Maxrss) / 1024 // KiB on Linux
 		}
+	}
+	if ctx.Err() != nil {
+		return s, fmt.Errorf("%s %s: killed after %s (hung?)", filepath.Base(bin), strings.Join(args, " "), childTimeout)
 	}
 	if err != nil {
 		return s, fmt.Errorf("%s %s: %v: %s", filepath.Base(bin), strings.Join(args, " "), err, lastLine(stderr.Bytes()))
@@ -424,7 +435,9 @@ var (
 // runTable runs bench/table and takes its final `csv <biopipe rows/s> <pandas rows/s>
 // <ratio>` line and its peak RSS line.
 func runTable(env []string, bin string) (Result, error) {
-	cmd := exec.Command(bin)
+	ctx, cancel := context.WithTimeout(context.Background(), childTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin)
 	cmd.Env = env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -72,4 +73,13 @@ func TestRunTable(t *testing.T) {
 
 	_, err = runTable(os.Environ(), script("echo 'ratio biopipe/pandas: 1.1'\n"))
 	assert.ErrorContains(t, err, "is not `csv <biopipe rows/s>")
+}
+
+// TestChildTimeout: a benchmark process that hangs is killed and named.
+func TestChildTimeout(t *testing.T) {
+	old := childTimeout
+	childTimeout = 200 * time.Millisecond
+	defer func() { childTimeout = old }()
+	_, err := runChild(os.Environ(), "/bin/sleep", "5")
+	assert.ErrorContains(t, err, "sleep 5: killed after 200ms")
 }
