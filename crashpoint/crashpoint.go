@@ -95,6 +95,12 @@ func Hit(name string) {
 	for _, s := range signals {
 		_ = syscall.Kill(os.Getpid(), s)
 	}
+	if again.Load() {
+		// Let the first SIGINT reach its handler before this goroutine can get to a write
+		// (a periodic checkpoint one step later on a loaded machine): a second SIGINT sent
+		// while the first is still pending would merge with it.
+		time.Sleep(500 * time.Millisecond)
+	}
 	if signals[0] == syscall.SIGKILL {
 		select {} // the kill is on its way: do nothing more
 	}
