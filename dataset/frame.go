@@ -177,6 +177,12 @@ const (
 	// mm, RAS+) giving the grid of the row's volume as stored in its tensor columns, so
 	// outputs on that grid (predicted masks) can be written as NIfTI in place.
 	RoleAffine = "affine"
+	// RoleLengthBucket marks a per-row int column giving how many positions of the first
+	// axis of the (single) tensor feature column the row uses: the rest is zero padding to
+	// the column's fixed shape. transform.encode_sequence writes it with buckets:; the
+	// training loop then forms each batch from rows of one length and feeds it sliced to
+	// that length (Matrix.Lengths).
+	RoleLengthBucket = "length_bucket"
 )
 
 // ColumnWithRole returns the first column whose role (field metadata MetaRole) is role, or nil.

@@ -17,6 +17,10 @@ type Matrix struct {
 	// Columns locates each feature column in a row, in order: a model that treats column
 	// groups apart (the fusion family) slices them back out of the flat row.
 	Columns []ColumnSlice
+	// Lengths, when set (bucketed sequences, see RoleLengthBucket), gives per row how many
+	// positions of Shape[0] it uses; the rest of the row is zero padding. nil: every row
+	// uses the whole shape.
+	Lengths []int
 }
 
 // ColumnSlice is where one feature column lies in a Matrix row: values
@@ -58,7 +62,15 @@ func (f *Frame) Features(rows []int) (*Matrix, error) {
 		}
 		m.Names = []string{c.Name}
 		m.Columns = []ColumnSlice{{Name: c.Name, Shape: slices.Clone(c.Shape), Offset: 0}}
+		lengths, err := f.LengthBuckets(rows, c.Shape)
+		if err != nil {
+			return nil, err
+		}
+		m.Lengths = lengths
 		return m, nil
+	}
+	if bc := f.ColumnWithRole(RoleLengthBucket); bc != nil {
+		return nil, fmt.Errorf("column %q (role %q) buckets the rows of one sequence tensor by length, but the table has %d feature columns; bucketed sequences must be the only feature", bc.Name, RoleLengthBucket, len(cols))
 	}
 	width := 0
 	for _, c := range cols {
@@ -90,6 +102,41 @@ func (f *Frame) Features(rows []int) (*Matrix, error) {
 		}
 	}
 	return m, nil
+}
+
+// LengthBuckets returns, for the given rows (nil = all), the value of the frame's column
+// with role RoleLengthBucket (how many positions of the tensor's first axis each row uses),
+// or nil when the frame has none. shape is the tensor feature column's shape: every length
+// must lie in 1..shape[0].
+func (f *Frame) LengthBuckets(rows []int, shape []int) ([]int, error) {
+	bc := f.ColumnWithRole(RoleLengthBucket)
+	if bc == nil {
+		return nil, nil
+	}
+	if bc.Kind != Int {
+		return nil, fmt.Errorf("column %q (role %q) is a %s column; want int lengths", bc.Name, RoleLengthBucket, bc.Kind)
+	}
+	if len(shape) < 2 {
+		return nil, fmt.Errorf("column %q (role %q) buckets sequences [length, channels], but the feature has shape %v", bc.Name, RoleLengthBucket, shape)
+	}
+	if rows == nil {
+		rows = make([]int, f.NumRows())
+		for i := range rows {
+			rows[i] = i
+		}
+	}
+	out := make([]int, len(rows))
+	for i, r := range rows {
+		if !bc.IsValid(r) {
+			return nil, fmt.Errorf("column %q (role %q): row %d is missing", bc.Name, RoleLengthBucket, r)
+		}
+		v := bc.I[r]
+		if v < 1 || v > int64(shape[0]) {
+			return nil, fmt.Errorf("column %q (role %q): row %d has length %d, outside 1..%d (the tensor's first axis)", bc.Name, RoleLengthBucket, r, v, shape[0])
+		}
+		out[i] = int(v)
+	}
+	return out, nil
 }
 
 // Labels returns the label of each given row (nil = all rows) as class indices for a

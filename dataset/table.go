@@ -159,6 +159,11 @@ func (t *Table) Features(rows []int) (*FeatureStream, error) {
 		return nil, fmt.Errorf("%s: %w", t.path, err)
 	}
 	m.N = len(rows)
+	if m.Lengths != nil { // bucketed sequences: the lengths are a role column, in memory
+		if m.Lengths, err = t.roles.LengthBuckets(rows, m.Shape); err != nil {
+			return nil, fmt.Errorf("%s: %w", t.path, err)
+		}
+	}
 	s.M = m
 	s.size = TensorSize(m.Shape)
 	for b := range t.NumBatches() {

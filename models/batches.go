@@ -22,6 +22,10 @@ import (
 // buffers (the go backend) the tensors are the backend's own buffers, so a batch is copied
 // once, from the data into the buffer the graph reads. The order of the rows is the
 // caller's: the stream only gathers, so the same seed gives the same batches.
+//
+// Bucketed sequences (Data.X.Lengths set): every batch holds rows of one length L, and its
+// input tensor is [rows, L, shape[1:]...] (each row's first L positions; the rest of a row
+// is padding), so each bucket length has its own slot tensors and compiled graphs.
 
 // prefetchSlots is the number of batches in flight: one being consumed by a step, one
 // ready, one being filled.
@@ -33,9 +37,12 @@ const prefetchSlots = 3
 type batch struct {
 	rows int
 	args []any
-	sets map[int][]any // tensors per row count, reused
+	sets map[batchKey][]any // tensors per row count and length, reused
 	err  error
 }
+
+// batchKey is the shape of a batch: its rows and, for bucketed sequences, its length.
+type batchKey struct{ rows, length int }
 
 // batchPool owns the reusable slots of a loop's batches.
 type batchPool struct {
@@ -45,13 +52,14 @@ type batchPool struct {
 	task    Task
 	labels  bool
 	free    chan *batch
+	scratch []float32 // streamed bucketed data: whole rows before they are cut to length
 }
 
 func newBatchPool(backend compute.Backend, shape []int, task Task, labels bool) *batchPool {
 	p := &batchPool{backend: backend, shape: slices.Clone(shape), size: dataset.TensorSize(shape), task: task, labels: labels,
 		free: make(chan *batch, prefetchSlots)}
 	for range prefetchSlots {
-		p.free <- &batch{sets: map[int][]any{}}
+		p.free <- &batch{sets: map[batchKey][]any{}}
 	}
 	return p
 }
@@ -66,12 +74,18 @@ func (p *batchPool) close() {
 	}
 }
 
-// tensorsFor returns b's tensors for a batch of n rows, allocating them on first use.
-func (p *batchPool) tensorsFor(b *batch, n int) ([]any, error) {
-	if set, ok := b.sets[n]; ok {
+// tensorsFor returns b's tensors for a batch of n rows of the given length (0: the
+// whole shape), allocating them on first use.
+func (p *batchPool) tensorsFor(b *batch, n, length int) ([]any, error) {
+	key := batchKey{n, length}
+	if set, ok := b.sets[key]; ok {
 		return set, nil
 	}
-	x, err := tensors.FromShapeForBackend(p.backend, 0, shapes.Make(dtypes.Float32, append([]int{n}, p.shape...)...))
+	xdims := append([]int{n}, p.shape...)
+	if length > 0 {
+		xdims[1] = length
+	}
+	x, err := tensors.FromShapeForBackend(p.backend, 0, shapes.Make(dtypes.Float32, xdims...))
 	if err != nil {
 		return nil, err
 	}
@@ -97,26 +111,61 @@ func (p *batchPool) tensorsFor(b *batch, n int) ([]any, error) {
 			set = append(set, y)
 		}
 	}
-	b.sets[n] = set
+	b.sets[key] = set
 	return set, nil
+}
+
+// batchLength is the length shared by the rows of a batch of bucketed sequences (0 when
+// d is not bucketed); rows of different lengths are an error.
+func batchLength(d *Data, rows []int) (int, error) {
+	lengths := d.X.Lengths
+	if lengths == nil || len(rows) == 0 {
+		return 0, nil
+	}
+	l := lengths[rows[0]]
+	for _, r := range rows[1:] {
+		if lengths[r] != l {
+			return 0, fmt.Errorf("rows %d and %d of one batch have bucket lengths %d and %d", rows[0], r, l, lengths[r])
+		}
+	}
+	return l, nil
 }
 
 // fill gathers the given rows of d into b.
 func (p *batchPool) fill(b *batch, d *Data, rows []int) error {
-	set, err := p.tensorsFor(b, len(rows))
+	length, err := batchLength(d, rows)
+	if err != nil {
+		return err
+	}
+	set, err := p.tensorsFor(b, len(rows), length)
 	if err != nil {
 		return err
 	}
 	b.rows, b.args = len(rows), set
 	size := p.size
+	used := size // values used per row: the first length positions
+	if length > 0 {
+		used = size / p.shape[0] * length
+	}
 	var rerr error
 	if err := tensors.MutableFlatData(set[0].(*tensors.Tensor), func(x []float32) {
-		if d.Rows != nil {
+		switch {
+		case d.Rows != nil && used == size:
 			rerr = d.Rows.ReadRows(rows, x)
-			return
-		}
-		for i, r := range rows {
-			copy(x[i*size:(i+1)*size], d.X.X[r*size:(r+1)*size])
+		case d.Rows != nil:
+			if cap(p.scratch) < len(rows)*size {
+				p.scratch = make([]float32, len(rows)*size)
+			}
+			whole := p.scratch[:len(rows)*size]
+			if rerr = d.Rows.ReadRows(rows, whole); rerr == nil {
+				for i := range rows {
+					copy(x[i*used:(i+1)*used], whole[i*size:i*size+used])
+				}
+			}
+		default:
+			for i, r := range rows {
+				copy(x[i*used:(i+1)*used], d.X.X[r*size:r*size+used])
+			}
 		}
 	}); err != nil {
 		return err
@@ -152,8 +201,8 @@ func (p *batchPool) fill(b *batch, d *Data, rows []int) error {
 	return nil
 }
 
-// batchStream delivers the batches of one pass over order, batchSize rows at a time,
-// starting at batch first; the last batch may be smaller.
+// batchStream delivers the batches of one pass over order, batch i being
+// order[ends[i-1]:ends[i]], starting at batch first.
 type batchStream struct {
 	pool   *batchPool
 	ready  chan *batch
@@ -166,19 +215,22 @@ type batchStream struct {
 // stream starts the goroutine that fills the batches of one pass. The caller takes them
 // with next and must call close (which returns every slot to the pool) when done, also
 // when it stops early.
-func (p *batchPool) stream(d *Data, order []int, batchSize, first int) *batchStream {
+func (p *batchPool) stream(d *Data, order []int, ends []int, first int) *batchStream {
 	s := &batchStream{pool: p, ready: make(chan *batch, prefetchSlots-2), stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
 		defer close(s.ready)
-		for lo := first * batchSize; lo < len(order); lo += batchSize {
+		for i := first; i < len(ends); i++ {
+			lo, hi := 0, ends[i]
+			if i > 0 {
+				lo = ends[i-1]
+			}
 			var b *batch
 			select {
 			case b = <-p.free:
 			case <-s.stop:
 				return
 			}
-			hi := min(lo+batchSize, len(order))
 			b.err = nil
 			if err := p.fill(b, d, order[lo:hi]); err != nil {
 				b.err = fmt.Errorf("assembling rows %d-%d of the batch: %w", lo, hi-1, err)
@@ -235,4 +287,39 @@ func (s *batchStream) close() {
 		b.err = nil
 		s.pool.free <- b
 	}
+}
+
+// uniformEnds returns the batch ends of n rows cut batchSize at a time (the last batch
+// may be smaller).
+func uniformEnds(n, batchSize int) []int {
+	ends := make([]int, 0, (n+batchSize-1)/batchSize)
+	for hi := batchSize; ; hi += batchSize {
+		if hi >= n {
+			if n > 0 {
+				ends = append(ends, n)
+			}
+			return ends
+		}
+		ends = append(ends, hi)
+	}
+}
+
+// bucketEnds groups the rows of order by their length (stably: the rows of a bucket keep
+// their relative order), buckets in increasing length, and returns the batch ends: at most
+// batchSize rows of one length per batch. Without lengths it is uniformEnds.
+func bucketEnds(order []int, lengths []int, batchSize int) []int {
+	if lengths == nil {
+		return uniformEnds(len(order), batchSize)
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return lengths[a] - lengths[b] })
+	var ends []int
+	for lo := 0; lo < len(order); {
+		hi := lo + 1
+		for hi < len(order) && hi-lo < batchSize && lengths[order[hi]] == lengths[order[lo]] {
+			hi++
+		}
+		ends = append(ends, hi)
+		lo = hi
+	}
+	return ends
 }

@@ -22,9 +22,11 @@ type Card struct {
 	FeatureNames []string       `json:"feature_names,omitempty"`
 	// InputColumns, for inputs of several feature columns, is where each lies in an example
 	// (models that treat column groups apart, such as fusion, slice them back out).
-	InputColumns    []dataset.ColumnSlice `json:"input_columns,omitempty"`
-	Outputs         []string              `json:"outputs"`         // names of the model outputs, main first
-	Standardisation string                `json:"standardisation"` // "none": inputs are fed as given (standardise upstream)
+	InputColumns []dataset.ColumnSlice `json:"input_columns,omitempty"`
+	// LengthBuckets: the model was trained on bucketed sequences of these lengths (Spec.Lengths).
+	LengthBuckets   []int    `json:"length_buckets,omitempty"`
+	Outputs         []string `json:"outputs"`         // names of the model outputs, main first
+	Standardisation string   `json:"standardisation"` // "none": inputs are fed as given (standardise upstream)
 	// TargetMean and TargetScale: regression targets are trained as (y-mean)/scale (fitted on
 	// the train rows) and predictions mapped back; scale 0 means no scaling.
 	TargetMean    float64         `json:"target_mean,omitempty"`

@@ -53,7 +53,7 @@ func FindLR(ctx context.Context, opts TrainOptions, rt RangeTest) (*RangeResult,
 	if opts.BatchSize < 1 || opts.Train.Len() == 0 {
 		return nil, fmt.Errorf("lr-find: no training rows or batch size %d", opts.BatchSize)
 	}
-	spe := stepsPerEpoch(opts.Train.Len(), opts.BatchSize)
+	spe := dataSteps(opts.Train, opts.BatchSize)
 	opts.Val, opts.OutDir, opts.StateDir = nil, "", ""
 	opts.Callbacks = Callbacks{}
 	opts.EarlyStopping = EarlyStopping{}

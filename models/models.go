@@ -98,6 +98,11 @@ type Spec struct {
 	// order: one column whose shape is InputShape, or several flattened one after the other
 	// into InputShape [width]. Families that treat column groups apart (fusion) use it.
 	Columns []dataset.ColumnSlice
+	// Lengths, for bucketed sequences, are the lengths (increasing) of InputShape[0] that
+	// batches may have: each batch is [B, L, InputShape[1:]...] for one L of them, the
+	// largest being InputShape[0]. nil: every batch has the whole InputShape. Only families
+	// with VariableLength get them.
+	Lengths []int
 }
 
 // ColumnsOrDefault returns Columns, or, when they are not known (a spec built by hand), one
@@ -192,6 +197,10 @@ type Family struct {
 	// that depend on each other) after Params are checked and defaults filled; it may
 	// normalise p (fill nested defaults) and returns it. Issues name the field path.
 	Check func(p contract.Config) (contract.Config, []contract.Issue)
+	// VariableLength: the network takes sequences [B, L, C] of any length L (Spec.Lengths),
+	// so bucketed sequences may be trained and predicted a bucket at a time. Build still
+	// refuses params that need one length (naming the param).
+	VariableLength bool
 }
 
 // FeatureFunc maps a batch x [B, InputShape...] to features [B, F], creating variables under

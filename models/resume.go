@@ -64,6 +64,9 @@ type loopState struct {
 
 	Order   []int  `json:"order"`   // the example order of Epoch (already shuffled)
 	Shuffle []byte `json:"shuffle"` // the shuffle generator (math/rand/v2 PCG, binary)
+	// Ends, for bucketed sequences (Data.X.Lengths), are where each batch of Order ends:
+	// batches hold rows of one length. Empty: batches of BatchSize rows.
+	Ends []int `json:"ends,omitempty"`
 	// Sums over Epoch's batches so far, as float64 bits (exact): one loss per step of the
 	// objective, and the metric.
 	LossSums []uint64 `json:"loss_sums"`
@@ -115,13 +118,25 @@ func (st *loopState) shuffler(seed int64) (*rand.PCG, error) {
 
 // startEpoch shuffles the order for st.Epoch and resets the epoch's sums. chunks, for
 // streamed data (Data.Chunks), makes the order chunk-local (chunkedOrder); otherwise the
-// order is a permutation of the previous epoch's.
-func (st *loopState) startEpoch(pcg *rand.PCG, chunks []int) error {
+// order is a permutation of the previous epoch's. lengths, for bucketed sequences, makes
+// every batch hold rows of one length (bucketBatches, within each window of chunks).
+func (st *loopState) startEpoch(pcg *rand.PCG, chunks []int, lengths []int, batchSize int) error {
 	rng := rand.New(pcg)
+	windows := []int{len(st.Order)}
 	if len(chunks) > 1 {
-		chunkedOrder(st.Order, chunks, rng)
+		windows = chunkedOrder(st.Order, chunks, rng)
 	} else {
 		rng.Shuffle(len(st.Order), func(i, j int) { st.Order[i], st.Order[j] = st.Order[j], st.Order[i] })
+	}
+	st.Ends = nil
+	if lengths != nil {
+		lo := 0
+		for _, hi := range windows {
+			for _, e := range bucketBatches(st.Order[lo:hi], lengths, batchSize, rng) {
+				st.Ends = append(st.Ends, lo+e)
+			}
+			lo = hi
+		}
 	}
 	b, err := pcg.MarshalBinary()
 	if err != nil {
@@ -141,8 +156,9 @@ const StreamWindow = 4
 
 // chunkedOrder fills order (rows 0..n-1 in chunks of the given sizes) with a shuffle that
 // keeps memory bounded for data streamed in chunks: the chunks in random order, and the
-// rows of every StreamWindow consecutive chunks of that order shuffled together.
-func chunkedOrder(order []int, chunks []int, rng *rand.Rand) {
+// rows of every StreamWindow consecutive chunks of that order shuffled together. It returns
+// where each such window ends in order.
+func chunkedOrder(order []int, chunks []int, rng *rand.Rand) (windows []int) {
 	starts := make([]int, len(chunks)+1)
 	for i, c := range chunks {
 		starts[i+1] = starts[i] + c
@@ -159,7 +175,30 @@ func chunkedOrder(order []int, chunks []int, rng *rand.Rand) {
 		}
 		seg := order[begin:pos]
 		rng.Shuffle(len(seg), func(i, j int) { seg[i], seg[j] = seg[j], seg[i] })
+		windows = append(windows, pos)
 	}
+	return windows
+}
+
+// bucketBatches rearranges seg (rows already shuffled) into batches of at most batchSize
+// rows of one length each (lengths[row]): the rows of each length keep their shuffled
+// order, and the batches are put in an order drawn from rng. It returns the batch ends
+// within seg.
+func bucketBatches(seg []int, lengths []int, batchSize int, rng *rand.Rand) []int {
+	grouped := slices.Clone(seg)
+	ends := bucketEnds(grouped, lengths, batchSize)
+	perm := rng.Perm(len(ends))
+	out := make([]int, 0, len(ends))
+	pos := 0
+	for _, b := range perm {
+		lo := 0
+		if b > 0 {
+			lo = ends[b-1]
+		}
+		pos += copy(seg[pos:], grouped[lo:ends[b]])
+		out = append(out, pos)
+	}
+	return out
 }
 
 func (st *loopState) addLoss(step int, v float64) {
@@ -191,6 +230,13 @@ func resumeFingerprint(family string, params map[string]any, o *TrainOptions, ta
 	}
 	if len(o.Train.Chunks) > 1 {
 		doc["chunks"] = o.Train.Chunks // a streamed order (chunkedOrder)
+	}
+	if l := o.Train.X.Lengths; l != nil {
+		h := sha256.New()
+		for _, v := range l {
+			_, _ = fmt.Fprintf(h, "%d,", v)
+		}
+		doc["lengths"] = hex.EncodeToString(h.Sum(nil)) // bucketed batches (bucketBatches)
 	}
 	b, _ := json.Marshal(doc)
 	h := sha256.Sum256(b)

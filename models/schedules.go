@@ -224,6 +224,23 @@ func (sc *scheduler) record(rec *EpochRecord, monitor string, hasVal bool) {
 	sc.endEpoch(rec.Epoch, v)
 }
 
+// dataSteps is the number of batches of an epoch over d: stepsPerEpoch, or for bucketed
+// sequences the batches of each length.
+func dataSteps(d *Data, batch int) int {
+	if d.Len() == 0 || d.X.Lengths == nil || batch < 1 {
+		return stepsPerEpoch(d.Len(), batch)
+	}
+	counts := map[int]int{}
+	for _, l := range d.X.Lengths {
+		counts[l]++
+	}
+	n := 0
+	for _, c := range counts {
+		n += stepsPerEpoch(c, batch)
+	}
+	return n
+}
+
 func stepsPerEpoch(n, batch int) int {
 	if batch < 1 {
 		return 1

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -176,6 +177,9 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 		return nil, err
 	}
 	spec := Spec{InputShape: slices.Clone(opts.Train.X.Shape), Task: task, NumClasses: len(opts.Classes), Columns: opts.Train.X.Columns}
+	if spec.Lengths, err = checkLengths(fam, task, opts.Train, opts.Val); err != nil {
+		return nil, err
+	}
 	net, err := buildNetwork(fam, spec, params)
 	if err != nil {
 		return nil, err
@@ -199,7 +203,7 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 	if net, err = withInitializer(store, net, opts.Initializer); err != nil {
 		return nil, err
 	}
-	sched, err := newScheduler(store, opts.Schedule, opts.Optimizer.LearningRate, opts.Epochs, stepsPerEpoch(opts.Train.Len(), opts.BatchSize))
+	sched, err := newScheduler(store, opts.Schedule, opts.Optimizer.LearningRate, opts.Epochs, dataSteps(opts.Train, opts.BatchSize))
 	if err != nil {
 		return nil, err
 	}
@@ -281,7 +285,7 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("model %q: %w", fam.Name, err)
 		}
-		stepExecs[i].SetMaxCache(16)
+		stepExecs[i].SetMaxCache(16 + 2*len(spec.Lengths)) // full and last batch per bucket
 	}
 	var evalExec *model.Exec
 	if obj.Validate != nil {
@@ -297,7 +301,7 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("model %q: %w", fam.Name, err)
 		}
-		evalExec.SetMaxCache(16)
+		evalExec.SetMaxCache(16 + 2*len(spec.Lengths))
 	}
 	withLabels := obj.NeedsLabels && task != Reconstruction
 
@@ -362,7 +366,7 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 		return nil, err
 	}
 	if st.Shuffle == nil { // a fresh start: shuffle for epoch 1
-		if err := st.startEpoch(pcg, opts.Train.Chunks); err != nil {
+		if err := st.startEpoch(pcg, opts.Train.Chunks, opts.Train.X.Lengths, opts.BatchSize); err != nil {
 			return nil, err
 		}
 	}
@@ -407,7 +411,6 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 	defer prog.Close()
 	prog.Add(st.Epoch - 1)
 
-	nBatches := (len(st.Order) + opts.BatchSize - 1) / opts.BatchSize
 	// Batches are assembled one ahead of the step, into host tensors reused for the whole
 	// run (batches.go); stream is the current epoch's.
 	pool := newBatchPool(backend, spec.InputShape, task, withLabels)
@@ -418,18 +421,24 @@ func Train(ctx context.Context, opts TrainOptions) (*Result, error) {
 			stream.close()
 		}
 	}()
-	var valOrder []int
+	var valOrder, valEnds []int
 	if hasVal {
 		valOrder = make([]int, valData.Len())
 		for i := range valOrder {
 			valOrder[i] = i
 		}
+		valEnds = bucketEnds(valOrder, valData.X.Lengths, evalBatch(opts.BatchSize))
 	}
 epochs:
 	for !st.Done && st.Epoch <= opts.Epochs {
 		epoch := st.Epoch
 		t0 := time.Now()
-		stream = pool.stream(trainData, st.Order, opts.BatchSize, st.Batch)
+		ends := st.Ends // bucketed sequences: batches of one length each
+		if ends == nil {
+			ends = uniformEnds(len(st.Order), opts.BatchSize)
+		}
+		nBatches := len(ends)
+		stream = pool.stream(trainData, st.Order, ends, st.Batch)
 		for st.Batch < nBatches {
 			if err := ctx.Err(); err != nil {
 				return nil, interrupted(err)
@@ -492,7 +501,7 @@ epochs:
 		}
 		rec.setMetric(obj.Metric, false, st.metricSum()/n*unit)
 		if hasVal {
-			vl, vm, err := evaluate(ctx, evalExec, pool, valData, valOrder, evalBatch(opts.BatchSize))
+			vl, vm, err := evaluate(ctx, evalExec, pool, valData, valOrder, valEnds)
 			if err != nil {
 				if cerr := ctx.Err(); cerr != nil {
 					return nil, interrupted(cerr)
@@ -555,7 +564,7 @@ epochs:
 			st.Done = true
 		}
 		if !st.Done {
-			if err := st.startEpoch(pcg, opts.Train.Chunks); err != nil {
+			if err := st.startEpoch(pcg, opts.Train.Chunks, opts.Train.X.Lengths, opts.BatchSize); err != nil {
 				return nil, err
 			}
 		}
@@ -587,6 +596,7 @@ epochs:
 		Params:          map[string]any(params),
 		Task:            task,
 		InputShape:      spec.InputShape,
+		LengthBuckets:   spec.Lengths,
 		Classes:         opts.Classes,
 		FeatureNames:    opts.FeatureNames,
 		InputColumns:    cardColumns(spec.Columns),
@@ -719,6 +729,42 @@ func checkOptions(o *TrainOptions, task Task) error {
 	return nil
 }
 
+// checkLengths returns the distinct bucket lengths of bucketed training data (nil when the
+// data is not bucketed), after checking that the family and task can use them.
+func checkLengths(fam *Family, task Task, train, val *Data) ([]int, error) {
+	lengths := train.X.Lengths
+	if val.Len() > 0 && (val.X.Lengths == nil) != (lengths == nil) {
+		return nil, fmt.Errorf("the training and validation rows disagree on length buckets (one has a %q column, the other not)", dataset.RoleLengthBucket)
+	}
+	if lengths == nil {
+		return nil, nil
+	}
+	if !fam.VariableLength {
+		return nil, fmt.Errorf("model %q: the data is bucketed by length (a column with role %q, as transform.encode_sequence writes with buckets:), "+
+			"but this family needs one input length; use cnn1d (global_pool avg or max) or lstm, or encode with length: instead of buckets:", fam.Name, dataset.RoleLengthBucket)
+	}
+	if task != Classification && task != Regression {
+		return nil, fmt.Errorf("model %q: bucketed sequences (a column with role %q) train classification or regression models only, not %s", fam.Name, dataset.RoleLengthBucket, task)
+	}
+	if len(train.X.Shape) < 2 || len(lengths) != train.X.N {
+		return nil, fmt.Errorf("bucketed sequences need inputs [length, channels] and one length per row: shape %v, %d lengths for %d rows", train.X.Shape, len(lengths), train.X.N)
+	}
+	set := map[int]bool{}
+	for _, d := range []*Data{train, val} {
+		if d.Len() == 0 {
+			continue
+		}
+		for _, l := range d.X.Lengths {
+			set[l] = true
+		}
+	}
+	out := slices.Sorted(maps.Keys(set))
+	if out[len(out)-1] > train.X.Shape[0] {
+		return nil, fmt.Errorf("bucket length %d exceeds the input length %d", out[len(out)-1], train.X.Shape[0])
+	}
+	return out, nil
+}
+
 func buildNetwork(fam *Family, spec Spec, params contract.Config) (net *Network, err error) {
 	if perr := catch(func() { net, err = fam.Build(spec, params) }); perr != nil {
 		err = perr
@@ -818,12 +864,13 @@ func runBatch(e *model.Exec, args []any) (float64, float64, error) {
 	return l, m, err
 }
 
-// evaluate returns the mean loss and mean metric over the rows of d in order, batch rows
-// at a time, assembled by pool one batch ahead. Every call on data of the same size runs
-// the same compiled graphs: one for the full batches and one for a smaller last batch.
-func evaluate(ctx context.Context, e *model.Exec, pool *batchPool, d *Data, order []int, batch int) (float64, float64, error) {
+// evaluate returns the mean loss and mean metric over the rows of d in order, in the
+// batches that end at ends (bucketEnds), assembled by pool one batch ahead. Every call on
+// data of the same size runs the same compiled graphs: one for the full batches and one
+// for a smaller last batch (of each length, for bucketed sequences).
+func evaluate(ctx context.Context, e *model.Exec, pool *batchPool, d *Data, order, ends []int) (float64, float64, error) {
 	var lossSum, metSum float64
-	s := pool.stream(d, order, batch, 0)
+	s := pool.stream(d, order, ends, 0)
 	defer s.close()
 	for {
 		if err := ctx.Err(); err != nil {

@@ -147,20 +147,51 @@ func (t *Trained) Outputs(ctx context.Context, x *dataset.Matrix) ([]Output, err
 	if err := t.checkColumns(x.Columns); err != nil {
 		return nil, err
 	}
-	return t.outputs(ctx, matrixRows{x.X, size}, x.N)
+	if x.Lengths != nil {
+		if err := t.checkLengths(x); err != nil {
+			return nil, err
+		}
+	}
+	return t.outputs(ctx, matrixRows{x.X, size}, x.N, x.Lengths)
 }
 
-// OutputsFrom is Outputs for n rows whose inputs are read through rows (a
-// dataset.FeatureStream over data larger than memory), PredictBatch rows at a time; cols is
-// the rows' feature layout (FeatureStream.M.Columns), checked against the model's.
-func (t *Trained) OutputsFrom(ctx context.Context, rows RowReader, n int, shape []int, cols []dataset.ColumnSlice) ([]Output, error) {
-	if dataset.TensorSize(shape) != dataset.TensorSize(t.spec.InputShape) {
-		return nil, fmt.Errorf("predict: inputs have shape %v, the model (%s) was trained on %v", shape, t.card.Family, t.spec.InputShape)
+// OutputsFrom is Outputs for the rows that desc describes (N, Shape, Columns, Lengths; its X
+// is not used) whose inputs are read through rows (a dataset.FeatureStream over data larger
+// than memory, desc being its M), PredictBatch rows at a time; desc's feature layout is
+// checked against the model's.
+func (t *Trained) OutputsFrom(ctx context.Context, rows RowReader, desc *dataset.Matrix) ([]Output, error) {
+	if dataset.TensorSize(desc.Shape) != dataset.TensorSize(t.spec.InputShape) {
+		return nil, fmt.Errorf("predict: inputs have shape %v, the model (%s) was trained on %v", desc.Shape, t.card.Family, t.spec.InputShape)
 	}
-	if err := t.checkColumns(cols); err != nil {
+	if err := t.checkColumns(desc.Columns); err != nil {
 		return nil, err
 	}
-	return t.outputs(ctx, rows, n)
+	if desc.Lengths != nil {
+		if err := t.checkLengths(desc); err != nil {
+			return nil, err
+		}
+	}
+	return t.outputs(ctx, rows, desc.N, desc.Lengths)
+}
+
+// checkLengths checks that the model can predict x's bucketed sequences a bucket at a time.
+func (t *Trained) checkLengths(x *dataset.Matrix) error {
+	fam, err := Get(t.card.Family)
+	if err != nil {
+		return fmt.Errorf("predict: %w", err)
+	}
+	if !fam.VariableLength || len(t.spec.InputShape) < 2 {
+		return fmt.Errorf("predict: the rows are bucketed by length (a column with role %q) but the model (%s) takes one input length", dataset.RoleLengthBucket, t.card.Family)
+	}
+	if len(x.Lengths) != x.N {
+		return fmt.Errorf("predict: %d lengths for %d rows", len(x.Lengths), x.N)
+	}
+	for r, l := range x.Lengths {
+		if l < 1 || l > t.spec.InputShape[0] {
+			return fmt.Errorf("predict: row %d has length %d, outside 1..%d", r, l, t.spec.InputShape[0])
+		}
+	}
+	return nil
 }
 
 // matrixRows reads rows of an in-memory matrix.
@@ -178,8 +209,10 @@ func (m matrixRows) ReadRows(rows []int, dst []float32) error {
 
 // outputs runs the inference graph on rows 0..n-1 of src, chunk rows at a time through one
 // host tensor (the backend's own buffer on go), the last chunk zero-padded, so one compiled
-// graph serves every call of the same chunk size.
-func (t *Trained) outputs(ctx context.Context, src RowReader, n int) ([]Output, error) {
+// graph serves every call of the same chunk size. With lengths (bucketed sequences) the
+// chunks hold rows of one length each, cut to that length (one host tensor and compiled
+// graph per length); the outputs come back in row order.
+func (t *Trained) outputs(ctx context.Context, src RowReader, n int, lengths []int) ([]Output, error) {
 	size := dataset.TensorSize(t.spec.InputShape)
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -191,29 +224,60 @@ func (t *Trained) outputs(ctx context.Context, src RowReader, n int) ([]Output, 
 	res := make([]Output, len(names))
 	for i := range res {
 		res[i].Name = names[i]
-		res[i].Values = make([][]float32, 0, n)
+		res[i].Values = make([][]float32, n)
 	}
 	chunk := min(PredictBatch, max(n, 1))
-	dims := append([]int{chunk}, t.spec.InputShape...)
-	in, err := tensors.FromShapeForBackend(t.backend, 0, shapes.Make(dtypes.Float32, dims...))
-	if err != nil {
-		return nil, fmt.Errorf("predict: %w", err)
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
 	}
-	defer func() { _ = in.FinalizeAll() }()
-	idx := make([]int, 0, chunk)
-	for lo := 0; lo < n; lo += chunk {
+	ends := bucketEnds(order, lengths, chunk)
+	ins := map[int]*tensors.Tensor{} // input tensor per length (0: the whole shape)
+	defer func() {
+		for _, in := range ins {
+			_ = in.FinalizeAll()
+		}
+	}()
+	var whole []float32 // bucketed rows as read, before they are cut to length
+	for b, hi := range ends {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		hi := min(lo+chunk, n)
-		idx = idx[:0]
-		for r := lo; r < hi; r++ {
-			idx = append(idx, r)
+		lo := 0
+		if b > 0 {
+			lo = ends[b-1]
+		}
+		idx := order[lo:hi]
+		length, used := 0, size
+		if lengths != nil {
+			length = lengths[idx[0]]
+			used = size / t.spec.InputShape[0] * length
+		}
+		in := ins[length]
+		if in == nil {
+			dims := append([]int{chunk}, t.spec.InputShape...)
+			if length > 0 {
+				dims[1] = length
+			}
+			var err error
+			if in, err = tensors.FromShapeForBackend(t.backend, 0, shapes.Make(dtypes.Float32, dims...)); err != nil {
+				return nil, fmt.Errorf("predict: %w", err)
+			}
+			ins[length] = in
 		}
 		var rerr error
 		if err := tensors.MutableFlatData(in, func(x []float32) {
-			rerr = src.ReadRows(idx, x[:len(idx)*size])
-			clear(x[len(idx)*size:])
+			if used == size {
+				rerr = src.ReadRows(idx, x[:len(idx)*size])
+			} else {
+				whole = slices.Grow(whole[:0], len(idx)*size)[:len(idx)*size]
+				if rerr = src.ReadRows(idx, whole); rerr == nil {
+					for i := range idx {
+						copy(x[i*used:(i+1)*used], whole[i*size:i*size+used])
+					}
+				}
+			}
+			clear(x[len(idx)*used:])
 		}); err != nil {
 			return nil, fmt.Errorf("predict rows %d-%d: %w", lo, hi-1, err)
 		}
@@ -242,8 +306,8 @@ func (t *Trained) outputs(ctx context.Context, src RowReader, n int) ([]Output, 
 					vals[j] = float32(float64(vals[j])*t.card.TargetScale + t.card.TargetMean)
 				}
 			}
-			for r := 0; r < hi-lo; r++ {
-				res[i].Values = append(res[i].Values, vals[r*per:(r+1)*per:(r+1)*per])
+			for j, r := range idx {
+				res[i].Values[r] = vals[j*per : (j+1)*per : (j+1)*per]
 			}
 		}
 		finalizeAll(outs)
@@ -341,7 +405,7 @@ func Load(dir string, backend string) (*Trained, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, CardFile), err)
 	}
-	spec := Spec{InputShape: card.InputShape, Task: card.Task, NumClasses: len(card.Classes), Columns: card.InputColumns}
+	spec := Spec{InputShape: card.InputShape, Task: card.Task, NumClasses: len(card.Classes), Columns: card.InputColumns, Lengths: card.LengthBuckets}
 	if len(spec.Columns) == 0 && len(card.FeatureNames) == 1 {
 		spec.Columns = []dataset.ColumnSlice{{Name: card.FeatureNames[0], Shape: slices.Clone(card.InputShape)}}
 	}

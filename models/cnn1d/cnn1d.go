@@ -92,6 +92,8 @@ func init() {
 		Doc:     "temporal (1-D) convolutional network for sequences [T,C]: dilations, residual blocks, pooling in time",
 		Params:  Params,
 		Build:   Build,
+		// Convolutions and global pooling take any length; flatten does not (Build).
+		VariableLength: true,
 	})
 }
 
@@ -152,6 +154,9 @@ func Build(spec models.Spec, p contract.Config) (*models.Network, error) {
 	act := models.ActivationOf(p)
 	dropout := p.Float(ParamDropout)
 	globalPool := p.String(ParamGlobalPool)
+	if globalPool == "flatten" && spec.Lengths != nil {
+		return nil, fmt.Errorf("cnn1d: %s: flatten needs one sequence length, but the data is bucketed by length (lengths %v, transform.encode_sequence buckets:); use avg or max, or encode with length: instead", ParamGlobalPool, spec.Lengths)
+	}
 	outDim := spec.OutputDim()
 	forward := func(scope *model.Scope, x *graph.Node) []*graph.Node {
 		h := seq.ApplyBlocks(scope, "block_%d", blocks, fastconv.ToChannelsFirst(seq.AsSequence(x))) // [C, B, T]

@@ -109,6 +109,8 @@ func init() {
 		Doc:    "LSTM for sequences [T,C]: stacked, bidirectional, optional conv front end to shorten T",
 		Params: Params,
 		Build:  Build,
+		// The recurrence runs for as many steps as the batch has (bucketed sequences).
+		VariableLength: true,
 	})
 }
 

@@ -272,7 +272,7 @@ func predict(ctx context.Context, model *models.Trained, frame *dataset.Frame, t
 		if err != nil {
 			return nil, err
 		}
-		outs, err := model.OutputsFrom(ctx, fs, fs.M.N, fs.M.Shape, fs.M.Columns)
+		outs, err := model.OutputsFrom(ctx, fs, fs.M)
 		if err != nil {
 			return nil, err
 		}

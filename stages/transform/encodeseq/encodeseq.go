@@ -27,6 +27,7 @@ const (
 	FieldColumn      = "column"
 	FieldEncoding    = "encoding"
 	FieldLength      = "length"
+	FieldBuckets     = "buckets"
 	FieldAlign       = "align"
 	FieldAmbiguity   = "ambiguity"
 	FieldK           = "k"
@@ -47,6 +48,10 @@ const (
 	Zero    = "zero"
 )
 
+// ColLengthBucket is the int column (role dataset.RoleLengthBucket) that onehot with
+// buckets writes: the bucket length of each row.
+const ColLengthBucket = "seq_len_bucket"
+
 // MaxKMerFeatures bounds alphabet^k.
 const MaxKMerFeatures = 1 << 16
 
@@ -57,6 +62,8 @@ var Fields = []contract.Field{
 		Doc: "onehot: a [length, alphabet] matrix per row (one channel per letter, channels last) for cnn1d/lstm; kmer: the counts of every k-mer, a [alphabet^k] vector for mlp"},
 	{Name: FieldLength, Type: contract.Int, Default: 0, Min: contract.Bound(0),
 		Doc: "onehot: rows are padded (zeros) or trimmed to this many positions; 0 = the longest sequence of the table"},
+	{Name: FieldBuckets, Type: contract.Ints, Default: []any{},
+		Doc: "onehot: per-batch length bucketing, e.g. [64, 128, 256]: each sequence is padded (zeros, at the end) to the smallest bucket that holds it (trimmed at the largest); the tensor column keeps the largest bucket's shape and the int column " + ColLengthBucket + " (role " + dataset.RoleLengthBucket + ") records each row's bucket. train then forms each batch from rows of one bucket and feeds it cut to that length (one compiled graph per bucket; short sequences cost less), and evaluation predicts per bucket. Only for families that take variable lengths (cnn1d with avg or max global_pool, lstm). Excludes length and needs align: left; [] = off"},
 	{Name: FieldAlign, Type: contract.String, Default: Left, Enum: []string{Left, Right, Center},
 		Doc: "onehot: where a sequence sits in the length: left (pad/trim at the end), right (at the start), center (both ends evenly)"},
 	{Name: FieldAmbiguity, Type: contract.String, Default: Uniform, Enum: []string{Uniform, Zero},
@@ -83,7 +90,9 @@ in lexicographic order of the alphabet (AAA, AAC, ...), k-mers with an ambiguity
 k-mers they stand for (or skipped), gaps breaking k-mers. reverse_complement: every train row gets a
 copy encoding its reverse complement, appended with its label, group and split (role column
 "augment" = 1 on copies, as transform.augment writes; an id gets the suffix "#rc"); put
-transform.split first.`,
+transform.split first. buckets (onehot): each row is padded to the smallest listed length that holds
+it, inside a tensor of the largest; the int column seq_len_bucket (role length_bucket) records it, and
+train, evaluate and predictions then work a bucket at a time on inputs cut to that length.`,
 		Version: "1",
 		Fields:  Fields,
 		Inputs:  tab.InputPort,
@@ -101,6 +110,7 @@ type Options struct {
 	Column      string
 	Encoding    string
 	Length      int
+	Buckets     []int
 	Align       string
 	Ambiguity   string
 	K           int
@@ -112,15 +122,23 @@ type Options struct {
 
 // Summary is written to summary.json.
 type Summary struct {
-	Column      string `json:"column"`
-	Alphabet    string `json:"alphabet"`
-	Encoding    string `json:"encoding"`
-	Shape       []int  `json:"shape"`
-	Trimmed     int    `json:"rows_trimmed"` // onehot: sequences longer than length
-	Padded      int    `json:"rows_padded"`
-	AddedRows   int    `json:"reverse_complement_rows"`
-	OutputRows  int    `json:"output_rows"`
-	Ambiguities int    `json:"ambiguous_residues"`
+	Column   string `json:"column"`
+	Alphabet string `json:"alphabet"`
+	Encoding string `json:"encoding"`
+	Shape    []int  `json:"shape"`
+	// Buckets (onehot with buckets): rows per bucket length, in increasing length.
+	Buckets     []BucketCount `json:"buckets,omitempty"`
+	Trimmed     int           `json:"rows_trimmed"` // onehot: sequences longer than length
+	Padded      int           `json:"rows_padded"`
+	AddedRows   int           `json:"reverse_complement_rows"`
+	OutputRows  int           `json:"output_rows"`
+	Ambiguities int           `json:"ambiguous_residues"`
+}
+
+// BucketCount is how many rows went to one bucket length.
+type BucketCount struct {
+	Length int `json:"length"`
+	Rows   int `json:"rows"`
 }
 
 // New builds the stage from a validated config.
@@ -129,7 +147,7 @@ func New(cfg contract.Config) (contract.Stage, error) {
 		Column: cfg.String(FieldColumn), Encoding: cfg.String(FieldEncoding), Length: cfg.Int(FieldLength),
 		Align: cfg.String(FieldAlign), Ambiguity: cfg.String(FieldAmbiguity), K: cfg.Int(FieldK),
 		Normalize: cfg.Bool(FieldNormalize), ReverseComp: cfg.Bool(FieldReverseComp), Name: cfg.String(FieldName),
-		Keep: cfg.Bool(FieldKeep),
+		Keep: cfg.Bool(FieldKeep), Buckets: cfg.Ints(FieldBuckets),
 	}
 	return contract.StageFunc(func(ctx context.Context, env *contract.Env) error {
 		f, err := tab.Load(env)
@@ -176,6 +194,9 @@ func sequenceColumn(f *dataset.Frame, name string) (*dataset.Column, error) {
 func Encode(ctx context.Context, f *dataset.Frame, o Options) (*dataset.Frame, *Summary, error) {
 	sc, err := sequenceColumn(f, o.Column)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkBuckets(o); err != nil {
 		return nil, nil, err
 	}
 	name := sc.Meta[sequences.MetaAlphabet]
@@ -241,6 +262,23 @@ func Encode(ctx context.Context, f *dataset.Frame, o Options) (*dataset.Frame, *
 		return nil, nil, err
 	}
 	col.Name = o.Name
+	var bucketCol *dataset.Column
+	if len(o.Buckets) > 0 {
+		if f.Col(ColLengthBucket) != nil {
+			return nil, nil, fmt.Errorf("%s: the table already has a %q column (encode once)", FieldBuckets, ColLengthBucket)
+		}
+		bucketCol = &dataset.Column{Name: ColLengthBucket, Kind: dataset.Int, I: make([]int64, len(seqs)),
+			Meta: map[string]string{dataset.MetaRole: dataset.RoleLengthBucket}}
+		counts := make([]int, len(o.Buckets))
+		for i, s := range seqs {
+			b := bucketOf(o.Buckets, len(s))
+			bucketCol.I[i] = int64(o.Buckets[b])
+			counts[b]++
+		}
+		for b, l := range o.Buckets {
+			sum.Buckets = append(sum.Buckets, BucketCount{Length: l, Rows: counts[b]})
+		}
+	}
 	out := f
 	if len(rows) > n {
 		out = f.Rows(rows)
@@ -264,7 +302,41 @@ func Encode(ctx context.Context, f *dataset.Frame, o Options) (*dataset.Frame, *
 	} else {
 		out.Columns[at] = col
 	}
+	if bucketCol != nil {
+		out.Columns = slices.Insert(out.Columns, out.Index(col.Name)+1, bucketCol)
+	}
 	return out, sum, out.Validate()
+}
+
+// checkBuckets validates the buckets field against the others.
+func checkBuckets(o Options) error {
+	if len(o.Buckets) == 0 {
+		return nil
+	}
+	switch {
+	case o.Encoding != OneHot:
+		return fmt.Errorf("%s: length buckets apply to encoding %q only (%s has one length per row already)", FieldBuckets, OneHot, o.Encoding)
+	case o.Length != 0:
+		return fmt.Errorf("%s: give either %s (one length) or %s, not both (the largest bucket is the length)", FieldBuckets, FieldLength, FieldBuckets)
+	case o.Align != "" && o.Align != Left:
+		return fmt.Errorf("%s: bucketed sequences are padded at the end (align: left); align is %q", FieldBuckets, o.Align)
+	}
+	for i, l := range o.Buckets {
+		if l < 1 {
+			return fmt.Errorf("%s[%d]: %d is not a positive length", FieldBuckets, i, l)
+		}
+		if i > 0 && l <= o.Buckets[i-1] {
+			return fmt.Errorf("%s[%d]: %d: list the lengths in increasing order, each once", FieldBuckets, i, l)
+		}
+	}
+	return nil
+}
+
+// bucketOf is the index of the smallest bucket that holds n positions (the largest when
+// none does: the sequence is trimmed).
+func bucketOf(buckets []int, n int) int {
+	i, _ := slices.BinarySearch(buckets, n)
+	return min(i, len(buckets)-1)
 }
 
 func maps(m map[string]string) map[string]string {
@@ -278,6 +350,9 @@ func maps(m map[string]string) map[string]string {
 // oneHot encodes each sequence as [length, letters].
 func oneHot(ctx context.Context, seqs [][]byte, alpha *seq.Alphabet, o Options, sum *Summary) (*dataset.Column, error) {
 	length := o.Length
+	if len(o.Buckets) > 0 {
+		length = o.Buckets[len(o.Buckets)-1]
+	}
 	if length == 0 {
 		for _, s := range seqs {
 			length = max(length, len(s))
@@ -305,9 +380,13 @@ func oneHot(ctx context.Context, seqs [][]byte, alpha *seq.Alphabet, o Options, 
 		case Center:
 			src = int(math.Floor(float64(d) / 2))
 		}
-		switch {
+		switch target := length; {
 		case len(s) > length:
 			sum.Trimmed++
+		case len(o.Buckets) > 0:
+			if target = o.Buckets[bucketOf(o.Buckets, len(s))]; len(s) < target {
+				sum.Padded++ // padded to its bucket
+			}
 		case len(s) < length:
 			sum.Padded++
 		}

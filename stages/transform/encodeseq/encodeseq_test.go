@@ -157,3 +157,59 @@ func TestReverseComplementTrainRowsOnly(t *testing.T) {
 	_, _, err = Encode(context.Background(), table("dna", []string{"AC"}, nil), Options{Column: "sequense"})
 	assert.ErrorContains(t, err, `column: "sequense" not found (did you mean "sequence"?)`)
 }
+
+// buckets: each row is padded to the smallest bucket that holds it (trimmed at the
+// largest) inside a tensor of the largest bucket's shape, the length column records the
+// bucket, and the model's feature matrix carries it as Matrix.Lengths.
+func TestOneHotBuckets(t *testing.T) {
+	seqs := []string{"AC", "ACGTA", "ACGTACGT", "ACGTACGTAC", "ACGTACGTACGTACGTA", "ACG"}
+	f := table("dna", seqs, []string{"train", "train", "val", "test", "train", "train"})
+	out, sum, err := Encode(context.Background(), f, Options{Encoding: OneHot, Buckets: []int{4, 8, 16}, Align: Left, ReverseComp: true})
+	require.NoError(t, err)
+	x := out.Col("x")
+	assert.Equal(t, []int{16, 4}, x.Shape, "the largest bucket's shape")
+	bc := out.Col(ColLengthBucket)
+	require.NotNil(t, bc)
+	assert.Equal(t, dataset.RoleLengthBucket, bc.Meta[dataset.MetaRole])
+	// Rows 6-9 are the reverse complements of the train rows 0, 1, 4, 5: same lengths.
+	assert.Equal(t, []int64{4, 8, 8, 16, 16, 4, 4, 8, 16, 4}, bc.I)
+	assert.Equal(t, []BucketCount{{4, 4}, {8, 3}, {16, 3}}, sum.Buckets)
+	assert.Equal(t, 2, sum.Trimmed, "17 > 16: row 4 and its copy")
+	assert.Equal(t, 7, sum.Padded, "AC, ACGTA, ACGTACGTAC, ACG and their copies; ACGTACGT fills its bucket")
+	for r := range out.NumRows() {
+		row := x.Row(r)
+		n := 0 // the last position with a letter
+		for p := range 16 {
+			s := row[4*p] + row[4*p+1] + row[4*p+2] + row[4*p+3]
+			if s > 0 {
+				n = p + 1
+			}
+		}
+		assert.LessOrEqual(t, n, int(bc.I[r]), "row %d: nothing beyond its bucket", r)
+	}
+	assert.Equal(t, []float32{1, 0, 0, 0, 0, 1, 0, 0}, x.Row(0)[:8])
+	assert.Equal(t, make([]float32, 56), x.Row(0)[8:], "AC: zeros after it")
+	assert.Equal(t, float32(1), x.Row(4)[15*4+3], "position 16 of the trimmed row is T")
+
+	m, err := out.Features(nil)
+	require.NoError(t, err)
+	assert.Equal(t, []int{4, 8, 8, 16, 16, 4, 4, 8, 16, 4}, m.Lengths)
+	sub, err := out.Features([]int{3, 0})
+	require.NoError(t, err)
+	assert.Equal(t, []int{16, 4}, sub.Lengths)
+	assert.Contains(t, out.RoleColumns(), ColLengthBucket, "not a feature")
+
+	for _, c := range []struct {
+		o    Options
+		want string
+	}{
+		{Options{Encoding: KMer, Buckets: []int{4}}, `buckets: length buckets apply to encoding "onehot" only`},
+		{Options{Encoding: OneHot, Buckets: []int{4}, Length: 4}, "give either length (one length) or buckets"},
+		{Options{Encoding: OneHot, Buckets: []int{4}, Align: Right}, "padded at the end (align: left)"},
+		{Options{Encoding: OneHot, Buckets: []int{8, 4}}, "buckets[1]: 4: list the lengths in increasing order"},
+		{Options{Encoding: OneHot, Buckets: []int{0, 4}}, "buckets[0]: 0 is not a positive length"},
+	} {
+		_, _, err := Encode(context.Background(), table("dna", seqs, nil), c.o)
+		assert.ErrorContains(t, err, c.want)
+	}
+}
