@@ -8,6 +8,7 @@ import (
 
 	"github.com/biopipe/biopipe/models"
 	_ "github.com/biopipe/biopipe/models/cnn"
+	_ "github.com/biopipe/biopipe/models/cnn1d"
 	"github.com/biopipe/biopipe/models/internal/synth"
 	_ "github.com/biopipe/biopipe/models/lstm"
 )
@@ -77,4 +78,43 @@ func cpuTime(b *testing.B) time.Duration {
 		b.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkBucketedEpoch times epochs of a cnn1d on length-skewed sequences (about half of
+// 512 rows fit 64 samples, a quarter 128, an eighth 256, the rest 512; 4 channels; batch
+// 32; validation on 128 rows), padded to 512 (every batch [32, 512, 4]) against bucketed
+// (transform.encode_sequence buckets: [64, 128, 256, 512]: batches of one bucket, cut to its
+// length). Same data, same model; the bucketed run compiles one graph per bucket length.
+//
+//	GOEXPERIMENT=simd go test -run '^$' -bench BucketedEpoch -benchtime 5x -count 3 ./models/
+func BenchmarkBucketedEpoch(b *testing.B) {
+	buckets := []int{64, 128, 256, 512}
+	bucketed, bval := synth.SkewedSines(512, buckets, 4, 0.3, 1), synth.SkewedSines(128, buckets, 4, 0.3, 2)
+	unbucket := func(d *models.Data) *models.Data {
+		out := *d
+		x := *d.X
+		x.Lengths = nil
+		out.X = &x
+		return &out
+	}
+	padded, pval := unbucket(bucketed), unbucket(bval)
+	for _, c := range []struct {
+		name       string
+		train, val *models.Data
+	}{{"padded", padded, pval}, {"bucketed", bucketed, bval}} {
+		b.Run(c.name, func(b *testing.B) {
+			opts := models.TrainOptions{
+				Family: "cnn1d", Params: map[string]any{"channels": []any{16, 32}, "kernel_size": 7},
+				Train: c.train, Val: c.val, Task: models.Classification, Classes: []string{"slow", "fast"},
+				Epochs: b.N, BatchSize: 32, Seed: 1,
+			}
+			cpu0 := cpuTime(b)
+			b.ResetTimer()
+			if _, err := models.Train(context.Background(), opts); err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64((cpuTime(b)-cpu0).Milliseconds())/float64(b.N), "cpu-ms/epoch")
+		})
+	}
 }

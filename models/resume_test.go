@@ -168,3 +168,34 @@ func TestTrainResumesTwoNetworks(t *testing.T) {
 	assert.Equal(t, readTree(t, filepath.Join(refDir, models.CheckpointDir)), readTree(t, filepath.Join(out, models.CheckpointDir)))
 	assert.Equal(t, stripSeconds(ref.History), stripSeconds(res.History))
 }
+
+// Bucketed sequences (one-length batches whose order is drawn per epoch and kept in the
+// resume state) resume bit for bit too.
+func TestTrainResumesBucketed(t *testing.T) {
+	ctx := context.Background()
+	opts := func(out, state string) models.TrainOptions {
+		buckets := []int{8, 16, 32}
+		return models.TrainOptions{
+			Family: "cnn1d", Params: map[string]any{"channels": []any{4}, "dropout": 0.1},
+			Train: synth.SkewedSines(96, buckets, 2, 0.3, 1), Val: synth.SkewedSines(32, buckets, 2, 0.3, 2),
+			Task: models.Classification, Classes: []string{"slow", "fast"},
+			Epochs: 3, BatchSize: 16, Seed: 5, OutDir: out, StateDir: state, CheckpointEvery: 2,
+		}
+	}
+	refDir := t.TempDir()
+	_, err := models.Train(ctx, opts(refDir, filepath.Join(t.TempDir(), "state")))
+	require.NoError(t, err)
+	state := filepath.Join(t.TempDir(), "state")
+	sc := &stopAfter{Context: ctx}
+	sc.n.Store(11) // in the second epoch
+	_, err = models.Train(sc, opts(t.TempDir(), state))
+	require.ErrorIs(t, err, context.Canceled)
+	out := t.TempDir()
+	o := opts(out, state)
+	var log bytes.Buffer
+	o.Log = slog.New(slog.NewTextHandler(&log, nil))
+	_, err = models.Train(ctx, o)
+	require.NoError(t, err)
+	assert.Contains(t, log.String(), "resuming training")
+	assert.Equal(t, readTree(t, filepath.Join(refDir, models.CheckpointDir)), readTree(t, filepath.Join(out, models.CheckpointDir)))
+}

@@ -204,3 +204,20 @@ func TestBuildErrors(t *testing.T) {
 	_, err = f.ResolveParams(map[string]any{"units": 0})
 	assert.ErrorContains(t, err, "units")
 }
+
+// The lstm takes bucketed sequences: batches of one length each, the recurrence running
+// for as many steps as the batch has.
+func TestBucketedSequences(t *testing.T) {
+	buckets := []int{16, 32, 64}
+	res, err := models.Train(context.Background(), models.TrainOptions{
+		Family: lstm.Family, Params: map[string]any{"units": 8, "channels": []any{8}, "pool_size": 2},
+		Train: synth.SkewedSines(192, buckets, 2, 0.3, 1), Task: models.Classification,
+		Classes: []string{"slow", "fast"}, Epochs: 8, BatchSize: 32, Seed: 3,
+		Optimizer: models.OptimizerConfig{Name: models.OptAdam, LearningRate: 0.02},
+	})
+	require.NoError(t, err)
+	assert.Equal(t, buckets, res.Card.LengthBuckets)
+	acc := synth.Accuracy(t, res, synth.SkewedSines(120, buckets, 2, 0.3, 2))
+	t.Logf("test accuracy %.3f", acc)
+	assert.GreaterOrEqual(t, acc, 0.85)
+}
