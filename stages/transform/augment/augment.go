@@ -84,8 +84,10 @@ shifts along T), [H, W, C] images and [D, H, W, C] volumes (flips, shifts and ro
 same for every slice; shifts along every spatial axis). One affine map per copy is sampled (flip, angle,
 shift), then values are resampled bilinearly, then contrast, brightness and noise are applied. Random numbers
 come from the pipeline seed, so a re-run gives the same table. A role column "augment" (0 = original, k = k-th
-copy) is added. Needs a split column: augment after transform.split so copies of a train row never land in
-val or test.`,
+copy) is added. A segmentation mask column (role mask, from ingest.volumes' masks:) gets the same flip, rotation
+and shift, resampled nearest-neighbour with background (0) brought in, and no intensity change, so each copy's
+mask stays on its image. Needs a split column: augment after transform.split so copies of a train row never
+land in val or test.`,
 		Version: "1",
 		Fields:  Fields,
 		Inputs:  tab.InputPort,
@@ -195,6 +197,22 @@ func Apply(ctx context.Context, f *dataset.Frame, o Options, seed int64) (*datas
 	rng := rand.New(rand.NewPCG(uint64(seed), h.Sum64()))
 	geo := newGeometry(col.Shape)
 	idc := out.Col(f.Meta[dataset.MetaID])
+	// A segmentation mask (role mask) moves with its image: the same flip, rotation and
+	// shift, resampled nearest-neighbour (class indices), background (0) brought in.
+	var mask *dataset.Column
+	var mgeo *geometry
+	msize := 0
+	if mc := f.Mask(); mc != nil && mc != col {
+		mshape := mc.Shape
+		spatial := col.Shape[:len(col.Shape)-1]
+		if slices.Equal(mshape, spatial) {
+			mshape = append(slices.Clone(spatial), 1)
+		}
+		if len(mshape) != len(col.Shape) || !slices.Equal(mshape[:len(mshape)-1], spatial) || mshape[len(mshape)-1] != 1 {
+			return nil, nil, fmt.Errorf("mask column %q has shape %v; it must have the spatial shape of column %q %v (one class per voxel) to be augmented with it", mc.Name, mc.Shape, col.Name, col.Shape)
+		}
+		mask, mgeo, msize = out.Col(mc.Name), newGeometry(mshape), dataset.TensorSize(mshape)
+	}
 	for k := 1; k <= o.Copies; k++ {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
@@ -203,7 +221,10 @@ func Apply(ctx context.Context, f *dataset.Frame, o Options, seed int64) (*datas
 			at := n + (k-1)*len(train) + j
 			aug.I[at] = int64(k)
 			dst := oc.T[at*size : (at+1)*size]
-			geo.transform(rng, o, sd, col.Row(r), dst)
+			d := geo.transform(rng, o, sd, col.Row(r), dst)
+			if mask != nil {
+				mgeo.applyNearest(d, f.Mask().Row(r), mask.T[at*msize:(at+1)*msize])
+			}
 			if idc != nil && idc.Kind == dataset.String && idc.IsValid(at) {
 				idc.S[at] += "#aug" + strconv.Itoa(k)
 			}
@@ -309,8 +330,8 @@ type draw struct {
 	rng          *rand.Rand
 }
 
-// transform writes one augmented copy of src into dst (same layout).
-func (g *geometry) transform(rng *rand.Rand, o Options, sd float64, src, dst []float32) {
+// transform writes one augmented copy of src into dst (same layout) and returns the draw.
+func (g *geometry) transform(rng *rand.Rand, o Options, sd float64, src, dst []float32) draw {
 	// Sample in a fixed order whatever the options, so that turning one transform on does
 	// not change the others' draws.
 	d := draw{rng: rng, noise: o.Noise * sd}
@@ -329,6 +350,43 @@ func (g *geometry) transform(rng *rand.Rand, o Options, sd float64, src, dst []f
 		d.dy = 0
 	}
 	g.apply(d, o, src, dst)
+	return d
+}
+
+// applyNearest writes src (class indices) moved by d's flips, rotation and shifts into
+// dst, reading the nearest source voxel; voxels brought in from outside are 0 (background).
+// It is apply's geometry without interpolation or intensity changes, so a mask stays on its
+// image.
+func (g *geometry) applyNearest(d draw, src, dst []float32) {
+	cos, sin := math.Cos(d.angle), math.Sin(d.angle)
+	cy, cx := float64(g.rows-1)/2, float64(g.cols-1)/2
+	plane := g.rows * g.cols * g.ch
+	for z := range g.depth {
+		sz := int(math.Round(float64(z) - d.dz))
+		dp := dst[z*plane : (z+1)*plane]
+		for y := range g.rows {
+			for x := range g.cols {
+				ox, oy := float64(x), float64(y)
+				if d.flipH {
+					ox = float64(g.cols-1) - ox
+				}
+				if d.flipV {
+					oy = float64(g.rows-1) - oy
+				}
+				ox, oy = ox-d.dx-cx, oy-d.dy-cy
+				sx := int(math.Round(cos*ox + sin*oy + cx))
+				sy := int(math.Round(-sin*ox + cos*oy + cy))
+				inside := sz >= 0 && sz < g.depth && sy >= 0 && sy < g.rows && sx >= 0 && sx < g.cols
+				for c := range g.ch {
+					v := float32(0)
+					if inside {
+						v = src[sz*plane+(sy*g.cols+sx)*g.ch+c]
+					}
+					dp[(y*g.cols+x)*g.ch+c] = v
+				}
+			}
+		}
+	}
 }
 
 // apply writes src transformed by d into dst.

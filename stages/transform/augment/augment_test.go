@@ -252,3 +252,52 @@ func TestExampleValidates(t *testing.T) {
 	_, err = k.New(cfg)
 	require.NoError(t, err)
 }
+
+// TestMaskFollowsImage checks that a segmentation mask gets its image's transform: the
+// images here are their own masks (a random blob of ones), so an augmented image must still
+// be its augmented mask.
+func TestMaskFollowsImage(t *testing.T) {
+	for _, shape := range [][]int{{8, 10, 1}, {4, 8, 8, 1}} {
+		f := images(16, shape)
+		x := f.Col("x")
+		r := rand.New(rand.NewPCG(3, 3))
+		for i := range x.T {
+			x.T[i] = float32(r.IntN(2))
+		}
+		m := &dataset.Column{Name: "mask", Kind: dataset.Tensor, Shape: shape[:len(shape)-1], T: slices.Clone(x.T),
+			Meta: map[string]string{dataset.MetaRole: dataset.RoleMask}}
+		f.Columns = append(f.Columns, m)
+		n := f.NumRows()
+		// Flips only: the bilinear image and the nearest mask are exact copies of each other.
+		out, _, err := Apply(context.Background(), f, Options{Copies: 3, FlipH: true, FlipV: true}, 1)
+		require.NoError(t, err)
+		assert.Equal(t, out.Col("x").T, out.Col("mask").T, "shape %v", shape)
+		train := f.SplitRows(dataset.Train)
+		flipped := 0
+		for j, r := range train { // the first copy of each train row against its source
+			if !slices.Equal(out.Col("mask").Row(n+j), m.Row(r)) {
+				flipped++
+			}
+		}
+		assert.Greater(t, flipped, 0, "some copy is flipped")
+		// Rotation and shift: the mask is resampled nearest (values stay 0/1) and agrees with
+		// the thresholded bilinear image on nearly every voxel.
+		out, _, err = Apply(context.Background(), f, Options{Copies: 2, Rotate: 20, Shift: 0.2, Fill: FillConstant}, 2)
+		require.NoError(t, err)
+		xs, ms := out.Col("x").T, out.Col("mask").T
+		agree := 0
+		for i, v := range ms {
+			require.True(t, v == 0 || v == 1, "mask value %v", v)
+			if (xs[i] >= 0.5) == (v == 1) {
+				agree++
+			}
+		}
+		assert.Greater(t, float64(agree)/float64(len(ms)), 0.8, "shape %v", shape)
+	}
+	// A mask of another grid is refused.
+	f := images(8, []int{6, 6, 1})
+	f.Columns = append(f.Columns, &dataset.Column{Name: "mask", Kind: dataset.Tensor, Shape: []int{5, 6}, T: make([]float32, 8*30),
+		Meta: map[string]string{dataset.MetaRole: dataset.RoleMask}})
+	_, _, err := Apply(context.Background(), f, Options{Copies: 1}, 1)
+	assert.ErrorContains(t, err, `mask column "mask" has shape [5 6]`)
+}
