@@ -971,6 +971,9 @@ func reproSection(src *Source) *Section {
 
 // familyName spells a model family for prose: short names are acronyms (MLP, CNN, VAE).
 func familyName(f string) string {
+	if f == "unet" {
+		return "U-Net"
+	}
 	if len(f) <= 4 {
 		return strings.ToUpper(f)
 	}
@@ -983,6 +986,9 @@ func withArticle(f string) string {
 	name := familyName(f)
 	if name == "" {
 		return "a model"
+	}
+	if strings.HasPrefix(name, "U-") { // "you": a U-Net
+		return "a " + name
 	}
 	set := "aeiouAEIOU"
 	if name == strings.ToUpper(name) {
