@@ -98,10 +98,18 @@ func (r *EpochRecord) setMetric(metric string, val bool, v float64) {
 }
 
 func (r *EpochRecord) monitored(monitor string) float64 {
-	if monitor == MonitorValAccuracy {
+	switch monitor {
+	case MonitorValAccuracy:
 		return deref(r.ValAccuracy)
+	case MonitorValDice:
+		return deref(r.ValDice)
 	}
 	return deref(r.ValLoss)
+}
+
+// higherIsBetter tells the monitors that improve upwards (accuracy, Dice) from the loss.
+func higherIsBetter(monitor string) bool {
+	return monitor == MonitorValAccuracy || monitor == MonitorValDice
 }
 
 // History is history.json in a model artifact.

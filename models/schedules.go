@@ -217,7 +217,7 @@ func (sc *scheduler) record(rec *EpochRecord, monitor string, hasVal bool) {
 	v := rec.TrainLoss
 	if hasVal {
 		v = rec.monitored(monitor)
-		if monitor == MonitorValAccuracy {
+		if higherIsBetter(monitor) {
 			v = -v
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/biopipe/biopipe/dataset"
 )
 
 // TestSegmentationLossValues checks the segmentation loss against the formulas, for a
@@ -103,4 +105,30 @@ func TestSegDiceSum(t *testing.T) {
 	assert.Equal(t, []string{"background", "label_1", "label_2", "label_3"}, MaskClasses([]float32{0, 3, 1}))
 	assert.Equal(t, 1, SegChannels(2))
 	assert.Equal(t, 4, SegChannels(4))
+}
+
+func TestSegmentationOptionChecks(t *testing.T) {
+	x := &dataset.Matrix{N: 2, Shape: []int{2, 2, 1}, X: make([]float32, 8)}
+	cases := []struct {
+		name string
+		o    TrainOptions
+		task Task
+		want string
+	}{
+		{"val_dice on regression", TrainOptions{Train: &Data{X: x, Targets: []float64{1, 2}}, EarlyStopping: EarlyStopping{Monitor: MonitorValDice}}, Regression,
+			`early_stopping.monitor "val_dice" needs a segmentation task`},
+		{"one class", TrainOptions{Train: &Data{X: x, Masks: make([]float32, 8)}, Classes: []string{"background"}}, Segmentation, "at least 2 classes"},
+		{"short masks", TrainOptions{Train: &Data{X: x, Masks: make([]float32, 7)}, Classes: []string{"background", "foreground"}}, Segmentation,
+			"one mask of 4 values per row (input shape [2 2 1]): 7 values for 2 rows"},
+		{"label out of range", TrainOptions{Train: &Data{X: x, Masks: []float32{0, 0, 0, 0, 0, 2, 0, 0}}, Classes: []string{"background", "foreground"}}, Segmentation,
+			"row 1, voxel 1: mask value 2 is not a class index in 0..1"},
+		{"fractional label", TrainOptions{Train: &Data{X: x, Masks: []float32{0, 0.5, 0, 0, 0, 0, 0, 0}}, Classes: []string{"background", "foreground"}}, Segmentation,
+			"row 0, voxel 1: mask value 0.5"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			c.o.Epochs, c.o.BatchSize = 1, 1
+			assert.ErrorContains(t, checkOptions(&c.o, c.task), c.want)
+		})
+	}
 }

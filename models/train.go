@@ -63,6 +63,7 @@ func (d *Data) Len() int {
 const (
 	MonitorValLoss     = "val_loss"     // lower is better
 	MonitorValAccuracy = "val_accuracy" // higher is better; classification only
+	MonitorValDice     = "val_dice"     // higher is better; segmentation only
 )
 
 // EarlyStopping stops training when the monitored validation metric has not improved by
@@ -540,8 +541,8 @@ epochs:
 			st.BestEpoch = epoch
 		} else {
 			cur := rec.monitored(es.Monitor)
-			if es.Monitor == MonitorValAccuracy {
-				cur = -cur // higher is better
+			if higherIsBetter(es.Monitor) {
+				cur = -cur
 			}
 			if epoch == 1 || cur < math.Float64frombits(st.Best)-es.MinDelta {
 				st.Best, st.BestEpoch, st.SinceBest = math.Float64bits(cur), epoch, 0
@@ -723,8 +724,12 @@ func checkOptions(o *TrainOptions, task Task) error {
 		if task != Classification {
 			return fmt.Errorf("early_stopping.monitor %q needs a classification task (task is %s)", MonitorValAccuracy, task)
 		}
+	case MonitorValDice:
+		if task != Segmentation {
+			return fmt.Errorf("early_stopping.monitor %q needs a segmentation task (task is %s)", MonitorValDice, task)
+		}
 	default:
-		return fmt.Errorf("early_stopping.monitor %q is not one of %s, %s", o.EarlyStopping.Monitor, MonitorValLoss, MonitorValAccuracy)
+		return fmt.Errorf("early_stopping.monitor %q is not one of %s, %s, %s", o.EarlyStopping.Monitor, MonitorValLoss, MonitorValAccuracy, MonitorValDice)
 	}
 	return nil
 }

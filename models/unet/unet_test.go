@@ -139,6 +139,25 @@ func TestSegmentsDiscs(t *testing.T) {
 	}
 }
 
+// TestEarlyStoppingOnValDice keeps the epoch of the best val_dice (higher is better).
+func TestEarlyStoppingOnValDice(t *testing.T) {
+	res, err := models.Train(context.Background(), models.TrainOptions{
+		Family: Family, Params: map[string]any{"base_channels": 4, "depth": 1, "convs_per_level": 1}, Train: discs(32, 8, 2, 2, 1), Val: discs(8, 8, 2, 2, 2),
+		Classes: []string{"background", "foreground"}, Epochs: 6, BatchSize: 8, Seed: 3,
+		Optimizer:     models.OptimizerConfig{Name: models.OptAdam, LearningRate: 0.01},
+		EarlyStopping: models.EarlyStopping{Patience: 2, Monitor: models.MonitorValDice},
+	})
+	require.NoError(t, err)
+	assert.Equal(t, models.MonitorValDice, res.History.Monitor)
+	best := 0
+	for i, e := range res.History.Epochs {
+		if *e.ValDice > *res.History.Epochs[best].ValDice {
+			best = i
+		}
+	}
+	assert.Equal(t, best+1, res.History.BestEpoch)
+}
+
 func TestSliceWiseOnVolumes(t *testing.T) {
 	d := discs(8, 8, 3, 2, 5)
 	res := train(t, map[string]any{"dims": 2, "base_channels": 2, "depth": 1, "convs_per_level": 1}, d, nil, []string{"background", "foreground"}, 1)

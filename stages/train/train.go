@@ -158,8 +158,8 @@ func baseFields() []contract.Field {
 				{Name: FieldMinDelta, Type: contract.Float, Default: 0.0, Min: contract.Bound(0),
 					Doc: "smallest change that counts as an improvement"},
 				{Name: FieldMonitor, Type: contract.String, Default: models.MonitorValLoss,
-					Enum: []string{models.MonitorValLoss, models.MonitorValAccuracy},
-					Doc:  "val_loss (lower is better) or val_accuracy (classification; higher is better)"},
+					Enum: []string{models.MonitorValLoss, models.MonitorValAccuracy, models.MonitorValDice},
+					Doc:  "val_loss (lower is better), val_accuracy (classification; higher is better) or val_dice (segmentation: mean per-case foreground Dice; higher is better)"},
 			}},
 		{Name: FieldCheckpoint, Type: contract.Int, Default: 200, Min: contract.Bound(0), NoKey: true, Advanced: true,
 			Doc: "write a resumable checkpoint every N optimizer steps (0: only at epoch ends; one is also written at an epoch end when the last is over 2 s old, at the end of training and on Ctrl-C); a killed or interrupted run resumes from the last one"},
@@ -317,6 +317,10 @@ func newStage(cfg contract.Config) (contract.Stage, error) {
 	if es.String(FieldMonitor) == models.MonitorValAccuracy && fam.Task != "" && fam.Task != models.Classification {
 		issues = append(issues, contract.Issue{Path: []string{FieldEarlyStopping, FieldMonitor},
 			Msg: fmt.Sprintf("val_accuracy needs a classification model; %q is a %s model", fam.Name, fam.Task)})
+	}
+	if es.String(FieldMonitor) == models.MonitorValDice && fam.Task != models.Segmentation {
+		issues = append(issues, contract.Issue{Path: []string{FieldEarlyStopping, FieldMonitor},
+			Msg: fmt.Sprintf("val_dice needs a segmentation model (unet); %q is not one", fam.Name)})
 	}
 	if len(issues) > 0 {
 		return nil, &contract.ConfigError{Issues: issues}

@@ -171,6 +171,9 @@ func TestStageConfigErrors(t *testing.T) {
 		{"maxout not for cnn", map[string]any{"model": "cnn", "activation": "maxout"}, `"maxout" is not one of`},
 		{"bad schedule", map[string]any{"model": "mlp", "lr_schedule": map[string]any{"name": "cosin"}}, `did you mean "cosine"`},
 		{"bad initializer", map[string]any{"model": "mlp", "initializer": "xavier"}, `"xavier" is not one of`},
+		{"val_dice needs unet", map[string]any{"model": "cnn", "early_stopping": map[string]any{"monitor": "val_dice"}}, `val_dice needs a segmentation model (unet); "cnn" is not one`},
+		{"val_accuracy not for unet", map[string]any{"model": "unet", "early_stopping": map[string]any{"monitor": "val_accuracy"}}, `val_accuracy needs a classification model; "unet" is a segmentation model`},
+		{"cnn param on unet", map[string]any{"model": "unet", "channels": []any{8}}, `not a parameter of model "unet"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
