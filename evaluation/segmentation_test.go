@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/biopipe/biopipe/metrics"
 )
 
 func mustCounts(t *testing.T, truth, pred []int, k int) SegCase {
@@ -111,4 +114,27 @@ func TestEvaluateSegmentation(t *testing.T) {
 	b, err := json.Marshal(out.Result)
 	require.NoError(t, err)
 	assert.Contains(t, string(b), `"dice_label_2":{"value":null`)
+}
+
+// TestDiceAgreesWithMetrics ties the per-class counts to metrics.Dice and metrics.IoU (which
+// metrics' scikit-learn cross-check compares with f1_score and jaccard_score on masks) on
+// non-empty binary masks; on two empty masks metrics scores 1 where evaluation says undefined.
+func TestDiceAgreesWithMetrics(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	for range 20 {
+		n := 50 + r.IntN(200)
+		truth, pred := make([]int, n), make([]int, n)
+		tf, pf := make([]float32, n), make([]float32, n)
+		for i := range n {
+			truth[i], pred[i] = r.IntN(2), r.IntN(2)
+			tf[i], pf[i] = float32(truth[i]), float32(pred[i])
+		}
+		c := mustCounts(t, truth, pred, 2)
+		d, err := metrics.Dice(tf, pf)
+		require.NoError(t, err)
+		j, err := metrics.IoU(tf, pf)
+		require.NoError(t, err)
+		assert.InDelta(t, d, Dice(c.TP[1], c.FP[1], c.FN[1]), 1e-12)
+		assert.InDelta(t, j, IoU(c.TP[1], c.FP[1], c.FN[1]), 1e-12)
+	}
 }
