@@ -45,32 +45,88 @@ func NewBroadcastIterator(srcShape, tgtShape shapes.Shape) *BroadcastIterator {
 // IterFlatIndices iterate over the source and target flat indices for broadcast.
 // Notice since we are broadcasting, the target index will always be incremented by 1,
 // while the source index may repeat (when it is being broadcast).
+//
+// The innermost (merged) axis is a tight loop: see mergeBroadcastAxes.
 func (bi *BroadcastIterator) IterFlatIndices() iter.Seq2[int, int] {
 	return func(yield func(srcIdx, tgtIdx int) bool) {
-		rank := len(bi.tgtDims)
-		perAxesIdx := make([]int, rank)
-		srcFlatIdx := 0
-		for dstFlatIdx := range bi.tgtSize {
-			// Yield first.
-			if !yield(srcFlatIdx, dstFlatIdx) {
-				return
+		if bi.tgtSize == 0 {
+			return
+		}
+		m := mergeBroadcastAxes(bi.tgtDims, bi.isBroadcast, nil)
+		inner, innerStep := m.dims[m.rank-1], m.lhsStrides[m.rank-1]
+		idx := make([]int, m.rank-1)
+		srcBase, dstFlatIdx := 0, 0
+		for {
+			srcFlatIdx := srcBase
+			for range inner {
+				if !yield(srcFlatIdx, dstFlatIdx) {
+					return
+				}
+				srcFlatIdx += innerStep
+				dstFlatIdx++
 			}
-
-			// Bump to next srcFlatIdx.
-			srcFlatIdx++
-			for axis := rank - 1; axis >= 0; axis-- {
-				perAxesIdx[axis]++
-				if perAxesIdx[axis] < bi.tgtDims[axis] {
-					if bi.isBroadcast[axis] {
-						// If we are broadcasting on this axis, we need to go back and repeat the same slice of the tensor.
-						srcFlatIdx -= bi.srcStrides[axis]
-					}
+			axis := m.rank - 2
+			for ; axis >= 0; axis-- {
+				idx[axis]++
+				srcBase += m.lhsStrides[axis]
+				if idx[axis] < m.dims[axis] {
 					break
 				}
-				perAxesIdx[axis] = 0
+				srcBase -= m.lhsStrides[axis] * m.dims[axis]
+				idx[axis] = 0
+			}
+			if axis < 0 {
+				return
 			}
 		}
 	}
+}
+
+// mergedBroadcastAxes describes a broadcast walk over the target shape with the target's size-1
+// axes dropped and adjacent axes merged when each source is broadcast on both or on neither:
+// merged dimensions and, per merged axis, each source's flat stride (0 where it is broadcast).
+// rank is at least 1 (a single axis of size 1 when the target has one element).
+type mergedBroadcastAxes struct {
+	rank                   int
+	dims                   []int
+	lhsStrides, rhsStrides []int
+}
+
+// mergeBroadcastAxes merges the axes of a walk over tgtDims for one source (rhsIsBroadcast nil)
+// or two. A source's dimension is the target's where it is not broadcast, 1 where it is.
+func mergeBroadcastAxes(tgtDims []int, lhsIsBroadcast, rhsIsBroadcast []bool) mergedBroadcastAxes {
+	var m mergedBroadcastAxes
+	var lhsB, rhsB []bool
+	for axis, dim := range tgtDims {
+		if dim == 1 {
+			continue
+		}
+		l, r := lhsIsBroadcast[axis], rhsIsBroadcast != nil && rhsIsBroadcast[axis]
+		if n := len(m.dims); n > 0 && lhsB[n-1] == l && rhsB[n-1] == r {
+			m.dims[n-1] *= dim
+			continue
+		}
+		m.dims = append(m.dims, dim)
+		lhsB = append(lhsB, l)
+		rhsB = append(rhsB, r)
+	}
+	if len(m.dims) == 0 {
+		m.dims, lhsB, rhsB = []int{1}, []bool{false}, []bool{false}
+	}
+	m.rank = len(m.dims)
+	m.lhsStrides, m.rhsStrides = make([]int, m.rank), make([]int, m.rank)
+	lhsStride, rhsStride := 1, 1
+	for axis := m.rank - 1; axis >= 0; axis-- {
+		if !lhsB[axis] {
+			m.lhsStrides[axis] = lhsStride
+			lhsStride *= m.dims[axis]
+		}
+		if !rhsB[axis] {
+			m.rhsStrides[axis] = rhsStride
+			rhsStride *= m.dims[axis]
+		}
+	}
+	return m
 }
 
 // ZippedIndices of two BroadcastIterators.
@@ -143,34 +199,42 @@ func (z *ZipIterator) EqualNodeData(other NodeDataComparable) bool {
 // IterFlatIndices iterate over the lhs, rhs and target flat indices for broadcast.
 // Notice since we are broadcasting, the target index will always be incremented by 1,
 // while the source indices may repeat (when it is being broadcast).
+//
+// The innermost (merged) axis is a tight loop: see mergeBroadcastAxes.
 func (zi *ZipIterator) IterFlatIndices() iter.Seq[ZippedIndices] {
 	return func(yield func(ZippedIndices) bool) {
-		rank := len(zi.tgtDims)
-		perAxesIdx := make([]int, rank)
-		lhsFlatIdx := 0
-		rhsFlatIdx := 0
-
-		for dstFlatIdx := range zi.tgtSize {
-			// Yield first.
-			if !yield(ZippedIndices{LHSFlatIdx: lhsFlatIdx, RHSFlatIdx: rhsFlatIdx, TgtFlatIdx: dstFlatIdx}) {
-				return
+		if zi.tgtSize == 0 {
+			return
+		}
+		m := mergeBroadcastAxes(zi.tgtDims, zi.lhsIsBroadcast, zi.rhsIsBroadcast)
+		inner := m.dims[m.rank-1]
+		lhsStep, rhsStep := m.lhsStrides[m.rank-1], m.rhsStrides[m.rank-1]
+		idx := make([]int, m.rank-1)
+		lhsBase, rhsBase, dstFlatIdx := 0, 0, 0
+		for {
+			lhsFlatIdx, rhsFlatIdx := lhsBase, rhsBase
+			for range inner {
+				if !yield(ZippedIndices{LHSFlatIdx: lhsFlatIdx, RHSFlatIdx: rhsFlatIdx, TgtFlatIdx: dstFlatIdx}) {
+					return
+				}
+				lhsFlatIdx += lhsStep
+				rhsFlatIdx += rhsStep
+				dstFlatIdx++
 			}
-
-			// Bump to next
-			lhsFlatIdx++
-			rhsFlatIdx++
-			for axis := rank - 1; axis >= 0; axis-- {
-				perAxesIdx[axis]++
-				if perAxesIdx[axis] < zi.tgtDims[axis] {
-					if zi.lhsIsBroadcast[axis] {
-						lhsFlatIdx -= zi.lhsStrides[axis]
-					}
-					if zi.rhsIsBroadcast[axis] {
-						rhsFlatIdx -= zi.rhsStrides[axis]
-					}
+			axis := m.rank - 2
+			for ; axis >= 0; axis-- {
+				idx[axis]++
+				lhsBase += m.lhsStrides[axis]
+				rhsBase += m.rhsStrides[axis]
+				if idx[axis] < m.dims[axis] {
 					break
 				}
-				perAxesIdx[axis] = 0
+				lhsBase -= m.lhsStrides[axis] * m.dims[axis]
+				rhsBase -= m.rhsStrides[axis] * m.dims[axis]
+				idx[axis] = 0
+			}
+			if axis < 0 {
+				return
 			}
 		}
 	}
