@@ -90,7 +90,7 @@ func ParseKind(name string) (dataset.Kind, error) {
 // ReadCSV reads a delimited text file (optionally gzip-compressed) into a frame. A large
 // regular file is memory-mapped rather than copied; if it shrinks while it is read, the
 // result is an error naming it.
-func ReadCSV(path string, opts CSVOptions) (f *dataset.Frame, info *ReadInfo, err error) {
+func ReadCSV(path string, opts CSVOptions) (*dataset.Frame, *ReadInfo, error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
@@ -104,9 +104,14 @@ func ReadCSV(path string, opts CSVOptions) (f *dataset.Frame, info *ReadInfo, er
 		return DecodeCSV(fh, path, opts)
 	}
 	defer unmap()
-	// Reading a page of a file truncated since it was mapped faults; with PanicOnFault that
-	// is a panic (here and in the parallel reader's workers, which pass it on) instead of a
-	// crash. Nothing read keeps a reference to the mapping.
+	return decodeMapped(data, path, opts, parallelConfig{})
+}
+
+// decodeMapped reads a memory-mapped file. Reading a page of a file truncated since it was
+// mapped faults; with PanicOnFault that is a panic (here and in the parallel reader's
+// workers, which pass it on) that becomes an error instead of a crash. Nothing read keeps
+// a reference to the mapping.
+func decodeMapped(data []byte, path string, opts CSVOptions, cfg parallelConfig) (f *dataset.Frame, info *ReadInfo, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if p := recover(); p != nil {
@@ -117,7 +122,7 @@ func ReadCSV(path string, opts CSVOptions) (f *dataset.Frame, info *ReadInfo, er
 			panic(p)
 		}
 	}()
-	return decodeCSVData(data, path, opts, parallelConfig{})
+	return decodeCSVData(data, path, opts, cfg)
 }
 
 func delimiterFor(path string) rune {

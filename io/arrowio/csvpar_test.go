@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -443,4 +444,44 @@ func FuzzParallelCSV(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestReadCSVMappedFileShrinks: a mapped file truncated while it is read gives an error
+// naming it, not a crash, whether the fault hits the reading goroutine or a worker.
+func TestReadCSVMappedFileShrinks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 8))
+	text := genCSV(rng, 30000, 6, ',')
+	for _, workers := range []int{1, 2} {
+		path := filepath.Join(t.TempDir(), "shrinks.csv")
+		require.NoError(t, os.WriteFile(path, []byte(text), 0o644))
+		fh, err := os.Open(path)
+		require.NoError(t, err)
+		data, unmap := mapFile(fh)
+		if data == nil {
+			fh.Close()
+			t.Skip("this system does not map files")
+		}
+		// Mapped and read as ReadCSV would: the same frame as the sequential reader.
+		f, _, err := decodeMapped(data, path, CSVOptions{Delimiter: ','}, parallelConfig{workers: workers, chunkSize: 64 << 10})
+		require.NoError(t, err)
+		want, _, err := decodeSequential(strings.NewReader(text), path, CSVOptions{Delimiter: ','})
+		require.NoError(t, err)
+		require.Equal(t, viewOf(want), viewOf(f))
+
+		require.NoError(t, os.Truncate(path, 0))
+		_, _, err = decodeMapped(data, path, CSVOptions{Delimiter: ','}, parallelConfig{workers: workers, chunkSize: 64 << 10})
+		require.Error(t, err, "workers %d", workers)
+		assert.Contains(t, err.Error(), path+": the file changed while it was read")
+		// A fault in a worker goroutine reaches the caller as a panic it can recover.
+		var fault any
+		func() {
+			defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+			defer func() { fault = recover() }()
+			parallelFor(8, 2, func(i int) { _ = data[len(data)-1-i*4096] })
+		}()
+		_, isFault := fault.(interface{ Addr() uintptr })
+		assert.True(t, isFault, "want a fault, got %v", fault)
+		unmap()
+		fh.Close()
+	}
 }
