@@ -202,11 +202,11 @@ func parallelDecode(data []byte, opts CSVOptions, cfg parallelConfig) (f *datase
 		upper += chunks[k].bound
 	}
 	r.colVals = make([][]uint64, r.ncols)
-	for j := range r.colVals {
+	parallelFor(r.ncols, workers, func(j int) { // zeroing them is work too
 		if !r.declared[j] || r.kinds[j] != dataset.String {
 			r.colVals[j] = make([]uint64, upper)
 		}
-	}
+	})
 	var failed atomic.Bool
 	parallelFor(len(chunks), workers, func(k int) {
 		if !failed.Load() && !r.parse(&chunks[k], false) {
@@ -973,22 +973,11 @@ func readDigits(buf []byte, i int, mant uint64) (uint64, int, int) {
 	k := 0
 	for i+8 <= n {
 		x := binary.LittleEndian.Uint64(buf[i:])
-		// High nibble 3 and low nibble below 10 (adding 6 keeps the high nibble 3): a
-		// digit. Carries come only from bytes after the first non-digit.
-		nd := (x&0xF0F0F0F0F0F0F0F0 ^ 0x3030303030303030) | ((x+0x0606060606060606)&0xF0F0F0F0F0F0F0F0 ^ 0x3030303030303030)
-		m := 8
-		if nd != 0 {
-			m = bits.TrailingZeros64(nd) >> 3
-		}
+		m := nonDigits(x)
 		if m == 0 {
 			return mant, i, k
 		}
-		// The m digits, first digit in the lowest byte, moved up so the bytes below are
-		// leading zeros.
-		v := (x - 0x3030303030303030) << (64 - 8*m)
-		v = v*10 + v>>8
-		v = ((v&0x000000FF000000FF)*(100+1000000<<32) + (v>>16&0x000000FF000000FF)*(1+10000<<32)) >> 32
-		mant = mant*pow10u64[m] + v
+		mant = mant*pow10u64[m] + digitsValue(x, m)
 		i += m
 		k += m
 		if m < 8 {
@@ -1004,6 +993,26 @@ func readDigits(buf []byte, i int, mant uint64) (uint64, int, int) {
 		k++
 	}
 	return mant, i, k
+}
+
+// nonDigits is the index of the first byte of x (from the lowest) that is not an ASCII
+// digit, 8 if all are. A digit has high nibble 3 and a low nibble below 10 (adding 6
+// keeps the high nibble 3); carries come only from bytes after the first non-digit.
+func nonDigits(x uint64) int {
+	nd := (x&0xF0F0F0F0F0F0F0F0 ^ 0x3030303030303030) | ((x+0x0606060606060606)&0xF0F0F0F0F0F0F0F0 ^ 0x3030303030303030)
+	if nd == 0 {
+		return 8
+	}
+	return bits.TrailingZeros64(nd) >> 3
+}
+
+// digitsValue is the value of the first m (1..8) bytes of x, all digits, the first in
+// the lowest byte: moved up so the bytes below are leading zeros, then summed in pairs,
+// quads and the whole with three multiplications.
+func digitsValue(x uint64, m int) uint64 {
+	v := (x - 0x3030303030303030) << (64 - 8*m)
+	v = v*10 + v>>8
+	return ((v&0x000000FF000000FF)*(100+1000000<<32) + (v>>16&0x000000FF000000FF)*(1+10000<<32)) >> 32
 }
 
 // parseFloatFast parses the common decimal forms ([sign] digits [. digits] [e [sign]
@@ -1028,14 +1037,34 @@ func scanFloat(buf []byte, pos int) (f float64, end int, ok bool) {
 			i++
 		}
 	}
-	mant, i, digits := readDigits(buf, i, 0)
-	exp := 0
+	var mant uint64
+	var digits, exp int
+	if i+8 <= n {
+		// One load for the common short forms: up to 7 digits around a '.', squeezed out.
+		x := binary.LittleEndian.Uint64(buf[i:])
+		m := nonDigits(x)
+		if m < 8 && buf[i+m] == '.' {
+			low := uint64(1)<<(8*m) - 1
+			y := x&low | x>>8&^low // the top byte is 0: not a digit
+			if m2 := nonDigits(y); m2 < 7 {
+				mant, digits, exp = digitsValue(y, m2), m2, m-m2
+				i += m2 + 1
+				goto exponent
+			}
+		} else if m < 8 {
+			mant, digits = digitsValue(x, m), m
+			i += m
+			goto exponent
+		}
+	}
+	mant, i, digits = readDigits(buf, i, 0)
 	if i < n && buf[i] == '.' {
 		var frac int
 		mant, i, frac = readDigits(buf, i+1, mant)
 		digits += frac
 		exp = -frac
 	}
+exponent:
 	if digits == 0 || digits > 19 {
 		return 0, i, false
 	}
