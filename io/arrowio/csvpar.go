@@ -653,7 +653,10 @@ func (r *parallelReader) numberAt(c *chunkCol, j, row int, buf []byte, pos int) 
 	n := len(buf)
 	if c.mode == modeInt {
 		x, end, ok := scanInt(buf, pos)
-		if ok && (end == n || r.cls[buf[end]] == clsDelim || r.cls[buf[end]] == clsLF || r.cls[buf[end]] == clsCR) {
+		if end == n || r.cls[buf[end]] == clsDelim || r.cls[buf[end]] == clsLF || r.cls[buf[end]] == clsCR {
+			if !ok { // no digits, or too many to be sure of: number and strconv decide
+				return false
+			}
 			if x == 0 && buf[pos] == '-' {
 				c.negZero = append(c.negZero, int32(row))
 			}

@@ -128,6 +128,7 @@ func TestParallelCSVMatchesSequential(t *testing.T) {
 		{"negative zero before and after the first float", "a,b,c\n-0,1,-0\n1,-0,2.5\n2.5,3,-0\n-0,-00,x\n", CSVOptions{}},
 		{"number spellings", "a\n1e5\n-.5\n5.\n+3\n1E+05\n0x10\ninf\n-Infinity\n1_000\n99999999999999999999\n1e400\n123456789012345678901234\n0.1234567890123456789\n", CSVOptions{}},
 		{"int overflow widens", "a\n9223372036854775807\n9223372036854775808\n", CSVOptions{}},
+		{"19-digit integers that fit stay int", "a,b\n0000000000000000000,1\n1234567890123456789,-0000000000000000000\n-1234567890123456789,2\n", CSVOptions{}},
 		{"spaces and tabs around values", "a,b\n 1 ,\tx\t\n2\t, y\n", CSVOptions{}},
 		{"declared types", "zip,score,n\n01234,1,5\n02139,2,NA\n", CSVOptions{Types: map[string]dataset.Kind{"zip": dataset.String, "score": dataset.Float, "n": dataset.Int}}},
 		{"declared float keeps -0", "a\n-0\n1\n", CSVOptions{Types: map[string]dataset.Kind{"a": dataset.Float}}},
@@ -430,6 +431,17 @@ func FuzzParallelCSV(f *testing.F) {
 	f.Fuzz(func(t *testing.T, text string, chunk uint8, noHeader bool) {
 		opts := CSVOptions{NoHeader: noHeader}
 		want, wantInfo, wantErr := decodeSequential(strings.NewReader(text), "fuzz.csv", opts)
+		got, info, err := DecodeCSV(strings.NewReader(text), "fuzz.csv", opts)
+		if wantErr != nil {
+			if err == nil || err.Error() != wantErr.Error() {
+				t.Fatalf("DecodeCSV: error %v, the sequential reader's %v", err, wantErr)
+			}
+		} else if err != nil || !assert.Equal(t, viewOf(want), viewOf(got)) || !assert.Equal(t, wantInfo, info) {
+			t.Fatalf("DecodeCSV differs from the sequential reader (error %v)", err)
+		}
+		if strings.HasPrefix(text, "\x1f\x8b") {
+			return // DecodeCSV decompresses gzip before the parallel reader sees it
+		}
 		data, popts := prepared(text, opts)
 		for _, size := range []int{int(chunk%16) + 1, int(chunk) + 1, 1 << 20} {
 			got, info, ok := parallelDecode(data, popts, parallelConfig{chunkSize: size, workers: 2})
