@@ -380,11 +380,11 @@ func oneHot(ctx context.Context, seqs [][]byte, alpha *seq.Alphabet, o Options, 
 		case Center:
 			src = int(math.Floor(float64(d) / 2))
 		}
-		switch target := length; {
+		switch {
 		case len(s) > length:
 			sum.Trimmed++
 		case len(o.Buckets) > 0:
-			if target = o.Buckets[bucketOf(o.Buckets, len(s))]; len(s) < target {
+			if len(s) < o.Buckets[bucketOf(o.Buckets, len(s))] {
 				sum.Padded++ // padded to its bucket
 			}
 		case len(s) < length:
