@@ -517,7 +517,7 @@ func (r *parallelReader) parse(ch *chunk, rescan bool) bool {
 			if r.declared[j] && r.kinds[j] == dataset.String {
 				c.mode = modeText
 				c.ends = make([]uint32, 0, est)
-				c.text = make([]byte, 0, est*8)
+				c.text = make([]byte, 0, n/ncols+16) // the column's share of the chunk; append grows it
 				continue
 			}
 			c.vals = r.colVals[j][ch.upper : ch.upper : ch.upper+ch.bound]
@@ -735,7 +735,7 @@ func (r *parallelReader) number(ch *chunk, c *chunkCol, j, row int, v []byte, sp
 	c.mode, c.promo = modeText, row
 	rest := min(int(float64(chunkLen)/r.rowBytes*1.05)+16, chunkLen) - row
 	c.ends = make([]uint32, 0, max(rest, 16))
-	c.text = make([]byte, 0, max(rest, 16)*8)
+	c.text = make([]byte, 0, chunkLen/r.ncols+16)
 	if c.nvalid == 0 { // every earlier row was missing: their text is at hand
 		c.promo = 0
 		for _, sp := range c.missed {
