@@ -352,66 +352,73 @@ func (fe *FunctionExecutable) executeParallel(backend *Backend, execBuf *funcExe
 		stopExecutionFn()
 	}
 
-	// runNode executes one node, then marks it completed and queues the dependents it made ready.
-	runNode := func(nodeIdx int, scratch *nodeScratch) {
+	// completeNode marks nodeIdx (and its outputs, for a multi-output node) completed and queues the
+	// dependents that became ready, except the first one, which it returns for the calling worker to
+	// run next (-1 if none): a chain of nodes runs on one worker without a channel hand-off (and the
+	// wake-up of another worker) per node.
+	completeNode := func(node *Node, nodeIdx int) (next int) {
+		execMu.Lock()
+		defer execMu.Unlock()
+		next = -1
+		if len(collectErrors) > 0 {
+			return
+		}
+		ready := func(depIdx int) {
+			if next < 0 {
+				next = depIdx
+			} else {
+				readyToExecute <- depIdx
+			}
+		}
+		completed++
+		if completed == expected {
+			stopExecutionFn()
+			return
+		}
+
+		if node.IsMultiOutputs() {
+			// Handle multi-output nodes: update dependents of each output.
+			for _, outputNode := range node.MultiOutputsNodes {
+				outputIdx := outputNode.Index
+				if outputIdx >= fe.NumNodesToProcess || fe.NumUses[outputIdx] == 0 {
+					continue
+				}
+				completed++
+				if completed == expected {
+					stopExecutionFn()
+					return
+				}
+				for _, depIdx := range fe.Dependents[outputIdx] {
+					execBuf.remainingDeps[depIdx]--
+					if execBuf.remainingDeps[depIdx] == 0 {
+						ready(depIdx)
+					}
+				}
+			}
+		} else {
+			// Single output node.
+			for _, depIdx := range fe.Dependents[nodeIdx] {
+				execBuf.remainingDeps[depIdx]--
+				if execBuf.remainingDeps[depIdx] == 0 {
+					ready(depIdx)
+				}
+			}
+		}
+		return
+	}
+
+	// runNode executes one node, then completes it; it returns the next node for the worker (or -1).
+	runNode := func(nodeIdx int, scratch *nodeScratch) int {
 		node := fe.Function.Nodes[nodeIdx]
 		if spec != nil {
 			node = spec.resolvedNodes[nodeIdx]
 		}
-
-		defer func(nodeIdx int) {
-			execMu.Lock()
-			defer execMu.Unlock()
-			if len(collectErrors) > 0 {
-				return
+		if execBuf.results[nodeIdx] == nil && fe.NumUses[nodeIdx] > 0 {
+			if err := fe.executeNodeWithScratch(backend, node, execBuf, spec, scratch); err != nil {
+				appendErrorFn(err)
 			}
-			completed++
-			if completed == expected {
-				stopExecutionFn()
-				return
-			}
-
-			if node.IsMultiOutputs() {
-				// Handle multi-output nodes: update dependents of each output.
-				for _, outputNode := range node.MultiOutputsNodes {
-					outputIdx := outputNode.Index
-					if outputIdx >= fe.NumNodesToProcess || fe.NumUses[outputIdx] == 0 {
-						continue
-					}
-					completed++
-					if completed == expected {
-						stopExecutionFn()
-						return
-					}
-					for _, depIdx := range fe.Dependents[outputIdx] {
-						execBuf.remainingDeps[depIdx]--
-						if execBuf.remainingDeps[depIdx] == 0 {
-							readyToExecute <- depIdx
-						}
-					}
-				}
-			} else {
-				// Single output node.
-				for _, depIdx := range fe.Dependents[nodeIdx] {
-					execBuf.remainingDeps[depIdx]--
-					if execBuf.remainingDeps[depIdx] == 0 {
-						readyToExecute <- depIdx
-					}
-				}
-			}
-		}(nodeIdx)
-
-		if execBuf.results[nodeIdx] != nil {
-			return
 		}
-		if fe.NumUses[nodeIdx] == 0 {
-			return
-		}
-
-		if err := fe.executeNodeWithScratch(backend, node, execBuf, spec, scratch); err != nil {
-			appendErrorFn(err)
-			return
-		}
+		return completeNode(node, nodeIdx)
 	}
 
 	// A fixed set of workers (this goroutine plus up to AdjustedMaxParallelism()-1 pool workers, started
@@ -424,7 +431,9 @@ func (fe *FunctionExecutable) executeParallel(backend *Backend, execBuf *funcExe
 			inputsOwned:  make([]bool, fe.MaxInputs),
 		}
 		for nodeIdx := range readyToExecute {
-			runNode(nodeIdx, scratch)
+			for next := nodeIdx; next >= 0; {
+				next = runNode(next, scratch)
+			}
 		}
 	}
 	if expected == 0 {

@@ -20,9 +20,9 @@ import (
 
 // buildWideGraph compiles, on backend, a graph of numBranches independent chains of depth element-wise
 // ops over x [rows, cols], each ending in a matmul with w [cols, cols] and summed, plus a While loop
-// (a closure op, executed by a nested Execute inside a worker). Outputs: the sum, the first branch,
-// the While result and x itself.
-func buildWideGraph(t testing.TB, backend compute.Backend, rows, cols, numBranches, depth int) compute.Executable {
+// (a closure op, executed by a nested Execute inside a worker) if withWhile. Outputs: the sum, the
+// first branch, the While result (the counter itself without the loop) and x itself.
+func buildWideGraph(t testing.TB, backend compute.Backend, rows, cols, numBranches, depth int, withWhile bool) compute.Executable {
 	t.Helper()
 	check := func(err error) {
 		t.Helper()
@@ -63,28 +63,31 @@ func buildWideGraph(t testing.TB, backend compute.Backend, rows, cols, numBranch
 		}
 	}
 
-	cond, err := fn.Closure()
-	check(err)
-	condCounter, err := cond.Parameter("counter", shapes.Make(dtypes.Float32), nil)
-	check(err)
-	limit, err := cond.Constant([]float32{7})
-	check(err)
-	less, err := cond.LessThan(condCounter, limit)
-	check(err)
-	check(cond.Return([]compute.Value{less}, nil))
-	body, err := fn.Closure()
-	check(err)
-	bodyCounter, err := body.Parameter("counter", shapes.Make(dtypes.Float32), nil)
-	check(err)
-	one, err := body.Constant([]float32{1})
-	check(err)
-	next, err := body.Add(bodyCounter, one)
-	check(err)
-	check(body.Return([]compute.Value{next}, nil))
-	loop, err := fn.While(cond, body, counter)
-	check(err)
-
-	check(fn.Return([]compute.Value{sum, first, loop[0], x}, nil))
+	loopResult := counter
+	if withWhile {
+		cond, err := fn.Closure()
+		check(err)
+		condCounter, err := cond.Parameter("counter", shapes.Make(dtypes.Float32), nil)
+		check(err)
+		limit, err := cond.Constant([]float32{7})
+		check(err)
+		less, err := cond.LessThan(condCounter, limit)
+		check(err)
+		check(cond.Return([]compute.Value{less}, nil))
+		body, err := fn.Closure()
+		check(err)
+		bodyCounter, err := body.Parameter("counter", shapes.Make(dtypes.Float32), nil)
+		check(err)
+		one, err := body.Constant([]float32{1})
+		check(err)
+		next, err := body.Add(bodyCounter, one)
+		check(err)
+		check(body.Return([]compute.Value{next}, nil))
+		loop, err := fn.While(cond, body, counter)
+		check(err)
+		loopResult = loop[0]
+	}
+	check(fn.Return([]compute.Value{sum, first, loopResult, x}, nil))
 	exec, err := builder.Compile()
 	check(err)
 	return exec
@@ -143,7 +146,7 @@ func TestExecuteParallelWorkers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := runWideGraph(t, seqBackend, buildWideGraph(t, seqBackend, size.rows, size.cols, 24, 5), x, w, size.rows, size.cols)
+		want := runWideGraph(t, seqBackend, buildWideGraph(t, seqBackend, size.rows, size.cols, 24, 5, true), x, w, size.rows, size.cols)
 		seqBackend.Finalize()
 		if got := want[2][0]; got != 7 {
 			t.Fatalf("While result %g, want 7", got)
@@ -155,7 +158,7 @@ func TestExecuteParallelWorkers(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer backend.Finalize()
-				exec := buildWideGraph(t, backend, size.rows, size.cols, 24, 5)
+				exec := buildWideGraph(t, backend, size.rows, size.cols, 24, 5, true)
 				for range 10 {
 					got := runWideGraph(t, backend, exec, x, w, size.rows, size.cols)
 					for i := range want {
@@ -170,7 +173,7 @@ func TestExecuteParallelWorkers(t *testing.T) {
 }
 
 // BenchmarkExecuteSmallGraph times one execution of a graph of ~150 small ops (24 branches of 5
-// element-wise ops on [8, 16] and a [8,16]x[16,16] matmul each, a While loop), the regime of a small
+// element-wise ops on [8, 16] and a [8,16]x[16,16] matmul each), the regime of a small
 // model's training step, where the executor's per-node cost dominates; cpu-ns/op is the process CPU
 // time per execution. Run: go test -run ^$ -bench ExecuteSmallGraph -cpu 1,2 ./internal/gobackend/
 func BenchmarkExecuteSmallGraph(b *testing.B) {
@@ -190,7 +193,7 @@ func BenchmarkExecuteSmallGraph(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer backend.Finalize()
-			exec := buildWideGraph(b, backend, rows, cols, 24, 5)
+			exec := buildWideGraph(b, backend, rows, cols, 24, 5, false)
 			var ru0, ru1 syscall.Rusage
 			_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
 			for b.Loop() {
