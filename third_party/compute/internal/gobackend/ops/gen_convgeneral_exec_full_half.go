@@ -249,7 +249,7 @@ func execConvHalf[T gotype.HalfPrecision[T], P gotype.HalfPrecisionPtr[T]](plan 
 			for startIdx := 0; startIdx < lenOutputs; startIdx += chunkSize {
 				endIdx := min(startIdx+chunkSize, lenOutputs)
 				wg.Add(1)
-				goBackend.Workers.WaitToStart(func() {
+				goBackend.Workers.StartOrRun(func() {
 					defer wg.Done()
 					runChunk(startIdx, endIdx)
 				})

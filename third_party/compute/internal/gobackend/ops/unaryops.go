@@ -1009,7 +1009,7 @@ func execErfGeneric[T float32 | float64](backend *gobackend.Backend, inputs, out
 		for ii := 0; ii < lenInputs; ii += unaryMinParallelizeChunk {
 			iiEnd := min(ii+unaryMinParallelizeChunk, lenInputs)
 			wg.Add(1)
-			backend.Workers.WaitToStart(func() {
+			backend.Workers.StartOrRun(func() {
 				for jj := ii; jj < iiEnd; jj++ {
 					outputs[jj] = T(math.Erf(float64(inputs[jj])))
 				}

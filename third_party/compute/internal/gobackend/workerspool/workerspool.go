@@ -198,6 +198,20 @@ func (w *Pool) Saturate(task func()) {
 	wg.Wait()
 }
 
+// StartOrRun runs task in a new goroutine if a worker is available, and otherwise runs it in
+// the calling goroutine before returning. It never waits for a worker.
+//
+// Use it (with a sync.WaitGroup) to fan work out from code that may itself be running as one
+// of the pool's workers, such as an op's kernel, which the executor runs inside a node task
+// started with WaitToStart: WaitToStart there deadlocks once every worker is such a task
+// waiting for a free worker (two Erf or GELU nodes running at once with GOMAXPROCS=1 are
+// enough). Running the task inline instead uses the thread that would otherwise sleep.
+func (w *Pool) StartOrRun(task func()) {
+	if !w.StartIfAvailable(task) {
+		task()
+	}
+}
+
 // WorkerIsAsleep indicates the worker (the one that called the method) is going to sleep waiting
 // for other workers, and temporarily increases the available number of workers.
 //
