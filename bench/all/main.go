@@ -70,8 +70,8 @@ func main() {
 	flag.StringVar(&o.tableBin, "table-bin", "", "a built bench/table (empty: go build it)")
 	flag.BoolVar(&o.csv, "csv", true, "run bench/table (CSV ingest vs pandas.read_csv)")
 	flag.StringVar(&o.out, "out", "bench/results.json", "write the results as JSON here (empty: don't)")
-	flag.StringVar(&o.ompWait, "omp-wait", envStr("BENCH_OMP_WAIT", "PASSIVE"), "OMP_WAIT_POLICY of the PyTorch process (env BENCH_OMP_WAIT): PASSIVE (default: idle OpenMP threads sleep; "+
-		"with the default spinning, PyTorch at 2 threads on a busy 2-core machine ran up to 50x slower), ACTIVE, or default (leave it unset)")
+	flag.StringVar(&o.ompWait, "omp-wait", envStr("BENCH_OMP_WAIT", "default"), "OMP_WAIT_POLICY of the PyTorch process (env BENCH_OMP_WAIT): default (leave it unset: PyTorch as users run it), "+
+		"PASSIVE (idle OpenMP threads sleep: fairer to PyTorch on an oversubscribed machine, where its spinning made it up to 50x slower; on a quiet one it cost it up to 1.8x), or ACTIVE")
 	flag.DurationVar(&childTimeout, "child-timeout", childTimeout, "kill a benchmark process that runs longer than this (a hang fails its benchmark)")
 	flag.Parse()
 	o.models, o.predict = split(*models), split(*predict)

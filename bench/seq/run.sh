@@ -15,10 +15,8 @@ STEPS=${2:-60}
 ROUNDS=${3:-3}
 MODELS=${4:-"lstm cnn1d lstm-raw"}
 PY=/usr/bin/python3
-# Idle OpenMP threads sleep instead of spinning: with libgomp's default spinning, PyTorch at 2
-# threads on a busy 2-core machine ran 6x (cnn) to 50x (mlp) slower (see bench/README.md).
-OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
-export OMP_WAIT_POLICY
+# PyTorch runs with its default OpenMP wait policy unless OMP_WAIT_POLICY is set (PASSIVE is
+# fairer to it on an oversubscribed machine; see bench/README.md).
 if ! "$PY" -c 'import torch' 2>/dev/null; then
 	echo "bench/seq: PyTorch missing: apt-get install -y python3-torch" >&2
 	exit 1
