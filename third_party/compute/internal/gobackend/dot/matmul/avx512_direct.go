@@ -293,6 +293,8 @@ func directAxpyRowsFloat32(a, b, c []float32, N, K, rowStart, rowEnd int) {
 // directAxpy4x32Float32 computes the 4x32 output tile at c (row stride ldc bytes) from the 4 lhs rows
 // at a (stride lda bytes) and the rhs columns at b (row stride ldb bytes), over k contraction steps;
 // with acc it adds the tile to what c holds instead of overwriting it.
+//
+//go:nocheckptr
 func directAxpy4x32Float32(a, lda, b, ldb, c, ldc uintptr, k int, acc bool) {
 	const lanes, elem = 16, 4
 	var c00, c01, c10, c11, c20, c21, c30, c31 archsimd.Float32x16
@@ -341,8 +343,15 @@ func directAxpy4x32Float32(a, lda, b, ldb, c, ldc uintptr, k int, acc bool) {
 	c31.Store((*[lanes]float32)(unsafe.Pointer(c + lanes*elem)))
 }
 
+// The masked loads and stores below read and write only the lanes their mask selects (the
+// hardware suppresses faults on the others), but they take a pointer to a whole vector that may
+// reach past the end of the slice; checkptr (-race, -d=checkptr) rejects that conversion, so
+// these kernels opt out of it (//go:nocheckptr).
+
 // directAxpy4x16Float32 is directAxpy4x32Float32 for a 4x16 tile, whose lanes outside mask are
 // neither read nor written.
+//
+//go:nocheckptr
 func directAxpy4x16Float32(a, lda, b, ldb, c, ldc uintptr, k int, acc bool, mask archsimd.Mask32x16) {
 	const lanes, elem = 16, 4
 	var c0, c1, c2, c3 archsimd.Float32x16
@@ -372,6 +381,8 @@ func directAxpy4x16Float32(a, lda, b, ldb, c, ldc uintptr, k int, acc bool, mask
 }
 
 // directAxpy1x16Float32 is directAxpy4x16Float32 for one row.
+//
+//go:nocheckptr
 func directAxpy1x16Float32(a, b, ldb, c uintptr, k int, acc bool, mask archsimd.Mask32x16) {
 	const lanes, elem = 16, 4
 	// Two accumulators (even and odd k) halve the dependency chain.
@@ -451,6 +462,8 @@ func directDotRowsFloat32(a, b, c []float32, N, K, rowStart, rowEnd int) {
 // at b (both with row stride ld bytes) into tile (row-major, 4x2). The last tail (< 16) elements are
 // read with tailMask. (4x2: 8 accumulators and 6 loaded vectors fit the 15 vector registers the Go
 // compiler allocates; a 4x4 tile spills.)
+//
+//go:nocheckptr
 func directDot4x2Float32(a, b, ld uintptr, k, tail int, tailMask archsimd.Mask32x16, tile *[8]float32) {
 	const lanes, elem = 16, 4
 	var s00, s01, s10, s11, s20, s21, s30, s31 archsimd.Float32x16
@@ -495,6 +508,8 @@ func directDot4x2Float32(a, b, ld uintptr, k, tail int, tailMask archsimd.Mask32
 }
 
 // directDot1x1Float32 returns the dot product of length k of the rows at a and b.
+//
+//go:nocheckptr
 func directDot1x1Float32(a, b uintptr, k, tail int, tailMask archsimd.Mask32x16) float32 {
 	const lanes, elem = 16, 4
 	var s0, s1 archsimd.Float32x16

@@ -146,6 +146,8 @@ func directAxpyRowsFloat64(a, b, c []float64, N, K, rowStart, rowEnd int) {
 // directAxpy4x16Float64 computes the 4x16 output tile at c (row stride ldc bytes) from the 4 lhs rows
 // at a (stride lda bytes) and the rhs columns at b (row stride ldb bytes), over k contraction steps;
 // with acc it adds the tile to what c holds instead of overwriting it.
+//
+//go:nocheckptr
 func directAxpy4x16Float64(a, lda, b, ldb, c, ldc uintptr, k int, acc bool) {
 	const lanes, elem = 8, 8
 	var c00, c01, c10, c11, c20, c21, c30, c31 archsimd.Float64x8
@@ -194,8 +196,15 @@ func directAxpy4x16Float64(a, lda, b, ldb, c, ldc uintptr, k int, acc bool) {
 	c31.Store((*[lanes]float64)(unsafe.Pointer(c + lanes*elem)))
 }
 
+// The masked loads and stores below read and write only the lanes their mask selects (the
+// hardware suppresses faults on the others), but they take a pointer to a whole vector that may
+// reach past the end of the slice; checkptr (-race, -d=checkptr) rejects that conversion, so
+// these kernels opt out of it (//go:nocheckptr).
+
 // directAxpy4x8Float64 is directAxpy4x16Float64 for a 4x8 tile, whose lanes outside mask are
 // neither read nor written.
+//
+//go:nocheckptr
 func directAxpy4x8Float64(a, lda, b, ldb, c, ldc uintptr, k int, acc bool, mask archsimd.Mask64x8) {
 	const lanes, elem = 8, 8
 	var c0, c1, c2, c3 archsimd.Float64x8
@@ -225,6 +234,8 @@ func directAxpy4x8Float64(a, lda, b, ldb, c, ldc uintptr, k int, acc bool, mask 
 }
 
 // directAxpy1x8Float64 is directAxpy4x8Float64 for one row.
+//
+//go:nocheckptr
 func directAxpy1x8Float64(a, b, ldb, c uintptr, k int, acc bool, mask archsimd.Mask64x8) {
 	const lanes, elem = 8, 8
 	// Two accumulators (even and odd k) halve the dependency chain.
@@ -304,6 +315,8 @@ func directDotRowsFloat64(a, b, c []float64, N, K, rowStart, rowEnd int) {
 // at b (both with row stride ld bytes) into tile (row-major, 4x2). The last tail (< 8) elements are
 // read with tailMask. (4x2: 8 accumulators and 6 loaded vectors fit the 15 vector registers the Go
 // compiler allocates; a 4x4 tile spills.)
+//
+//go:nocheckptr
 func directDot4x2Float64(a, b, ld uintptr, k, tail int, tailMask archsimd.Mask64x8, tile *[8]float64) {
 	const lanes, elem = 8, 8
 	var s00, s01, s10, s11, s20, s21, s30, s31 archsimd.Float64x8
@@ -348,6 +361,8 @@ func directDot4x2Float64(a, b, ld uintptr, k, tail int, tailMask archsimd.Mask64
 }
 
 // directDot1x1Float64 returns the dot product of length k of the rows at a and b.
+//
+//go:nocheckptr
 func directDot1x1Float64(a, b uintptr, k, tail int, tailMask archsimd.Mask64x8) float64 {
 	const lanes, elem = 8, 8
 	var s0, s1 archsimd.Float64x8
