@@ -351,13 +351,9 @@ func (r *parallelReader) firstRecord() (first []string, end int, ok bool) {
 		if pos >= n {
 			return first, n, true
 		}
-		b := buf[pos]
-		pos++
-		if b == r.delim {
+		var more bool
+		if pos, more = stepField(buf, pos, r.delim); more {
 			continue
-		}
-		if b == '\r' && pos < n && buf[pos] == '\n' {
-			pos++
 		}
 		return first, pos, true
 	}
@@ -570,13 +566,9 @@ func (r *parallelReader) parse(ch *chunk, rescan bool) bool {
 				if pos >= n {
 					break
 				}
-				b := buf[pos]
-				pos++
-				if b == delim {
+				var more bool
+				if pos, more = stepField(buf, pos, delim); more {
 					continue
-				}
-				if b == '\r' && pos < n && buf[pos] == '\n' {
-					pos++
 				}
 				break
 			} else {
@@ -619,13 +611,9 @@ func (r *parallelReader) parse(ch *chunk, rescan bool) bool {
 			if pos >= n {
 				break
 			}
-			b := buf[pos]
-			pos++
-			if b == delim {
+			var more bool
+			if pos, more = stepField(buf, pos, delim); more {
 				continue
-			}
-			if b == '\r' && pos < n && buf[pos] == '\n' {
-				pos++
 			}
 			break
 		}
@@ -1162,3 +1150,17 @@ func gzipSizeHint(gz []byte) int {
 type errReader struct{ err error }
 
 func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+// stepField steps over the byte at buf[pos] that ends a field: a delimiter (another field of
+// the record follows: more) or a line end (\n, \r, or \r\n taken as one).
+func stepField(buf []byte, pos int, delim byte) (next int, more bool) {
+	b := buf[pos]
+	pos++
+	if b == delim {
+		return pos, true
+	}
+	if b == '\r' && pos < len(buf) && buf[pos] == '\n' {
+		pos++
+	}
+	return pos, false
+}
