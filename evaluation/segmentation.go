@@ -48,29 +48,12 @@ func SegCounts(truth, pred []int, k int) (SegCase, error) {
 	return c, nil
 }
 
-// Dice is 2·TP / (2·TP + FP + FN): the overlap of the predicted and true masks of a class.
-// It is NaN (undefined) when the class is absent from both.
-func Dice(tp, fp, fn int) float64 {
-	if tp+fp+fn == 0 {
-		return math.NaN()
-	}
-	return 2 * float64(tp) / float64(2*tp+fp+fn)
-}
-
-// IoU is the Jaccard index TP / (TP + FP + FN); NaN when the class is absent from both masks.
-func IoU(tp, fp, fn int) float64 {
-	if tp+fp+fn == 0 {
-		return math.NaN()
-	}
-	return float64(tp) / float64(tp+fp+fn)
-}
-
 // CaseDice is a case's Dice averaged over the foreground classes present in its true or
 // predicted mask (NaN when none is).
-func (c SegCase) CaseDice() float64 { return c.meanFG(Dice) }
+func (c SegCase) CaseDice() float64 { return c.meanFG(metrics.DiceCounts) }
 
 // CaseIoU is CaseDice for IoU.
-func (c SegCase) CaseIoU() float64 { return c.meanFG(IoU) }
+func (c SegCase) CaseIoU() float64 { return c.meanFG(metrics.IoUCounts) }
 
 func (c SegCase) meanFG(f func(tp, fp, fn int) float64) float64 {
 	var sum float64
@@ -101,9 +84,9 @@ func SegmentationScores(cases []SegCase, classes []string) metrics.Scalars {
 		var sd, si float64
 		n := 0
 		for _, c := range cases {
-			if d := Dice(c.TP[k], c.FP[k], c.FN[k]); !math.IsNaN(d) {
+			if d := metrics.DiceCounts(c.TP[k], c.FP[k], c.FN[k]); !math.IsNaN(d) {
 				sd += d
-				si += IoU(c.TP[k], c.FP[k], c.FN[k])
+				si += metrics.IoUCounts(c.TP[k], c.FP[k], c.FN[k])
 				n++
 			}
 		}

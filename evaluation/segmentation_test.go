@@ -27,10 +27,10 @@ func TestSegCountsDiceIoU(t *testing.T) {
 	assert.Equal(t, []int{1, 1}, a.FP)
 	assert.Equal(t, []int{1, 1}, a.FN)
 	assert.Equal(t, 4, a.Correct)
-	assert.InDelta(t, 4.0/6, Dice(a.TP[1], a.FP[1], a.FN[1]), 1e-12)
-	assert.InDelta(t, 2.0/4, IoU(a.TP[1], a.FP[1], a.FN[1]), 1e-12)
-	assert.True(t, math.IsNaN(Dice(0, 0, 0)))
-	assert.True(t, math.IsNaN(IoU(0, 0, 0)))
+	assert.InDelta(t, 4.0/6, metrics.DiceCounts(a.TP[1], a.FP[1], a.FN[1]), 1e-12)
+	assert.InDelta(t, 2.0/4, metrics.IoUCounts(a.TP[1], a.FP[1], a.FN[1]), 1e-12)
+	assert.True(t, math.IsNaN(metrics.DiceCounts(0, 0, 0)))
+	assert.True(t, math.IsNaN(metrics.IoUCounts(0, 0, 0)))
 
 	_, err := SegCounts([]int{0, 1}, []int{0}, 2)
 	assert.ErrorContains(t, err, "true mask has 2 voxels, predicted mask 1")
@@ -134,7 +134,7 @@ func TestDiceAgreesWithMetrics(t *testing.T) {
 		require.NoError(t, err)
 		j, err := metrics.IoU(tf, pf)
 		require.NoError(t, err)
-		assert.InDelta(t, d, Dice(c.TP[1], c.FP[1], c.FN[1]), 1e-12)
-		assert.InDelta(t, j, IoU(c.TP[1], c.FP[1], c.FN[1]), 1e-12)
+		assert.InDelta(t, d, metrics.DiceCounts(c.TP[1], c.FP[1], c.FN[1]), 1e-12)
+		assert.InDelta(t, j, metrics.IoUCounts(c.TP[1], c.FP[1], c.FN[1]), 1e-12)
 	}
 }

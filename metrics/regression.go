@@ -69,7 +69,7 @@ func Dice(truth, pred []float32) (float64, error) {
 	if a+b == 0 {
 		return 1, nil
 	}
-	return 2 * inter / (a + b), nil
+	return DiceCounts(int(inter), int(b-inter), int(a-inter)), nil
 }
 
 // IoU is the Jaccard index |A∩B| / |A∪B| of two binary masks; two empty masks score 1.
@@ -81,7 +81,26 @@ func IoU(truth, pred []float32) (float64, error) {
 	if a+b-inter == 0 {
 		return 1, nil
 	}
-	return inter / (a + b - inter), nil
+	return IoUCounts(int(inter), int(b-inter), int(a-inter)), nil
+}
+
+// DiceCounts is 2·TP / (2·TP + FP + FN) from a class's true-positive, false-positive and
+// false-negative voxel counts: the overlap of its predicted and true masks. It is NaN
+// (undefined) when the class is absent from both.
+func DiceCounts(tp, fp, fn int) float64 {
+	if tp+fp+fn == 0 {
+		return math.NaN()
+	}
+	return 2 * float64(tp) / float64(2*tp+fp+fn)
+}
+
+// IoUCounts is the Jaccard index TP / (TP + FP + FN) from voxel counts; NaN when the class
+// is absent from both masks.
+func IoUCounts(tp, fp, fn int) float64 {
+	if tp+fp+fn == 0 {
+		return math.NaN()
+	}
+	return float64(tp) / float64(tp+fp+fn)
 }
 
 func overlap(truth, pred []float32) (inter, a, b float64, err error) {
