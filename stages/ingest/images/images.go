@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 
@@ -343,15 +342,9 @@ func Read(ctx context.Context, o Options, quarantine func(file, reason string)) 
 		sum.Groups = len(groups)
 	}
 	if o.LabelFrom != LabelNone {
-		lc := labels.Rows(ok).Columns[0]
-		lc.Name, lc.Valid, lc.Meta = o.LabelColumn, nil, nil
-		if slices.Contains(f.Names(), lc.Name) {
-			return nil, nil, fmt.Errorf("label_column: %q is a column the stage writes; name the label otherwise", lc.Name)
-		}
-		f.Columns = append(f.Columns, lc)
-		ls, err := table.MarkLabel(f, lc.Name, o.Task)
+		ls, err := table.AppendLabel(f, labels.Rows(ok).Columns[0], o.LabelColumn, o.Task, o.Path)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", o.Path, err)
+			return nil, nil, err
 		}
 		sum.Task, sum.Classes, sum.ClassCounts = ls.Task, ls.Classes, ls.ClassCounts
 	}

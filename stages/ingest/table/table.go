@@ -419,6 +419,24 @@ func (s *Stage) Run(ctx context.Context, env *contract.Env) error {
 	return dataset.WriteJSON(env.Out(contract.SummaryFile), sum)
 }
 
+// AppendLabel adds lc to f as the label column name (its validity and field metadata
+// cleared) and marks it with MarkLabel, whose errors it prefixes with where (the input's
+// path). ingest.images and ingest.volumes call it with the labels they read from class
+// folders or a labels CSV; a name that is already one of f's columns is an error naming the
+// label_column field.
+func AppendLabel(f *dataset.Frame, lc *dataset.Column, name, task, where string) (*Summary, error) {
+	if slices.Contains(f.Names(), name) {
+		return nil, fmt.Errorf("label_column: %q is a column the stage writes; name the label otherwise", name)
+	}
+	lc.Name, lc.Valid, lc.Meta = name, nil, nil
+	f.Columns = append(f.Columns, lc)
+	ls, err := MarkLabel(f, name, task)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	return ls, nil
+}
+
 // MarkLabel does to a frame what label: and task: do in ingest.table: it drops the rows
 // without a value in column label, decides the task (auto, classification, regression),
 // records the sorted class names and marks the label in the metadata. Other ingest kinds

@@ -477,15 +477,9 @@ func Read(ctx context.Context, o Options) (*dataset.Frame, *Summary, error) {
 	if o.Labels.From != files.LabelNone {
 		var rows []int
 		rows = append(rows, keep...)
-		lc := labels.Rows(rows).Columns[0]
-		lc.Name, lc.Valid, lc.Meta = o.Labels.Column, nil, nil
-		if slices.Contains(f.Names(), lc.Name) {
-			return nil, nil, fmt.Errorf("label_column: %q is a column the stage writes; name the label otherwise", lc.Name)
-		}
-		f.Columns = append(f.Columns, lc)
-		ls, err := table.MarkLabel(f, lc.Name, o.Task)
+		ls, err := table.AppendLabel(f, labels.Rows(rows).Columns[0], o.Labels.Column, o.Task, o.Path)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", o.Path, err)
+			return nil, nil, err
 		}
 		sum.Task, sum.Classes, sum.ClassCounts = ls.Task, ls.Classes, ls.ClassCounts
 	}
