@@ -283,3 +283,24 @@ func TestTextOptions(t *testing.T) {
 	f, _ = runStage(t, map[string]any{"path": tsv, "delimiter": "tab", "format": "tsv"})
 	assert.Equal(t, []int64{2}, f.Col("b").I)
 }
+
+func TestAppendLabel(t *testing.T) {
+	f := dataset.New()
+	f.Set(&dataset.Column{Name: "image", Kind: dataset.Float, F: []float64{1, 2, 3}})
+	lc := &dataset.Column{Name: "from_csv", Kind: dataset.String, S: []string{"b", "a", "b"}, Meta: map[string]string{"x": "y"}}
+	ls, err := AppendLabel(f, lc, "label", "auto", "data/")
+	require.NoError(t, err)
+	assert.Equal(t, "classification", ls.Task)
+	assert.Equal(t, []string{"a", "b"}, ls.Classes)
+	assert.Equal(t, "label", f.Meta[dataset.MetaLabel])
+	assert.Nil(t, f.Col("label").Meta)
+
+	_, err = AppendLabel(f, &dataset.Column{Name: "x", Kind: dataset.String, S: []string{"a", "a", "a"}}, "image", "auto", "data/")
+	assert.EqualError(t, err, `label_column: "image" is a column the stage writes; name the label otherwise`)
+
+	g := dataset.New()
+	g.Set(&dataset.Column{Name: "image", Kind: dataset.Float, F: []float64{1}})
+	_, err = AppendLabel(g, &dataset.Column{Name: "x", Kind: dataset.String, S: []string{"a"}}, "label", "regression", "data/")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "data/: ")
+}
