@@ -131,7 +131,7 @@ func TestConvMatchesConvGeneral(t *testing.T) {
 					switch impl {
 					case "fastconv":
 						y = ConvWithBias(x, k, bb, tc.cfg)
-					case "channels-first":
+					case "channels-first", "channels-first col2im", "channels-first dx conv":
 						y = convCFAsCL(x, k, bb, tc.cfg)
 					default:
 						y = reference(x, k, tc.cfg)
@@ -157,8 +157,12 @@ func TestConvMatchesConvGeneral(t *testing.T) {
 			}
 			want, err := graph.MustNewExec(backend, build("reference")).Call(x, k, b)
 			require.NoError(t, err)
-			for _, impl := range []string{"fastconv", "channels-first"} {
+			// ConvCF's input gradient has two forms (see dxByConvolution): the default
+			// choice, and each one forced.
+			for _, impl := range []string{"fastconv", "channels-first", "channels-first col2im", "channels-first dx conv"} {
+				dxMode = map[string]int{"channels-first col2im": 1, "channels-first dx conv": 2}[impl]
 				got, err := graph.MustNewExec(backend, build(impl)).Call(x, k, b)
+				dxMode = 0
 				require.NoError(t, err)
 				require.Len(t, got, len(want))
 				names := []string{"output", "loss", "d/dkernel", "d/dbias", "d/dx"}
@@ -173,7 +177,11 @@ func TestConvMatchesConvGeneral(t *testing.T) {
 				}
 			}
 			checkDirectional(t, backend, tc.name, x, k, b, tc.bias, tc.cfg, uint64(ci), ConvWithBias)
-			checkDirectional(t, backend, tc.name+" channels-first", x, k, b, tc.bias, tc.cfg, uint64(ci), convCFAsCL)
+			for mode, form := range []string{"", " col2im", " dx conv"} {
+				dxMode = mode
+				checkDirectional(t, backend, tc.name+" channels-first"+form, x, k, b, tc.bias, tc.cfg, uint64(ci), convCFAsCL)
+			}
+			dxMode = 0
 		})
 	}
 }

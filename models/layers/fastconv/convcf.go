@@ -1,6 +1,8 @@
 package fastconv
 
 import (
+	"slices"
+
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/support/exceptions"
@@ -75,6 +77,9 @@ func ConvCF(x, kernel, bias *graph.Node, cfg Config) *graph.Node {
 	backward := func(i int, v *graph.Node) *graph.Node {
 		vt := graph.Reshape(v, f, m)
 		if i == 0 {
+			if dxByConvolution(geo, f) {
+				return convInputGradCF(v, k2, geo)
+			}
 			// dx = col2im(k2 · vᵀ), one matmul per kernel offset: k2's [C, F] block of the
 			// offset times vᵀ. Slicing the kernel is free next to slicing the [rows, M]
 			// product, which the backend copies element by element.
@@ -83,11 +88,18 @@ func ConvCF(x, kernel, bias *graph.Node, cfg Config) *graph.Node {
 		}
 		if dk2 == nil || dk2For != v { // a graph may take several gradients
 			dk2For = v
-			// dk2 = p·v contracting M, the long axis of both; the backend's matmul is faster
-			// with the operand with fewer rows on the left.
-			if cols < f {
+			// dk2 = p·vᵀ contracting M, the long axis of both. Measured on the Go backend
+			// (GOMAXPROCS=1, GFLOP/s): with at least 128 patch rows and 16 filters, v
+			// transposed to [M, F] (a small copy) as the rhs of [cols, M]·[M, F] runs the
+			// backend's direct kernel for tall products: [289,16384]·[16384,16] 56 (vs 18
+			// for [16,16384]·[289,16384]ᵀ), [145,12544]·[12544,32] 82 (vs 39). Below that,
+			// the operand with fewer rows goes on the left.
+			switch {
+			case cols >= 128 && f >= 16:
+				dk2 = graph.DotGeneral(pt, []int{1}, nil, graph.TransposeAllAxes(vt, 1, 0), []int{0}, nil)
+			case cols < f:
 				dk2 = graph.DotGeneral(pt, []int{1}, nil, vt, []int{1}, nil) // [cols, F]
-			} else {
+			default:
 				dk2 = graph.TransposeAllAxes(graph.DotGeneral(vt, []int{1}, nil, pt, []int{1}, nil), 1, 0)
 			}
 		}
@@ -101,6 +113,70 @@ func ConvCF(x, kernel, bias *graph.Node, cfg Config) *graph.Node {
 		return graph.Reshape(graph.SliceAxis(dk2, 0, graph.AxisRange(rows, rows+1)), f)
 	}
 	return customOp(inputs, forward, backward)
+}
+
+// dxMode overrides dxByConvolution's choice in tests: 0 decides by cost, 1 always col2im,
+// 2 always the convolution where it applies.
+var dxMode = 0
+
+// dxByConvolution reports whether ConvCF's input gradient is computed as a convolution of
+// the adjoint (convInputGradCF) rather than as col2im of k2·vᵀ. Both cost the same
+// multiply-adds; they differ in the data they move. col2im writes the [prod(kernel)*C, M]
+// product and then pads, adds and crops one x-sized block per kernel offset; the
+// convolution builds the adjoint's patches, [prod(kernel)*F, M], once. So the convolution
+// moves less whenever F <= C (the decoder's upsample+conv layers, an output layer with
+// one filter), and applies only with stride 1 (a strided convolution's adjoint is one with
+// holes).
+func dxByConvolution(geo *geometry, f int) bool {
+	if slices.ContainsFunc(geo.strides, func(s int) bool { return s != 1 }) {
+		return false
+	}
+	switch dxMode {
+	case 1:
+		return false
+	case 2:
+		return true
+	}
+	return f <= geo.channels()
+}
+
+// convInputGradCF returns the gradient w.r.t. x [C, batch, spatial...] of a stride-1
+// ConvCF with kernel matrix k2 [prod(kernel)*C, F] (no bias row), given the adjoint v
+// [F, batch, out spatial...]: the correlation of v, zero-padded by eff-1-before (before)
+// and eff-1-after (after) on each axis (eff the dilated kernel size, before/after the
+// forward padding), with the kernel flipped along every spatial axis and its C and F axes
+// swapped. Flipping every axis of a row-major kernel reverses its flattened offset order,
+// so the flipped, swapped kernel is k2 reshaped [offsets, C, F], reversed on the first
+// axis and transposed to [C, offsets*F]: a small tensor. The patches of v are then
+// [offsets*F, M_x] and dx is one matmul, with no col2im sum.
+func convInputGradCF(v, k2 *graph.Node, geo *geometry) *graph.Node {
+	nsp := len(geo.kernel)
+	vd := v.Shape().Dimensions
+	f, c := vd[0], geo.channels()
+	vgeo := &geometry{
+		kernel:    geo.kernel,
+		strides:   geo.strides,
+		dilations: geo.dilations,
+		pads:      make([][2]int, nsp),
+		inDims:    vd,
+		outSp:     geo.inDims[2:],
+		offsets:   geo.offsets,
+		cf:        true,
+	}
+	for i, k := range geo.kernel {
+		eff := (k-1)*geo.dilations[i] + 1
+		vgeo.pads[i] = [2]int{eff - 1 - geo.pads[i][0], eff - 1 - geo.pads[i][1]}
+	}
+	n := len(geo.offsets)
+	mx := geo.inDims[1]
+	for _, d := range vgeo.outSp {
+		mx *= d
+	}
+	pv := graph.Reshape(patches(v, vgeo, nil), n*f, mx)
+	kf := graph.Reverse(graph.Reshape(k2, n, c, f), 0)
+	kf = graph.Reshape(graph.TransposeAllAxes(kf, 1, 0, 2), c, n*f)
+	dx := graph.DotGeneral(kf, []int{1}, nil, pv, []int{0}, nil)
+	return graph.Reshape(dx, geo.inDims...)
 }
 
 // ToChannelsFirst transposes x [batch, spatial..., C] to [C, batch, spatial...]. When C is
