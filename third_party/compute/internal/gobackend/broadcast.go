@@ -239,3 +239,53 @@ func (zi *ZipIterator) IterFlatIndices() iter.Seq[ZippedIndices] {
 		}
 	}
 }
+
+// BroadcastRun is one innermost run of a ZipIterator walk: Len consecutive target elements from
+// TgtFlatIdx. Each source either advances with the target over the run (step 1: its elements are
+// contiguous from its flat index) or repeats the element at its flat index (step 0: broadcast
+// over the run).
+type BroadcastRun struct {
+	LHSFlatIdx, RHSFlatIdx, TgtFlatIdx int
+	LHSStep, RHSStep                   int
+	Len                                int
+}
+
+// IterRuns iterates over the runs of the innermost merged axis of the broadcast walk (see
+// mergeBroadcastAxes), in target order: expanding each run element by element gives exactly the
+// sequence of IterFlatIndices. A binary op can compute a run as one tight loop over slices (both
+// sources contiguous, or one of them a scalar over the run) instead of one iteration per element.
+func (zi *ZipIterator) IterRuns() iter.Seq[BroadcastRun] {
+	return func(yield func(BroadcastRun) bool) {
+		if zi.tgtSize == 0 {
+			return
+		}
+		m := mergeBroadcastAxes(zi.tgtDims, zi.lhsIsBroadcast, zi.rhsIsBroadcast)
+		run := BroadcastRun{Len: m.dims[m.rank-1], LHSStep: m.lhsStrides[m.rank-1], RHSStep: m.rhsStrides[m.rank-1]}
+		if m.rank == 1 {
+			yield(run)
+			return
+		}
+		idx := make([]int, m.rank-1)
+		for {
+			if !yield(run) {
+				return
+			}
+			run.TgtFlatIdx += run.Len
+			axis := m.rank - 2
+			for ; axis >= 0; axis-- {
+				idx[axis]++
+				run.LHSFlatIdx += m.lhsStrides[axis]
+				run.RHSFlatIdx += m.rhsStrides[axis]
+				if idx[axis] < m.dims[axis] {
+					break
+				}
+				run.LHSFlatIdx -= m.lhsStrides[axis] * m.dims[axis]
+				run.RHSFlatIdx -= m.rhsStrides[axis] * m.dims[axis]
+				idx[axis] = 0
+			}
+			if axis < 0 {
+				return
+			}
+		}
+	}
+}

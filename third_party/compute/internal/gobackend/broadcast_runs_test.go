@@ -196,3 +196,51 @@ func BenchmarkZipIterator(b *testing.B) {
 		})
 	}
 }
+
+// TestZipIteratorRuns checks that ZipIterator.IterRuns, each run expanded element by element,
+// yields exactly the sequence of the per-element walk, that each source's step over a run is 0 or
+// 1, and that it stops when yield returns false (Go panics if a range-over-func iterator calls
+// yield again after that).
+func TestZipIteratorRuns(t *testing.T) {
+	rng := rand.New(rand.NewPCG(42, 7))
+	for range 500 {
+		tgt, lhs, rhs := randomBroadcastShapes(rng, rng.IntN(7))
+		if rng.IntN(2) == 0 {
+			lhs, rhs = rhs, lhs
+		}
+		what := fmt.Sprintf("lhs=%s rhs=%s tgt=%s", lhs, rhs, tgt)
+		zi := NewZippedBroadcastIterator(lhs, rhs, tgt)
+		want := slices.Collect(plainZippedIndices(zi))
+		var got []ZippedIndices
+		runs := 0
+		for run := range zi.IterRuns() {
+			if run.Len <= 0 || (run.LHSStep != 0 && run.LHSStep != 1) || (run.RHSStep != 0 && run.RHSStep != 1) {
+				t.Fatalf("ZipIterator.IterRuns %s: run %+v", what, run)
+			}
+			runs++
+			for i := range run.Len {
+				got = append(got, ZippedIndices{
+					LHSFlatIdx: run.LHSFlatIdx + i*run.LHSStep,
+					RHSFlatIdx: run.RHSFlatIdx + i*run.RHSStep,
+					TgtFlatIdx: run.TgtFlatIdx + i,
+				})
+			}
+		}
+		if !slices.Equal(want, got) {
+			t.Fatalf("ZipIterator.IterRuns %s: got %v, want %v", what, got, want)
+		}
+		if runs > 1 {
+			stop := 1 + rng.IntN(runs-1)
+			n := 0
+			for range zi.IterRuns() {
+				if n == stop {
+					break
+				}
+				n++
+			}
+			if n != stop {
+				t.Fatalf("ZipIterator.IterRuns %s: stopped after %d runs, want %d", what, n, stop)
+			}
+		}
+	}
+}

@@ -154,10 +154,36 @@ func exec{{$name}}{{$version}}Generic[T gobackend.POD{{$version}}Constraints](lh
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			output[indices.TgtFlatIdx] = {{ CallOp .Format "lhs[indices.LHSFlatIdx]" "rhs[indices.RHSFlatIdx]" }}
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					out[ii] = {{ CallOp .Format "l[ii]" "r[ii]" }}
+				}
+			case run.LHSStep != 0:
+				l, c := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx]
+				l = l[:len(out)]
+				for ii := range out {
+					out[ii] = {{ CallOp .Format "l[ii]" "c" }}
+				}
+			case run.RHSStep != 0:
+				c, r := lhs[run.LHSFlatIdx], rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					out[ii] = {{ CallOp .Format "c" "r[ii]" }}
+				}
+			default:
+				var v {{if $is_comparison}}bool{{else}}T{{end}} = {{ CallOp .Format "lhs[run.LHSFlatIdx]" "rhs[run.RHSFlatIdx]" }}
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -211,16 +237,56 @@ func exec{{$name}}{{$version}}{{$half.DType}}(lhs, rhs []{{$half.GoType}}, outpu
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			a := lhs[indices.LHSFlatIdx].Float32()
-			b := rhs[indices.RHSFlatIdx].Float32()
-		{{- if $is_comparison }}
-			output[indices.TgtFlatIdx] = {{ CallOp $outer.Format "a" "b"}}
-		{{- else }}
-			output[indices.TgtFlatIdx] = {{$half.Converter}}({{ CallOp $outer.Format "a" "b" }})
-		{{- end }}
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					a, b := l[ii].Float32(), r[ii].Float32()
+				{{- if $is_comparison }}
+					out[ii] = {{ CallOp $outer.Format "a" "b"}}
+				{{- else }}
+					out[ii] = {{$half.Converter}}({{ CallOp $outer.Format "a" "b" }})
+				{{- end }}
+				}
+			case run.LHSStep != 0:
+				l, b := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx].Float32()
+				l = l[:len(out)]
+				for ii := range out {
+					a := l[ii].Float32()
+				{{- if $is_comparison }}
+					out[ii] = {{ CallOp $outer.Format "a" "b"}}
+				{{- else }}
+					out[ii] = {{$half.Converter}}({{ CallOp $outer.Format "a" "b" }})
+				{{- end }}
+				}
+			case run.RHSStep != 0:
+				a, r := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					b := r[ii].Float32()
+				{{- if $is_comparison }}
+					out[ii] = {{ CallOp $outer.Format "a" "b"}}
+				{{- else }}
+					out[ii] = {{$half.Converter}}({{ CallOp $outer.Format "a" "b" }})
+				{{- end }}
+				}
+			default:
+				a, b := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx].Float32()
+			{{- if $is_comparison }}
+				v := {{ CallOp $outer.Format "a" "b"}}
+			{{- else }}
+				v := {{$half.Converter}}({{ CallOp $outer.Format "a" "b" }})
+			{{- end }}
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}

@@ -108,10 +108,36 @@ func execAddNumericGeneric[T gobackend.PODNumericConstraints](lhs, rhs []T, outp
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			output[indices.TgtFlatIdx] = lhs[indices.LHSFlatIdx] + rhs[indices.RHSFlatIdx]
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					out[ii] = l[ii] + r[ii]
+				}
+			case run.LHSStep != 0:
+				l, c := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx]
+				l = l[:len(out)]
+				for ii := range out {
+					out[ii] = l[ii] + c
+				}
+			case run.RHSStep != 0:
+				c, r := lhs[run.LHSFlatIdx], rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					out[ii] = c + r[ii]
+				}
+			default:
+				var v T = lhs[run.LHSFlatIdx] + rhs[run.RHSFlatIdx]
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -136,12 +162,40 @@ func execAddNumericBFloat16(lhs, rhs []bfloat16.BFloat16, output []bfloat16.BFlo
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			a := lhs[indices.LHSFlatIdx].Float32()
-			b := rhs[indices.RHSFlatIdx].Float32()
-			output[indices.TgtFlatIdx] = bfloat16.FromFloat32(a + b)
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					a, b := l[ii].Float32(), r[ii].Float32()
+					out[ii] = bfloat16.FromFloat32(a + b)
+				}
+			case run.LHSStep != 0:
+				l, b := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx].Float32()
+				l = l[:len(out)]
+				for ii := range out {
+					a := l[ii].Float32()
+					out[ii] = bfloat16.FromFloat32(a + b)
+				}
+			case run.RHSStep != 0:
+				a, r := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					b := r[ii].Float32()
+					out[ii] = bfloat16.FromFloat32(a + b)
+				}
+			default:
+				a, b := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx].Float32()
+				v := bfloat16.FromFloat32(a + b)
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -166,12 +220,40 @@ func execAddNumericFloat16(lhs, rhs []float16.Float16, output []float16.Float16,
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			a := lhs[indices.LHSFlatIdx].Float32()
-			b := rhs[indices.RHSFlatIdx].Float32()
-			output[indices.TgtFlatIdx] = float16.FromFloat32(a + b)
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					a, b := l[ii].Float32(), r[ii].Float32()
+					out[ii] = float16.FromFloat32(a + b)
+				}
+			case run.LHSStep != 0:
+				l, b := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx].Float32()
+				l = l[:len(out)]
+				for ii := range out {
+					a := l[ii].Float32()
+					out[ii] = float16.FromFloat32(a + b)
+				}
+			case run.RHSStep != 0:
+				a, r := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					b := r[ii].Float32()
+					out[ii] = float16.FromFloat32(a + b)
+				}
+			default:
+				a, b := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx].Float32()
+				v := float16.FromFloat32(a + b)
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -247,10 +329,36 @@ func execMulNumericGeneric[T gobackend.PODNumericConstraints](lhs, rhs []T, outp
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			output[indices.TgtFlatIdx] = lhs[indices.LHSFlatIdx] * rhs[indices.RHSFlatIdx]
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					out[ii] = l[ii] * r[ii]
+				}
+			case run.LHSStep != 0:
+				l, c := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx]
+				l = l[:len(out)]
+				for ii := range out {
+					out[ii] = l[ii] * c
+				}
+			case run.RHSStep != 0:
+				c, r := lhs[run.LHSFlatIdx], rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					out[ii] = c * r[ii]
+				}
+			default:
+				var v T = lhs[run.LHSFlatIdx] * rhs[run.RHSFlatIdx]
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -275,12 +383,40 @@ func execMulNumericBFloat16(lhs, rhs []bfloat16.BFloat16, output []bfloat16.BFlo
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			a := lhs[indices.LHSFlatIdx].Float32()
-			b := rhs[indices.RHSFlatIdx].Float32()
-			output[indices.TgtFlatIdx] = bfloat16.FromFloat32(a * b)
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					a, b := l[ii].Float32(), r[ii].Float32()
+					out[ii] = bfloat16.FromFloat32(a * b)
+				}
+			case run.LHSStep != 0:
+				l, b := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx].Float32()
+				l = l[:len(out)]
+				for ii := range out {
+					a := l[ii].Float32()
+					out[ii] = bfloat16.FromFloat32(a * b)
+				}
+			case run.RHSStep != 0:
+				a, r := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					b := r[ii].Float32()
+					out[ii] = bfloat16.FromFloat32(a * b)
+				}
+			default:
+				a, b := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx].Float32()
+				v := bfloat16.FromFloat32(a * b)
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -305,12 +441,40 @@ func execMulNumericFloat16(lhs, rhs []float16.Float16, output []float16.Float16,
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			a := lhs[indices.LHSFlatIdx].Float32()
-			b := rhs[indices.RHSFlatIdx].Float32()
-			output[indices.TgtFlatIdx] = float16.FromFloat32(a * b)
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					a, b := l[ii].Float32(), r[ii].Float32()
+					out[ii] = float16.FromFloat32(a * b)
+				}
+			case run.LHSStep != 0:
+				l, b := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx].Float32()
+				l = l[:len(out)]
+				for ii := range out {
+					a := l[ii].Float32()
+					out[ii] = float16.FromFloat32(a * b)
+				}
+			case run.RHSStep != 0:
+				a, r := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					b := r[ii].Float32()
+					out[ii] = float16.FromFloat32(a * b)
+				}
+			default:
+				a, b := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx].Float32()
+				v := float16.FromFloat32(a * b)
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -389,10 +553,36 @@ func execSubNumericGeneric[T gobackend.PODNumericConstraints](lhs, rhs []T, outp
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			output[indices.TgtFlatIdx] = lhs[indices.LHSFlatIdx] - rhs[indices.RHSFlatIdx]
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					out[ii] = l[ii] - r[ii]
+				}
+			case run.LHSStep != 0:
+				l, c := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx]
+				l = l[:len(out)]
+				for ii := range out {
+					out[ii] = l[ii] - c
+				}
+			case run.RHSStep != 0:
+				c, r := lhs[run.LHSFlatIdx], rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					out[ii] = c - r[ii]
+				}
+			default:
+				var v T = lhs[run.LHSFlatIdx] - rhs[run.RHSFlatIdx]
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -425,12 +615,40 @@ func execSubNumericBFloat16(lhs, rhs []bfloat16.BFloat16, output []bfloat16.BFlo
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			a := lhs[indices.LHSFlatIdx].Float32()
-			b := rhs[indices.RHSFlatIdx].Float32()
-			output[indices.TgtFlatIdx] = bfloat16.FromFloat32(a - b)
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					a, b := l[ii].Float32(), r[ii].Float32()
+					out[ii] = bfloat16.FromFloat32(a - b)
+				}
+			case run.LHSStep != 0:
+				l, b := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx].Float32()
+				l = l[:len(out)]
+				for ii := range out {
+					a := l[ii].Float32()
+					out[ii] = bfloat16.FromFloat32(a - b)
+				}
+			case run.RHSStep != 0:
+				a, r := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					b := r[ii].Float32()
+					out[ii] = bfloat16.FromFloat32(a - b)
+				}
+			default:
+				a, b := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx].Float32()
+				v := bfloat16.FromFloat32(a - b)
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -463,12 +681,40 @@ func execSubNumericFloat16(lhs, rhs []float16.Float16, output []float16.Float16,
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			a := lhs[indices.LHSFlatIdx].Float32()
-			b := rhs[indices.RHSFlatIdx].Float32()
-			output[indices.TgtFlatIdx] = float16.FromFloat32(a - b)
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					a, b := l[ii].Float32(), r[ii].Float32()
+					out[ii] = float16.FromFloat32(a - b)
+				}
+			case run.LHSStep != 0:
+				l, b := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx].Float32()
+				l = l[:len(out)]
+				for ii := range out {
+					a := l[ii].Float32()
+					out[ii] = float16.FromFloat32(a - b)
+				}
+			case run.RHSStep != 0:
+				a, r := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					b := r[ii].Float32()
+					out[ii] = float16.FromFloat32(a - b)
+				}
+			default:
+				a, b := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx].Float32()
+				v := float16.FromFloat32(a - b)
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -547,10 +793,36 @@ func execDivNumericGeneric[T gobackend.PODNumericConstraints](lhs, rhs []T, outp
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			output[indices.TgtFlatIdx] = lhs[indices.LHSFlatIdx] / rhs[indices.RHSFlatIdx]
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					out[ii] = l[ii] / r[ii]
+				}
+			case run.LHSStep != 0:
+				l, c := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx]
+				l = l[:len(out)]
+				for ii := range out {
+					out[ii] = l[ii] / c
+				}
+			case run.RHSStep != 0:
+				c, r := lhs[run.LHSFlatIdx], rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					out[ii] = c / r[ii]
+				}
+			default:
+				var v T = lhs[run.LHSFlatIdx] / rhs[run.RHSFlatIdx]
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -583,12 +855,40 @@ func execDivNumericBFloat16(lhs, rhs []bfloat16.BFloat16, output []bfloat16.BFlo
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			a := lhs[indices.LHSFlatIdx].Float32()
-			b := rhs[indices.RHSFlatIdx].Float32()
-			output[indices.TgtFlatIdx] = bfloat16.FromFloat32(a / b)
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					a, b := l[ii].Float32(), r[ii].Float32()
+					out[ii] = bfloat16.FromFloat32(a / b)
+				}
+			case run.LHSStep != 0:
+				l, b := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx].Float32()
+				l = l[:len(out)]
+				for ii := range out {
+					a := l[ii].Float32()
+					out[ii] = bfloat16.FromFloat32(a / b)
+				}
+			case run.RHSStep != 0:
+				a, r := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					b := r[ii].Float32()
+					out[ii] = bfloat16.FromFloat32(a / b)
+				}
+			default:
+				a, b := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx].Float32()
+				v := bfloat16.FromFloat32(a / b)
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -621,12 +921,40 @@ func execDivNumericFloat16(lhs, rhs []float16.Float16, output []float16.Float16,
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			a := lhs[indices.LHSFlatIdx].Float32()
-			b := rhs[indices.RHSFlatIdx].Float32()
-			output[indices.TgtFlatIdx] = float16.FromFloat32(a / b)
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					a, b := l[ii].Float32(), r[ii].Float32()
+					out[ii] = float16.FromFloat32(a / b)
+				}
+			case run.LHSStep != 0:
+				l, b := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx].Float32()
+				l = l[:len(out)]
+				for ii := range out {
+					a := l[ii].Float32()
+					out[ii] = float16.FromFloat32(a / b)
+				}
+			case run.RHSStep != 0:
+				a, r := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					b := r[ii].Float32()
+					out[ii] = float16.FromFloat32(a / b)
+				}
+			default:
+				a, b := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx].Float32()
+				v := float16.FromFloat32(a / b)
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -705,10 +1033,36 @@ func execRemIntegerGeneric[T gobackend.PODIntegerConstraints](lhs, rhs []T, outp
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			output[indices.TgtFlatIdx] = lhs[indices.LHSFlatIdx] % rhs[indices.RHSFlatIdx]
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					out[ii] = l[ii] % r[ii]
+				}
+			case run.LHSStep != 0:
+				l, c := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx]
+				l = l[:len(out)]
+				for ii := range out {
+					out[ii] = l[ii] % c
+				}
+			case run.RHSStep != 0:
+				c, r := lhs[run.LHSFlatIdx], rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					out[ii] = c % r[ii]
+				}
+			default:
+				var v T = lhs[run.LHSFlatIdx] % rhs[run.RHSFlatIdx]
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -738,10 +1092,36 @@ func execRemFloatGeneric[T gobackend.PODFloatConstraints](lhs, rhs []T, output [
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			output[indices.TgtFlatIdx] = T(math.Mod(float64(lhs[indices.LHSFlatIdx]), float64(rhs[indices.RHSFlatIdx])))
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					out[ii] = T(math.Mod(float64(l[ii]), float64(r[ii])))
+				}
+			case run.LHSStep != 0:
+				l, c := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx]
+				l = l[:len(out)]
+				for ii := range out {
+					out[ii] = T(math.Mod(float64(l[ii]), float64(c)))
+				}
+			case run.RHSStep != 0:
+				c, r := lhs[run.LHSFlatIdx], rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					out[ii] = T(math.Mod(float64(c), float64(r[ii])))
+				}
+			default:
+				var v T = T(math.Mod(float64(lhs[run.LHSFlatIdx]), float64(rhs[run.RHSFlatIdx])))
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -774,12 +1154,40 @@ func execRemFloatBFloat16(lhs, rhs []bfloat16.BFloat16, output []bfloat16.BFloat
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			a := lhs[indices.LHSFlatIdx].Float32()
-			b := rhs[indices.RHSFlatIdx].Float32()
-			output[indices.TgtFlatIdx] = bfloat16.FromFloat32(float32(math.Mod(float64(a), float64(b))))
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					a, b := l[ii].Float32(), r[ii].Float32()
+					out[ii] = bfloat16.FromFloat32(float32(math.Mod(float64(a), float64(b))))
+				}
+			case run.LHSStep != 0:
+				l, b := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx].Float32()
+				l = l[:len(out)]
+				for ii := range out {
+					a := l[ii].Float32()
+					out[ii] = bfloat16.FromFloat32(float32(math.Mod(float64(a), float64(b))))
+				}
+			case run.RHSStep != 0:
+				a, r := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					b := r[ii].Float32()
+					out[ii] = bfloat16.FromFloat32(float32(math.Mod(float64(a), float64(b))))
+				}
+			default:
+				a, b := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx].Float32()
+				v := bfloat16.FromFloat32(float32(math.Mod(float64(a), float64(b))))
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -812,12 +1220,40 @@ func execRemFloatFloat16(lhs, rhs []float16.Float16, output []float16.Float16,
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			a := lhs[indices.LHSFlatIdx].Float32()
-			b := rhs[indices.RHSFlatIdx].Float32()
-			output[indices.TgtFlatIdx] = float16.FromFloat32(float32(math.Mod(float64(a), float64(b))))
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					a, b := l[ii].Float32(), r[ii].Float32()
+					out[ii] = float16.FromFloat32(float32(math.Mod(float64(a), float64(b))))
+				}
+			case run.LHSStep != 0:
+				l, b := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx].Float32()
+				l = l[:len(out)]
+				for ii := range out {
+					a := l[ii].Float32()
+					out[ii] = float16.FromFloat32(float32(math.Mod(float64(a), float64(b))))
+				}
+			case run.RHSStep != 0:
+				a, r := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					b := r[ii].Float32()
+					out[ii] = float16.FromFloat32(float32(math.Mod(float64(a), float64(b))))
+				}
+			default:
+				a, b := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx].Float32()
+				v := float16.FromFloat32(float32(math.Mod(float64(a), float64(b))))
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -896,10 +1332,36 @@ func execPowIntegerGeneric[T gobackend.PODIntegerConstraints](lhs, rhs []T, outp
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			output[indices.TgtFlatIdx] = execScalarPowIntGeneric(lhs[indices.LHSFlatIdx], rhs[indices.RHSFlatIdx])
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					out[ii] = execScalarPowIntGeneric(l[ii], r[ii])
+				}
+			case run.LHSStep != 0:
+				l, c := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx]
+				l = l[:len(out)]
+				for ii := range out {
+					out[ii] = execScalarPowIntGeneric(l[ii], c)
+				}
+			case run.RHSStep != 0:
+				c, r := lhs[run.LHSFlatIdx], rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					out[ii] = execScalarPowIntGeneric(c, r[ii])
+				}
+			default:
+				var v T = execScalarPowIntGeneric(lhs[run.LHSFlatIdx], rhs[run.RHSFlatIdx])
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -929,10 +1391,36 @@ func execPowFloatGeneric[T gobackend.PODFloatConstraints](lhs, rhs []T, output [
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			output[indices.TgtFlatIdx] = T(math.Pow(float64(lhs[indices.LHSFlatIdx]), float64(rhs[indices.RHSFlatIdx])))
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					out[ii] = T(math.Pow(float64(l[ii]), float64(r[ii])))
+				}
+			case run.LHSStep != 0:
+				l, c := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx]
+				l = l[:len(out)]
+				for ii := range out {
+					out[ii] = T(math.Pow(float64(l[ii]), float64(c)))
+				}
+			case run.RHSStep != 0:
+				c, r := lhs[run.LHSFlatIdx], rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					out[ii] = T(math.Pow(float64(c), float64(r[ii])))
+				}
+			default:
+				var v T = T(math.Pow(float64(lhs[run.LHSFlatIdx]), float64(rhs[run.RHSFlatIdx])))
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -965,12 +1453,40 @@ func execPowFloatBFloat16(lhs, rhs []bfloat16.BFloat16, output []bfloat16.BFloat
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			a := lhs[indices.LHSFlatIdx].Float32()
-			b := rhs[indices.RHSFlatIdx].Float32()
-			output[indices.TgtFlatIdx] = bfloat16.FromFloat32(float32(math.Pow(float64(a), float64(b))))
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					a, b := l[ii].Float32(), r[ii].Float32()
+					out[ii] = bfloat16.FromFloat32(float32(math.Pow(float64(a), float64(b))))
+				}
+			case run.LHSStep != 0:
+				l, b := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx].Float32()
+				l = l[:len(out)]
+				for ii := range out {
+					a := l[ii].Float32()
+					out[ii] = bfloat16.FromFloat32(float32(math.Pow(float64(a), float64(b))))
+				}
+			case run.RHSStep != 0:
+				a, r := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					b := r[ii].Float32()
+					out[ii] = bfloat16.FromFloat32(float32(math.Pow(float64(a), float64(b))))
+				}
+			default:
+				a, b := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx].Float32()
+				v := bfloat16.FromFloat32(float32(math.Pow(float64(a), float64(b))))
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -1003,12 +1519,40 @@ func execPowFloatFloat16(lhs, rhs []float16.Float16, output []float16.Float16,
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			a := lhs[indices.LHSFlatIdx].Float32()
-			b := rhs[indices.RHSFlatIdx].Float32()
-			output[indices.TgtFlatIdx] = float16.FromFloat32(float32(math.Pow(float64(a), float64(b))))
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					a, b := l[ii].Float32(), r[ii].Float32()
+					out[ii] = float16.FromFloat32(float32(math.Pow(float64(a), float64(b))))
+				}
+			case run.LHSStep != 0:
+				l, b := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx].Float32()
+				l = l[:len(out)]
+				for ii := range out {
+					a := l[ii].Float32()
+					out[ii] = float16.FromFloat32(float32(math.Pow(float64(a), float64(b))))
+				}
+			case run.RHSStep != 0:
+				a, r := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					b := r[ii].Float32()
+					out[ii] = float16.FromFloat32(float32(math.Pow(float64(a), float64(b))))
+				}
+			default:
+				a, b := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx].Float32()
+				v := float16.FromFloat32(float32(math.Pow(float64(a), float64(b))))
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -1063,10 +1607,36 @@ func execAtan2FloatGeneric[T gobackend.PODFloatConstraints](lhs, rhs []T, output
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			output[indices.TgtFlatIdx] = T(math.Atan2(float64(lhs[indices.LHSFlatIdx]), float64(rhs[indices.RHSFlatIdx])))
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					out[ii] = T(math.Atan2(float64(l[ii]), float64(r[ii])))
+				}
+			case run.LHSStep != 0:
+				l, c := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx]
+				l = l[:len(out)]
+				for ii := range out {
+					out[ii] = T(math.Atan2(float64(l[ii]), float64(c)))
+				}
+			case run.RHSStep != 0:
+				c, r := lhs[run.LHSFlatIdx], rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					out[ii] = T(math.Atan2(float64(c), float64(r[ii])))
+				}
+			default:
+				var v T = T(math.Atan2(float64(lhs[run.LHSFlatIdx]), float64(rhs[run.RHSFlatIdx])))
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -1099,12 +1669,40 @@ func execAtan2FloatBFloat16(lhs, rhs []bfloat16.BFloat16, output []bfloat16.BFlo
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			a := lhs[indices.LHSFlatIdx].Float32()
-			b := rhs[indices.RHSFlatIdx].Float32()
-			output[indices.TgtFlatIdx] = bfloat16.FromFloat32(float32(math.Atan2(float64(a), float64(b))))
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					a, b := l[ii].Float32(), r[ii].Float32()
+					out[ii] = bfloat16.FromFloat32(float32(math.Atan2(float64(a), float64(b))))
+				}
+			case run.LHSStep != 0:
+				l, b := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx].Float32()
+				l = l[:len(out)]
+				for ii := range out {
+					a := l[ii].Float32()
+					out[ii] = bfloat16.FromFloat32(float32(math.Atan2(float64(a), float64(b))))
+				}
+			case run.RHSStep != 0:
+				a, r := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					b := r[ii].Float32()
+					out[ii] = bfloat16.FromFloat32(float32(math.Atan2(float64(a), float64(b))))
+				}
+			default:
+				a, b := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx].Float32()
+				v := bfloat16.FromFloat32(float32(math.Atan2(float64(a), float64(b))))
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -1137,12 +1735,40 @@ func execAtan2FloatFloat16(lhs, rhs []float16.Float16, output []float16.Float16,
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			a := lhs[indices.LHSFlatIdx].Float32()
-			b := rhs[indices.RHSFlatIdx].Float32()
-			output[indices.TgtFlatIdx] = float16.FromFloat32(float32(math.Atan2(float64(a), float64(b))))
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					a, b := l[ii].Float32(), r[ii].Float32()
+					out[ii] = float16.FromFloat32(float32(math.Atan2(float64(a), float64(b))))
+				}
+			case run.LHSStep != 0:
+				l, b := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx].Float32()
+				l = l[:len(out)]
+				for ii := range out {
+					a := l[ii].Float32()
+					out[ii] = float16.FromFloat32(float32(math.Atan2(float64(a), float64(b))))
+				}
+			case run.RHSStep != 0:
+				a, r := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					b := r[ii].Float32()
+					out[ii] = float16.FromFloat32(float32(math.Atan2(float64(a), float64(b))))
+				}
+			default:
+				a, b := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx].Float32()
+				v := float16.FromFloat32(float32(math.Atan2(float64(a), float64(b))))
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -1218,10 +1844,36 @@ func execMaxNumericGeneric[T gobackend.PODNumericConstraints](lhs, rhs []T, outp
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			output[indices.TgtFlatIdx] = max(lhs[indices.LHSFlatIdx], rhs[indices.RHSFlatIdx])
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					out[ii] = max(l[ii], r[ii])
+				}
+			case run.LHSStep != 0:
+				l, c := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx]
+				l = l[:len(out)]
+				for ii := range out {
+					out[ii] = max(l[ii], c)
+				}
+			case run.RHSStep != 0:
+				c, r := lhs[run.LHSFlatIdx], rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					out[ii] = max(c, r[ii])
+				}
+			default:
+				var v T = max(lhs[run.LHSFlatIdx], rhs[run.RHSFlatIdx])
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -1246,12 +1898,40 @@ func execMaxNumericBFloat16(lhs, rhs []bfloat16.BFloat16, output []bfloat16.BFlo
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			a := lhs[indices.LHSFlatIdx].Float32()
-			b := rhs[indices.RHSFlatIdx].Float32()
-			output[indices.TgtFlatIdx] = bfloat16.FromFloat32(max(a, b))
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					a, b := l[ii].Float32(), r[ii].Float32()
+					out[ii] = bfloat16.FromFloat32(max(a, b))
+				}
+			case run.LHSStep != 0:
+				l, b := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx].Float32()
+				l = l[:len(out)]
+				for ii := range out {
+					a := l[ii].Float32()
+					out[ii] = bfloat16.FromFloat32(max(a, b))
+				}
+			case run.RHSStep != 0:
+				a, r := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					b := r[ii].Float32()
+					out[ii] = bfloat16.FromFloat32(max(a, b))
+				}
+			default:
+				a, b := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx].Float32()
+				v := bfloat16.FromFloat32(max(a, b))
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -1276,12 +1956,40 @@ func execMaxNumericFloat16(lhs, rhs []float16.Float16, output []float16.Float16,
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			a := lhs[indices.LHSFlatIdx].Float32()
-			b := rhs[indices.RHSFlatIdx].Float32()
-			output[indices.TgtFlatIdx] = float16.FromFloat32(max(a, b))
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					a, b := l[ii].Float32(), r[ii].Float32()
+					out[ii] = float16.FromFloat32(max(a, b))
+				}
+			case run.LHSStep != 0:
+				l, b := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx].Float32()
+				l = l[:len(out)]
+				for ii := range out {
+					a := l[ii].Float32()
+					out[ii] = float16.FromFloat32(max(a, b))
+				}
+			case run.RHSStep != 0:
+				a, r := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					b := r[ii].Float32()
+					out[ii] = float16.FromFloat32(max(a, b))
+				}
+			default:
+				a, b := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx].Float32()
+				v := float16.FromFloat32(max(a, b))
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -1357,10 +2065,36 @@ func execMinNumericGeneric[T gobackend.PODNumericConstraints](lhs, rhs []T, outp
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			output[indices.TgtFlatIdx] = min(lhs[indices.LHSFlatIdx], rhs[indices.RHSFlatIdx])
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					out[ii] = min(l[ii], r[ii])
+				}
+			case run.LHSStep != 0:
+				l, c := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx]
+				l = l[:len(out)]
+				for ii := range out {
+					out[ii] = min(l[ii], c)
+				}
+			case run.RHSStep != 0:
+				c, r := lhs[run.LHSFlatIdx], rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					out[ii] = min(c, r[ii])
+				}
+			default:
+				var v T = min(lhs[run.LHSFlatIdx], rhs[run.RHSFlatIdx])
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -1385,12 +2119,40 @@ func execMinNumericBFloat16(lhs, rhs []bfloat16.BFloat16, output []bfloat16.BFlo
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			a := lhs[indices.LHSFlatIdx].Float32()
-			b := rhs[indices.RHSFlatIdx].Float32()
-			output[indices.TgtFlatIdx] = bfloat16.FromFloat32(min(a, b))
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					a, b := l[ii].Float32(), r[ii].Float32()
+					out[ii] = bfloat16.FromFloat32(min(a, b))
+				}
+			case run.LHSStep != 0:
+				l, b := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx].Float32()
+				l = l[:len(out)]
+				for ii := range out {
+					a := l[ii].Float32()
+					out[ii] = bfloat16.FromFloat32(min(a, b))
+				}
+			case run.RHSStep != 0:
+				a, r := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					b := r[ii].Float32()
+					out[ii] = bfloat16.FromFloat32(min(a, b))
+				}
+			default:
+				a, b := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx].Float32()
+				v := bfloat16.FromFloat32(min(a, b))
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -1415,12 +2177,40 @@ func execMinNumericFloat16(lhs, rhs []float16.Float16, output []float16.Float16,
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			a := lhs[indices.LHSFlatIdx].Float32()
-			b := rhs[indices.RHSFlatIdx].Float32()
-			output[indices.TgtFlatIdx] = float16.FromFloat32(min(a, b))
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					a, b := l[ii].Float32(), r[ii].Float32()
+					out[ii] = float16.FromFloat32(min(a, b))
+				}
+			case run.LHSStep != 0:
+				l, b := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx].Float32()
+				l = l[:len(out)]
+				for ii := range out {
+					a := l[ii].Float32()
+					out[ii] = float16.FromFloat32(min(a, b))
+				}
+			case run.RHSStep != 0:
+				a, r := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					b := r[ii].Float32()
+					out[ii] = float16.FromFloat32(min(a, b))
+				}
+			default:
+				a, b := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx].Float32()
+				v := float16.FromFloat32(min(a, b))
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -1487,10 +2277,36 @@ func execBitwiseAndIntegerGeneric[T gobackend.PODIntegerConstraints](lhs, rhs []
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			output[indices.TgtFlatIdx] = lhs[indices.LHSFlatIdx] & rhs[indices.RHSFlatIdx]
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					out[ii] = l[ii] & r[ii]
+				}
+			case run.LHSStep != 0:
+				l, c := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx]
+				l = l[:len(out)]
+				for ii := range out {
+					out[ii] = l[ii] & c
+				}
+			case run.RHSStep != 0:
+				c, r := lhs[run.LHSFlatIdx], rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					out[ii] = c & r[ii]
+				}
+			default:
+				var v T = lhs[run.LHSFlatIdx] & rhs[run.RHSFlatIdx]
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -1557,10 +2373,36 @@ func execBitwiseOrIntegerGeneric[T gobackend.PODIntegerConstraints](lhs, rhs []T
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			output[indices.TgtFlatIdx] = lhs[indices.LHSFlatIdx] | rhs[indices.RHSFlatIdx]
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					out[ii] = l[ii] | r[ii]
+				}
+			case run.LHSStep != 0:
+				l, c := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx]
+				l = l[:len(out)]
+				for ii := range out {
+					out[ii] = l[ii] | c
+				}
+			case run.RHSStep != 0:
+				c, r := lhs[run.LHSFlatIdx], rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					out[ii] = c | r[ii]
+				}
+			default:
+				var v T = lhs[run.LHSFlatIdx] | rhs[run.RHSFlatIdx]
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -1627,10 +2469,36 @@ func execBitwiseXorIntegerGeneric[T gobackend.PODIntegerConstraints](lhs, rhs []
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			output[indices.TgtFlatIdx] = lhs[indices.LHSFlatIdx] ^ rhs[indices.RHSFlatIdx]
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					out[ii] = l[ii] ^ r[ii]
+				}
+			case run.LHSStep != 0:
+				l, c := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx]
+				l = l[:len(out)]
+				for ii := range out {
+					out[ii] = l[ii] ^ c
+				}
+			case run.RHSStep != 0:
+				c, r := lhs[run.LHSFlatIdx], rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					out[ii] = c ^ r[ii]
+				}
+			default:
+				var v T = lhs[run.LHSFlatIdx] ^ rhs[run.RHSFlatIdx]
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -1677,10 +2545,36 @@ func execLogicalAndBooleanGeneric[T gobackend.PODBooleanConstraints](lhs, rhs []
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			output[indices.TgtFlatIdx] = lhs[indices.LHSFlatIdx] && rhs[indices.RHSFlatIdx]
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					out[ii] = l[ii] && r[ii]
+				}
+			case run.LHSStep != 0:
+				l, c := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx]
+				l = l[:len(out)]
+				for ii := range out {
+					out[ii] = l[ii] && c
+				}
+			case run.RHSStep != 0:
+				c, r := lhs[run.LHSFlatIdx], rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					out[ii] = c && r[ii]
+				}
+			default:
+				var v T = lhs[run.LHSFlatIdx] && rhs[run.RHSFlatIdx]
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -1727,10 +2621,36 @@ func execLogicalOrBooleanGeneric[T gobackend.PODBooleanConstraints](lhs, rhs []T
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			output[indices.TgtFlatIdx] = lhs[indices.LHSFlatIdx] || rhs[indices.RHSFlatIdx]
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					out[ii] = l[ii] || r[ii]
+				}
+			case run.LHSStep != 0:
+				l, c := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx]
+				l = l[:len(out)]
+				for ii := range out {
+					out[ii] = l[ii] || c
+				}
+			case run.RHSStep != 0:
+				c, r := lhs[run.LHSFlatIdx], rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					out[ii] = c || r[ii]
+				}
+			default:
+				var v T = lhs[run.LHSFlatIdx] || rhs[run.RHSFlatIdx]
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -1777,10 +2697,36 @@ func execLogicalXorBooleanGeneric[T gobackend.PODBooleanConstraints](lhs, rhs []
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			output[indices.TgtFlatIdx] = lhs[indices.LHSFlatIdx] != rhs[indices.RHSFlatIdx]
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					out[ii] = l[ii] != r[ii]
+				}
+			case run.LHSStep != 0:
+				l, c := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx]
+				l = l[:len(out)]
+				for ii := range out {
+					out[ii] = l[ii] != c
+				}
+			case run.RHSStep != 0:
+				c, r := lhs[run.LHSFlatIdx], rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					out[ii] = c != r[ii]
+				}
+			default:
+				var v T = lhs[run.LHSFlatIdx] != rhs[run.RHSFlatIdx]
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -1861,10 +2807,36 @@ func execEqualNumericGeneric[T gobackend.PODNumericConstraints](lhs, rhs []T, ou
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			output[indices.TgtFlatIdx] = lhs[indices.LHSFlatIdx] == rhs[indices.RHSFlatIdx]
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					out[ii] = l[ii] == r[ii]
+				}
+			case run.LHSStep != 0:
+				l, c := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx]
+				l = l[:len(out)]
+				for ii := range out {
+					out[ii] = l[ii] == c
+				}
+			case run.RHSStep != 0:
+				c, r := lhs[run.LHSFlatIdx], rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					out[ii] = c == r[ii]
+				}
+			default:
+				var v bool = lhs[run.LHSFlatIdx] == rhs[run.RHSFlatIdx]
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -1889,12 +2861,40 @@ func execEqualNumericBFloat16(lhs, rhs []bfloat16.BFloat16, output []bool,
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			a := lhs[indices.LHSFlatIdx].Float32()
-			b := rhs[indices.RHSFlatIdx].Float32()
-			output[indices.TgtFlatIdx] = a == b
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					a, b := l[ii].Float32(), r[ii].Float32()
+					out[ii] = a == b
+				}
+			case run.LHSStep != 0:
+				l, b := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx].Float32()
+				l = l[:len(out)]
+				for ii := range out {
+					a := l[ii].Float32()
+					out[ii] = a == b
+				}
+			case run.RHSStep != 0:
+				a, r := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					b := r[ii].Float32()
+					out[ii] = a == b
+				}
+			default:
+				a, b := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx].Float32()
+				v := a == b
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -1919,12 +2919,40 @@ func execEqualNumericFloat16(lhs, rhs []float16.Float16, output []bool,
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			a := lhs[indices.LHSFlatIdx].Float32()
-			b := rhs[indices.RHSFlatIdx].Float32()
-			output[indices.TgtFlatIdx] = a == b
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					a, b := l[ii].Float32(), r[ii].Float32()
+					out[ii] = a == b
+				}
+			case run.LHSStep != 0:
+				l, b := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx].Float32()
+				l = l[:len(out)]
+				for ii := range out {
+					a := l[ii].Float32()
+					out[ii] = a == b
+				}
+			case run.RHSStep != 0:
+				a, r := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					b := r[ii].Float32()
+					out[ii] = a == b
+				}
+			default:
+				a, b := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx].Float32()
+				v := a == b
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -2005,10 +3033,36 @@ func execNotEqualNumericGeneric[T gobackend.PODNumericConstraints](lhs, rhs []T,
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			output[indices.TgtFlatIdx] = lhs[indices.LHSFlatIdx] != rhs[indices.RHSFlatIdx]
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					out[ii] = l[ii] != r[ii]
+				}
+			case run.LHSStep != 0:
+				l, c := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx]
+				l = l[:len(out)]
+				for ii := range out {
+					out[ii] = l[ii] != c
+				}
+			case run.RHSStep != 0:
+				c, r := lhs[run.LHSFlatIdx], rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					out[ii] = c != r[ii]
+				}
+			default:
+				var v bool = lhs[run.LHSFlatIdx] != rhs[run.RHSFlatIdx]
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -2033,12 +3087,40 @@ func execNotEqualNumericBFloat16(lhs, rhs []bfloat16.BFloat16, output []bool,
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			a := lhs[indices.LHSFlatIdx].Float32()
-			b := rhs[indices.RHSFlatIdx].Float32()
-			output[indices.TgtFlatIdx] = a != b
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					a, b := l[ii].Float32(), r[ii].Float32()
+					out[ii] = a != b
+				}
+			case run.LHSStep != 0:
+				l, b := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx].Float32()
+				l = l[:len(out)]
+				for ii := range out {
+					a := l[ii].Float32()
+					out[ii] = a != b
+				}
+			case run.RHSStep != 0:
+				a, r := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					b := r[ii].Float32()
+					out[ii] = a != b
+				}
+			default:
+				a, b := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx].Float32()
+				v := a != b
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -2063,12 +3145,40 @@ func execNotEqualNumericFloat16(lhs, rhs []float16.Float16, output []bool,
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			a := lhs[indices.LHSFlatIdx].Float32()
-			b := rhs[indices.RHSFlatIdx].Float32()
-			output[indices.TgtFlatIdx] = a != b
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					a, b := l[ii].Float32(), r[ii].Float32()
+					out[ii] = a != b
+				}
+			case run.LHSStep != 0:
+				l, b := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx].Float32()
+				l = l[:len(out)]
+				for ii := range out {
+					a := l[ii].Float32()
+					out[ii] = a != b
+				}
+			case run.RHSStep != 0:
+				a, r := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					b := r[ii].Float32()
+					out[ii] = a != b
+				}
+			default:
+				a, b := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx].Float32()
+				v := a != b
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -2152,10 +3262,36 @@ func execGreaterOrEqualNumericGeneric[T gobackend.PODNumericConstraints](lhs, rh
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			output[indices.TgtFlatIdx] = lhs[indices.LHSFlatIdx] >= rhs[indices.RHSFlatIdx]
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					out[ii] = l[ii] >= r[ii]
+				}
+			case run.LHSStep != 0:
+				l, c := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx]
+				l = l[:len(out)]
+				for ii := range out {
+					out[ii] = l[ii] >= c
+				}
+			case run.RHSStep != 0:
+				c, r := lhs[run.LHSFlatIdx], rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					out[ii] = c >= r[ii]
+				}
+			default:
+				var v bool = lhs[run.LHSFlatIdx] >= rhs[run.RHSFlatIdx]
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -2188,12 +3324,40 @@ func execGreaterOrEqualNumericBFloat16(lhs, rhs []bfloat16.BFloat16, output []bo
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			a := lhs[indices.LHSFlatIdx].Float32()
-			b := rhs[indices.RHSFlatIdx].Float32()
-			output[indices.TgtFlatIdx] = a >= b
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					a, b := l[ii].Float32(), r[ii].Float32()
+					out[ii] = a >= b
+				}
+			case run.LHSStep != 0:
+				l, b := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx].Float32()
+				l = l[:len(out)]
+				for ii := range out {
+					a := l[ii].Float32()
+					out[ii] = a >= b
+				}
+			case run.RHSStep != 0:
+				a, r := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					b := r[ii].Float32()
+					out[ii] = a >= b
+				}
+			default:
+				a, b := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx].Float32()
+				v := a >= b
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -2226,12 +3390,40 @@ func execGreaterOrEqualNumericFloat16(lhs, rhs []float16.Float16, output []bool,
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			a := lhs[indices.LHSFlatIdx].Float32()
-			b := rhs[indices.RHSFlatIdx].Float32()
-			output[indices.TgtFlatIdx] = a >= b
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					a, b := l[ii].Float32(), r[ii].Float32()
+					out[ii] = a >= b
+				}
+			case run.LHSStep != 0:
+				l, b := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx].Float32()
+				l = l[:len(out)]
+				for ii := range out {
+					a := l[ii].Float32()
+					out[ii] = a >= b
+				}
+			case run.RHSStep != 0:
+				a, r := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					b := r[ii].Float32()
+					out[ii] = a >= b
+				}
+			default:
+				a, b := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx].Float32()
+				v := a >= b
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -2315,10 +3507,36 @@ func execGreaterThanNumericGeneric[T gobackend.PODNumericConstraints](lhs, rhs [
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			output[indices.TgtFlatIdx] = lhs[indices.LHSFlatIdx] > rhs[indices.RHSFlatIdx]
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					out[ii] = l[ii] > r[ii]
+				}
+			case run.LHSStep != 0:
+				l, c := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx]
+				l = l[:len(out)]
+				for ii := range out {
+					out[ii] = l[ii] > c
+				}
+			case run.RHSStep != 0:
+				c, r := lhs[run.LHSFlatIdx], rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					out[ii] = c > r[ii]
+				}
+			default:
+				var v bool = lhs[run.LHSFlatIdx] > rhs[run.RHSFlatIdx]
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -2351,12 +3569,40 @@ func execGreaterThanNumericBFloat16(lhs, rhs []bfloat16.BFloat16, output []bool,
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			a := lhs[indices.LHSFlatIdx].Float32()
-			b := rhs[indices.RHSFlatIdx].Float32()
-			output[indices.TgtFlatIdx] = a > b
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					a, b := l[ii].Float32(), r[ii].Float32()
+					out[ii] = a > b
+				}
+			case run.LHSStep != 0:
+				l, b := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx].Float32()
+				l = l[:len(out)]
+				for ii := range out {
+					a := l[ii].Float32()
+					out[ii] = a > b
+				}
+			case run.RHSStep != 0:
+				a, r := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					b := r[ii].Float32()
+					out[ii] = a > b
+				}
+			default:
+				a, b := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx].Float32()
+				v := a > b
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -2389,12 +3635,40 @@ func execGreaterThanNumericFloat16(lhs, rhs []float16.Float16, output []bool,
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			a := lhs[indices.LHSFlatIdx].Float32()
-			b := rhs[indices.RHSFlatIdx].Float32()
-			output[indices.TgtFlatIdx] = a > b
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					a, b := l[ii].Float32(), r[ii].Float32()
+					out[ii] = a > b
+				}
+			case run.LHSStep != 0:
+				l, b := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx].Float32()
+				l = l[:len(out)]
+				for ii := range out {
+					a := l[ii].Float32()
+					out[ii] = a > b
+				}
+			case run.RHSStep != 0:
+				a, r := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					b := r[ii].Float32()
+					out[ii] = a > b
+				}
+			default:
+				a, b := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx].Float32()
+				v := a > b
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -2478,10 +3752,36 @@ func execLessOrEqualNumericGeneric[T gobackend.PODNumericConstraints](lhs, rhs [
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			output[indices.TgtFlatIdx] = lhs[indices.LHSFlatIdx] <= rhs[indices.RHSFlatIdx]
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					out[ii] = l[ii] <= r[ii]
+				}
+			case run.LHSStep != 0:
+				l, c := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx]
+				l = l[:len(out)]
+				for ii := range out {
+					out[ii] = l[ii] <= c
+				}
+			case run.RHSStep != 0:
+				c, r := lhs[run.LHSFlatIdx], rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					out[ii] = c <= r[ii]
+				}
+			default:
+				var v bool = lhs[run.LHSFlatIdx] <= rhs[run.RHSFlatIdx]
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -2514,12 +3814,40 @@ func execLessOrEqualNumericBFloat16(lhs, rhs []bfloat16.BFloat16, output []bool,
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			a := lhs[indices.LHSFlatIdx].Float32()
-			b := rhs[indices.RHSFlatIdx].Float32()
-			output[indices.TgtFlatIdx] = a <= b
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					a, b := l[ii].Float32(), r[ii].Float32()
+					out[ii] = a <= b
+				}
+			case run.LHSStep != 0:
+				l, b := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx].Float32()
+				l = l[:len(out)]
+				for ii := range out {
+					a := l[ii].Float32()
+					out[ii] = a <= b
+				}
+			case run.RHSStep != 0:
+				a, r := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					b := r[ii].Float32()
+					out[ii] = a <= b
+				}
+			default:
+				a, b := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx].Float32()
+				v := a <= b
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -2552,12 +3880,40 @@ func execLessOrEqualNumericFloat16(lhs, rhs []float16.Float16, output []bool,
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			a := lhs[indices.LHSFlatIdx].Float32()
-			b := rhs[indices.RHSFlatIdx].Float32()
-			output[indices.TgtFlatIdx] = a <= b
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					a, b := l[ii].Float32(), r[ii].Float32()
+					out[ii] = a <= b
+				}
+			case run.LHSStep != 0:
+				l, b := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx].Float32()
+				l = l[:len(out)]
+				for ii := range out {
+					a := l[ii].Float32()
+					out[ii] = a <= b
+				}
+			case run.RHSStep != 0:
+				a, r := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					b := r[ii].Float32()
+					out[ii] = a <= b
+				}
+			default:
+				a, b := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx].Float32()
+				v := a <= b
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -2641,10 +3997,36 @@ func execLessThanNumericGeneric[T gobackend.PODNumericConstraints](lhs, rhs []T,
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			output[indices.TgtFlatIdx] = lhs[indices.LHSFlatIdx] < rhs[indices.RHSFlatIdx]
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					out[ii] = l[ii] < r[ii]
+				}
+			case run.LHSStep != 0:
+				l, c := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx]
+				l = l[:len(out)]
+				for ii := range out {
+					out[ii] = l[ii] < c
+				}
+			case run.RHSStep != 0:
+				c, r := lhs[run.LHSFlatIdx], rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					out[ii] = c < r[ii]
+				}
+			default:
+				var v bool = lhs[run.LHSFlatIdx] < rhs[run.RHSFlatIdx]
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -2677,12 +4059,40 @@ func execLessThanNumericBFloat16(lhs, rhs []bfloat16.BFloat16, output []bool,
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			a := lhs[indices.LHSFlatIdx].Float32()
-			b := rhs[indices.RHSFlatIdx].Float32()
-			output[indices.TgtFlatIdx] = a < b
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					a, b := l[ii].Float32(), r[ii].Float32()
+					out[ii] = a < b
+				}
+			case run.LHSStep != 0:
+				l, b := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx].Float32()
+				l = l[:len(out)]
+				for ii := range out {
+					a := l[ii].Float32()
+					out[ii] = a < b
+				}
+			case run.RHSStep != 0:
+				a, r := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					b := r[ii].Float32()
+					out[ii] = a < b
+				}
+			default:
+				a, b := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx].Float32()
+				v := a < b
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
@@ -2715,12 +4125,40 @@ func execLessThanNumericFloat16(lhs, rhs []float16.Float16, output []bool,
 		}
 		return
 	default:
-		// Case 3: with broadcasting non-scalar tensors:
+		// Case 3: with broadcasting non-scalar tensors, one innermost run at a time: both sides
+		// contiguous over the run, or one side a scalar over it.
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
-		for indices := range zipIter.IterFlatIndices() {
-			a := lhs[indices.LHSFlatIdx].Float32()
-			b := rhs[indices.RHSFlatIdx].Float32()
-			output[indices.TgtFlatIdx] = a < b
+		for run := range zipIter.IterRuns() {
+			out := output[run.TgtFlatIdx : run.TgtFlatIdx+run.Len]
+			switch {
+			case run.LHSStep != 0 && run.RHSStep != 0:
+				l, r := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx:]
+				l, r = l[:len(out)], r[:len(out)]
+				for ii := range out {
+					a, b := l[ii].Float32(), r[ii].Float32()
+					out[ii] = a < b
+				}
+			case run.LHSStep != 0:
+				l, b := lhs[run.LHSFlatIdx:], rhs[run.RHSFlatIdx].Float32()
+				l = l[:len(out)]
+				for ii := range out {
+					a := l[ii].Float32()
+					out[ii] = a < b
+				}
+			case run.RHSStep != 0:
+				a, r := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx:]
+				r = r[:len(out)]
+				for ii := range out {
+					b := r[ii].Float32()
+					out[ii] = a < b
+				}
+			default:
+				a, b := lhs[run.LHSFlatIdx].Float32(), rhs[run.RHSFlatIdx].Float32()
+				v := a < b
+				for ii := range out {
+					out[ii] = v
+				}
+			}
 		}
 		return
 	}
