@@ -216,6 +216,7 @@ func BenchmarkDirectFloat32(b *testing.B) {
 		{nt, 1, 1024, 113, 32}, {tr, 1, 1024, 113, 32}, {nt, 2, 32, 128, 64}, {tr, 2, 32, 64, 128}, {tr, 2, 128, 64, 32},
 		{nt, 1, 64, 64, 30}, {tr, 1, 64, 30, 64}, {nt, 1, 64, 2, 32},
 		{nt, 1, 512, 512, 512},
+		{nt, 1, 16, 16384, 289}, {nt, 1, 32, 16384, 144}, {nt, 1, 32, 4096, 289}, // conv_autoencoder's decoder
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	backend := directTestBackend(b, -1)

@@ -7,6 +7,8 @@ package matmul
 import (
 	"runtime"
 	"simd/archsimd"
+	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/gomlx/compute/internal/gobackend"
@@ -54,6 +56,14 @@ func avx512DirectFloat64(backend *gobackend.Backend, layout dot.Layout, lhs, rhs
 			directTranspose(rhs[bi*N*K:(bi+1)*N*K], scratch[bi*N*K:(bi+1)*N*K], rows, cols)
 		}
 		b = scratch
+	}
+	if !useDot && directUsePanels(M, N, K, int(unsafe.Sizeof(lhs[0]))) {
+		for bi := range batchSize {
+			if !directAxpyPanelsFloat64(backend, lhs[bi*M*K:(bi+1)*M*K], b[bi*N*K:(bi+1)*N*K], output[bi*M*N:(bi+1)*M*N], M, N, K) {
+				return false
+			}
+		}
+		return true
 	}
 	maxWorkers := 1
 	if backend != nil && backend.Workers != nil {
@@ -384,4 +394,91 @@ func directDot1x1Float64(a, b uintptr, k, tail int, tailMask archsimd.Mask64x8) 
 			archsimd.LoadMaskedFloat64x8((*[lanes]float64)(unsafe.Pointer(b+off)), tailMask), s1)
 	}
 	return avx512ReduceSumFloat64x8(s0.Add(s1))
+}
+
+// directAxpyPanelsFloat64 computes c = a · b, with a [M, K], b [K, N] and c [M, N], with the axpy
+// kernel over copied column panels of b (see directUsePanels). It returns false, having written
+// nothing, if it could not get its scratch buffer.
+func directAxpyPanelsFloat64(backend *gobackend.Backend, a, b, c []float64, M, N, K int) bool {
+	const lanes, elem = 8, 8
+	_ = a[M*K-1]
+	_ = b[K*N-1]
+	_ = c[M*N-1]
+	pw := directPanelCols
+	ldp := pw + lanes // panel row stride: off the power of two, whole vectors
+	numPanels := (N + pw - 1) / pw
+	workers := 1
+	if backend != nil && backend.Workers != nil && M*N*K >= directMinParallelFMAs {
+		workers = max(1, min(backend.Workers.AdjustedMaxParallelism(), numPanels))
+	}
+	ref, scratch, ok := GetBuffer[float64](backend, workers*K*ldp)
+	if !ok {
+		return false
+	}
+	defer ReleaseBuffer(ref)
+	aBase := uintptr(unsafe.Pointer(unsafe.SliceData(a)))
+	cBase := uintptr(unsafe.Pointer(unsafe.SliceData(c)))
+	lda, ldc, ldpb := uintptr(K*elem), uintptr(N*elem), uintptr(ldp*elem)
+	full := directMaskFloat64(lanes)
+	var next atomic.Int64
+	run := func(worker int) {
+		panel := scratch[worker*K*ldp : (worker+1)*K*ldp]
+		pBase := uintptr(unsafe.Pointer(unsafe.SliceData(panel)))
+		for {
+			p := int(next.Add(1) - 1)
+			if p >= numPanels {
+				return
+			}
+			col0 := p * pw
+			w := min(pw, N-col0)
+			for k := range K {
+				copy(panel[k*ldp:k*ldp+w], b[k*N+col0:k*N+col0+w])
+			}
+			row := 0
+			for ; row+4 <= M; row += 4 {
+				aRow := aBase + uintptr(row)*lda
+				cRow := cBase + uintptr(row)*ldc + uintptr(col0*elem)
+				col := 0
+				for ; col+2*lanes <= w; col += 2 * lanes {
+					directAxpy4x16Float64(aRow, lda, pBase+uintptr(col*elem), ldpb, cRow+uintptr(col*elem), ldc, K, false)
+				}
+				for ; col < w; col += lanes {
+					mask := full
+					if rem := w - col; rem < lanes {
+						mask = directMaskFloat64(rem)
+					}
+					directAxpy4x8Float64(aRow, lda, pBase+uintptr(col*elem), ldpb, cRow+uintptr(col*elem), ldc, K, false, mask)
+				}
+			}
+			for ; row < M; row++ {
+				aRow := aBase + uintptr(row)*lda
+				cRow := cBase + uintptr(row)*ldc + uintptr(col0*elem)
+				for col := 0; col < w; col += lanes {
+					mask := full
+					if rem := w - col; rem < lanes {
+						mask = directMaskFloat64(rem)
+					}
+					directAxpy1x8Float64(aRow, pBase+uintptr(col*elem), ldpb, cRow+uintptr(col*elem), K, false, mask)
+				}
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	for worker := 1; worker < workers; worker++ {
+		wg.Add(1)
+		if !backend.Workers.StartIfAvailable(func() {
+			defer wg.Done()
+			run(worker)
+		}) {
+			wg.Done()
+			break
+		}
+	}
+	run(0)
+	wg.Wait()
+	runtime.KeepAlive(a)
+	runtime.KeepAlive(b)
+	runtime.KeepAlive(c)
+	runtime.KeepAlive(scratch)
+	return true
 }

@@ -16,6 +16,8 @@ package matmul
 import (
 	"runtime"
 	"simd/archsimd"
+	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/gomlx/compute/internal/gobackend"
