@@ -147,29 +147,62 @@ func execFusedDense(backend *gobackend.Backend, node *gobackend.Node, inputs []*
 
 	switch output.RawShape.DType {
 	case dtypes.Float32:
-		if bias != nil {
-			fusedDenseAddBias[float32](output, bias)
-		}
-		fusedDenseApplyActivation[float32](backend, output, data.options.Activation)
+		fusedDenseBiasActivation[float32](backend, output, bias, data.options.Activation)
 	case dtypes.Float64:
-		if bias != nil {
-			fusedDenseAddBias[float64](output, bias)
-		}
-		fusedDenseApplyActivation[float64](backend, output, data.options.Activation)
+		fusedDenseBiasActivation[float64](backend, output, bias, data.options.Activation)
 	default:
 		return nil, errors.Wrapf(compute.ErrNotImplemented, "FusedDense: dtype %s", output.RawShape.DType)
 	}
 	return output, nil
 }
 
-// fusedDenseAddBias adds bias to each row of the output in-place.
+// fusedDenseBiasActivation adds the optional bias to each row of the output in place and
+// applies the activation; with a bias and ReLU both happen in one pass.
+func fusedDenseBiasActivation[T float32 | float64](backend *gobackend.Backend, output, bias *gobackend.Buffer, activation compute.ActivationType) {
+	if bias == nil {
+		fusedDenseApplyActivation[T](backend, output, activation)
+		return
+	}
+	if activation == compute.ActivationRelu {
+		fusedDenseAddBiasRelu(output.Flat.([]T), bias.Flat.([]T))
+		return
+	}
+	fusedDenseAddBias(output.Flat.([]T), bias.Flat.([]T))
+	fusedDenseApplyActivation[T](backend, output, activation)
+}
+
+// fusedDenseAddBias adds bias to each row of the output in-place, one row at a time (no
+// per-element index arithmetic).
 // output shape is [..., outFeatures], bias shape is [outFeatures].
-func fusedDenseAddBias[T float32 | float64](output, bias *gobackend.Buffer) {
-	outputFlat := output.Flat.([]T)
-	biasFlat := bias.Flat.([]T)
-	outFeatures := len(biasFlat)
-	for i, v := range outputFlat {
-		outputFlat[i] = v + biasFlat[i%outFeatures]
+func fusedDenseAddBias[T float32 | float64](output, bias []T) {
+	outFeatures := len(bias)
+	if outFeatures == 0 {
+		return
+	}
+	for ; len(output) >= outFeatures; output = output[outFeatures:] {
+		row := output[:outFeatures]
+		for i, b := range bias {
+			row[i] += b
+		}
+	}
+}
+
+// fusedDenseAddBiasRelu is fusedDenseAddBias followed by the ReLU of
+// fusedDenseApplyActivation (negative values become 0; -0 and NaN are kept), in one pass.
+func fusedDenseAddBiasRelu[T float32 | float64](output, bias []T) {
+	outFeatures := len(bias)
+	if outFeatures == 0 {
+		return
+	}
+	for ; len(output) >= outFeatures; output = output[outFeatures:] {
+		row := output[:outFeatures]
+		for i, b := range bias {
+			v := row[i] + b
+			if v < 0 {
+				v = 0
+			}
+			row[i] = v
+		}
 	}
 }
 
