@@ -29,16 +29,49 @@ func expf32Core(x float32) float32 {
 		c1    = 0.693359375
 		c2    = -2.12194440e-4
 	)
-	n := float32(math.Floor(float64(x*log2e + 0.5)))
-	r := x - n*c1 - n*c2
-	p := ((((1.9875691500e-4*r+1.3981999507e-3)*r+8.3334519073e-3)*r+4.1665795894e-2)*r+1.6666665459e-1)*r + 5.0000001201e-1
-	p = p*r*r + r + 1
+	// The float32() conversions round every product on its own (the Go spec lets a compiler
+	// fuse x*y+z otherwise, e.g. GOAMD64=v3), so the vector kernels, which do the same
+	// operations one by one, give the same bits.
+	n := float32(math.Floor(float64(float32(x*log2e) + 0.5)))
+	r := float32(x-float32(n*c1)) - float32(n*c2)
+	p := float32(1.9875691500e-4 * r)
+	p = float32(float32(p+1.3981999507e-3) * r)
+	p = float32(float32(p+8.3334519073e-3) * r)
+	p = float32(float32(p+4.1665795894e-2) * r)
+	p = float32(float32(p+1.6666665459e-1) * r)
+	p = p + 5.0000001201e-1
+	p = float32(float32(float32(p*r)*r)+r) + 1
 	// 2^n for n in [-126, 126]: build the exponent bits directly.
 	return p * math.Float32frombits(uint32(int32(n)+127)<<23)
 }
 
+// tanhFloat32Blocks and logisticFloat32Blocks, when set (amd64 builds with
+// GOEXPERIMENT=simd, on CPUs with AVX512), compute the kernels on the whole 16-element blocks
+// at the start of inputs, with the same float32 operations as the scalar code (same bits), and
+// return how many elements they did.
+var tanhFloat32Blocks, logisticFloat32Blocks func(inputs, outputs []float32) int
+
 // tanhFloat32 computes outputs[i] = tanh(inputs[i]).
 func tanhFloat32(inputs, outputs []float32) {
+	done := 0
+	if tanhFloat32Blocks != nil {
+		done = tanhFloat32Blocks(inputs, outputs)
+	}
+	tanhFloat32Scalar(inputs[done:], outputs[done:])
+}
+
+// logisticFloat32 computes outputs[i] = 1/(1+exp(-inputs[i])): 1/(1+e^-x) for x >= 0 and
+// e^x/(1+e^x) below, both accurate in relative terms.
+func logisticFloat32(inputs, outputs []float32) {
+	done := 0
+	if logisticFloat32Blocks != nil {
+		done = logisticFloat32Blocks(inputs, outputs)
+	}
+	logisticFloat32Scalar(inputs[done:], outputs[done:])
+}
+
+// tanhFloat32Scalar is tanhFloat32 one element at a time.
+func tanhFloat32Scalar(inputs, outputs []float32) {
 	for i, x := range inputs {
 		a := x
 		if a < 0 {
@@ -59,14 +92,18 @@ func tanhFloat32(inputs, outputs []float32) {
 			outputs[i] = x // keeps the sign of zero
 		default: // also NaN
 			z := x * x
-			outputs[i] = ((((-5.70498872745e-3*z+2.06390887954e-2)*z-5.37397155531e-2)*z+1.33314422036e-1)*z-3.33332819422e-1)*z*x + x
+			p := float32(-5.70498872745e-3 * z)
+			p = float32(float32(p+2.06390887954e-2) * z)
+			p = float32(float32(p-5.37397155531e-2) * z)
+			p = float32(float32(p+1.33314422036e-1) * z)
+			p = float32(float32(p-3.33332819422e-1) * z)
+			outputs[i] = float32(p*x) + x
 		}
 	}
 }
 
-// logisticFloat32 computes outputs[i] = 1/(1+exp(-inputs[i])): 1/(1+e^-x) for x >= 0 and
-// e^x/(1+e^x) below, both accurate in relative terms.
-func logisticFloat32(inputs, outputs []float32) {
+// logisticFloat32Scalar is logisticFloat32 one element at a time.
+func logisticFloat32Scalar(inputs, outputs []float32) {
 	for i, x := range inputs {
 		if x >= 0 {
 			e, ok := expf32(-x)

@@ -171,8 +171,8 @@ func BenchmarkTanhLogistic(b *testing.B) {
 			name string
 			fn   func(in, out []float32)
 		}{
-			{"tanh/plain", execTanhGeneric[float32]}, {"tanh/float32", tanhFloat32},
-			{"logistic/plain", execLogisticGeneric[float32]}, {"logistic/float32", logisticFloat32},
+			{"tanh/plain", execTanhGeneric[float32]}, {"tanh/float32-scalar", tanhFloat32Scalar}, {"tanh/float32", tanhFloat32},
+			{"logistic/plain", execLogisticGeneric[float32]}, {"logistic/float32-scalar", logisticFloat32Scalar}, {"logistic/float32", logisticFloat32},
 		} {
 			b.Run(k.name+"/"+itoa(n), func(b *testing.B) {
 				benchLoop(b, func() { k.fn(in, out) })
