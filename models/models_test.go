@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/gomlx/gomlx/core/graph"
@@ -243,6 +244,46 @@ func TestInitFrom(t *testing.T) {
 	o.Params = map[string]any{"hidden": []any{5}}
 	_, err = models.Train(ctx, o)
 	assert.ErrorContains(t, err, "no variable matches")
+}
+
+// Predict and Outputs run their chunks side by side on the go backend (one worker per
+// core Go may use); every row's values are those of the same chunk run alone, bit for bit,
+// whatever the number of workers: here 1 (GOMAXPROCS=1) against 4, over 5 chunks of 256
+// rows with a ragged last one, for a classifier and a model with two outputs.
+func TestPredictChunksSideBySide(t *testing.T) {
+	ctx := context.Background()
+	clf, err := models.Train(ctx, blobOpts(t, t.TempDir()))
+	require.NoError(t, err)
+	ae, err := models.Train(ctx, models.TrainOptions{
+		Family: "test_ae", Params: map[string]any{"latent": 3}, Train: synth.Blobs(64, 4, 3, 1),
+		Epochs: 2, BatchSize: 16, Seed: 1, OutDir: t.TempDir(),
+	})
+	require.NoError(t, err)
+	x := synth.Blobs(4*models.PredictBatch+37, 4, 2.5, 5).X
+	run := func(procs int) (probs [][]float32, outs []models.Output) {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		probs, err := clf.Trained.Predict(ctx, x)
+		require.NoError(t, err)
+		outs, err = ae.Trained.Outputs(ctx, x)
+		require.NoError(t, err)
+		return probs, outs
+	}
+	oneProbs, oneOuts := run(1)
+	probs, outs := run(4)
+	require.Len(t, probs, x.N)
+	assert.Equal(t, oneProbs, probs)
+	assert.Equal(t, oneOuts, outs)
+	assert.Equal(t, []int{3}, outs[1].Shape)
+	// A chunk alone in its call (rows 512-767, the same graph) gives the same rows.
+	third, err := clf.Trained.Predict(ctx, &dataset.Matrix{N: models.PredictBatch, Shape: []int{4}, X: x.X[2*models.PredictBatch*4 : 3*models.PredictBatch*4]})
+	require.NoError(t, err)
+	assert.Equal(t, probs[2*models.PredictBatch:3*models.PredictBatch], third)
+
+	// A cancelled context stops the workers with its error.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err = clf.Trained.Predict(cctx, x)
+	require.ErrorIs(t, err, context.Canceled)
 }
 
 func TestCustomFamilyOutputs(t *testing.T) {

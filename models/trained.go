@@ -6,9 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
@@ -207,31 +209,78 @@ func (m matrixRows) ReadRows(rows []int, dst []float32) error {
 	return nil
 }
 
-// outputs runs the inference graph on rows 0..n-1 of src, chunk rows at a time through one
-// host tensor (the backend's own buffer on go), the last chunk zero-padded, so one compiled
-// graph serves every call of the same chunk size. With lengths (bucketed sequences) the
-// chunks hold rows of one length each, cut to that length (one host tensor and compiled
-// graph per length); the outputs come back in row order.
+// outputs runs the inference graph on rows 0..n-1 of src, chunk rows at a time, the last
+// chunk zero-padded, so one compiled graph serves every call of the same chunk size. With
+// lengths (bucketed sequences) the chunks hold rows of one length each, cut to that length
+// (one compiled graph per length); the outputs come back in row order.
+//
+// On the go backend the chunks run on up to predictWorkers goroutines at once, each with its
+// own host input tensors (the backend's own buffers, reused from chunk to chunk): the backend
+// runs a graph's ops mostly on one core at these sizes, so whole chunks side by side are what
+// keep every core busy. The compiled graph, the variables (on the backend since the first
+// call) and the backend's buffer pools are shared. A chunk's values do not depend on which
+// worker runs it or on what runs beside it.
 func (t *Trained) outputs(ctx context.Context, src RowReader, n int, lengths []int) ([]Output, error) {
-	size := dataset.TensorSize(t.spec.InputShape)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	e, err := t.forwardExec()
 	if err != nil {
 		return nil, err
 	}
-	names := t.outputNames()
-	res := make([]Output, len(names))
-	for i := range res {
-		res[i].Name = names[i]
-		res[i].Values = make([][]float32, n)
+	p := &predictRun{t: t, e: e, src: src, lengths: lengths, names: t.outputNames(),
+		size: dataset.TensorSize(t.spec.InputShape), chunk: min(PredictBatch, max(n, 1))}
+	p.res = make([]Output, len(p.names))
+	for i := range p.res {
+		p.res[i].Name = p.names[i]
+		p.res[i].Values = make([][]float32, n)
 	}
-	chunk := min(PredictBatch, max(n, 1))
-	order := make([]int, n)
-	for i := range order {
-		order[i] = i
+	p.order = make([]int, n)
+	for i := range p.order {
+		p.order[i] = i
 	}
-	ends := bucketEnds(order, lengths, chunk)
+	p.ends = bucketEnds(p.order, lengths, p.chunk)
+	workers := 1
+	if t.backend.String() == DefaultBackend {
+		workers = min(predictWorkers(), len(p.ends))
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	for range workers - 1 {
+		wg.Go(func() { p.work(ctx, cancel) })
+	}
+	p.work(ctx, cancel)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	return p.res, nil
+}
+
+// predictWorkers is the number of chunks outputs runs at once on the go backend: one per
+// core Go may use, at most 8 (each holds a chunk's intermediate tensors).
+func predictWorkers() int { return min(runtime.GOMAXPROCS(0), 8) }
+
+// predictRun is one outputs call: the chunks (order cut at ends) that its workers take in
+// turn, and the results they fill (each row written by the worker that ran its chunk).
+type predictRun struct {
+	t       *Trained
+	e       *model.Exec
+	src     RowReader
+	lengths []int
+	names   []string
+	size    int // values per row
+	chunk   int // rows per call
+	order   []int
+	ends    []int
+	next    atomic.Int64 // the next chunk to take
+	readMu  sync.Mutex   // src is read by one worker at a time
+	res     []Output
+}
+
+// work runs chunks until none is left, the context is done or a chunk fails (which cancels
+// the others through cancel).
+func (p *predictRun) work(ctx context.Context, cancel context.CancelCauseFunc) {
 	ins := map[int]*tensors.Tensor{} // input tensor per length (0: the whole shape)
 	defer func() {
 		for _, in := range ins {
@@ -239,80 +288,94 @@ func (t *Trained) outputs(ctx context.Context, src RowReader, n int, lengths []i
 		}
 	}()
 	var whole []float32 // bucketed rows as read, before they are cut to length
-	for b, hi := range ends {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+	for {
+		b := int(p.next.Add(1) - 1)
+		if b >= len(p.ends) || ctx.Err() != nil {
+			return
 		}
-		lo := 0
-		if b > 0 {
-			lo = ends[b-1]
+		if err := p.runChunk(b, ins, &whole); err != nil {
+			cancel(err)
+			return
 		}
-		idx := order[lo:hi]
-		length, used := 0, size
-		if lengths != nil {
-			length = lengths[idx[0]]
-			used = size / t.spec.InputShape[0] * length
-		}
-		in := ins[length]
-		if in == nil {
-			dims := append([]int{chunk}, t.spec.InputShape...)
-			if length > 0 {
-				dims[1] = length
-			}
-			var err error
-			if in, err = tensors.FromShapeForBackend(t.backend, 0, shapes.Make(dtypes.Float32, dims...)); err != nil {
-				return nil, fmt.Errorf("predict: %w", err)
-			}
-			ins[length] = in
-		}
-		var rerr error
-		if err := tensors.MutableFlatData(in, func(x []float32) {
-			if used == size {
-				rerr = src.ReadRows(idx, x[:len(idx)*size])
-			} else {
-				whole = slices.Grow(whole[:0], len(idx)*size)[:len(idx)*size]
-				if rerr = src.ReadRows(idx, whole); rerr == nil {
-					for i := range idx {
-						copy(x[i*used:(i+1)*used], whole[i*size:i*size+used])
-					}
-				}
-			}
-			clear(x[len(idx)*used:])
-		}); err != nil {
-			return nil, fmt.Errorf("predict rows %d-%d: %w", lo, hi-1, err)
-		}
-		if rerr != nil {
-			return nil, fmt.Errorf("predict rows %d-%d: %w", lo, hi-1, rerr)
-		}
-		outs, err := call(e, in)
-		if err != nil {
-			return nil, fmt.Errorf("predict rows %d-%d: %w", lo, hi-1, err)
-		}
-		for i, o := range outs {
-			vals, err := tensors.CopyFlatData[float32](o)
-			if err != nil {
-				finalizeAll(outs)
-				return nil, fmt.Errorf("predict: output %q: %w", names[i], err)
-			}
-			per := len(vals) / chunk
-			if res[i].Shape == nil {
-				res[i].Shape = slices.Clone(o.Shape().Dimensions[1:])
-				if i == 0 && (t.spec.Task == Classification || len(res[i].Shape) == 0) {
-					res[i].Shape = []int{per}
-				}
-			}
-			if i == 0 && t.spec.Task == Regression && t.card.TargetScale != 0 {
-				for j := range vals {
-					vals[j] = float32(float64(vals[j])*t.card.TargetScale + t.card.TargetMean)
-				}
-			}
-			for j, r := range idx {
-				res[i].Values[r] = vals[j*per : (j+1)*per : (j+1)*per]
-			}
-		}
-		finalizeAll(outs)
 	}
-	return res, nil
+}
+
+// runChunk runs chunk b: reads its rows into the worker's input tensor for their length, runs
+// the graph and stores every output row.
+func (p *predictRun) runChunk(b int, ins map[int]*tensors.Tensor, whole *[]float32) error {
+	t, size, chunk := p.t, p.size, p.chunk
+	lo, hi := 0, p.ends[b]
+	if b > 0 {
+		lo = p.ends[b-1]
+	}
+	idx := p.order[lo:hi]
+	length, used := 0, size
+	if p.lengths != nil {
+		length = p.lengths[idx[0]]
+		used = size / t.spec.InputShape[0] * length
+	}
+	in := ins[length]
+	if in == nil {
+		dims := append([]int{chunk}, t.spec.InputShape...)
+		if length > 0 {
+			dims[1] = length
+		}
+		var err error
+		if in, err = tensors.FromShapeForBackend(t.backend, 0, shapes.Make(dtypes.Float32, dims...)); err != nil {
+			return fmt.Errorf("predict: %w", err)
+		}
+		ins[length] = in
+	}
+	var rerr error
+	if err := tensors.MutableFlatData(in, func(x []float32) {
+		p.readMu.Lock()
+		defer p.readMu.Unlock()
+		if used == size {
+			rerr = p.src.ReadRows(idx, x[:len(idx)*size])
+		} else {
+			*whole = slices.Grow((*whole)[:0], len(idx)*size)[:len(idx)*size]
+			if rerr = p.src.ReadRows(idx, *whole); rerr == nil {
+				for i := range idx {
+					copy(x[i*used:(i+1)*used], (*whole)[i*size:i*size+used])
+				}
+			}
+		}
+		clear(x[len(idx)*used:])
+	}); err != nil {
+		return fmt.Errorf("predict rows %d-%d: %w", lo, hi-1, err)
+	}
+	if rerr != nil {
+		return fmt.Errorf("predict rows %d-%d: %w", lo, hi-1, rerr)
+	}
+	outs, err := call(p.e, in)
+	if err != nil {
+		return fmt.Errorf("predict rows %d-%d: %w", lo, hi-1, err)
+	}
+	defer finalizeAll(outs)
+	if b == 0 { // the per-example shapes, as the first chunk has them
+		for i, o := range outs {
+			p.res[i].Shape = slices.Clone(o.Shape().Dimensions[1:])
+			if i == 0 && (t.spec.Task == Classification || len(p.res[i].Shape) == 0) {
+				p.res[i].Shape = []int{o.Shape().Size() / chunk}
+			}
+		}
+	}
+	for i, o := range outs {
+		vals, err := tensors.CopyFlatData[float32](o)
+		if err != nil {
+			return fmt.Errorf("predict: output %q: %w", p.names[i], err)
+		}
+		per := len(vals) / chunk
+		if i == 0 && t.spec.Task == Regression && t.card.TargetScale != 0 {
+			for j := range vals {
+				vals[j] = float32(float64(vals[j])*t.card.TargetScale + t.card.TargetMean)
+			}
+		}
+		for j, r := range idx {
+			p.res[i].Values[r] = vals[j*per : (j+1)*per : (j+1)*per]
+		}
+	}
+	return nil
 }
 
 // save writes checkpoint/ (the model's variables only), model.json and history.json.

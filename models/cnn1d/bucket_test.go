@@ -2,6 +2,7 @@ package cnn1d_test
 
 import (
 	"context"
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -31,6 +32,12 @@ func TestBucketedTrainsAndPredictsPerBucket(t *testing.T) {
 
 	bucketed, err := res.Trained.Predict(context.Background(), test.X)
 	require.NoError(t, err)
+	// The buckets' chunks run side by side; one at a time (GOMAXPROCS=1) gives the same values.
+	prev := runtime.GOMAXPROCS(1)
+	one, err := res.Trained.Predict(context.Background(), test.X)
+	runtime.GOMAXPROCS(prev)
+	require.NoError(t, err)
+	assert.Equal(t, one, bucketed)
 	padded := *test.X
 	padded.Lengths = nil
 	whole, err := res.Trained.Predict(context.Background(), &padded)
