@@ -125,6 +125,14 @@ func execReduceWindow(backend *gobackend.Backend, node *gobackend.Node, inputs [
 		effWindowDilations = xslices.SliceWithValue(rank, 1)
 	}
 
+	// Pooling windows (no padding, no dilations): run-wise walk.
+	if plan, ok := newWindowPlan(operandShape.Dimensions, effWindowDimensions, effStrides, outputShape.Dimensions,
+		opData.inputDilations, opData.windowDilations, opData.paddings); ok && !windowRunsOff {
+		if reduceWindowRuns(backend, opData.reductionType, &plan, operand, output) {
+			return output, nil
+		}
+	}
+
 	// Initialize output and updateFn according to the reduction type
 	var buildUpdateFnMap *gobackend.DTypeMap
 	switch opData.reductionType { //nolint:exhaustive

@@ -116,6 +116,18 @@ func execSelectAndScatter(backend *gobackend.Backend, node *gobackend.Node, inpu
 		effPaddings = xslices.SliceWithValue(rank, [2]int{0, 0})
 	}
 
+	// Pooling windows (no padding): run-wise walk.
+	if plan, ok := newWindowPlan(operandShape.Dimensions, effWindowDimensions, effStrides, source.RawShape.Dimensions,
+		nil, nil, opData.paddings); ok && !windowRunsOff {
+		overlapping := false
+		for axis, w := range effWindowDimensions {
+			overlapping = overlapping || effStrides[axis] < w
+		}
+		if selectAndScatterRuns(backend, opData.isMin, &plan, overlapping, operand, source, output) {
+			return output, nil
+		}
+	}
+
 	execFnAny, err := selectAndScatterDTypeMap.Get(dtype)
 	if err != nil {
 		return nil, err
