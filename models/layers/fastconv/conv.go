@@ -15,14 +15,15 @@
 // The gradients are not left to autodiff, which would derive full-size transposes and
 // Sign-based indicator chains from those ops; they are given explicitly (see customOp):
 // dKernel and dBias are one matmul, dx = col2im(v·Kᵀ) is built only when x needs a gradient
-// (not for a first layer fed with data), max pooling's gradient is one mask. The tests check
-// them against ConvGeneral/MaxPool gradients and against exact directional derivatives.
+// (not for a first layer fed with data). The tests check them against ConvGeneral/MaxPool
+// gradients and against exact directional derivatives.
 // (graph.ConvGeneral's gradient w.r.t. the input is wrong in GoMLX v0.28.2 for even kernel
 // sizes and for strides that do not divide the padded input; fastconv's is right there too.)
 //
-// Pooling with window == stride over sizes that divide is a Reshape plus ReduceMax or
-// ReduceMean; other configurations fall back to graph.MaxPool/MeanPool. MaxPoolRelu fuses
-// relu into max pooling (they commute), and Relu has a one-Where gradient.
+// Max pooling is one ReduceWindow (one SelectAndScatter for its gradient); mean pooling with
+// window == stride over sizes that divide is a Reshape plus ReduceMean; other configurations
+// fall back to graph.MaxPool/MeanPool. MaxPoolRelu applies relu after max pooling (they
+// commute), and Relu has a one-Where gradient.
 //
 // ConvCF, PoolCF and Builder.ChannelsFirst are the same for channels-first activations
 // [C, batch, spatial...], the layout whose matmuls the Go backend runs fastest (see ConvCF);

@@ -1,6 +1,7 @@
 package fastconv
 
 import (
+	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/support/exceptions"
@@ -28,19 +29,21 @@ func (k PoolKind) String() string {
 // default to the window (non-overlapping pooling); cfg.Dilations must be empty or all 1.
 // The output equals graph.MaxPool/MeanPool with the same window, strides and padding.
 //
-// When the windows tile the input (stride == window, no padding needed before the first
-// window), pooling is a Slice that drops the remainder (if any), a Reshape to
-// [batch, n0/w0, w0, n1/w1, w1, ..., C] and one ReduceMax/ReduceMean: cheap on every
-// backend and differentiable. Max-pool gradients then go to every position that attains the
-// window's maximum (graph.MaxPool's select-and-scatter picks one); they differ only on ties.
-// Other configurations use graph.MaxPool/MeanPool.
+// Max pooling without padding (valid, or same where no padding is needed) is one
+// graph.BackendReduceWindow, whose gradient is one SelectAndScatter (the value goes to the first
+// maximum of each window, as in graph.MaxPool and PyTorch): the Go backend runs both as
+// single passes over unpadded windows (patch 0030 of third_party/compute).
+// Mean pooling whose windows tile the input (stride == window, no padding needed before the
+// first window) is a Slice that drops the remainder (if any), a Reshape to
+// [batch, n0/w0, w0, n1/w1, w1, ..., C] and one ReduceMean. Other configurations use
+// graph.MaxPool/MeanPool.
 func Pool(x *graph.Node, kind PoolKind, window []int, cfg Config) *graph.Node {
 	return pool(x, kind, window, cfg, false)
 }
 
 // MaxPoolRelu is Relu(Pool(x, Max, window, cfg)), which equals Pool(Relu(x), ...) since
-// Relu is monotonic: applying it after pooling touches 1/prod(window) of the values. On the
-// fast path the two are one op whose gradient is a single mask.
+// Relu is monotonic: applying it after pooling touches 1/prod(window) of the values (and its
+// gradient mask is as small).
 func MaxPoolRelu(x *graph.Node, window []int, cfg Config) *graph.Node {
 	return pool(x, Max, window, cfg, true)
 }
@@ -81,6 +84,22 @@ func pool(x *graph.Node, kind PoolKind, window []int, cfg Config, relu bool) *gr
 			tiles = false
 		}
 	}
+	if kind == Max && (tiles || cfg.Padding == Valid) {
+		// One ReduceWindow: the Go backend runs unpadded windows row by row, and its gradient is
+		// one SelectAndScatter (the value goes to the first maximum of each window, as in
+		// graph.MaxPool and PyTorch), both single passes without intermediate tensors.
+		win := make([]int, x.Rank())
+		str := make([]int, x.Rank())
+		win[0], str[0], win[x.Rank()-1], str[x.Rank()-1] = 1, 1, 1, 1
+		for i, w := range window {
+			win[i+1], str[i+1] = w, strides[i]
+		}
+		y := graph.BackendReduceWindow(x, compute.ReduceOpMax, win, str, nil, nil, nil)
+		if relu {
+			return Relu(y)
+		}
+		return y
+	}
 	if !tiles {
 		var b *graph.PoolBuilder
 		if kind == Mean {
@@ -112,15 +131,12 @@ func pool(x *graph.Node, kind PoolKind, window []int, cfg Config, relu bool) *gr
 		}
 	}
 	split := make([]int, 0, 2+2*nsp) // [batch, n0/w0, w0, ..., C]
-	kept := make([]int, 0, 2+2*nsp)  // the same with 1 for each window axis
 	outDims := make([]int, 0, 2+nsp) // [batch, n0/w0, ..., C]
 	split = append(split, dims[0])
-	kept = append(kept, dims[0])
 	outDims = append(outDims, dims[0])
 	axes := make([]int, 0, nsp)
 	for i, w := range window {
 		split = append(split, dims[i+1]/w, w)
-		kept = append(kept, dims[i+1]/w, 1)
 		outDims = append(outDims, dims[i+1]/w)
 		axes = append(axes, len(split)-1)
 	}
@@ -131,53 +147,17 @@ func pool(x *graph.Node, kind PoolKind, window []int, cfg Config, relu bool) *gr
 		// backend's reductions and broadcasts walk fewer axes per element (PoolCF pools
 		// channels-first activations through this one-channel view).
 		split = append([]int{split[0] * split[1]}, split[2:]...)
-		kept = append([]int{kept[0] * kept[1]}, kept[2:]...)
 		for i := range axes {
 			axes[i]--
 		}
 	} else {
 		split = append(split, c)
-		kept = append(kept, c)
 	}
-	if kind == Mean {
-		// ReduceMean's gradient is a broadcast and a scale: already cheap.
-		if crop {
-			x = graph.Slice(x, spec...)
-		}
-		return graph.Reshape(graph.ReduceMean(graph.Reshape(x, split...), axes...), outDims...)
+	// Mean (Max returned above). ReduceMean's gradient is a broadcast and a scale: already cheap.
+	if crop {
+		x = graph.Slice(x, spec...)
 	}
-
-	// Max: explicit gradient, one mask instead of the Sign-based indicators autodiff would
-	// derive from ReduceMax (and Max, for the fused Relu).
-	var xr, out *graph.Node
-	forward := func(st []*graph.Node, link *graph.Node) *graph.Node {
-		xs := st[0]
-		if crop {
-			xs = graph.Slice(xs, spec...)
-		}
-		xr = graph.Reshape(xs, split...)
-		m := graph.Reshape(graph.ReduceMax(xr, axes...), outDims...)
-		if relu {
-			out = graph.Max(m, link) // link is a zero scalar
-		} else {
-			out = graph.Add(m, link)
-		}
-		return out
-	}
-	backward := func(_ int, v *graph.Node) *graph.Node {
-		hit := graph.Equal(xr, upsample(graph.Reshape(out, kept...), split))
-		dx := graph.Where(hit, upsample(graph.Reshape(v, kept...), split), graph.ScalarZero(x.Graph(), x.DType()))
-		dx = graph.Reshape(dx, spec2dims(dims, window)...)
-		if crop {
-			cfg := make([]graph.PadAxis, x.Rank())
-			for i, w := range window {
-				cfg[i+1].End = dims[i+1] % w
-			}
-			dx = graph.Pad(dx, graph.ScalarZero(x.Graph(), x.DType()), cfg...)
-		}
-		return dx
-	}
-	return customOp([]*graph.Node{x}, forward, backward)
+	return graph.Reshape(graph.ReduceMean(graph.Reshape(x, split...), axes...), outDims...)
 }
 
 // upsample repeats t, shaped like split with 1 on the window axes, to split: the max-pool
@@ -208,15 +188,6 @@ func upsample(t *graph.Node, split []int) *graph.Node {
 		dims = t.Shape().Dimensions
 	}
 	return t
-}
-
-// spec2dims is dims with each spatial size rounded down to a multiple of its window.
-func spec2dims(dims, window []int) []int {
-	out := append([]int{}, dims...)
-	for i, w := range window {
-		out[i+1] = dims[i+1] / w * w
-	}
-	return out
 }
 
 // Relu returns max(x, 0) with the gradient v·[x > 0] given as one Where (autodiff of
