@@ -254,6 +254,9 @@ func Patches(x *graph.Node, kernel []int, cfg Config) *graph.Node {
 
 // patches is Patches; extra, if not nil, is concatenated as the last columns.
 func patches(x *graph.Node, geo *geometry, extra *graph.Node) *graph.Node {
+	if geo.cf && !slices.ContainsFunc(geo.strides, func(s int) bool { return s != 1 }) {
+		return shiftedPatches(x, geo, extra)
+	}
 	x = padZeros(x, geo.pads, geo.sp(0))
 	dims := x.Shape().Dimensions
 	nsp := len(geo.kernel)
@@ -289,6 +292,38 @@ func patches(x *graph.Node, geo *geometry, extra *graph.Node) *graph.Node {
 	return graph.Concatenate(parts, -1)
 }
 
+// shiftedPatches is patches for stride 1 and a channels-first x: the block of each kernel
+// offset is x shifted by the offset (less the padding) with zeros shifted in, one Pad with
+// positive and negative (cropping) amounts, so x is neither padded nor sliced first (one copy
+// per block instead of two; the Go backend copies rows for it, patch 0031). Its gradient is
+// not defined (negative padding): only for forward passes of customOp.
+func shiftedPatches(x *graph.Node, geo *geometry, extra *graph.Node) *graph.Node {
+	zero := graph.ScalarZero(x.Graph(), x.DType())
+	parts := make([]*graph.Node, 0, len(geo.offsets)+1)
+	for _, offset := range geo.offsets {
+		cfg := make([]graph.PadAxis, x.Rank())
+		shifted := false
+		for i := range geo.kernel {
+			a := geo.sp(i)
+			start := geo.pads[i][0] - offset[i]*geo.dilations[i]
+			cfg[a] = graph.PadAxis{Start: start, End: geo.outSp[i] - geo.inDims[a] - start}
+			shifted = shifted || cfg[a] != (graph.PadAxis{})
+		}
+		if shifted {
+			parts = append(parts, graph.Pad(x, zero, cfg...))
+		} else {
+			parts = append(parts, x)
+		}
+	}
+	if extra != nil {
+		parts = append(parts, extra)
+	}
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return graph.Concatenate(parts, 0)
+}
+
 // col2im is the adjoint of patches: it scatters dp [batch, out spatial..., R*C] back onto
 // x's shape, summing the overlapping windows.
 func col2im(dp *graph.Node, geo *geometry) *graph.Node {
@@ -310,6 +345,38 @@ func col2im(dp *graph.Node, geo *geometry) *graph.Node {
 func col2imParts(partOf func(o int) *graph.Node, geo *geometry) *graph.Node {
 	nsp := len(geo.kernel)
 	strided := slices.ContainsFunc(geo.strides, func(s int) bool { return s != 1 })
+	if !strided {
+		// Each block shifted into x's (unpadded) frame by one Pad, positive and negative
+		// (cropping) amounts; the blocks summed pairwise (independent adds the executor can
+		// run in parallel).
+		parts := make([]*graph.Node, len(geo.offsets))
+		for o, offset := range geo.offsets {
+			part := partOf(o)
+			cfg := make([]graph.PadAxis, part.Rank())
+			shifted := false
+			for i := range nsp {
+				a := geo.sp(i)
+				start := offset[i]*geo.dilations[i] - geo.pads[i][0]
+				cfg[a] = graph.PadAxis{Start: start, End: geo.inDims[a] - geo.outSp[i] - start}
+				shifted = shifted || cfg[a] != (graph.PadAxis{})
+			}
+			if shifted {
+				part = graph.Pad(part, graph.ScalarZero(part.Graph(), part.DType()), cfg...)
+			}
+			parts[o] = part
+		}
+		for len(parts) > 1 {
+			next := parts[:0:0]
+			for i := 0; i+1 < len(parts); i += 2 {
+				next = append(next, graph.Add(parts[i], parts[i+1]))
+			}
+			if len(parts)%2 == 1 {
+				next = append(next, parts[len(parts)-1])
+			}
+			parts = next
+		}
+		return parts[0]
+	}
 	var acc *graph.Node
 	for o, offset := range geo.offsets {
 		part := partOf(o)
@@ -325,16 +392,7 @@ func col2imParts(partOf func(o int) *graph.Node, geo *geometry) *graph.Node {
 				needPad = true
 			}
 		}
-		switch {
-		case needPad && geo.cf && !strided:
-			// Channels-first, the last axis is spatial: the backend's Pad copies element by
-			// element there, while PadZeros' Concatenates copy blocks.
-			pads := make([][2]int, nsp)
-			for i := range nsp {
-				pads[i] = [2]int{cfg[geo.sp(i)].Start, cfg[geo.sp(i)].End}
-			}
-			part = padZeros(part, pads, geo.sp(0))
-		case needPad:
+		if needPad {
 			part = graph.Pad(part, zero, cfg...)
 		}
 		if acc == nil {

@@ -81,10 +81,17 @@ func ConvCF(x, kernel, bias *graph.Node, cfg Config) *graph.Node {
 				return convInputGradCF(v, k2, geo)
 			}
 			// dx = col2im(k2 · vᵀ), one matmul per kernel offset: k2's [C, F] block of the
-			// offset times vᵀ. Slicing the kernel is free next to slicing the [rows, M]
-			// product, which the backend copies element by element.
-			dpt := graph.DotGeneral(k2, []int{1}, nil, vt, []int{0}, nil)
-			return col2im(graph.Reshape(dpt, append([]int{rows}, outDims[1:]...)...), geo)
+			// offset times vᵀ, shaped like x at the output's spatial size. Slicing the kernel
+			// is free next to slicing the [rows, M] product, and the small matmuls are
+			// independent nodes the executor runs in parallel.
+			blockDims := append([]int{c}, outDims[1:]...)
+			return col2imParts(func(o int) *graph.Node {
+				ko := k2
+				if len(geo.offsets) > 1 {
+					ko = graph.SliceAxis(k2, 0, graph.AxisRange(o*c, (o+1)*c))
+				}
+				return graph.Reshape(graph.DotGeneral(ko, []int{1}, nil, vt, []int{0}, nil), blockDims...)
+			}, geo)
 		}
 		if dk2 == nil || dk2For != v { // a graph may take several gradients
 			dk2For = v

@@ -258,10 +258,12 @@ var fillBufferDTypeMap = NewDTypeMap("fillBuffer")
 // fillBufferGeneric is the generic implementation of Buffer.Fill.
 func fillBufferGeneric[T SupportedTypesConstraints](b *Buffer, valueAny any) {
 	var value T
-	if valueAny != nil {
-		value = valueAny.(T) //nolint:errcheck
-	}
 	flat := b.Flat.([]T) //nolint:errcheck
+	if valueAny == nil {
+		clear(flat) // memclr: several times faster than the loop below for large buffers.
+		return
+	}
+	value = valueAny.(T) //nolint:errcheck
 	for i := range flat {
 		flat[i] = value
 	}

@@ -57,3 +57,27 @@ func TestBuffers_Fill(t *testing.T) {
 		t.Fatalf("Unexpected result (-want +got):\n%s", diff)
 	}
 }
+
+// TestBuffers_ZerosAllDTypes checks that Zeros (a clear() of the flat slice) leaves every byte
+// zero, the representation of 0 in every dtype, after the buffer held other values.
+func TestBuffers_ZerosAllDTypes(t *testing.T) {
+	for _, dtype := range []dtypes.DType{dtypes.Float32, dtypes.Float64, dtypes.BFloat16, dtypes.Float16, dtypes.Int8, dtypes.Uint64, dtypes.Bool} {
+		buf, err := backend.(*gobackend.Backend).GetBuffer(shapes.Make(dtype, 1000))
+		if err != nil {
+			t.Fatalf("%s: %+v", dtype, err)
+		}
+		raw, err := buf.MutableBytes()
+		if err != nil {
+			t.Fatalf("%s: %+v", dtype, err)
+		}
+		for i := range raw {
+			raw[i] = 0xA5
+		}
+		buf.Zeros()
+		for i, b := range raw {
+			if b != 0 {
+				t.Fatalf("%s: byte %d is %x after Zeros", dtype, i, b)
+			}
+		}
+	}
+}

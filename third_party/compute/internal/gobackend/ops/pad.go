@@ -198,6 +198,10 @@ func padWithConcreteConfig(backend *gobackend.Backend, operand, fillValue *gobac
 		return nil, err
 	}
 
+	if padRuns(operandBytes, outputBytes, fillValueBytes, operand.RawShape.Dimensions, elementSize, axesConfig) {
+		return output, nil
+	}
+
 	// Fill output buffer
 	// Check if fillValue is all zeroes
 	isZero := true
