@@ -295,8 +295,8 @@ func patches(x *graph.Node, geo *geometry, extra *graph.Node) *graph.Node {
 // shiftedPatches is patches for stride 1 and a channels-first x: the block of each kernel
 // offset is x shifted by the offset (less the padding) with zeros shifted in, one Pad with
 // positive and negative (cropping) amounts, so x is neither padded nor sliced first (one copy
-// per block instead of two; the Go backend copies rows for it, patch 0031). Its gradient is
-// not defined (negative padding): only for forward passes of customOp.
+// per block instead of two; the Go backend copies rows for it, patch 0031). It has no
+// gradient (graph.Pad's VJP does not take negative padding): only for customOp's forward pass.
 func shiftedPatches(x *graph.Node, geo *geometry, extra *graph.Node) *graph.Node {
 	zero := graph.ScalarZero(x.Graph(), x.DType())
 	parts := make([]*graph.Node, 0, len(geo.offsets)+1)
@@ -310,7 +310,9 @@ func shiftedPatches(x *graph.Node, geo *geometry, extra *graph.Node) *graph.Node
 			shifted = shifted || cfg[a] != (graph.PadAxis{})
 		}
 		if shifted {
-			parts = append(parts, graph.Pad(x, zero, cfg...))
+			// StopGradient: autodiff may still visit the ops of customOp's forward pass (their
+			// gradient is dead there), and graph.Pad's VJP does not take negative padding.
+			parts = append(parts, graph.StopGradient(graph.Pad(x, zero, cfg...)))
 		} else {
 			parts = append(parts, x)
 		}
@@ -361,7 +363,9 @@ func col2imParts(partOf func(o int) *graph.Node, geo *geometry) *graph.Node {
 				shifted = shifted || cfg[a] != (graph.PadAxis{})
 			}
 			if shifted {
-				part = graph.Pad(part, graph.ScalarZero(part.Graph(), part.DType()), cfg...)
+				// StopGradient: graph.Pad's VJP does not take negative padding (and a gradient of
+				// this gradient is not supported anyway).
+				part = graph.StopGradient(graph.Pad(part, graph.ScalarZero(part.Graph(), part.DType()), cfg...))
 			}
 			parts[o] = part
 		}
