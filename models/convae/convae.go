@@ -146,8 +146,7 @@ func (c *config) decode(dec *model.Scope, z *graph.Node) *graph.Node {
 	h := convnet.Act(layers.DenseWithBias(dec.In("dense"), z, n), c.act)
 	h = convnet.Unflatten(h, last, top)
 	for i := len(c.channels) - 1; i >= 0; i-- {
-		h = convnet.Up(h, c.plan[i])
-		h = convnet.Act(convnet.Conv(dec.In("conv_%d", len(c.channels)-1-i), h, c.channels[i], c.kernel), c.act)
+		h = convnet.Act(convnet.UpConv(dec.In("conv_%d", len(c.channels)-1-i), h, c.plan[i], c.channels[i], c.kernel), c.act)
 	}
 	out := convnet.Conv(dec.In("output"), h, c.shape[len(c.shape)-1], c.kernel)
 	out = convnet.ToCL(out)

@@ -179,8 +179,7 @@ func (c *config) generate(scope *model.Scope, z, labels *graph.Node) *graph.Node
 	h := convnet.Act(layers.DenseWithBias(scope.In("dense"), z, n), "leaky_relu")
 	h = convnet.Unflatten(h, last, top)
 	for i := len(c.channels) - 1; i >= 0; i-- {
-		h = convnet.Up(h, c.plan[i])
-		h = convnet.Act(convnet.Conv(scope.In("conv_%d", len(c.channels)-1-i), h, c.channels[i], c.kernel), "leaky_relu")
+		h = convnet.Act(convnet.UpConv(scope.In("conv_%d", len(c.channels)-1-i), h, c.plan[i], c.channels[i], c.kernel), "leaky_relu")
 	}
 	out := convnet.ToCL(convnet.Conv(scope.In("output"), h, c.shape[len(c.shape)-1], c.kernel))
 	if c.tanh {

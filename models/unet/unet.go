@@ -204,7 +204,7 @@ func window(h *graph.Node) []int {
 // up upsamples h [C, B, spatial...] to the target spatial size with filters channels.
 func (c *config) up(scope *model.Scope, h *graph.Node, target []int, filters int) *graph.Node {
 	if c.upsampling == UpNearest {
-		return convnet.Conv(scope, convnet.Up(h, target), filters, c.kernel)
+		return convnet.UpConv(scope, h, target, filters, c.kernel)
 	}
 	return fitTo(transposeConv2(scope, h, filters), target)
 }

@@ -1,6 +1,8 @@
 package fastconv
 
 import (
+	"slices"
+
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/layers/regularizer"
@@ -23,6 +25,7 @@ type Builder struct {
 	newScope  bool
 	reg       regularizer.Regularizer
 	cf        bool
+	up2       bool
 }
 
 // New starts a convolution of x [batch, spatial..., C] with filters output channels; the
@@ -110,7 +113,6 @@ func (b *Builder) CurrentScope() *Builder {
 	return b
 }
 
-// Regularizer sets the regularizer applied to the kernel (not the bias); nil disables it.
 // ChannelsFirst declares x channels-first, [C, batch, spatial...]: the layer then uses
 // ConvCF and returns [filters, batch, out spatial...]. The variables are the same as
 // channels-last (kernel [kernel spatial..., C, filters]).
@@ -119,6 +121,16 @@ func (b *Builder) ChannelsFirst() *Builder {
 	return b
 }
 
+// UpsampledBy2 makes the layer convolve x upsampled by 2 along every spatial axis
+// (nearest neighbour, as UpsampleCF(x, 2)): the upsample + conv layer of a decoder. With
+// ChannelsFirst, stride 1, no dilation and same padding it runs as UpConvCF, which never
+// builds the upsampled tensor; otherwise x is upsampled first.
+func (b *Builder) UpsampledBy2() *Builder {
+	b.up2 = true
+	return b
+}
+
+// Regularizer sets the regularizer applied to the kernel (not the bias); nil disables it.
 func (b *Builder) Regularizer(r regularizer.Regularizer) *Builder {
 	b.reg = r
 	return b
@@ -149,9 +161,20 @@ func (b *Builder) Done() *graph.Node {
 		bias = scope.VariableWithShape("biases", shapes.Make(dtype, b.filters)).NodeValue(g)
 	}
 	cfg := Config{Strides: b.strides, Dilations: b.dilations, Padding: b.padding}
-	if b.cf {
-		return ConvCF(b.x, kv.NodeValue(g), bias, cfg)
+	x := b.x
+	if b.up2 {
+		ones := func(v []int) bool { return !slices.ContainsFunc(v, func(s int) bool { return s != 1 }) }
+		if b.cf && b.padding == Same && ones(b.strides) && ones(b.dilations) {
+			return UpConvCF(x, kv.NodeValue(g), bias)
+		}
+		if b.cf {
+			x = UpsampleCF(x, 2)
+		} else {
+			x = ToChannelsLast(UpsampleCF(ToChannelsFirst(x), 2))
+		}
 	}
-	y := ConvWithBias(b.x, kv.NodeValue(g), bias, cfg)
-	return y
+	if b.cf {
+		return ConvCF(x, kv.NodeValue(g), bias, cfg)
+	}
+	return ConvWithBias(x, kv.NodeValue(g), bias, cfg)
 }

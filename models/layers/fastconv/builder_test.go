@@ -40,6 +40,12 @@ func TestBuilderVariables(t *testing.T) {
 		{"2d channels-first", []int{3, 2, 8, 8}, func(s *model.Scope, x *graph.Node) *graph.Node {
 			return New(s.In("c"), x, 5).ChannelsFirst().KernelSize(3).Strides(2).PadSame().Done()
 		}, map[string][]int{"/c/conv/weights": {3, 3, 3, 5}, "/c/conv/biases": {5}}, []int{5, 2, 4, 4}},
+		{"2d channels-first upsampled (UpConvCF)", []int{3, 2, 4, 5}, func(s *model.Scope, x *graph.Node) *graph.Node {
+			return New(s.In("u"), x, 4).ChannelsFirst().UpsampledBy2().KernelSize(3).PadSame().CurrentScope().Done()
+		}, map[string][]int{"/u/weights": {3, 3, 3, 4}, "/u/biases": {4}}, []int{4, 2, 8, 10}},
+		{"2d channels-last upsampled valid (upsample first)", []int{2, 4, 4, 3}, func(s *model.Scope, x *graph.Node) *graph.Node {
+			return New(s.In("u"), x, 5).UpsampledBy2().KernelSize(3).Done()
+		}, map[string][]int{"/u/conv/weights": {3, 3, 3, 5}, "/u/conv/biases": {5}}, []int{2, 6, 6, 5}},
 	}
 	for ci, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -27,7 +27,9 @@
 //
 // ConvCF, PoolCF and Builder.ChannelsFirst are the same for channels-first activations
 // [C, batch, spatial...], the layout whose matmuls the Go backend runs fastest (see ConvCF);
-// a network converts once at each end (ToChannelsFirst, ToChannelsLast).
+// a network converts once at each end (ToChannelsFirst, ToChannelsLast). UpConvCF is a
+// decoder's nearest 2x upsampling followed by a same convolution, computed per output phase
+// on the input itself (4/9 of the multiply-adds for a 3x3 kernel).
 //
 // Otherwise all tensors are channels-last: x is [batch, spatial..., channels] and kernels are
 // [kernel spatial..., in channels, out channels], the layout of layers.Convolution, whose
