@@ -101,6 +101,7 @@ func TestConvMatchesConvGeneral(t *testing.T) {
 		refBroken bool
 	}{
 		{"2d 3x3 same c1", []int{2, 7, 6, 1}, []int{3, 3, 1, 4}, Config{Padding: Same}, true, true, false},
+		{"2d 3x3 same c1 f16 (narrow patches)", []int{2, 7, 6, 1}, []int{3, 3, 1, 16}, Config{Padding: Same}, true, false, false},
 		{"2d 3x3 same c3", []int{2, 6, 5, 3}, []int{3, 3, 3, 5}, Config{Padding: Same}, false, true, false},
 		{"2d 3x3 valid", []int{2, 6, 7, 2}, []int{3, 3, 2, 3}, Config{}, true, true, false},
 		{"2d 3x2 stride 2 same", []int{2, 9, 8, 2}, []int{3, 2, 2, 3}, Config{Strides: []int{2}, Padding: Same}, true, true, true},

@@ -104,6 +104,11 @@ func ConvCF(x, kernel, bias *graph.Node, cfg Config) *graph.Node {
 			switch {
 			case cols >= 128 && f >= 16:
 				dk2 = graph.DotGeneral(pt, []int{1}, nil, graph.TransposeAllAxes(vt, 1, 0), []int{0}, nil)
+			case cols < 16 && f >= 16:
+				// Fewer than 16 patch rows (a first layer on one channel: 3x3+1): as the rhs they
+				// are narrower than a vector, which routes the product to the backend's direct
+				// dot-product kernel: [16,50176]·[10,50176]ᵀ 26 vs 10 GFLOP/s the other way round.
+				dk2 = graph.TransposeAllAxes(graph.DotGeneral(vt, []int{1}, nil, pt, []int{1}, nil), 1, 0)
 			case cols < f:
 				dk2 = graph.DotGeneral(pt, []int{1}, nil, vt, []int{1}, nil) // [cols, F]
 			default:
