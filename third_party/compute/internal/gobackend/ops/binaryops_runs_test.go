@@ -290,8 +290,10 @@ func TestBinaryOpsRuns(t *testing.T) {
 // models that motivated it: the channels-first layer norm of a conv1d front end ([C, batch,
 // time] centred by a per-example mean, scaled per channel and example, offset per channel), a
 // bias and a per-example scale of a dense layer, an attention softmax's max subtraction over 8
-// keys and a 2x2 pooling window (runs of 2: the worst case for run-wise kernels). Besides ns/op it
-// reports the process CPU time per op (cpu-ns/op), steadier on a shared machine.
+// keys and a 2x2 pooling window (runs of 2: the worst case for run-wise kernels); "/arch" is the
+// architecture-specific float32 kernel (AVX512) where there is one, also on equal shapes and with a
+// scalar. Besides ns/op it reports the process CPU time per op (cpu-ns/op), steadier on a shared
+// machine.
 func BenchmarkBinaryBroadcast(b *testing.B) {
 	cases := []struct {
 		name     string
@@ -305,6 +307,8 @@ func BenchmarkBinaryBroadcast(b *testing.B) {
 		{"per-example-[2048,128]*[2048,1]", "Mul", []int{2048, 128}, []int{2048, 1}},
 		{"softmax-max-[32,4,8,8]-[32,4,8,1]", "Sub", []int{32, 4, 8, 8}, []int{32, 4, 8, 1}},
 		{"pool-window-[14336,2,14,2]*[14336,1,14,1]", "Mul", []int{14336, 2, 14, 2}, []int{14336, 1, 14, 1}},
+		{"same-shape-[16,32,122]*[16,32,122]", "Mul", []int{16, 32, 122}, []int{16, 32, 122}},
+		{"scalar-[16,32,122]*[]", "Mul", []int{16, 32, 122}, nil},
 	}
 	for _, bc := range cases {
 		lhsShape, rhsShape := shapes.Make(dtypes.Float32, bc.lhs...), shapes.Make(dtypes.Float32, bc.rhs...)
@@ -315,8 +319,14 @@ func BenchmarkBinaryBroadcast(b *testing.B) {
 		for i := range rhs {
 			rhs[i] = float32(i%5) + 0.25
 		}
-		zi := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, lhsShape)
+		var zi *gobackend.ZipIterator // nil without broadcasting (the generated kernels' loops over whole slices)
+		if !lhsShape.Equal(rhsShape) && rhsShape.Size() != 1 {
+			zi = gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, lhsShape)
+		}
 		b.Run(bc.name+"/iterator", func(b *testing.B) {
+			if zi == nil {
+				b.Skip("no broadcasting")
+			}
 			benchLoop(b, func() {
 				// The loops range over the iterator directly, as the ops did, so that the
 				// iterator and the loop body are inlined as they were there.
@@ -348,5 +358,93 @@ func BenchmarkBinaryBroadcast(b *testing.B) {
 				}
 			})
 		})
+		b.Run(bc.name+"/arch", func(b *testing.B) {
+			opType, generic := compute.OpTypeAdd, execAddNumericGeneric[float32]
+			switch bc.op {
+			case "Sub":
+				opType, generic = compute.OpTypeSub, execSubNumericGeneric[float32]
+			case "Mul":
+				opType, generic = compute.OpTypeMul, execMulNumericGeneric[float32]
+			}
+			kernel := float32BinaryArchKernels[opType]
+			if kernel == nil {
+				b.Skip("no architecture-specific float32 kernels on this machine")
+			}
+			benchLoop(b, func() {
+				float32Binary(kernel, generic, lhs, rhs, out, lhsShape, rhsShape, lhsShape, rhsShape.Size() == 1)
+			})
+		})
+	}
+}
+
+// TestFloat32BinaryArch checks the float32 Add, Sub, Mul and Div executors registered for this
+// machine (AVX512; skipped where there are none) bit for bit (NaNs as NaN) against
+// the generated executors: 300 random shape pairs of rank 0-4 with dimensions up to 40 (vector
+// bodies and tails), broadcast/size-1/empty axes on either side, scalars on either side, and
+// operands the op may overwrite (inputsOwned).
+func TestFloat32BinaryArch(t *testing.T) {
+	rng := rand.New(rand.NewPCG(52, 1))
+	for _, op := range []struct {
+		opType  compute.OpType
+		generic binaryExec
+	}{{compute.OpTypeAdd, execAdd}, {compute.OpTypeSub, execSub}, {compute.OpTypeMul, execMul}, {compute.OpTypeDiv, execDiv}} {
+		arch := binaryExec(float32BinaryArchExecutors[op.opType])
+		if arch == nil {
+			t.Skipf("no architecture-specific float32 %s executor on this machine", op.opType)
+		}
+		for range 300 {
+			rank := rng.IntN(5)
+			tgtDims, lhsDims, rhsDims := randomDims(rng, rank, 40), make([]int, rank), make([]int, rank)
+			for axis, dim := range tgtDims {
+				lhsDims[axis], rhsDims[axis] = dim, dim
+				switch rng.IntN(4) {
+				case 0:
+					lhsDims[axis] = 1
+				case 1:
+					rhsDims[axis] = 1
+				}
+				if dim == 0 {
+					lhsDims[axis], rhsDims[axis] = 0, 0
+				}
+			}
+			switch rng.IntN(6) {
+			case 0:
+				lhsDims = nil
+			case 1:
+				rhsDims = nil
+			}
+			if lhsDims == nil || rhsDims == nil {
+				rank = 0 // Scalar operand: the other one's shape.
+			}
+			lhsShape, rhsShape := shapes.Make(dtypes.Float32, lhsDims...), shapes.Make(dtypes.Float32, rhsDims...)
+			outShape := shapes.Make(dtypes.Float32, tgtDims...)
+			if rank == 0 && lhsDims == nil {
+				rhsShape = outShape
+			} else if rank == 0 {
+				lhsShape = outShape
+			}
+			what := fmt.Sprintf("%s lhs=%s rhs=%s", op.opType, lhsShape, rhsShape)
+			lhs, rhs := emptyBuffer(t, lhsShape), emptyBuffer(t, rhsShape)
+			fillBinaryOperand(rng, lhs, false)
+			fillBinaryOperand(rng, rhs, true)
+			clone := func(b *gobackend.Buffer) *gobackend.Buffer {
+				c := emptyBuffer(t, b.RawShape)
+				copy(c.Flat.([]float32), b.Flat.([]float32))
+				return c
+			}
+			node := &gobackend.Node{OpType: op.opType, Shape: outShape}
+			want, err := op.generic(testBackend(), node, []*gobackend.Buffer{clone(lhs), clone(rhs)}, []bool{false, false})
+			if err != nil {
+				t.Fatalf("%s (generic): %+v", what, err)
+			}
+			owned := []bool{rng.IntN(2) == 0, rng.IntN(2) == 0}
+			got, err := arch(testBackend(), node, []*gobackend.Buffer{clone(lhs), clone(rhs)}, owned)
+			if err != nil {
+				t.Fatalf("%s: %+v", what, err)
+			}
+			if i, ok := sameBinaryOutput(got, want); !ok {
+				t.Fatalf("%s (owned %v): output element %d is %g, want %g", what, owned, i, got.Flat.([]float32)[i], want.Flat.([]float32)[i])
+			}
+		}
 	}
 }
