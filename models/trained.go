@@ -246,7 +246,7 @@ func (t *Trained) outputs(ctx context.Context, src RowReader, n int, lengths []i
 	p.ends = bucketEnds(p.order, lengths, p.chunk)
 	workers := 1
 	if t.backend.String() == DefaultBackend {
-		workers = min(predictWorkers(), len(p.ends))
+		workers = min(predictWorkers(p.chunk*p.size*4), len(p.ends))
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -262,9 +262,17 @@ func (t *Trained) outputs(ctx context.Context, src RowReader, n int, lengths []i
 	return p.res, nil
 }
 
-// predictWorkers is the number of chunks outputs runs at once on the go backend: one per
-// core Go may use, at most 8 (each holds a chunk's intermediate tensors).
-func predictWorkers() int { return min(runtime.GOMAXPROCS(0), 8) }
+// predictWorkers is the number of chunks outputs runs at once on the go backend, for chunks
+// of inputBytes: one per core Go may use, at most 8, and no more than keep the chunks' inputs
+// in flight within parallelInputBytes (each worker holds a chunk's intermediate tensors,
+// tens of times its input for a convolutional network: large images and volumes run one
+// chunk at a time, as before).
+func predictWorkers(inputBytes int) int {
+	return max(1, min(runtime.GOMAXPROCS(0), 8, parallelInputBytes/max(inputBytes, 1)))
+}
+
+// parallelInputBytes bounds the chunk inputs that run side by side (see predictWorkers).
+const parallelInputBytes = 64 << 20
 
 // predictRun is one outputs call: the chunks (order cut at ends) that its workers take in
 // turn, and the results they fill (each row written by the worker that ran its chunk).
