@@ -115,6 +115,9 @@ func TestConvMatchesConvGeneral(t *testing.T) {
 		{"1d k3 dilation 4 same", []int{2, 25, 2}, []int{3, 2, 3}, Config{Dilations: []int{4}, Padding: Same}, false, true, false},
 		{"3d 3x3x3 same", []int{2, 5, 6, 4, 2}, []int{3, 3, 3, 2, 3}, Config{Padding: Same}, true, true, false},
 		{"3d 2x3x3 stride 2 valid", []int{1, 6, 7, 7, 2}, []int{2, 3, 3, 2, 2}, Config{Strides: []int{2}}, true, true, true},
+		{"2d 3x3 same one filter (output layer)", []int{2, 6, 5, 8}, []int{3, 3, 8, 1}, Config{Padding: Same}, true, true, false},
+		{"2d 3x2 valid dilation 2 few filters", []int{2, 9, 8, 8}, []int{3, 2, 8, 2}, Config{Dilations: []int{2}}, true, true, false},
+		{"1d k4 same few filters", []int{2, 11, 9}, []int{4, 9, 2}, Config{Padding: Same}, false, true, true},
 	}
 	for ci, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -132,7 +135,7 @@ func TestConvMatchesConvGeneral(t *testing.T) {
 					switch impl {
 					case "fastconv":
 						y = ConvWithBias(x, k, bb, tc.cfg)
-					case "channels-first", "channels-first col2im", "channels-first dx conv":
+					case "channels-first", "channels-first col2im", "channels-first dx conv", "channels-first kernel first":
 						y = convCFAsCL(x, k, bb, tc.cfg)
 					default:
 						y = reference(x, k, tc.cfg)
@@ -160,10 +163,12 @@ func TestConvMatchesConvGeneral(t *testing.T) {
 			require.NoError(t, err)
 			// ConvCF's input gradient has two forms (see dxByConvolution): the default
 			// choice, and each one forced.
-			for _, impl := range []string{"fastconv", "channels-first", "channels-first col2im", "channels-first dx conv"} {
+			// and the kernel-first form (useKernelFirst) forced on and off.
+			for _, impl := range []string{"fastconv", "channels-first", "channels-first col2im", "channels-first dx conv", "channels-first kernel first"} {
 				dxMode = map[string]int{"channels-first col2im": 1, "channels-first dx conv": 2}[impl]
+				kernelFirstMode = map[string]int{"channels-first col2im": 1, "channels-first dx conv": 1, "channels-first kernel first": 2}[impl]
 				got, err := graph.MustNewExec(backend, build(impl)).Call(x, k, b)
-				dxMode = 0
+				dxMode, kernelFirstMode = 0, 0
 				require.NoError(t, err)
 				require.Len(t, got, len(want))
 				names := []string{"output", "loss", "d/dkernel", "d/dbias", "d/dx"}
@@ -178,11 +183,12 @@ func TestConvMatchesConvGeneral(t *testing.T) {
 				}
 			}
 			checkDirectional(t, backend, tc.name, x, k, b, tc.bias, tc.cfg, uint64(ci), ConvWithBias)
-			for mode, form := range []string{"", " col2im", " dx conv"} {
-				dxMode = mode
+			for mode, form := range []string{"", " col2im", " dx conv", " kernel first"} {
+				dxMode = min(mode, 2)
+				kernelFirstMode = map[int]int{1: 1, 2: 1, 3: 2}[mode]
 				checkDirectional(t, backend, tc.name+" channels-first"+form, x, k, b, tc.bias, tc.cfg, uint64(ci), convCFAsCL)
 			}
-			dxMode = 0
+			dxMode, kernelFirstMode = 0, 0
 		})
 	}
 }

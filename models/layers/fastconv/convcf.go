@@ -41,6 +41,9 @@ func ConvCF(x, kernel, bias *graph.Node, cfg Config) *graph.Node {
 		exceptions.Panicf("fastconv: bias of shape %s, want [%d] of dtype %s", bias.Shape(), f, x.DType())
 	}
 	geo := newGeometryLayout(x, kdims[:nsp], cfg, true)
+	if useKernelFirst(geo, f) {
+		return convKernelFirstCF(x, kernel, bias, geo)
+	}
 	rows := len(geo.offsets) * c
 	m := geo.batch()
 	for _, d := range geo.outSp {
