@@ -40,7 +40,15 @@ func ConvCF(x, kernel, bias *graph.Node, cfg Config) *graph.Node {
 	if bias != nil && (bias.Rank() != 1 || bias.Shape().Dimensions[0] != f || bias.DType() != x.DType()) {
 		exceptions.Panicf("fastconv: bias of shape %s, want [%d] of dtype %s", bias.Shape(), f, x.DType())
 	}
-	geo := newGeometryLayout(x, kdims[:nsp], cfg, true)
+	return convCF(x, kernel, bias, newGeometryLayout(x, kdims[:nsp], cfg, true))
+}
+
+// convCF is ConvCF with its geometry resolved (geo.pads may be any zero padding).
+func convCF(x, kernel, bias *graph.Node, geo *geometry) *graph.Node {
+	nsp := x.Rank() - 2
+	kdims := kernel.Shape().Dimensions
+	c := x.Shape().Dimensions[0]
+	f := kdims[nsp+1]
 	if useKernelFirst(geo, f) {
 		return convKernelFirstCF(x, kernel, bias, geo)
 	}

@@ -1,6 +1,8 @@
 package fastconv
 
 import (
+	"slices"
+
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/support/exceptions"
 )
@@ -15,8 +17,8 @@ import (
 // 2i+a+t-p for the kernel taps t (p = (k-1)/2, the "same" padding before), that is x at
 // i + floor((a+t-p)/2): each phase is a convolution of x itself with a smaller kernel whose
 // taps are sums of the original ones (for k = 3: 2 taps, {t0} and {t1+t2} for phase 0, {t0+t1}
-// and {t2} for phase 1). The 2^d phase convolutions (ConvCF, on x zero-padded by the phase's
-// reach) do ((L_0+L_1)/(2k))^d of the multiply-adds, L_a the phase kernel lengths: 4/9 for a
+// and {t2} for phase 1). The 2^d phase convolutions (as ConvCF, with x zero-padded by the
+// phase's reach) do ((L_0+L_1)/(2k))^d of the multiply-adds, L_a the phase kernel lengths: 4/9 for a
 // 3x3 kernel in 2-d; their im2col matrices, built at the input's resolution, hold 4/9 of the
 // data too. The phase outputs are interleaved by one transpose. The gradients are those of
 // ConvCF, of the kernel folding (a small matmul with a constant 0/1 matrix) and of the
@@ -110,7 +112,7 @@ func UpConvCF(x, kernel, bias *graph.Node) *graph.Node {
 		for i := range nsp {
 			pads[i] = [2]int{-axes[i][phase[i]].lo, axes[i][phase[i]].hi}
 		}
-		y := ConvCF(padZeros(x, pads, 2), pk, bias, Config{})
+		y := convCF(x, pk, bias, phaseGeometry(dims, phaseTapDims[ph], pads))
 		ys[ph] = graph.Reshape(y, append([]int{1}, y.Shape().Dimensions...)...)
 	}
 	// [phases, F, B, n...] -> [2, ..., 2, F, B, n_0, ..., n_{d-1}] -> [F, B, n_0, 2, n_1, 2, ...].
@@ -128,6 +130,37 @@ func UpConvCF(x, kernel, bias *graph.Node) *graph.Node {
 		out = append(out, 2*dims[2+i])
 	}
 	return graph.Reshape(graph.TransposeAllAxes(graph.Reshape(stacked, split...), perm...), out...)
+}
+
+// phaseGeometry is the geometry of a stride-1 channels-first convolution of x (dimensions
+// dims) with the given kernel size and zero padding whose output keeps x's spatial size.
+func phaseGeometry(dims, kernel []int, pads [][2]int) *geometry {
+	nsp := len(kernel)
+	geo := &geometry{
+		kernel:    kernel,
+		strides:   slices.Repeat([]int{1}, nsp),
+		dilations: slices.Repeat([]int{1}, nsp),
+		pads:      pads,
+		inDims:    dims,
+		outSp:     dims[2:],
+		cf:        true,
+	}
+	n := 1
+	for _, k := range kernel {
+		n *= k
+	}
+	offset := make([]int, nsp)
+	for range n {
+		geo.offsets = append(geo.offsets, slices.Clone(offset))
+		for i := nsp - 1; i >= 0; i-- {
+			offset[i]++
+			if offset[i] < kernel[i] {
+				break
+			}
+			offset[i] = 0
+		}
+	}
+	return geo
 }
 
 // floorDiv2 is floor(n / 2) for any sign of n.
