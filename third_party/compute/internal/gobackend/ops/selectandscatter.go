@@ -99,8 +99,6 @@ func execSelectAndScatter(backend *gobackend.Backend, node *gobackend.Node, inpu
 	if err != nil {
 		return nil, err
 	}
-	output.Zeros()
-
 	opData := node.Data.(*selectAndScatterNode)
 
 	effWindowDimensions := opData.windowDimensions
@@ -119,14 +117,16 @@ func execSelectAndScatter(backend *gobackend.Backend, node *gobackend.Node, inpu
 	// Pooling windows (no padding): run-wise walk.
 	if plan, ok := newWindowPlan(operandShape.Dimensions, effWindowDimensions, effStrides, source.RawShape.Dimensions,
 		nil, nil, opData.paddings); ok && !windowRunsOff {
-		overlapping := false
+		overlapping, tiled := false, true
 		for axis, w := range effWindowDimensions {
 			overlapping = overlapping || effStrides[axis] < w
+			tiled = tiled && effStrides[axis] == w && source.RawShape.Dimensions[axis]*w == operandShape.Dimensions[axis]
 		}
-		if selectAndScatterRuns(backend, opData.isMin, &plan, overlapping, operand, source, output) {
+		if selectAndScatterRuns(backend, opData.isMin, &plan, overlapping, tiled, operand, source, output) {
 			return output, nil
 		}
 	}
+	output.Zeros()
 
 	execFnAny, err := selectAndScatterDTypeMap.Get(dtype)
 	if err != nil {

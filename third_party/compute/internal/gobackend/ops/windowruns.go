@@ -250,22 +250,31 @@ func reduceWindowRunsT[T gobackend.PODNumericConstraints](backend *gobackend.Bac
 }
 
 // selectAndScatterRuns computes SelectAndScatterMax/Min with the plan (source walked as the
-// output of the window reduction) into output, which must be zeroed: each source value is added
-// at the position of its window's first maximum (minimum), a NaN winning as in the generic
-// implementation. It returns false, doing nothing, for dtypes it does not handle.
-func selectAndScatterRuns(backend *gobackend.Backend, isMin bool, plan *windowPlan, overlapping bool, operand, source, output *gobackend.Buffer) bool {
+// output of the window reduction) into output: each source value is added, to the zeroed
+// output, at the position of its window's first maximum (minimum), a NaN winning as in the
+// generic implementation. tiled: the windows cover the operand exactly, once (the output is
+// then not zeroed first where every element gets written). It returns false, doing nothing, for
+// dtypes it does not handle.
+func selectAndScatterRuns(backend *gobackend.Backend, isMin bool, plan *windowPlan, overlapping, tiled bool, operand, source, output *gobackend.Buffer) bool {
 	switch x := operand.Flat.(type) {
 	case []float32:
 		if len(plan.offsets) == 4 && !overlapping {
+			if !tiled {
+				output.Zeros()
+			}
 			selectAndScatter4Float32(backend, isMin, plan, x, source.Flat.([]float32), output.Flat.([]float32))
 			break
 		}
+		output.Zeros()
 		selectAndScatterRunsT(backend, isMin, plan, overlapping, x, source.Flat.([]float32), output.Flat.([]float32))
 	case []float64:
+		output.Zeros()
 		selectAndScatterRunsT(backend, isMin, plan, overlapping, x, source.Flat.([]float64), output.Flat.([]float64))
 	case []int32:
+		output.Zeros()
 		selectAndScatterRunsT(backend, isMin, plan, overlapping, x, source.Flat.([]int32), output.Flat.([]int32))
 	case []int64:
+		output.Zeros()
 		selectAndScatterRunsT(backend, isMin, plan, overlapping, x, source.Flat.([]int64), output.Flat.([]int64))
 	default:
 		return false
@@ -340,8 +349,8 @@ func selectScan[T gobackend.PODNumericConstraints](x []T, b int, offs []int, isM
 
 // selectAndScatter4Float32 is selectAndScatterRunsT for float32 windows of 4 elements (2x2
 // pooling) that do not overlap: every element of a window is written, the source value
-// (added to the zero output, as the generic implementation does) at the winner and zero
-// elsewhere, through bit masks. Scatter-adding at the winner's data-dependent address made
+// (added to zero, as the generic implementation does) at the winner and zero elsewhere,
+// through bit masks; elements outside every window keep the output's (zeroed) value. Scatter-adding at the winner's data-dependent address made
 // each window wait for the previous one's store (measured 2.6x slower).
 func selectAndScatter4Float32(backend *gobackend.Backend, isMin bool, plan *windowPlan, x, src, out []float32) {
 	if len(src) == 0 {
@@ -362,7 +371,9 @@ func selectAndScatter4Float32(backend *gobackend.Backend, isMin bool, plan *wind
 			}
 			var zero float32
 			if m != m {
-				out[selectScan(x, b, plan.offsets, isMin)] += v
+				w := selectScan(x, b, plan.offsets, isMin)
+				out[b+o0], out[b+o1], out[b+o2], out[b+o3] = 0, 0, 0, 0
+				out[w] = zero + v
 				continue
 			}
 			e0, e1, e2 := b2u32(x0 == m), b2u32(x1 == m), b2u32(x2 == m)

@@ -34,6 +34,9 @@ func runWindowOps(t *testing.T, c windowCase, operand, source *gobackend.Buffer,
 		t.Fatalf("%+v: %+v", c, err)
 	}
 	var outs [][]byte
+	// Leave dirty buffers of the outputs' shapes in the pool, for the ops to reuse.
+	testBackend().PutBuffer(emptyBuffer(t, outShape))
+	testBackend().PutBuffer(emptyBuffer(t, operand.RawShape))
 	for _, red := range []compute.ReduceOpType{compute.ReduceOpMax, compute.ReduceOpMin, compute.ReduceOpSum, compute.ReduceOpProduct} {
 		node := &gobackend.Node{Shape: outShape, Data: &reduceWindowNode{reductionType: red, windowDimensions: c.window, strides: c.strides, paddings: c.paddings}}
 		out, err := execReduceWindow(testBackend(), node, []*gobackend.Buffer{operand}, nil)
@@ -44,6 +47,7 @@ func runWindowOps(t *testing.T, c windowCase, operand, source *gobackend.Buffer,
 		outs = append(outs, slices.Clone(raw))
 	}
 	for _, isMin := range []bool{false, true} {
+		testBackend().PutBuffer(emptyBuffer(t, operand.RawShape))
 		node := &gobackend.Node{Shape: operand.RawShape, Data: &selectAndScatterNode{isMin: isMin, windowDimensions: c.window, strides: c.strides, paddings: c.paddings}}
 		out, err := execSelectAndScatter(testBackend(), node, []*gobackend.Buffer{operand, source}, nil)
 		if err != nil {
