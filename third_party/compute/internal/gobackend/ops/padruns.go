@@ -27,6 +27,9 @@ func padRuns(operandBytes, outputBytes, fillBytes []byte, operandDims []int, ele
 	for _, b := range fillBytes {
 		zeroFill = zeroFill && b == 0
 	}
+	if padShift(operandBytes, outputBytes, fillBytes, zeroFill, operandDims, elementSize, axesConfig) {
+		return true
+	}
 	if zeroFill {
 		clear(outputBytes)
 	} else if len(outputBytes) > 0 {
@@ -108,4 +111,64 @@ func padRuns(operandBytes, outputBytes, fillBytes []byte, operandDims []int, ele
 			return true
 		}
 	}
+}
+
+// padShift handles a Pad that shifts the operand without changing its shape (Start == -End on
+// every axis, as for a convolution kernel offset): the whole operand is one copy() at the flat
+// offset of the shift, then the elements whose source lies outside the operand along some axis
+// (bands of |Start| along each shifted axis, which the flat copy filled with wrapped-around
+// neighbours) are set to the fill value. It returns false for other Pads.
+func padShift(operandBytes, outputBytes, fillBytes []byte, zeroFill bool, dims []int, elementSize int, axesConfig []compute.PadAxis) bool {
+	rank := len(dims)
+	shift := 0
+	strides := make([]int, rank) // in bytes
+	stride := elementSize
+	for axis := rank - 1; axis >= 0; axis-- {
+		strides[axis] = stride
+		stride *= dims[axis]
+		if axis < len(axesConfig) {
+			cfg := axesConfig[axis]
+			if cfg.Start != -cfg.End || cfg.Interior != 0 {
+				return false
+			}
+			if cfg.Start >= dims[axis] || -cfg.Start >= dims[axis] {
+				return false // Nothing of the operand is left along this axis.
+			}
+			shift += cfg.Start * strides[axis]
+		}
+	}
+	if shift >= 0 {
+		copy(outputBytes[shift:], operandBytes[:len(operandBytes)-shift])
+	} else {
+		copy(outputBytes, operandBytes[-shift:])
+	}
+	setFill := func(b []byte) {
+		if zeroFill {
+			for i := range b {
+				b[i] = 0
+			}
+			return
+		}
+		for i := 0; i < len(b); i += elementSize {
+			copy(b[i:i+elementSize], fillBytes)
+		}
+	}
+	for axis := range min(rank, len(axesConfig)) {
+		start := axesConfig[axis].Start
+		if start == 0 {
+			continue
+		}
+		// The band: output indices [0, start) or [dim+start, dim) along axis, for every index of
+		// the axes before it, all of the axes after it (one contiguous block each).
+		bandStart, bandLen := 0, start
+		if start < 0 {
+			bandStart, bandLen = dims[axis]+start, -start
+		}
+		block := bandLen * strides[axis]
+		outer := strides[axis] * dims[axis]
+		for base := bandStart * strides[axis]; base < len(outputBytes); base += outer {
+			setFill(outputBytes[base : base+block])
+		}
+	}
+	return true
 }
