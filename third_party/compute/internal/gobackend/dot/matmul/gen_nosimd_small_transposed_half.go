@@ -69,11 +69,10 @@ func smallNoSIMDHalfPrecisionTransposed[I gotype.HalfPrecision[I], O gotype.Nume
 	rhsStride := contractingSize * rhsCrossSize
 	outputStride := lhsCrossSize * rhsCrossSize
 
-	// Bounds check hint for the compiler: the hope is that the compile won't need to
-	// insert bounds checks inside the loops below.
-	//
-	// This should never happen.
-	if len(lhs) < lhsStride*batchCount || len(rhs) < rhsStride*batchCount || len(output) < outputStride*batchCount {
+	// The loops below index without bounds checks: every matrix of the chunk must lie inside
+	// the slices. This should never happen.
+	batchEnd := batchStart + batchCount
+	if batchStart < 0 || len(lhs) < lhsStride*batchEnd || len(rhs) < rhsStride*batchEnd || len(output) < outputStride*batchEnd {
 		panic("out of bounds")
 	}
 
@@ -86,17 +85,22 @@ func smallNoSIMDHalfPrecisionTransposed[I gotype.HalfPrecision[I], O gotype.Nume
 	var oZero O
 	oSize := unsafe.Sizeof(oZero)
 
-	lhsPtr := uintptr(unsafe.Pointer(unsafe.SliceData(lhs)))
-	rhsPtr := uintptr(unsafe.Pointer(unsafe.SliceData(rhs)))
-	outputPtr := uintptr(unsafe.Pointer(unsafe.SliceData(output)))
+	// The data is addressed as its unsafe.Pointer plus a byte offset (unsafe.Add at each
+	// access), never as an address held in a uintptr: the pointers keep the arrays alive
+	// and valid for the garbage collector, and checkptr (-race, -d=checkptr) can verify each
+	// access stays in its slice's allocation. Offsets may run past the end after a loop's last
+	// step; only in-range offsets are dereferenced.
+	lhsPtr := unsafe.Pointer(unsafe.SliceData(lhs))
+	rhsPtr := unsafe.Pointer(unsafe.SliceData(rhs))
+	outputPtr := unsafe.Pointer(unsafe.SliceData(output))
 
 	lhsByteStride := uintptr(lhsStride) * iSize
 	rhsByteStride := uintptr(rhsStride) * iSize
 	outputByteStride := uintptr(outputStride) * oSize
 
-	lhsBase := lhsPtr + uintptr(batchStart)*lhsByteStride
-	rhsBase := rhsPtr + uintptr(batchStart)*rhsByteStride
-	outputBase := outputPtr + uintptr(batchStart)*outputByteStride
+	lhsBase := uintptr(batchStart) * lhsByteStride
+	rhsBase := uintptr(batchStart) * rhsByteStride
+	outputBase := uintptr(batchStart) * outputByteStride
 
 	for range batchCount {
 		for row := range lhsCrossSize {
@@ -111,23 +115,23 @@ func smallNoSIMDHalfPrecisionTransposed[I gotype.HalfPrecision[I], O gotype.Nume
 
 				var contractingIdx int
 				for ; contractingIdx+3 < contractingSize; contractingIdx += 4 {
-					//alt:generic l0 := *(*I)(unsafe.Pointer(lIdx))
-					//alt:generic l1 := *(*I)(unsafe.Pointer(lIdx + iSize))
-					//alt:generic l2 := *(*I)(unsafe.Pointer(lIdx + 2*iSize))
-					//alt:generic l3 := *(*I)(unsafe.Pointer(lIdx + 3*iSize))
-					//alt:generic r0 := *(*I)(unsafe.Pointer(rIdx))
-					//alt:generic r1 := *(*I)(unsafe.Pointer(rIdx + iSize))
-					//alt:generic r2 := *(*I)(unsafe.Pointer(rIdx + 2*iSize))
-					//alt:generic r3 := *(*I)(unsafe.Pointer(rIdx + 3*iSize))
+					//alt:generic l0 := *(*I)(unsafe.Add(lhsPtr, lIdx))
+					//alt:generic l1 := *(*I)(unsafe.Add(lhsPtr, lIdx+iSize))
+					//alt:generic l2 := *(*I)(unsafe.Add(lhsPtr, lIdx+2*iSize))
+					//alt:generic l3 := *(*I)(unsafe.Add(lhsPtr, lIdx+3*iSize))
+					//alt:generic r0 := *(*I)(unsafe.Add(rhsPtr, rIdx))
+					//alt:generic r1 := *(*I)(unsafe.Add(rhsPtr, rIdx+iSize))
+					//alt:generic r2 := *(*I)(unsafe.Add(rhsPtr, rIdx+2*iSize))
+					//alt:generic r3 := *(*I)(unsafe.Add(rhsPtr, rIdx+3*iSize))
 
-					l0 := (*(*I)(unsafe.Pointer(lIdx))).Float32()           //alt:half
-					l1 := (*(*I)(unsafe.Pointer(lIdx + iSize))).Float32()   //alt:half
-					l2 := (*(*I)(unsafe.Pointer(lIdx + 2*iSize))).Float32() //alt:half
-					l3 := (*(*I)(unsafe.Pointer(lIdx + 3*iSize))).Float32() //alt:half
-					r0 := (*(*I)(unsafe.Pointer(rIdx))).Float32()           //alt:half
-					r1 := (*(*I)(unsafe.Pointer(rIdx + iSize))).Float32()   //alt:half
-					r2 := (*(*I)(unsafe.Pointer(rIdx + 2*iSize))).Float32() //alt:half
-					r3 := (*(*I)(unsafe.Pointer(rIdx + 3*iSize))).Float32() //alt:half
+					l0 := (*(*I)(unsafe.Add(lhsPtr, lIdx))).Float32()         //alt:half
+					l1 := (*(*I)(unsafe.Add(lhsPtr, lIdx+iSize))).Float32()   //alt:half
+					l2 := (*(*I)(unsafe.Add(lhsPtr, lIdx+2*iSize))).Float32() //alt:half
+					l3 := (*(*I)(unsafe.Add(lhsPtr, lIdx+3*iSize))).Float32() //alt:half
+					r0 := (*(*I)(unsafe.Add(rhsPtr, rIdx))).Float32()         //alt:half
+					r1 := (*(*I)(unsafe.Add(rhsPtr, rIdx+iSize))).Float32()   //alt:half
+					r2 := (*(*I)(unsafe.Add(rhsPtr, rIdx+2*iSize))).Float32() //alt:half
+					r3 := (*(*I)(unsafe.Add(rhsPtr, rIdx+3*iSize))).Float32() //alt:half
 
 					v0 := O(l0 * r0)
 					v1 := O(l1 * r1)
@@ -139,17 +143,17 @@ func smallNoSIMDHalfPrecisionTransposed[I gotype.HalfPrecision[I], O gotype.Nume
 					rIdx += 4 * iSize
 				}
 				for ; contractingIdx < contractingSize; contractingIdx++ {
-					//alt:generic l0 := *(*I)(unsafe.Pointer(lIdx))
-					//alt:generic r0 := *(*I)(unsafe.Pointer(rIdx))
-					l0 := (*(*I)(unsafe.Pointer(lIdx))).Float32() //alt:half
-					r0 := (*(*I)(unsafe.Pointer(rIdx))).Float32() //alt:half
+					//alt:generic l0 := *(*I)(unsafe.Add(lhsPtr, lIdx))
+					//alt:generic r0 := *(*I)(unsafe.Add(rhsPtr, rIdx))
+					l0 := (*(*I)(unsafe.Add(lhsPtr, lIdx))).Float32() //alt:half
+					r0 := (*(*I)(unsafe.Add(rhsPtr, rIdx))).Float32() //alt:half
 					acc += O(l0 * r0)
 					lIdx += iSize
 					rIdx += iSize
 				}
 
 				outputIdx := outputBase + uintptr(row*rhsCrossSize+col)*oSize
-				*(*O)(unsafe.Pointer(outputIdx)) = acc
+				*(*O)(unsafe.Add(outputPtr, outputIdx)) = acc
 			}
 		}
 
