@@ -96,8 +96,8 @@ func avx2PackRHSNonTransposed[T gotype.ScalarNotComplex](
 
 	var zero T
 	bytesPerElement := uintptr(unsafe.Sizeof(zero))
-	rhsBasePtr := uintptr(unsafe.Pointer(unsafe.SliceData(rhs)))
-	panelBasePtr := uintptr(unsafe.Pointer(unsafe.SliceData(panel)))
+	rhsData := unsafe.Pointer(unsafe.SliceData(rhs))
+	panelData := unsafe.Pointer(unsafe.SliceData(panel))
 	copyColsBytesAll := uintptr(copyCols) * bytesPerElement
 	rhsStrideBytes := uintptr(rhsCols) * bytesPerElement
 	rhsColStartBytes := uintptr(rhsColStart) * bytesPerElement
@@ -106,55 +106,55 @@ func avx2PackRHSNonTransposed[T gotype.ScalarNotComplex](
 		panic("avx2PackRHS: kernelColsBytes must be a multiple of 32")
 	}
 
-	panelPtr := panelBasePtr
+	panelPtr := uintptr(0)
 	stripColIdx := uintptr(0)
 	switch kernelColsBytes {
 	case 128:
 		for ; stripColIdx+kernelColsBytes <= copyColsBytesAll; stripColIdx += kernelColsBytes {
-			rhsPtr := rhsBasePtr + uintptr(rhsRowStart)*rhsStrideBytes + rhsColStartBytes + stripColIdx
+			rhsPtr := uintptr(rhsRowStart)*rhsStrideBytes + rhsColStartBytes + stripColIdx
 			for range contractingRows {
-				v0 := archsimd.LoadUint8x32((*[32]uint8)(unsafe.Pointer(rhsPtr)))
-				v1 := archsimd.LoadUint8x32((*[32]uint8)(unsafe.Pointer(rhsPtr + 32)))
-				v2 := archsimd.LoadUint8x32((*[32]uint8)(unsafe.Pointer(rhsPtr + 64)))
-				v3 := archsimd.LoadUint8x32((*[32]uint8)(unsafe.Pointer(rhsPtr + 96)))
-				v0.Store((*[32]uint8)(unsafe.Pointer(panelPtr)))
-				v1.Store((*[32]uint8)(unsafe.Pointer(panelPtr + 32)))
-				v2.Store((*[32]uint8)(unsafe.Pointer(panelPtr + 64)))
-				v3.Store((*[32]uint8)(unsafe.Pointer(panelPtr + 96)))
+				v0 := archsimd.LoadUint8x32((*[32]uint8)(unsafe.Add(rhsData, rhsPtr)))
+				v1 := archsimd.LoadUint8x32((*[32]uint8)(unsafe.Add(rhsData, rhsPtr+32)))
+				v2 := archsimd.LoadUint8x32((*[32]uint8)(unsafe.Add(rhsData, rhsPtr+64)))
+				v3 := archsimd.LoadUint8x32((*[32]uint8)(unsafe.Add(rhsData, rhsPtr+96)))
+				v0.Store((*[32]uint8)(unsafe.Add(panelData, panelPtr)))
+				v1.Store((*[32]uint8)(unsafe.Add(panelData, panelPtr+32)))
+				v2.Store((*[32]uint8)(unsafe.Add(panelData, panelPtr+64)))
+				v3.Store((*[32]uint8)(unsafe.Add(panelData, panelPtr+96)))
 				panelPtr += kernelColsBytes
 				rhsPtr += rhsStrideBytes
 			}
 		}
 	case 64:
 		for ; stripColIdx+kernelColsBytes <= copyColsBytesAll; stripColIdx += kernelColsBytes {
-			rhsPtr := rhsBasePtr + uintptr(rhsRowStart)*rhsStrideBytes + rhsColStartBytes + stripColIdx
+			rhsPtr := uintptr(rhsRowStart)*rhsStrideBytes + rhsColStartBytes + stripColIdx
 			for range contractingRows {
-				v0 := archsimd.LoadUint8x32((*[32]uint8)(unsafe.Pointer(rhsPtr)))
-				v1 := archsimd.LoadUint8x32((*[32]uint8)(unsafe.Pointer(rhsPtr + 32)))
-				v0.Store((*[32]uint8)(unsafe.Pointer(panelPtr)))
-				v1.Store((*[32]uint8)(unsafe.Pointer(panelPtr + 32)))
+				v0 := archsimd.LoadUint8x32((*[32]uint8)(unsafe.Add(rhsData, rhsPtr)))
+				v1 := archsimd.LoadUint8x32((*[32]uint8)(unsafe.Add(rhsData, rhsPtr+32)))
+				v0.Store((*[32]uint8)(unsafe.Add(panelData, panelPtr)))
+				v1.Store((*[32]uint8)(unsafe.Add(panelData, panelPtr+32)))
 				panelPtr += kernelColsBytes
 				rhsPtr += rhsStrideBytes
 			}
 		}
 	case 32:
 		for ; stripColIdx+kernelColsBytes <= copyColsBytesAll; stripColIdx += kernelColsBytes {
-			rhsPtr := rhsBasePtr + uintptr(rhsRowStart)*rhsStrideBytes + rhsColStartBytes + stripColIdx
+			rhsPtr := uintptr(rhsRowStart)*rhsStrideBytes + rhsColStartBytes + stripColIdx
 			for range contractingRows {
-				v0 := archsimd.LoadUint8x32((*[32]uint8)(unsafe.Pointer(rhsPtr)))
-				v0.Store((*[32]uint8)(unsafe.Pointer(panelPtr)))
+				v0 := archsimd.LoadUint8x32((*[32]uint8)(unsafe.Add(rhsData, rhsPtr)))
+				v0.Store((*[32]uint8)(unsafe.Add(panelData, panelPtr)))
 				panelPtr += kernelColsBytes
 				rhsPtr += rhsStrideBytes
 			}
 		}
 	default:
 		for ; stripColIdx+kernelColsBytes <= copyColsBytesAll; stripColIdx += kernelColsBytes {
-			rhsPtr := rhsBasePtr + uintptr(rhsRowStart)*rhsStrideBytes + rhsColStartBytes + stripColIdx
+			rhsPtr := uintptr(rhsRowStart)*rhsStrideBytes + rhsColStartBytes + stripColIdx
 			for range contractingRows {
 				rowRhsPtr := rhsPtr
 				for kernelColIdx := uintptr(0); kernelColIdx < kernelColsBytes; kernelColIdx += 32 {
-					v0 := archsimd.LoadUint8x32((*[32]uint8)(unsafe.Pointer(rowRhsPtr)))
-					v0.Store((*[32]uint8)(unsafe.Pointer(panelPtr)))
+					v0 := archsimd.LoadUint8x32((*[32]uint8)(unsafe.Add(rhsData, rowRhsPtr)))
+					v0.Store((*[32]uint8)(unsafe.Add(panelData, panelPtr)))
 					panelPtr += 32
 					rowRhsPtr += 32
 				}
@@ -168,26 +168,26 @@ func avx2PackRHSNonTransposed[T gotype.ScalarNotComplex](
 		return
 	}
 
-	rhsStripStartPtr := rhsBasePtr + uintptr(rhsRowStart)*rhsStrideBytes + rhsColStartBytes + stripColIdx
+	rhsStripStartPtr := uintptr(rhsRowStart)*rhsStrideBytes + rhsColStartBytes + stripColIdx
 	for range contractingRows {
 		rhsPtr := rhsStripStartPtr
 		colByteIdx := uintptr(0)
 		for ; colByteIdx+32 <= copyColsBytes; colByteIdx += 32 {
-			v0 := archsimd.LoadUint8x32((*[32]uint8)(unsafe.Pointer(rhsPtr)))
-			v0.Store((*[32]uint8)(unsafe.Pointer(panelPtr)))
+			v0 := archsimd.LoadUint8x32((*[32]uint8)(unsafe.Add(rhsData, rhsPtr)))
+			v0.Store((*[32]uint8)(unsafe.Add(panelData, panelPtr)))
 			rhsPtr += 32
 			panelPtr += 32
 		}
 		remainingBytes := copyColsBytes - colByteIdx
 		if remainingBytes > 0 {
-			rhsSlice := unsafe.Slice((*uint8)(unsafe.Pointer(rhsPtr)), remainingBytes)
-			panelSlice := unsafe.Slice((*uint8)(unsafe.Pointer(panelPtr)), remainingBytes)
+			rhsSlice := unsafe.Slice((*uint8)(unsafe.Add(rhsData, rhsPtr)), remainingBytes)
+			panelSlice := unsafe.Slice((*uint8)(unsafe.Add(panelData, panelPtr)), remainingBytes)
 			copy(panelSlice, rhsSlice)
 			panelPtr += remainingBytes
 		}
 		padBytes := kernelColsBytes - copyColsBytes
 		for range padBytes {
-			*(*uint8)(unsafe.Pointer(panelPtr)) = 0
+			*(*uint8)(unsafe.Add(panelData, panelPtr)) = 0
 			panelPtr++
 		}
 		rhsStripStartPtr += rhsStrideBytes
@@ -202,8 +202,8 @@ func avx2PackLHSKernelRows4[T gotype.ScalarNotComplex](
 
 	var zero T
 	bytesPerElement := uintptr(unsafe.Sizeof(zero))
-	lhsBasePtr := uintptr(unsafe.Pointer(unsafe.SliceData(lhs)))
-	panelBasePtr := uintptr(unsafe.Pointer(unsafe.SliceData(panel)))
+	lhsData := unsafe.Pointer(unsafe.SliceData(lhs))
+	panelData := unsafe.Pointer(unsafe.SliceData(panel))
 	lhsStrideBytes := uintptr(lhsCols) * bytesPerElement
 	lhsColStartBytes := uintptr(lhsColStart) * bytesPerElement
 	contractingColsBytes := uintptr(contractingCols) * bytesPerElement
@@ -213,43 +213,43 @@ func avx2PackLHSKernelRows4[T gotype.ScalarNotComplex](
 	}
 
 	kernelRowsBytes := uintptr(kernelRows) * bytesPerElement
-	panelPtr := panelBasePtr
+	panelPtr := uintptr(0)
 
 	stripRowIdx := 0
 	for ; stripRowIdx < copyRows-kernelRows+1; stripRowIdx += kernelRows {
 		colByteIdx := uintptr(0)
-		lhsRow0Ptr := lhsBasePtr + uintptr(lhsRowStart+stripRowIdx)*lhsStrideBytes + lhsColStartBytes
+		lhsRow0Ptr := uintptr(lhsRowStart+stripRowIdx)*lhsStrideBytes + lhsColStartBytes
 		lhsRow1Ptr := lhsRow0Ptr + lhsStrideBytes
 		lhsRow2Ptr := lhsRow1Ptr + lhsStrideBytes
 		lhsRow3Ptr := lhsRow2Ptr + lhsStrideBytes
 
 		for ; colByteIdx+32 <= contractingColsBytes; colByteIdx += 32 {
-			v0 := archsimd.LoadUint8x32((*[32]uint8)(unsafe.Pointer(lhsRow0Ptr)))
-			v1 := archsimd.LoadUint8x32((*[32]uint8)(unsafe.Pointer(lhsRow1Ptr)))
-			v2 := archsimd.LoadUint8x32((*[32]uint8)(unsafe.Pointer(lhsRow2Ptr)))
-			v3 := archsimd.LoadUint8x32((*[32]uint8)(unsafe.Pointer(lhsRow3Ptr)))
+			v0 := archsimd.LoadUint8x32((*[32]uint8)(unsafe.Add(lhsData, lhsRow0Ptr)))
+			v1 := archsimd.LoadUint8x32((*[32]uint8)(unsafe.Add(lhsData, lhsRow1Ptr)))
+			v2 := archsimd.LoadUint8x32((*[32]uint8)(unsafe.Add(lhsData, lhsRow2Ptr)))
+			v3 := archsimd.LoadUint8x32((*[32]uint8)(unsafe.Add(lhsData, lhsRow3Ptr)))
 
 			switch bytesPerElement {
 			case 4:
 				t0, t1, t2, t3 := avx2Transpose4x8x32bits(v0.AsUint32x8(), v1.AsUint32x8(), v2.AsUint32x8(), v3.AsUint32x8())
-				t0.Store((*[8]uint32)(unsafe.Pointer(panelPtr)))
-				t1.Store((*[8]uint32)(unsafe.Pointer(panelPtr + 32)))
-				t2.Store((*[8]uint32)(unsafe.Pointer(panelPtr + 64)))
-				t3.Store((*[8]uint32)(unsafe.Pointer(panelPtr + 96)))
+				t0.Store((*[8]uint32)(unsafe.Add(panelData, panelPtr)))
+				t1.Store((*[8]uint32)(unsafe.Add(panelData, panelPtr+32)))
+				t2.Store((*[8]uint32)(unsafe.Add(panelData, panelPtr+64)))
+				t3.Store((*[8]uint32)(unsafe.Add(panelData, panelPtr+96)))
 				panelPtr += 128
 			case 8:
 				t0, t1, t2, t3 := avx2Transpose4x4x64bits(v0.AsUint64x4(), v1.AsUint64x4(), v2.AsUint64x4(), v3.AsUint64x4())
-				t0.Store((*[4]uint64)(unsafe.Pointer(panelPtr)))
-				t1.Store((*[4]uint64)(unsafe.Pointer(panelPtr + 32)))
-				t2.Store((*[4]uint64)(unsafe.Pointer(panelPtr + 64)))
-				t3.Store((*[4]uint64)(unsafe.Pointer(panelPtr + 96)))
+				t0.Store((*[4]uint64)(unsafe.Add(panelData, panelPtr)))
+				t1.Store((*[4]uint64)(unsafe.Add(panelData, panelPtr+32)))
+				t2.Store((*[4]uint64)(unsafe.Add(panelData, panelPtr+64)))
+				t3.Store((*[4]uint64)(unsafe.Add(panelData, panelPtr+96)))
 				panelPtr += 128
 			case 2:
 				t0, t1, t2, t3 := avx2Transpose4x16x16bits(v0.AsUint16x16(), v1.AsUint16x16(), v2.AsUint16x16(), v3.AsUint16x16())
-				t0.Store((*[16]uint16)(unsafe.Pointer(panelPtr)))
-				t1.Store((*[16]uint16)(unsafe.Pointer(panelPtr + 32)))
-				t2.Store((*[16]uint16)(unsafe.Pointer(panelPtr + 64)))
-				t3.Store((*[16]uint16)(unsafe.Pointer(panelPtr + 96)))
+				t0.Store((*[16]uint16)(unsafe.Add(panelData, panelPtr)))
+				t1.Store((*[16]uint16)(unsafe.Add(panelData, panelPtr+32)))
+				t2.Store((*[16]uint16)(unsafe.Add(panelData, panelPtr+64)))
+				t3.Store((*[16]uint16)(unsafe.Add(panelData, panelPtr+96)))
 				panelPtr += 128
 			case 1:
 				var tmp0, tmp1, tmp2, tmp3 [32]uint8
@@ -258,10 +258,10 @@ func avx2PackLHSKernelRows4[T gotype.ScalarNotComplex](
 				v2.Store(&tmp2)
 				v3.Store(&tmp3)
 				for i := uintptr(0); i < 32; i++ {
-					*(*uint8)(unsafe.Pointer(panelPtr)) = tmp0[i]
-					*(*uint8)(unsafe.Pointer(panelPtr + 1)) = tmp1[i]
-					*(*uint8)(unsafe.Pointer(panelPtr + 2)) = tmp2[i]
-					*(*uint8)(unsafe.Pointer(panelPtr + 3)) = tmp3[i]
+					*(*uint8)(unsafe.Add(panelData, panelPtr)) = tmp0[i]
+					*(*uint8)(unsafe.Add(panelData, panelPtr+1)) = tmp1[i]
+					*(*uint8)(unsafe.Add(panelData, panelPtr+2)) = tmp2[i]
+					*(*uint8)(unsafe.Add(panelData, panelPtr+3)) = tmp3[i]
 					panelPtr += kernelRowsBytes
 				}
 			}
@@ -274,25 +274,25 @@ func avx2PackLHSKernelRows4[T gotype.ScalarNotComplex](
 		for col := int(colByteIdx / bytesPerElement); col < contractingCols; col++ {
 			switch bytesPerElement {
 			case 8:
-				*(*uint64)(unsafe.Pointer(panelPtr)) = *(*uint64)(unsafe.Pointer(lhsRow0Ptr))
-				*(*uint64)(unsafe.Pointer(panelPtr + 8)) = *(*uint64)(unsafe.Pointer(lhsRow1Ptr))
-				*(*uint64)(unsafe.Pointer(panelPtr + 16)) = *(*uint64)(unsafe.Pointer(lhsRow2Ptr))
-				*(*uint64)(unsafe.Pointer(panelPtr + 24)) = *(*uint64)(unsafe.Pointer(lhsRow3Ptr))
+				*(*uint64)(unsafe.Add(panelData, panelPtr)) = *(*uint64)(unsafe.Add(lhsData, lhsRow0Ptr))
+				*(*uint64)(unsafe.Add(panelData, panelPtr+8)) = *(*uint64)(unsafe.Add(lhsData, lhsRow1Ptr))
+				*(*uint64)(unsafe.Add(panelData, panelPtr+16)) = *(*uint64)(unsafe.Add(lhsData, lhsRow2Ptr))
+				*(*uint64)(unsafe.Add(panelData, panelPtr+24)) = *(*uint64)(unsafe.Add(lhsData, lhsRow3Ptr))
 			case 4:
-				*(*uint32)(unsafe.Pointer(panelPtr)) = *(*uint32)(unsafe.Pointer(lhsRow0Ptr))
-				*(*uint32)(unsafe.Pointer(panelPtr + 4)) = *(*uint32)(unsafe.Pointer(lhsRow1Ptr))
-				*(*uint32)(unsafe.Pointer(panelPtr + 8)) = *(*uint32)(unsafe.Pointer(lhsRow2Ptr))
-				*(*uint32)(unsafe.Pointer(panelPtr + 12)) = *(*uint32)(unsafe.Pointer(lhsRow3Ptr))
+				*(*uint32)(unsafe.Add(panelData, panelPtr)) = *(*uint32)(unsafe.Add(lhsData, lhsRow0Ptr))
+				*(*uint32)(unsafe.Add(panelData, panelPtr+4)) = *(*uint32)(unsafe.Add(lhsData, lhsRow1Ptr))
+				*(*uint32)(unsafe.Add(panelData, panelPtr+8)) = *(*uint32)(unsafe.Add(lhsData, lhsRow2Ptr))
+				*(*uint32)(unsafe.Add(panelData, panelPtr+12)) = *(*uint32)(unsafe.Add(lhsData, lhsRow3Ptr))
 			case 2:
-				*(*uint16)(unsafe.Pointer(panelPtr)) = *(*uint16)(unsafe.Pointer(lhsRow0Ptr))
-				*(*uint16)(unsafe.Pointer(panelPtr + 2)) = *(*uint16)(unsafe.Pointer(lhsRow1Ptr))
-				*(*uint16)(unsafe.Pointer(panelPtr + 4)) = *(*uint16)(unsafe.Pointer(lhsRow2Ptr))
-				*(*uint16)(unsafe.Pointer(panelPtr + 6)) = *(*uint16)(unsafe.Pointer(lhsRow3Ptr))
+				*(*uint16)(unsafe.Add(panelData, panelPtr)) = *(*uint16)(unsafe.Add(lhsData, lhsRow0Ptr))
+				*(*uint16)(unsafe.Add(panelData, panelPtr+2)) = *(*uint16)(unsafe.Add(lhsData, lhsRow1Ptr))
+				*(*uint16)(unsafe.Add(panelData, panelPtr+4)) = *(*uint16)(unsafe.Add(lhsData, lhsRow2Ptr))
+				*(*uint16)(unsafe.Add(panelData, panelPtr+6)) = *(*uint16)(unsafe.Add(lhsData, lhsRow3Ptr))
 			case 1:
-				*(*uint8)(unsafe.Pointer(panelPtr)) = *(*uint8)(unsafe.Pointer(lhsRow0Ptr))
-				*(*uint8)(unsafe.Pointer(panelPtr + 1)) = *(*uint8)(unsafe.Pointer(lhsRow1Ptr))
-				*(*uint8)(unsafe.Pointer(panelPtr + 2)) = *(*uint8)(unsafe.Pointer(lhsRow2Ptr))
-				*(*uint8)(unsafe.Pointer(panelPtr + 3)) = *(*uint8)(unsafe.Pointer(lhsRow3Ptr))
+				*(*uint8)(unsafe.Add(panelData, panelPtr)) = *(*uint8)(unsafe.Add(lhsData, lhsRow0Ptr))
+				*(*uint8)(unsafe.Add(panelData, panelPtr+1)) = *(*uint8)(unsafe.Add(lhsData, lhsRow1Ptr))
+				*(*uint8)(unsafe.Add(panelData, panelPtr+2)) = *(*uint8)(unsafe.Add(lhsData, lhsRow2Ptr))
+				*(*uint8)(unsafe.Add(panelData, panelPtr+3)) = *(*uint8)(unsafe.Add(lhsData, lhsRow3Ptr))
 			}
 			lhsRow0Ptr += bytesPerElement
 			lhsRow1Ptr += bytesPerElement
@@ -304,19 +304,19 @@ func avx2PackLHSKernelRows4[T gotype.ScalarNotComplex](
 
 	if stripRowIdx < copyRows {
 		remainingRows := copyRows - stripRowIdx
-		lhsRow0Ptr := lhsBasePtr + uintptr(lhsRowStart+stripRowIdx)*lhsStrideBytes + lhsColStartBytes
+		lhsRow0Ptr := uintptr(lhsRowStart+stripRowIdx)*lhsStrideBytes + lhsColStartBytes
 		for range contractingCols {
 			lhsPtr := lhsRow0Ptr
 			for r := range remainingRows {
 				switch bytesPerElement {
 				case 8:
-					*(*uint64)(unsafe.Pointer(panelPtr + uintptr(r)*8)) = *(*uint64)(unsafe.Pointer(lhsPtr))
+					*(*uint64)(unsafe.Add(panelData, panelPtr+uintptr(r)*8)) = *(*uint64)(unsafe.Add(lhsData, lhsPtr))
 				case 4:
-					*(*uint32)(unsafe.Pointer(panelPtr + uintptr(r)*4)) = *(*uint32)(unsafe.Pointer(lhsPtr))
+					*(*uint32)(unsafe.Add(panelData, panelPtr+uintptr(r)*4)) = *(*uint32)(unsafe.Add(lhsData, lhsPtr))
 				case 2:
-					*(*uint16)(unsafe.Pointer(panelPtr + uintptr(r)*2)) = *(*uint16)(unsafe.Pointer(lhsPtr))
+					*(*uint16)(unsafe.Add(panelData, panelPtr+uintptr(r)*2)) = *(*uint16)(unsafe.Add(lhsData, lhsPtr))
 				case 1:
-					*(*uint8)(unsafe.Pointer(panelPtr + uintptr(r))) = *(*uint8)(unsafe.Pointer(lhsPtr))
+					*(*uint8)(unsafe.Add(panelData, panelPtr+uintptr(r))) = *(*uint8)(unsafe.Add(lhsData, lhsPtr))
 				}
 				lhsPtr += lhsStrideBytes
 			}
@@ -324,7 +324,7 @@ func avx2PackLHSKernelRows4[T gotype.ScalarNotComplex](
 				padBytes := uintptr(kernelRows-remainingRows) * bytesPerElement
 				padStart := panelPtr + uintptr(remainingRows)*bytesPerElement
 				for i := uintptr(0); i < padBytes; i++ {
-					*(*uint8)(unsafe.Pointer(padStart + i)) = 0
+					*(*uint8)(unsafe.Add(panelData, padStart+i)) = 0
 				}
 			}
 			lhsRow0Ptr += bytesPerElement

@@ -262,8 +262,8 @@ func avx512PackRHSNonTransposed[T gotype.ScalarNotComplex](
 	// We do our very best to convert the input into byte slices.
 	var zero T
 	bytesPerElement := uintptr(unsafe.Sizeof(zero))
-	rhsBasePtr := uintptr(unsafe.Pointer(unsafe.SliceData(rhs)))
-	panelBasePtr := uintptr(unsafe.Pointer(unsafe.SliceData(panel)))
+	rhsData := unsafe.Pointer(unsafe.SliceData(rhs))
+	panelData := unsafe.Pointer(unsafe.SliceData(panel))
 	copyColsBytesAll := uintptr(copyCols) * bytesPerElement
 	rhsStrideBytes := uintptr(rhsCols) * bytesPerElement // The row stride of the original matrix
 	rhsColStartBytes := uintptr(rhsColStart) * bytesPerElement
@@ -273,44 +273,44 @@ func avx512PackRHSNonTransposed[T gotype.ScalarNotComplex](
 	}
 
 	// From here on, we work only on byte indices.
-	panelPtr := panelBasePtr
+	panelPtr := uintptr(0)
 	// Iterate over full-strips (using all the kernelCols, so no padding needed).
 	stripColIdx := uintptr(0)
 	switch kernelColsBytes { // Multiple of 64.
 	case 256:
 		for ; stripColIdx+kernelColsBytes <= copyColsBytesAll; stripColIdx += kernelColsBytes {
-			rhsPtr := rhsBasePtr + uintptr(rhsRowStart)*rhsStrideBytes + rhsColStartBytes + stripColIdx
+			rhsPtr := uintptr(rhsRowStart)*rhsStrideBytes + rhsColStartBytes + stripColIdx
 			for range contractingRows {
-				v0 := archsimd.LoadUint8x64((*[64]uint8)(unsafe.Pointer(rhsPtr)))
-				v1 := archsimd.LoadUint8x64((*[64]uint8)(unsafe.Pointer(rhsPtr + 64)))
-				v2 := archsimd.LoadUint8x64((*[64]uint8)(unsafe.Pointer(rhsPtr + 128)))
-				v3 := archsimd.LoadUint8x64((*[64]uint8)(unsafe.Pointer(rhsPtr + 192)))
-				v0.Store((*[64]uint8)(unsafe.Pointer(panelPtr)))
-				v1.Store((*[64]uint8)(unsafe.Pointer(panelPtr + 64)))
-				v2.Store((*[64]uint8)(unsafe.Pointer(panelPtr + 128)))
-				v3.Store((*[64]uint8)(unsafe.Pointer(panelPtr + 192)))
+				v0 := archsimd.LoadUint8x64((*[64]uint8)(unsafe.Add(rhsData, rhsPtr)))
+				v1 := archsimd.LoadUint8x64((*[64]uint8)(unsafe.Add(rhsData, rhsPtr+64)))
+				v2 := archsimd.LoadUint8x64((*[64]uint8)(unsafe.Add(rhsData, rhsPtr+128)))
+				v3 := archsimd.LoadUint8x64((*[64]uint8)(unsafe.Add(rhsData, rhsPtr+192)))
+				v0.Store((*[64]uint8)(unsafe.Add(panelData, panelPtr)))
+				v1.Store((*[64]uint8)(unsafe.Add(panelData, panelPtr+64)))
+				v2.Store((*[64]uint8)(unsafe.Add(panelData, panelPtr+128)))
+				v3.Store((*[64]uint8)(unsafe.Add(panelData, panelPtr+192)))
 				panelPtr += kernelColsBytes
 				rhsPtr += rhsStrideBytes
 			}
 		}
 	case 128:
 		for ; stripColIdx+kernelColsBytes <= copyColsBytesAll; stripColIdx += kernelColsBytes {
-			rhsPtr := rhsBasePtr + uintptr(rhsRowStart)*rhsStrideBytes + rhsColStartBytes + stripColIdx
+			rhsPtr := uintptr(rhsRowStart)*rhsStrideBytes + rhsColStartBytes + stripColIdx
 			for range contractingRows {
-				v0 := archsimd.LoadUint8x64((*[64]uint8)(unsafe.Pointer(rhsPtr)))
-				v1 := archsimd.LoadUint8x64((*[64]uint8)(unsafe.Pointer(rhsPtr + 64)))
-				v0.Store((*[64]uint8)(unsafe.Pointer(panelPtr)))
-				v1.Store((*[64]uint8)(unsafe.Pointer(panelPtr + 64)))
+				v0 := archsimd.LoadUint8x64((*[64]uint8)(unsafe.Add(rhsData, rhsPtr)))
+				v1 := archsimd.LoadUint8x64((*[64]uint8)(unsafe.Add(rhsData, rhsPtr+64)))
+				v0.Store((*[64]uint8)(unsafe.Add(panelData, panelPtr)))
+				v1.Store((*[64]uint8)(unsafe.Add(panelData, panelPtr+64)))
 				panelPtr += kernelColsBytes
 				rhsPtr += rhsStrideBytes
 			}
 		}
 	case 64:
 		for ; stripColIdx+kernelColsBytes <= copyColsBytesAll; stripColIdx += kernelColsBytes {
-			rhsPtr := rhsBasePtr + uintptr(rhsRowStart)*rhsStrideBytes + rhsColStartBytes + stripColIdx
+			rhsPtr := uintptr(rhsRowStart)*rhsStrideBytes + rhsColStartBytes + stripColIdx
 			for range contractingRows {
-				v0 := archsimd.LoadUint8x64((*[64]uint8)(unsafe.Pointer(rhsPtr)))
-				v0.Store((*[64]uint8)(unsafe.Pointer(panelPtr)))
+				v0 := archsimd.LoadUint8x64((*[64]uint8)(unsafe.Add(rhsData, rhsPtr)))
+				v0.Store((*[64]uint8)(unsafe.Add(panelData, panelPtr)))
 				panelPtr += kernelColsBytes
 				rhsPtr += rhsStrideBytes
 			}
@@ -318,13 +318,13 @@ func avx512PackRHSNonTransposed[T gotype.ScalarNotComplex](
 	default:
 		// Copy 64 bytes at a time.
 		for ; stripColIdx+kernelColsBytes <= copyColsBytesAll; stripColIdx += kernelColsBytes {
-			rhsPtr := rhsBasePtr + uintptr(rhsRowStart)*rhsStrideBytes + rhsColStartBytes + stripColIdx
+			rhsPtr := uintptr(rhsRowStart)*rhsStrideBytes + rhsColStartBytes + stripColIdx
 			for range contractingRows {
 				rowRhsPtr := rhsPtr
 				// kernelColIdx is a multiple of 64, we checked at the start.
 				for kernelColIdx := uintptr(0); kernelColIdx < kernelColsBytes; kernelColIdx += 64 {
-					v0 := archsimd.LoadUint8x64((*[64]uint8)(unsafe.Pointer(rowRhsPtr)))
-					v0.Store((*[64]uint8)(unsafe.Pointer(panelPtr)))
+					v0 := archsimd.LoadUint8x64((*[64]uint8)(unsafe.Add(rhsData, rowRhsPtr)))
+					v0.Store((*[64]uint8)(unsafe.Add(panelData, panelPtr)))
 					panelPtr += 64
 					rowRhsPtr += 64
 				}
@@ -340,7 +340,7 @@ func avx512PackRHSNonTransposed[T gotype.ScalarNotComplex](
 	}
 
 	// The panelPtr is already at the correct position for the last strip.
-	rhsStripStartPtr := rhsBasePtr + uintptr(rhsRowStart)*rhsStrideBytes + rhsColStartBytes + stripColIdx
+	rhsStripStartPtr := uintptr(rhsRowStart)*rhsStrideBytes + rhsColStartBytes + stripColIdx
 
 	// Iterate over the rows of rhs
 	for range contractingRows {
@@ -349,16 +349,16 @@ func avx512PackRHSNonTransposed[T gotype.ScalarNotComplex](
 		// Assuming copy() doesn't use AVX512, we copy 64 bytes at a time ourselves.
 		for ; colByteIdx+64 <= copyColsBytes; colByteIdx += 64 {
 			// Copy 64 bytes at a time.
-			v0 := archsimd.LoadUint8x64((*[64]uint8)(unsafe.Pointer(rhsPtr)))
-			v0.Store((*[64]uint8)(unsafe.Pointer(panelPtr)))
+			v0 := archsimd.LoadUint8x64((*[64]uint8)(unsafe.Add(rhsData, rhsPtr)))
+			v0.Store((*[64]uint8)(unsafe.Add(panelData, panelPtr)))
 			rhsPtr += 64
 			panelPtr += 64
 		}
 		// Copy the remaining bytes.
 		remainingBytes := copyColsBytes - colByteIdx
 		if remainingBytes > 0 {
-			rhsSlice := unsafe.Slice((*uint8)(unsafe.Pointer(rhsPtr)), remainingBytes)
-			panelSlice := unsafe.Slice((*uint8)(unsafe.Pointer(panelPtr)), remainingBytes)
+			rhsSlice := unsafe.Slice((*uint8)(unsafe.Add(rhsData, rhsPtr)), remainingBytes)
+			panelSlice := unsafe.Slice((*uint8)(unsafe.Add(panelData, panelPtr)), remainingBytes)
 			copy(panelSlice, rhsSlice)
 			panelPtr += remainingBytes
 		}
@@ -366,7 +366,7 @@ func avx512PackRHSNonTransposed[T gotype.ScalarNotComplex](
 		// Zero-pad if strip is incomplete (edge of matrix)
 		padBytes := kernelColsBytes - copyColsBytes
 		for range padBytes {
-			*(*uint8)(unsafe.Pointer(panelPtr)) = 0
+			*(*uint8)(unsafe.Add(panelData, panelPtr)) = 0
 			panelPtr++
 		}
 
@@ -394,8 +394,8 @@ func avx512PackLHSKernelRows4[T gotype.ScalarNotComplex](
 
 	var zero T
 	bytesPerElement := uintptr(unsafe.Sizeof(zero))
-	lhsBasePtr := uintptr(unsafe.Pointer(unsafe.SliceData(lhs)))
-	panelBasePtr := uintptr(unsafe.Pointer(unsafe.SliceData(panel)))
+	lhsData := unsafe.Pointer(unsafe.SliceData(lhs))
+	panelData := unsafe.Pointer(unsafe.SliceData(panel))
 
 	lhsStrideBytes := uintptr(lhsCols) * bytesPerElement
 	lhsColStartBytes := uintptr(lhsColStart) * bytesPerElement
@@ -406,47 +406,47 @@ func avx512PackLHSKernelRows4[T gotype.ScalarNotComplex](
 	}
 
 	kernelRowsBytes := uintptr(kernelRows) * bytesPerElement
-	panelPtr := panelBasePtr
+	panelPtr := uintptr(0)
 
 	// Iterate over full strips first:
 	stripRowIdx := 0
 	for ; stripRowIdx < copyRows-kernelRows+1; stripRowIdx += kernelRows {
 		colByteIdx := uintptr(0)
-		lhsRow0Ptr := lhsBasePtr + uintptr(lhsRowStart+stripRowIdx)*lhsStrideBytes + lhsColStartBytes
+		lhsRow0Ptr := uintptr(lhsRowStart+stripRowIdx)*lhsStrideBytes + lhsColStartBytes
 		lhsRow1Ptr := lhsRow0Ptr + lhsStrideBytes
 		lhsRow2Ptr := lhsRow1Ptr + lhsStrideBytes
 		lhsRow3Ptr := lhsRow2Ptr + lhsStrideBytes
 
 		// Vectorized loop over cols (64 bytes at a time)
 		for ; colByteIdx+64 <= contractingColsBytes; colByteIdx += 64 {
-			v0 := archsimd.LoadUint8x64((*[64]uint8)(unsafe.Pointer(lhsRow0Ptr)))
-			v1 := archsimd.LoadUint8x64((*[64]uint8)(unsafe.Pointer(lhsRow1Ptr)))
-			v2 := archsimd.LoadUint8x64((*[64]uint8)(unsafe.Pointer(lhsRow2Ptr)))
-			v3 := archsimd.LoadUint8x64((*[64]uint8)(unsafe.Pointer(lhsRow3Ptr)))
+			v0 := archsimd.LoadUint8x64((*[64]uint8)(unsafe.Add(lhsData, lhsRow0Ptr)))
+			v1 := archsimd.LoadUint8x64((*[64]uint8)(unsafe.Add(lhsData, lhsRow1Ptr)))
+			v2 := archsimd.LoadUint8x64((*[64]uint8)(unsafe.Add(lhsData, lhsRow2Ptr)))
+			v3 := archsimd.LoadUint8x64((*[64]uint8)(unsafe.Add(lhsData, lhsRow3Ptr)))
 
 			switch bytesPerElement {
 			case 4:
 				t0, t1, t2, t3 := avx512Transpose4x16x32bits(v0.AsUint32x16(), v1.AsUint32x16(), v2.AsUint32x16(), v3.AsUint32x16())
-				t0.Store((*[16]uint32)(unsafe.Pointer(panelPtr)))
-				t1.Store((*[16]uint32)(unsafe.Pointer(panelPtr + 64)))
-				t2.Store((*[16]uint32)(unsafe.Pointer(panelPtr + 128)))
-				t3.Store((*[16]uint32)(unsafe.Pointer(panelPtr + 192)))
+				t0.Store((*[16]uint32)(unsafe.Add(panelData, panelPtr)))
+				t1.Store((*[16]uint32)(unsafe.Add(panelData, panelPtr+64)))
+				t2.Store((*[16]uint32)(unsafe.Add(panelData, panelPtr+128)))
+				t3.Store((*[16]uint32)(unsafe.Add(panelData, panelPtr+192)))
 
 				panelPtr += 256 // 4 x 16 x uint32
 
 			case 8:
 				t0, t1, t2, t3 := avx512Transpose4x8x64bits(v0.AsUint64x8(), v1.AsUint64x8(), v2.AsUint64x8(), v3.AsUint64x8())
-				t0.Store((*[8]uint64)(unsafe.Pointer(panelPtr)))
-				t1.Store((*[8]uint64)(unsafe.Pointer(panelPtr + 64)))
-				t2.Store((*[8]uint64)(unsafe.Pointer(panelPtr + 128)))
-				t3.Store((*[8]uint64)(unsafe.Pointer(panelPtr + 192)))
+				t0.Store((*[8]uint64)(unsafe.Add(panelData, panelPtr)))
+				t1.Store((*[8]uint64)(unsafe.Add(panelData, panelPtr+64)))
+				t2.Store((*[8]uint64)(unsafe.Add(panelData, panelPtr+128)))
+				t3.Store((*[8]uint64)(unsafe.Add(panelData, panelPtr+192)))
 				panelPtr += 256
 			case 2:
 				t0, t1, t2, t3 := avx512Transpose4x32x16bits(v0.AsUint16x32(), v1.AsUint16x32(), v2.AsUint16x32(), v3.AsUint16x32())
-				t0.Store((*[32]uint16)(unsafe.Pointer(panelPtr)))
-				t1.Store((*[32]uint16)(unsafe.Pointer(panelPtr + 64)))
-				t2.Store((*[32]uint16)(unsafe.Pointer(panelPtr + 128)))
-				t3.Store((*[32]uint16)(unsafe.Pointer(panelPtr + 192)))
+				t0.Store((*[32]uint16)(unsafe.Add(panelData, panelPtr)))
+				t1.Store((*[32]uint16)(unsafe.Add(panelData, panelPtr+64)))
+				t2.Store((*[32]uint16)(unsafe.Add(panelData, panelPtr+128)))
+				t3.Store((*[32]uint16)(unsafe.Add(panelData, panelPtr+192)))
 				panelPtr += 256 // 4 x 16 x uint32
 
 			case 1:
@@ -456,10 +456,10 @@ func avx512PackLHSKernelRows4[T gotype.ScalarNotComplex](
 				v2.Store(&tmp2)
 				v3.Store(&tmp3)
 				for i := uintptr(0); i < 64; i++ {
-					*(*uint8)(unsafe.Pointer(panelPtr)) = tmp0[i]
-					*(*uint8)(unsafe.Pointer(panelPtr + 1)) = tmp1[i]
-					*(*uint8)(unsafe.Pointer(panelPtr + 2)) = tmp2[i]
-					*(*uint8)(unsafe.Pointer(panelPtr + 3)) = tmp3[i]
+					*(*uint8)(unsafe.Add(panelData, panelPtr)) = tmp0[i]
+					*(*uint8)(unsafe.Add(panelData, panelPtr+1)) = tmp1[i]
+					*(*uint8)(unsafe.Add(panelData, panelPtr+2)) = tmp2[i]
+					*(*uint8)(unsafe.Add(panelData, panelPtr+3)) = tmp3[i]
 					panelPtr += kernelRowsBytes
 				}
 			}
@@ -474,25 +474,25 @@ func avx512PackLHSKernelRows4[T gotype.ScalarNotComplex](
 		for col := int(colByteIdx / bytesPerElement); col < contractingCols; col++ {
 			switch bytesPerElement {
 			case 8:
-				*(*uint64)(unsafe.Pointer(panelPtr)) = *(*uint64)(unsafe.Pointer(lhsRow0Ptr))
-				*(*uint64)(unsafe.Pointer(panelPtr + 8)) = *(*uint64)(unsafe.Pointer(lhsRow1Ptr))
-				*(*uint64)(unsafe.Pointer(panelPtr + 16)) = *(*uint64)(unsafe.Pointer(lhsRow2Ptr))
-				*(*uint64)(unsafe.Pointer(panelPtr + 24)) = *(*uint64)(unsafe.Pointer(lhsRow3Ptr))
+				*(*uint64)(unsafe.Add(panelData, panelPtr)) = *(*uint64)(unsafe.Add(lhsData, lhsRow0Ptr))
+				*(*uint64)(unsafe.Add(panelData, panelPtr+8)) = *(*uint64)(unsafe.Add(lhsData, lhsRow1Ptr))
+				*(*uint64)(unsafe.Add(panelData, panelPtr+16)) = *(*uint64)(unsafe.Add(lhsData, lhsRow2Ptr))
+				*(*uint64)(unsafe.Add(panelData, panelPtr+24)) = *(*uint64)(unsafe.Add(lhsData, lhsRow3Ptr))
 			case 4:
-				*(*uint32)(unsafe.Pointer(panelPtr)) = *(*uint32)(unsafe.Pointer(lhsRow0Ptr))
-				*(*uint32)(unsafe.Pointer(panelPtr + 4)) = *(*uint32)(unsafe.Pointer(lhsRow1Ptr))
-				*(*uint32)(unsafe.Pointer(panelPtr + 8)) = *(*uint32)(unsafe.Pointer(lhsRow2Ptr))
-				*(*uint32)(unsafe.Pointer(panelPtr + 12)) = *(*uint32)(unsafe.Pointer(lhsRow3Ptr))
+				*(*uint32)(unsafe.Add(panelData, panelPtr)) = *(*uint32)(unsafe.Add(lhsData, lhsRow0Ptr))
+				*(*uint32)(unsafe.Add(panelData, panelPtr+4)) = *(*uint32)(unsafe.Add(lhsData, lhsRow1Ptr))
+				*(*uint32)(unsafe.Add(panelData, panelPtr+8)) = *(*uint32)(unsafe.Add(lhsData, lhsRow2Ptr))
+				*(*uint32)(unsafe.Add(panelData, panelPtr+12)) = *(*uint32)(unsafe.Add(lhsData, lhsRow3Ptr))
 			case 2:
-				*(*uint16)(unsafe.Pointer(panelPtr)) = *(*uint16)(unsafe.Pointer(lhsRow0Ptr))
-				*(*uint16)(unsafe.Pointer(panelPtr + 2)) = *(*uint16)(unsafe.Pointer(lhsRow1Ptr))
-				*(*uint16)(unsafe.Pointer(panelPtr + 4)) = *(*uint16)(unsafe.Pointer(lhsRow2Ptr))
-				*(*uint16)(unsafe.Pointer(panelPtr + 6)) = *(*uint16)(unsafe.Pointer(lhsRow3Ptr))
+				*(*uint16)(unsafe.Add(panelData, panelPtr)) = *(*uint16)(unsafe.Add(lhsData, lhsRow0Ptr))
+				*(*uint16)(unsafe.Add(panelData, panelPtr+2)) = *(*uint16)(unsafe.Add(lhsData, lhsRow1Ptr))
+				*(*uint16)(unsafe.Add(panelData, panelPtr+4)) = *(*uint16)(unsafe.Add(lhsData, lhsRow2Ptr))
+				*(*uint16)(unsafe.Add(panelData, panelPtr+6)) = *(*uint16)(unsafe.Add(lhsData, lhsRow3Ptr))
 			case 1:
-				*(*uint8)(unsafe.Pointer(panelPtr)) = *(*uint8)(unsafe.Pointer(lhsRow0Ptr))
-				*(*uint8)(unsafe.Pointer(panelPtr + 1)) = *(*uint8)(unsafe.Pointer(lhsRow1Ptr))
-				*(*uint8)(unsafe.Pointer(panelPtr + 2)) = *(*uint8)(unsafe.Pointer(lhsRow2Ptr))
-				*(*uint8)(unsafe.Pointer(panelPtr + 3)) = *(*uint8)(unsafe.Pointer(lhsRow3Ptr))
+				*(*uint8)(unsafe.Add(panelData, panelPtr)) = *(*uint8)(unsafe.Add(lhsData, lhsRow0Ptr))
+				*(*uint8)(unsafe.Add(panelData, panelPtr+1)) = *(*uint8)(unsafe.Add(lhsData, lhsRow1Ptr))
+				*(*uint8)(unsafe.Add(panelData, panelPtr+2)) = *(*uint8)(unsafe.Add(lhsData, lhsRow2Ptr))
+				*(*uint8)(unsafe.Add(panelData, panelPtr+3)) = *(*uint8)(unsafe.Add(lhsData, lhsRow3Ptr))
 			}
 			lhsRow0Ptr += bytesPerElement
 			lhsRow1Ptr += bytesPerElement
@@ -505,7 +505,7 @@ func avx512PackLHSKernelRows4[T gotype.ScalarNotComplex](
 	// Last strip, with less than kernelRows (4) valid rows, the rest needs to be zero-padded:
 	if stripRowIdx < copyRows {
 		remainingRows := copyRows - stripRowIdx
-		lhsRow0Ptr := lhsBasePtr + uintptr(lhsRowStart+stripRowIdx)*lhsStrideBytes + lhsColStartBytes
+		lhsRow0Ptr := uintptr(lhsRowStart+stripRowIdx)*lhsStrideBytes + lhsColStartBytes
 
 		// Less than kernelRows (4) valid rows
 		for range contractingCols {
@@ -514,13 +514,13 @@ func avx512PackLHSKernelRows4[T gotype.ScalarNotComplex](
 			for r := range remainingRows {
 				switch bytesPerElement {
 				case 8:
-					*(*uint64)(unsafe.Pointer(panelPtr + uintptr(r)*8)) = *(*uint64)(unsafe.Pointer(lhsPtr))
+					*(*uint64)(unsafe.Add(panelData, panelPtr+uintptr(r)*8)) = *(*uint64)(unsafe.Add(lhsData, lhsPtr))
 				case 4:
-					*(*uint32)(unsafe.Pointer(panelPtr + uintptr(r)*4)) = *(*uint32)(unsafe.Pointer(lhsPtr))
+					*(*uint32)(unsafe.Add(panelData, panelPtr+uintptr(r)*4)) = *(*uint32)(unsafe.Add(lhsData, lhsPtr))
 				case 2:
-					*(*uint16)(unsafe.Pointer(panelPtr + uintptr(r)*2)) = *(*uint16)(unsafe.Pointer(lhsPtr))
+					*(*uint16)(unsafe.Add(panelData, panelPtr+uintptr(r)*2)) = *(*uint16)(unsafe.Add(lhsData, lhsPtr))
 				case 1:
-					*(*uint8)(unsafe.Pointer(panelPtr + uintptr(r))) = *(*uint8)(unsafe.Pointer(lhsPtr))
+					*(*uint8)(unsafe.Add(panelData, panelPtr+uintptr(r))) = *(*uint8)(unsafe.Add(lhsData, lhsPtr))
 				}
 				lhsPtr += lhsStrideBytes
 			}
@@ -530,7 +530,7 @@ func avx512PackLHSKernelRows4[T gotype.ScalarNotComplex](
 				padBytes := uintptr(kernelRows-remainingRows) * bytesPerElement
 				padStart := panelPtr + uintptr(remainingRows)*bytesPerElement
 				for i := uintptr(0); i < padBytes; i++ {
-					*(*uint8)(unsafe.Pointer(padStart + i)) = 0
+					*(*uint8)(unsafe.Add(panelData, padStart+i)) = 0
 				}
 			}
 

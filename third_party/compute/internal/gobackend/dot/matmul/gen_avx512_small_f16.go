@@ -123,17 +123,17 @@ func avx512SmallFloat16( //alt:f16
 	//alt:f64  var oZero float64
 	oSize := unsafe.Sizeof(oZero)
 
-	lhsPtr := uintptr(unsafe.Pointer(unsafe.SliceData(lhs)))
-	rhsPtr := uintptr(unsafe.Pointer(unsafe.SliceData(rhs)))
-	outputPtr := uintptr(unsafe.Pointer(unsafe.SliceData(output)))
+	lhsData := unsafe.Pointer(unsafe.SliceData(lhs))
+	rhsData := unsafe.Pointer(unsafe.SliceData(rhs))
+	outputData := unsafe.Pointer(unsafe.SliceData(output))
 
 	lhsByteStride := uintptr(lhsStride) * iSize
 	rhsByteStride := uintptr(rhsStride) * iSize
 	outputByteStride := uintptr(outputStride) * oSize
 
-	lhsBase := lhsPtr + uintptr(batchStart)*lhsByteStride
-	rhsBase := rhsPtr + uintptr(batchStart)*rhsByteStride
-	outputBase := outputPtr + uintptr(batchStart)*outputByteStride
+	lhsBase := uintptr(batchStart) * lhsByteStride
+	rhsBase := uintptr(batchStart) * rhsByteStride
+	outputBase := uintptr(batchStart) * outputByteStride
 
 	for range batchCount {
 		row := 0
@@ -144,33 +144,33 @@ func avx512SmallFloat16( //alt:f16
 				l2_ptr := lhsBase + uintptr((row+2)*contractingSize+k)*iSize
 				l3_ptr := lhsBase + uintptr((row+3)*contractingSize+k)*iSize
 
-				//alt:f32 l0 := archsimd.BroadcastFloat32x16(*(*float32)(unsafe.Pointer(l0_ptr)))
-				//alt:bf16  l0_bf16 := (*(*bfloat16.BFloat16)(unsafe.Pointer(l0_ptr))).Float32()
+				//alt:f32 l0 := archsimd.BroadcastFloat32x16(*(*float32)(unsafe.Add(lhsData, l0_ptr)))
+				//alt:bf16  l0_bf16 := (*(*bfloat16.BFloat16)(unsafe.Add(lhsData, l0_ptr))).Float32()
 				//alt:bf16  l0 := archsimd.BroadcastFloat32x16(l0_bf16)
-				l0_f16 := (*(*float16.Float16)(unsafe.Pointer(l0_ptr))).Float32() //alt:f16
-				l0 := archsimd.BroadcastFloat32x16(l0_f16)                        //alt:f16
-				//alt:f64  l0 := archsimd.BroadcastFloat64x8(*(*float64)(unsafe.Pointer(l0_ptr)))
+				l0_f16 := (*(*float16.Float16)(unsafe.Add(lhsData, l0_ptr))).Float32() //alt:f16
+				l0 := archsimd.BroadcastFloat32x16(l0_f16)                             //alt:f16
+				//alt:f64  l0 := archsimd.BroadcastFloat64x8(*(*float64)(unsafe.Add(lhsData, l0_ptr)))
 
-				//alt:f32 l1 := archsimd.BroadcastFloat32x16(*(*float32)(unsafe.Pointer(l1_ptr)))
-				//alt:bf16  l1_bf16 := (*(*bfloat16.BFloat16)(unsafe.Pointer(l1_ptr))).Float32()
+				//alt:f32 l1 := archsimd.BroadcastFloat32x16(*(*float32)(unsafe.Add(lhsData, l1_ptr)))
+				//alt:bf16  l1_bf16 := (*(*bfloat16.BFloat16)(unsafe.Add(lhsData, l1_ptr))).Float32()
 				//alt:bf16  l1 := archsimd.BroadcastFloat32x16(l1_bf16)
-				l1_f16 := (*(*float16.Float16)(unsafe.Pointer(l1_ptr))).Float32() //alt:f16
-				l1 := archsimd.BroadcastFloat32x16(l1_f16)                        //alt:f16
-				//alt:f64  l1 := archsimd.BroadcastFloat64x8(*(*float64)(unsafe.Pointer(l1_ptr)))
+				l1_f16 := (*(*float16.Float16)(unsafe.Add(lhsData, l1_ptr))).Float32() //alt:f16
+				l1 := archsimd.BroadcastFloat32x16(l1_f16)                             //alt:f16
+				//alt:f64  l1 := archsimd.BroadcastFloat64x8(*(*float64)(unsafe.Add(lhsData, l1_ptr)))
 
-				//alt:f32 l2 := archsimd.BroadcastFloat32x16(*(*float32)(unsafe.Pointer(l2_ptr)))
-				//alt:bf16  l2_bf16 := (*(*bfloat16.BFloat16)(unsafe.Pointer(l2_ptr))).Float32()
+				//alt:f32 l2 := archsimd.BroadcastFloat32x16(*(*float32)(unsafe.Add(lhsData, l2_ptr)))
+				//alt:bf16  l2_bf16 := (*(*bfloat16.BFloat16)(unsafe.Add(lhsData, l2_ptr))).Float32()
 				//alt:bf16  l2 := archsimd.BroadcastFloat32x16(l2_bf16)
-				l2_f16 := (*(*float16.Float16)(unsafe.Pointer(l2_ptr))).Float32() //alt:f16
-				l2 := archsimd.BroadcastFloat32x16(l2_f16)                        //alt:f16
-				//alt:f64  l2 := archsimd.BroadcastFloat64x8(*(*float64)(unsafe.Pointer(l2_ptr)))
+				l2_f16 := (*(*float16.Float16)(unsafe.Add(lhsData, l2_ptr))).Float32() //alt:f16
+				l2 := archsimd.BroadcastFloat32x16(l2_f16)                             //alt:f16
+				//alt:f64  l2 := archsimd.BroadcastFloat64x8(*(*float64)(unsafe.Add(lhsData, l2_ptr)))
 
-				//alt:f32 l3 := archsimd.BroadcastFloat32x16(*(*float32)(unsafe.Pointer(l3_ptr)))
-				//alt:bf16  l3_bf16 := (*(*bfloat16.BFloat16)(unsafe.Pointer(l3_ptr))).Float32()
+				//alt:f32 l3 := archsimd.BroadcastFloat32x16(*(*float32)(unsafe.Add(lhsData, l3_ptr)))
+				//alt:bf16  l3_bf16 := (*(*bfloat16.BFloat16)(unsafe.Add(lhsData, l3_ptr))).Float32()
 				//alt:bf16  l3 := archsimd.BroadcastFloat32x16(l3_bf16)
-				l3_f16 := (*(*float16.Float16)(unsafe.Pointer(l3_ptr))).Float32() //alt:f16
-				l3 := archsimd.BroadcastFloat32x16(l3_f16)                        //alt:f16
-				//alt:f64  l3 := archsimd.BroadcastFloat64x8(*(*float64)(unsafe.Pointer(l3_ptr)))
+				l3_f16 := (*(*float16.Float16)(unsafe.Add(lhsData, l3_ptr))).Float32() //alt:f16
+				l3 := archsimd.BroadcastFloat32x16(l3_f16)                             //alt:f16
+				//alt:f64  l3 := archsimd.BroadcastFloat64x8(*(*float64)(unsafe.Add(lhsData, l3_ptr)))
 
 				rColBase := rhsBase + uintptr(k*rhsCrossSize)*iSize
 				//alt:f32 const inputVecWidth = 16
@@ -186,14 +186,14 @@ func avx512SmallFloat16( //alt:f16
 					var r0, r1 archsimd.Float32x16 //alt:f32|bf16|f16
 					//alt:f64  var r0, r1 archsimd.Float64x8
 					{ //alt:f32|bf16|f16|f64
-						//alt:f32 r0 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Pointer(rColBase + uintptr(col)*iSize)))
-						//alt:f32 r1 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Pointer(rColBase + uintptr(col+outputVecWidth)*iSize)))
-						//alt:bf16  r0_bf16 := bfloat16.LoadBFloat16x32((*[32]bfloat16.BFloat16)(unsafe.Pointer(rColBase + uintptr(col)*iSize)))
+						//alt:f32 r0 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(rhsData, rColBase+uintptr(col)*iSize)))
+						//alt:f32 r1 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(rhsData, rColBase+uintptr(col+outputVecWidth)*iSize)))
+						//alt:bf16  r0_bf16 := bfloat16.LoadBFloat16x32((*[32]bfloat16.BFloat16)(unsafe.Add(rhsData, rColBase + uintptr(col)*iSize)))
 						//alt:bf16  r0, r1 = r0_bf16.ToFloat32()
-						r0_f16 := float16.LoadFloat16x32((*[32]float16.Float16)(unsafe.Pointer(rColBase + uintptr(col)*iSize))) //alt:f16
-						r0, r1 = r0_f16.ToFloat32()                                                                             //alt:f16
-						//alt:f64  r0 = archsimd.LoadFloat64x8((*[8]float64)(unsafe.Pointer(rColBase + uintptr(col)*iSize)))
-						//alt:f64  r1 = archsimd.LoadFloat64x8((*[8]float64)(unsafe.Pointer(rColBase + uintptr(col+outputVecWidth)*iSize)))
+						r0_f16 := float16.LoadFloat16x32((*[32]float16.Float16)(unsafe.Add(rhsData, rColBase+uintptr(col)*iSize))) //alt:f16
+						r0, r1 = r0_f16.ToFloat32()                                                                                //alt:f16
+						//alt:f64  r0 = archsimd.LoadFloat64x8((*[8]float64)(unsafe.Add(rhsData, rColBase + uintptr(col)*iSize)))
+						//alt:f64  r1 = archsimd.LoadFloat64x8((*[8]float64)(unsafe.Add(rhsData, rColBase + uintptr(col+outputVecWidth)*iSize)))
 					} //alt:f32|bf16|f16|f64
 
 					outBase0 := outputBase + uintptr((row+0)*rhsCrossSize+col)*oSize
@@ -205,22 +205,22 @@ func avx512SmallFloat16( //alt:f16
 					//alt:f64  var o0_0, o0_1, o1_0, o1_1, o2_0, o2_1, o3_0, o3_1 archsimd.Float64x8
 
 					if k > 0 {
-						o0_0 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Pointer(outBase0)))                                 //alt:f32|bf16|f16
-						o0_1 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Pointer(outBase0 + uintptr(outputVecWidth)*oSize))) //alt:f32|bf16|f16
-						o1_0 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Pointer(outBase1)))                                 //alt:f32|bf16|f16
-						o1_1 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Pointer(outBase1 + uintptr(outputVecWidth)*oSize))) //alt:f32|bf16|f16
-						o2_0 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Pointer(outBase2)))                                 //alt:f32|bf16|f16
-						o2_1 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Pointer(outBase2 + uintptr(outputVecWidth)*oSize))) //alt:f32|bf16|f16
-						o3_0 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Pointer(outBase3)))                                 //alt:f32|bf16|f16
-						o3_1 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Pointer(outBase3 + uintptr(outputVecWidth)*oSize))) //alt:f32|bf16|f16
-						//alt:f64  o0_0 = archsimd.LoadFloat64x8((*[8]float64)(unsafe.Pointer(outBase0)))
-						//alt:f64  o0_1 = archsimd.LoadFloat64x8((*[8]float64)(unsafe.Pointer(outBase0 + uintptr(outputVecWidth)*oSize)))
-						//alt:f64  o1_0 = archsimd.LoadFloat64x8((*[8]float64)(unsafe.Pointer(outBase1)))
-						//alt:f64  o1_1 = archsimd.LoadFloat64x8((*[8]float64)(unsafe.Pointer(outBase1 + uintptr(outputVecWidth)*oSize)))
-						//alt:f64  o2_0 = archsimd.LoadFloat64x8((*[8]float64)(unsafe.Pointer(outBase2)))
-						//alt:f64  o2_1 = archsimd.LoadFloat64x8((*[8]float64)(unsafe.Pointer(outBase2 + uintptr(outputVecWidth)*oSize)))
-						//alt:f64  o3_0 = archsimd.LoadFloat64x8((*[8]float64)(unsafe.Pointer(outBase3)))
-						//alt:f64  o3_1 = archsimd.LoadFloat64x8((*[8]float64)(unsafe.Pointer(outBase3 + uintptr(outputVecWidth)*oSize)))
+						o0_0 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(outputData, outBase0)))                               //alt:f32|bf16|f16
+						o0_1 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(outputData, outBase0+uintptr(outputVecWidth)*oSize))) //alt:f32|bf16|f16
+						o1_0 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(outputData, outBase1)))                               //alt:f32|bf16|f16
+						o1_1 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(outputData, outBase1+uintptr(outputVecWidth)*oSize))) //alt:f32|bf16|f16
+						o2_0 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(outputData, outBase2)))                               //alt:f32|bf16|f16
+						o2_1 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(outputData, outBase2+uintptr(outputVecWidth)*oSize))) //alt:f32|bf16|f16
+						o3_0 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(outputData, outBase3)))                               //alt:f32|bf16|f16
+						o3_1 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(outputData, outBase3+uintptr(outputVecWidth)*oSize))) //alt:f32|bf16|f16
+						//alt:f64  o0_0 = archsimd.LoadFloat64x8((*[8]float64)(unsafe.Add(outputData, outBase0)))
+						//alt:f64  o0_1 = archsimd.LoadFloat64x8((*[8]float64)(unsafe.Add(outputData, outBase0 + uintptr(outputVecWidth)*oSize)))
+						//alt:f64  o1_0 = archsimd.LoadFloat64x8((*[8]float64)(unsafe.Add(outputData, outBase1)))
+						//alt:f64  o1_1 = archsimd.LoadFloat64x8((*[8]float64)(unsafe.Add(outputData, outBase1 + uintptr(outputVecWidth)*oSize)))
+						//alt:f64  o2_0 = archsimd.LoadFloat64x8((*[8]float64)(unsafe.Add(outputData, outBase2)))
+						//alt:f64  o2_1 = archsimd.LoadFloat64x8((*[8]float64)(unsafe.Add(outputData, outBase2 + uintptr(outputVecWidth)*oSize)))
+						//alt:f64  o3_0 = archsimd.LoadFloat64x8((*[8]float64)(unsafe.Add(outputData, outBase3)))
+						//alt:f64  o3_1 = archsimd.LoadFloat64x8((*[8]float64)(unsafe.Add(outputData, outBase3 + uintptr(outputVecWidth)*oSize)))
 					} else {
 						zero := archsimd.BroadcastFloat32x16(0.0) //alt:f32|bf16|f16
 						//alt:f64  zero := archsimd.BroadcastFloat64x8(0.0)
@@ -239,22 +239,22 @@ func avx512SmallFloat16( //alt:f16
 					o3_0 = l3.MulAdd(r0, o3_0) //alt:f32|bf16|f16|f64
 					o3_1 = l3.MulAdd(r1, o3_1) //alt:f32|bf16|f16|f64
 
-					o0_0.Store((*[16]float32)(unsafe.Pointer(outBase0)))                                 //alt:f32|bf16|f16
-					o0_1.Store((*[16]float32)(unsafe.Pointer(outBase0 + uintptr(outputVecWidth)*oSize))) //alt:f32|bf16|f16
-					o1_0.Store((*[16]float32)(unsafe.Pointer(outBase1)))                                 //alt:f32|bf16|f16
-					o1_1.Store((*[16]float32)(unsafe.Pointer(outBase1 + uintptr(outputVecWidth)*oSize))) //alt:f32|bf16|f16
-					o2_0.Store((*[16]float32)(unsafe.Pointer(outBase2)))                                 //alt:f32|bf16|f16
-					o2_1.Store((*[16]float32)(unsafe.Pointer(outBase2 + uintptr(outputVecWidth)*oSize))) //alt:f32|bf16|f16
-					o3_0.Store((*[16]float32)(unsafe.Pointer(outBase3)))                                 //alt:f32|bf16|f16
-					o3_1.Store((*[16]float32)(unsafe.Pointer(outBase3 + uintptr(outputVecWidth)*oSize))) //alt:f32|bf16|f16
-					//alt:f64  o0_0.Store((*[8]float64)(unsafe.Pointer(outBase0)))
-					//alt:f64  o0_1.Store((*[8]float64)(unsafe.Pointer(outBase0 + uintptr(outputVecWidth)*oSize)))
-					//alt:f64  o1_0.Store((*[8]float64)(unsafe.Pointer(outBase1)))
-					//alt:f64  o1_1.Store((*[8]float64)(unsafe.Pointer(outBase1 + uintptr(outputVecWidth)*oSize)))
-					//alt:f64  o2_0.Store((*[8]float64)(unsafe.Pointer(outBase2)))
-					//alt:f64  o2_1.Store((*[8]float64)(unsafe.Pointer(outBase2 + uintptr(outputVecWidth)*oSize)))
-					//alt:f64  o3_0.Store((*[8]float64)(unsafe.Pointer(outBase3)))
-					//alt:f64  o3_1.Store((*[8]float64)(unsafe.Pointer(outBase3 + uintptr(outputVecWidth)*oSize)))
+					o0_0.Store((*[16]float32)(unsafe.Add(outputData, outBase0)))                               //alt:f32|bf16|f16
+					o0_1.Store((*[16]float32)(unsafe.Add(outputData, outBase0+uintptr(outputVecWidth)*oSize))) //alt:f32|bf16|f16
+					o1_0.Store((*[16]float32)(unsafe.Add(outputData, outBase1)))                               //alt:f32|bf16|f16
+					o1_1.Store((*[16]float32)(unsafe.Add(outputData, outBase1+uintptr(outputVecWidth)*oSize))) //alt:f32|bf16|f16
+					o2_0.Store((*[16]float32)(unsafe.Add(outputData, outBase2)))                               //alt:f32|bf16|f16
+					o2_1.Store((*[16]float32)(unsafe.Add(outputData, outBase2+uintptr(outputVecWidth)*oSize))) //alt:f32|bf16|f16
+					o3_0.Store((*[16]float32)(unsafe.Add(outputData, outBase3)))                               //alt:f32|bf16|f16
+					o3_1.Store((*[16]float32)(unsafe.Add(outputData, outBase3+uintptr(outputVecWidth)*oSize))) //alt:f32|bf16|f16
+					//alt:f64  o0_0.Store((*[8]float64)(unsafe.Add(outputData, outBase0)))
+					//alt:f64  o0_1.Store((*[8]float64)(unsafe.Add(outputData, outBase0 + uintptr(outputVecWidth)*oSize)))
+					//alt:f64  o1_0.Store((*[8]float64)(unsafe.Add(outputData, outBase1)))
+					//alt:f64  o1_1.Store((*[8]float64)(unsafe.Add(outputData, outBase1 + uintptr(outputVecWidth)*oSize)))
+					//alt:f64  o2_0.Store((*[8]float64)(unsafe.Add(outputData, outBase2)))
+					//alt:f64  o2_1.Store((*[8]float64)(unsafe.Add(outputData, outBase2 + uintptr(outputVecWidth)*oSize)))
+					//alt:f64  o3_0.Store((*[8]float64)(unsafe.Add(outputData, outBase3)))
+					//alt:f64  o3_1.Store((*[8]float64)(unsafe.Add(outputData, outBase3 + uintptr(outputVecWidth)*oSize)))
 				}
 
 				//alt:f32 for ; col+outputVecWidth <= rhsCrossSize; col += outputVecWidth {
@@ -262,8 +262,8 @@ func avx512SmallFloat16( //alt:f16
 				//alt:f32 var r0 archsimd.Float32x16
 				//alt:f64  var r0 archsimd.Float64x8
 				//alt:f32|f64 {
-				//alt:f32 r0 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Pointer(rColBase + uintptr(col)*iSize)))
-				//alt:f64  r0 = archsimd.LoadFloat64x8((*[8]float64)(unsafe.Pointer(rColBase + uintptr(col)*iSize)))
+				//alt:f32 r0 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(rhsData, rColBase+uintptr(col)*iSize)))
+				//alt:f64  r0 = archsimd.LoadFloat64x8((*[8]float64)(unsafe.Add(rhsData, rColBase + uintptr(col)*iSize)))
 				//alt:f32|f64 }
 
 				//alt:f32|f64 outBase0 := outputBase + uintptr((row+0)*rhsCrossSize+col)*oSize
@@ -275,14 +275,14 @@ func avx512SmallFloat16( //alt:f16
 				//alt:f64  var o0_0, o1_0, o2_0, o3_0 archsimd.Float64x8
 
 				//alt:f32|f64 if k > 0 {
-				//alt:f32 o0_0 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Pointer(outBase0)))
-				//alt:f32 o1_0 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Pointer(outBase1)))
-				//alt:f32 o2_0 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Pointer(outBase2)))
-				//alt:f32 o3_0 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Pointer(outBase3)))
-				//alt:f64  o0_0 = archsimd.LoadFloat64x8((*[8]float64)(unsafe.Pointer(outBase0)))
-				//alt:f64  o1_0 = archsimd.LoadFloat64x8((*[8]float64)(unsafe.Pointer(outBase1)))
-				//alt:f64  o2_0 = archsimd.LoadFloat64x8((*[8]float64)(unsafe.Pointer(outBase2)))
-				//alt:f64  o3_0 = archsimd.LoadFloat64x8((*[8]float64)(unsafe.Pointer(outBase3)))
+				//alt:f32 o0_0 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(outputData, outBase0)))
+				//alt:f32 o1_0 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(outputData, outBase1)))
+				//alt:f32 o2_0 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(outputData, outBase2)))
+				//alt:f32 o3_0 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(outputData, outBase3)))
+				//alt:f64  o0_0 = archsimd.LoadFloat64x8((*[8]float64)(unsafe.Add(outputData, outBase0)))
+				//alt:f64  o1_0 = archsimd.LoadFloat64x8((*[8]float64)(unsafe.Add(outputData, outBase1)))
+				//alt:f64  o2_0 = archsimd.LoadFloat64x8((*[8]float64)(unsafe.Add(outputData, outBase2)))
+				//alt:f64  o3_0 = archsimd.LoadFloat64x8((*[8]float64)(unsafe.Add(outputData, outBase3)))
 				//alt:f32|f64 } else {
 				//alt:f32 zero := archsimd.BroadcastFloat32x16(0.0)
 				//alt:f64  zero := archsimd.BroadcastFloat64x8(0.0)
@@ -297,38 +297,38 @@ func avx512SmallFloat16( //alt:f16
 				//alt:f32|f64 o2_0 = l2.MulAdd(r0, o2_0)
 				//alt:f32|f64 o3_0 = l3.MulAdd(r0, o3_0)
 
-				//alt:f32 o0_0.Store((*[16]float32)(unsafe.Pointer(outBase0)))
-				//alt:f32 o1_0.Store((*[16]float32)(unsafe.Pointer(outBase1)))
-				//alt:f32 o2_0.Store((*[16]float32)(unsafe.Pointer(outBase2)))
-				//alt:f32 o3_0.Store((*[16]float32)(unsafe.Pointer(outBase3)))
-				//alt:f64  o0_0.Store((*[8]float64)(unsafe.Pointer(outBase0)))
-				//alt:f64  o1_0.Store((*[8]float64)(unsafe.Pointer(outBase1)))
-				//alt:f64  o2_0.Store((*[8]float64)(unsafe.Pointer(outBase2)))
-				//alt:f64  o3_0.Store((*[8]float64)(unsafe.Pointer(outBase3)))
+				//alt:f32 o0_0.Store((*[16]float32)(unsafe.Add(outputData, outBase0)))
+				//alt:f32 o1_0.Store((*[16]float32)(unsafe.Add(outputData, outBase1)))
+				//alt:f32 o2_0.Store((*[16]float32)(unsafe.Add(outputData, outBase2)))
+				//alt:f32 o3_0.Store((*[16]float32)(unsafe.Add(outputData, outBase3)))
+				//alt:f64  o0_0.Store((*[8]float64)(unsafe.Add(outputData, outBase0)))
+				//alt:f64  o1_0.Store((*[8]float64)(unsafe.Add(outputData, outBase1)))
+				//alt:f64  o2_0.Store((*[8]float64)(unsafe.Add(outputData, outBase2)))
+				//alt:f64  o3_0.Store((*[8]float64)(unsafe.Add(outputData, outBase3)))
 				//alt:f32|f64 }
 
 				for ; col < rhsCrossSize; col++ {
-					//alt:f32 r0 := *(*float32)(unsafe.Pointer(rColBase + uintptr(col)*iSize))
-					//alt:bf16  r0 := (*(*bfloat16.BFloat16)(unsafe.Pointer(rColBase + uintptr(col)*iSize))).Float32()
-					r0 := (*(*float16.Float16)(unsafe.Pointer(rColBase + uintptr(col)*iSize))).Float32() //alt:f16
-					//alt:f64  r0 := *(*float64)(unsafe.Pointer(rColBase + uintptr(col)*iSize))
+					//alt:f32 r0 := *(*float32)(unsafe.Add(rhsData, rColBase+uintptr(col)*iSize))
+					//alt:bf16  r0 := (*(*bfloat16.BFloat16)(unsafe.Add(rhsData, rColBase + uintptr(col)*iSize))).Float32()
+					r0 := (*(*float16.Float16)(unsafe.Add(rhsData, rColBase+uintptr(col)*iSize))).Float32() //alt:f16
+					//alt:f64  r0 := *(*float64)(unsafe.Add(rhsData, rColBase + uintptr(col)*iSize))
 
-					//alt:f32 l0_scalar := *(*float32)(unsafe.Pointer(l0_ptr))
-					//alt:f32 l1_scalar := *(*float32)(unsafe.Pointer(l1_ptr))
-					//alt:f32 l2_scalar := *(*float32)(unsafe.Pointer(l2_ptr))
-					//alt:f32 l3_scalar := *(*float32)(unsafe.Pointer(l3_ptr))
-					//alt:bf16  l0_scalar := (*(*bfloat16.BFloat16)(unsafe.Pointer(l0_ptr))).Float32()
-					//alt:bf16  l1_scalar := (*(*bfloat16.BFloat16)(unsafe.Pointer(l1_ptr))).Float32()
-					//alt:bf16  l2_scalar := (*(*bfloat16.BFloat16)(unsafe.Pointer(l2_ptr))).Float32()
-					//alt:bf16  l3_scalar := (*(*bfloat16.BFloat16)(unsafe.Pointer(l3_ptr))).Float32()
-					l0_scalar := (*(*float16.Float16)(unsafe.Pointer(l0_ptr))).Float32() //alt:f16
-					l1_scalar := (*(*float16.Float16)(unsafe.Pointer(l1_ptr))).Float32() //alt:f16
-					l2_scalar := (*(*float16.Float16)(unsafe.Pointer(l2_ptr))).Float32() //alt:f16
-					l3_scalar := (*(*float16.Float16)(unsafe.Pointer(l3_ptr))).Float32() //alt:f16
-					//alt:f64  l0_scalar := *(*float64)(unsafe.Pointer(l0_ptr))
-					//alt:f64  l1_scalar := *(*float64)(unsafe.Pointer(l1_ptr))
-					//alt:f64  l2_scalar := *(*float64)(unsafe.Pointer(l2_ptr))
-					//alt:f64  l3_scalar := *(*float64)(unsafe.Pointer(l3_ptr))
+					//alt:f32 l0_scalar := *(*float32)(unsafe.Add(lhsData, l0_ptr))
+					//alt:f32 l1_scalar := *(*float32)(unsafe.Add(lhsData, l1_ptr))
+					//alt:f32 l2_scalar := *(*float32)(unsafe.Add(lhsData, l2_ptr))
+					//alt:f32 l3_scalar := *(*float32)(unsafe.Add(lhsData, l3_ptr))
+					//alt:bf16  l0_scalar := (*(*bfloat16.BFloat16)(unsafe.Add(lhsData, l0_ptr))).Float32()
+					//alt:bf16  l1_scalar := (*(*bfloat16.BFloat16)(unsafe.Add(lhsData, l1_ptr))).Float32()
+					//alt:bf16  l2_scalar := (*(*bfloat16.BFloat16)(unsafe.Add(lhsData, l2_ptr))).Float32()
+					//alt:bf16  l3_scalar := (*(*bfloat16.BFloat16)(unsafe.Add(lhsData, l3_ptr))).Float32()
+					l0_scalar := (*(*float16.Float16)(unsafe.Add(lhsData, l0_ptr))).Float32() //alt:f16
+					l1_scalar := (*(*float16.Float16)(unsafe.Add(lhsData, l1_ptr))).Float32() //alt:f16
+					l2_scalar := (*(*float16.Float16)(unsafe.Add(lhsData, l2_ptr))).Float32() //alt:f16
+					l3_scalar := (*(*float16.Float16)(unsafe.Add(lhsData, l3_ptr))).Float32() //alt:f16
+					//alt:f64  l0_scalar := *(*float64)(unsafe.Add(lhsData, l0_ptr))
+					//alt:f64  l1_scalar := *(*float64)(unsafe.Add(lhsData, l1_ptr))
+					//alt:f64  l2_scalar := *(*float64)(unsafe.Add(lhsData, l2_ptr))
+					//alt:f64  l3_scalar := *(*float64)(unsafe.Add(lhsData, l3_ptr))
 
 					outBase0 := outputBase + uintptr((row+0)*rhsCrossSize+col)*oSize
 					outBase1 := outputBase + uintptr((row+1)*rhsCrossSize+col)*oSize
@@ -336,23 +336,23 @@ func avx512SmallFloat16( //alt:f16
 					outBase3 := outputBase + uintptr((row+3)*rhsCrossSize+col)*oSize
 
 					if k == 0 {
-						*(*float32)(unsafe.Pointer(outBase0)) = l0_scalar * r0 //alt:f32|bf16|f16
-						*(*float32)(unsafe.Pointer(outBase1)) = l1_scalar * r0 //alt:f32|bf16|f16
-						*(*float32)(unsafe.Pointer(outBase2)) = l2_scalar * r0 //alt:f32|bf16|f16
-						*(*float32)(unsafe.Pointer(outBase3)) = l3_scalar * r0 //alt:f32|bf16|f16
-						//alt:f64  *(*float64)(unsafe.Pointer(outBase0)) = l0_scalar * r0
-						//alt:f64  *(*float64)(unsafe.Pointer(outBase1)) = l1_scalar * r0
-						//alt:f64  *(*float64)(unsafe.Pointer(outBase2)) = l2_scalar * r0
-						//alt:f64  *(*float64)(unsafe.Pointer(outBase3)) = l3_scalar * r0
+						*(*float32)(unsafe.Add(outputData, outBase0)) = l0_scalar * r0 //alt:f32|bf16|f16
+						*(*float32)(unsafe.Add(outputData, outBase1)) = l1_scalar * r0 //alt:f32|bf16|f16
+						*(*float32)(unsafe.Add(outputData, outBase2)) = l2_scalar * r0 //alt:f32|bf16|f16
+						*(*float32)(unsafe.Add(outputData, outBase3)) = l3_scalar * r0 //alt:f32|bf16|f16
+						//alt:f64  *(*float64)(unsafe.Add(outputData, outBase0)) = l0_scalar * r0
+						//alt:f64  *(*float64)(unsafe.Add(outputData, outBase1)) = l1_scalar * r0
+						//alt:f64  *(*float64)(unsafe.Add(outputData, outBase2)) = l2_scalar * r0
+						//alt:f64  *(*float64)(unsafe.Add(outputData, outBase3)) = l3_scalar * r0
 					} else {
-						*(*float32)(unsafe.Pointer(outBase0)) += l0_scalar * r0 //alt:f32|bf16|f16
-						*(*float32)(unsafe.Pointer(outBase1)) += l1_scalar * r0 //alt:f32|bf16|f16
-						*(*float32)(unsafe.Pointer(outBase2)) += l2_scalar * r0 //alt:f32|bf16|f16
-						*(*float32)(unsafe.Pointer(outBase3)) += l3_scalar * r0 //alt:f32|bf16|f16
-						//alt:f64  *(*float64)(unsafe.Pointer(outBase0)) += l0_scalar * r0
-						//alt:f64  *(*float64)(unsafe.Pointer(outBase1)) += l1_scalar * r0
-						//alt:f64  *(*float64)(unsafe.Pointer(outBase2)) += l2_scalar * r0
-						//alt:f64  *(*float64)(unsafe.Pointer(outBase3)) += l3_scalar * r0
+						*(*float32)(unsafe.Add(outputData, outBase0)) += l0_scalar * r0 //alt:f32|bf16|f16
+						*(*float32)(unsafe.Add(outputData, outBase1)) += l1_scalar * r0 //alt:f32|bf16|f16
+						*(*float32)(unsafe.Add(outputData, outBase2)) += l2_scalar * r0 //alt:f32|bf16|f16
+						*(*float32)(unsafe.Add(outputData, outBase3)) += l3_scalar * r0 //alt:f32|bf16|f16
+						//alt:f64  *(*float64)(unsafe.Add(outputData, outBase0)) += l0_scalar * r0
+						//alt:f64  *(*float64)(unsafe.Add(outputData, outBase1)) += l1_scalar * r0
+						//alt:f64  *(*float64)(unsafe.Add(outputData, outBase2)) += l2_scalar * r0
+						//alt:f64  *(*float64)(unsafe.Add(outputData, outBase3)) += l3_scalar * r0
 					}
 				}
 			}
@@ -361,12 +361,12 @@ func avx512SmallFloat16( //alt:f16
 		for ; row < lhsCrossSize; row++ {
 			for k := 0; k < contractingSize; k++ {
 				l_ptr := lhsBase + uintptr((row*contractingSize)+k)*iSize
-				//alt:f32 l0 := archsimd.BroadcastFloat32x16(*(*float32)(unsafe.Pointer(l_ptr)))
-				//alt:bf16  l0_bf16 := (*(*bfloat16.BFloat16)(unsafe.Pointer(l_ptr))).Float32()
+				//alt:f32 l0 := archsimd.BroadcastFloat32x16(*(*float32)(unsafe.Add(lhsData, l_ptr)))
+				//alt:bf16  l0_bf16 := (*(*bfloat16.BFloat16)(unsafe.Add(lhsData, l_ptr))).Float32()
 				//alt:bf16  l0 := archsimd.BroadcastFloat32x16(l0_bf16)
-				l0_f16 := (*(*float16.Float16)(unsafe.Pointer(l_ptr))).Float32() //alt:f16
-				l0 := archsimd.BroadcastFloat32x16(l0_f16)                       //alt:f16
-				//alt:f64  l0 := archsimd.BroadcastFloat64x8(*(*float64)(unsafe.Pointer(l_ptr)))
+				l0_f16 := (*(*float16.Float16)(unsafe.Add(lhsData, l_ptr))).Float32() //alt:f16
+				l0 := archsimd.BroadcastFloat32x16(l0_f16)                            //alt:f16
+				//alt:f64  l0 := archsimd.BroadcastFloat64x8(*(*float64)(unsafe.Add(lhsData, l_ptr)))
 
 				rColBase := rhsBase + uintptr(k*rhsCrossSize)*iSize
 				//alt:f32 const inputVecWidth = 16
@@ -384,12 +384,12 @@ func avx512SmallFloat16( //alt:f16
 					//alt:bf16  var r1 archsimd.Float32x16
 					var r1 archsimd.Float32x16 //alt:f16
 					{                          //alt:f32|bf16|f16|f64
-						//alt:f32 r0 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Pointer(rColBase + uintptr(col)*iSize)))
-						//alt:bf16  r0_bf16 := bfloat16.LoadBFloat16x32((*[32]bfloat16.BFloat16)(unsafe.Pointer(rColBase + uintptr(col)*iSize)))
+						//alt:f32 r0 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(rhsData, rColBase+uintptr(col)*iSize)))
+						//alt:bf16  r0_bf16 := bfloat16.LoadBFloat16x32((*[32]bfloat16.BFloat16)(unsafe.Add(rhsData, rColBase + uintptr(col)*iSize)))
 						//alt:bf16  r0, r1 = r0_bf16.ToFloat32()
-						r0_f16 := float16.LoadFloat16x32((*[32]float16.Float16)(unsafe.Pointer(rColBase + uintptr(col)*iSize))) //alt:f16
-						r0, r1 = r0_f16.ToFloat32()                                                                             //alt:f16
-						//alt:f64  r0 = archsimd.LoadFloat64x8((*[8]float64)(unsafe.Pointer(rColBase + uintptr(col)*iSize)))
+						r0_f16 := float16.LoadFloat16x32((*[32]float16.Float16)(unsafe.Add(rhsData, rColBase+uintptr(col)*iSize))) //alt:f16
+						r0, r1 = r0_f16.ToFloat32()                                                                                //alt:f16
+						//alt:f64  r0 = archsimd.LoadFloat64x8((*[8]float64)(unsafe.Add(rhsData, rColBase + uintptr(col)*iSize)))
 					} //alt:f32|bf16|f16|f64
 
 					outBase := outputBase + uintptr(row*rhsCrossSize+col)*oSize
@@ -399,10 +399,10 @@ func avx512SmallFloat16( //alt:f16
 					var o1 archsimd.Float32x16 //alt:f16
 
 					if k > 0 {
-						o0 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Pointer(outBase))) //alt:f32|bf16|f16
-						//alt:f64  o0 = archsimd.LoadFloat64x8((*[8]float64)(unsafe.Pointer(outBase)))
-						//alt:bf16  o1 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Pointer(outBase + uintptr(outputVecWidth)*oSize)))
-						o1 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Pointer(outBase + uintptr(outputVecWidth)*oSize))) //alt:f16
+						o0 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(outputData, outBase))) //alt:f32|bf16|f16
+						//alt:f64  o0 = archsimd.LoadFloat64x8((*[8]float64)(unsafe.Add(outputData, outBase)))
+						//alt:bf16  o1 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(outputData, outBase + uintptr(outputVecWidth)*oSize)))
+						o1 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(outputData, outBase+uintptr(outputVecWidth)*oSize))) //alt:f16
 					} else {
 						o0 = archsimd.BroadcastFloat32x16(0.0) //alt:f32|bf16|f16
 						//alt:f64  o0 = archsimd.BroadcastFloat64x8(0.0)
@@ -414,30 +414,30 @@ func avx512SmallFloat16( //alt:f16
 					//alt:bf16  o1 = l0.MulAdd(r1, o1)
 					o1 = l0.MulAdd(r1, o1) //alt:f16
 
-					o0.Store((*[16]float32)(unsafe.Pointer(outBase))) //alt:f32|bf16|f16
-					//alt:f64  o0.Store((*[8]float64)(unsafe.Pointer(outBase)))
-					//alt:bf16  o1.Store((*[16]float32)(unsafe.Pointer(outBase + uintptr(outputVecWidth)*oSize)))
-					o1.Store((*[16]float32)(unsafe.Pointer(outBase + uintptr(outputVecWidth)*oSize))) //alt:f16
+					o0.Store((*[16]float32)(unsafe.Add(outputData, outBase))) //alt:f32|bf16|f16
+					//alt:f64  o0.Store((*[8]float64)(unsafe.Add(outputData, outBase)))
+					//alt:bf16  o1.Store((*[16]float32)(unsafe.Add(outputData, outBase + uintptr(outputVecWidth)*oSize)))
+					o1.Store((*[16]float32)(unsafe.Add(outputData, outBase+uintptr(outputVecWidth)*oSize))) //alt:f16
 				}
 
 				for ; col < rhsCrossSize; col++ {
-					//alt:f32 r0 := *(*float32)(unsafe.Pointer(rColBase + uintptr(col)*iSize))
-					//alt:bf16  r0 := (*(*bfloat16.BFloat16)(unsafe.Pointer(rColBase + uintptr(col)*iSize))).Float32()
-					r0 := (*(*float16.Float16)(unsafe.Pointer(rColBase + uintptr(col)*iSize))).Float32() //alt:f16
-					//alt:f64  r0 := *(*float64)(unsafe.Pointer(rColBase + uintptr(col)*iSize))
+					//alt:f32 r0 := *(*float32)(unsafe.Add(rhsData, rColBase+uintptr(col)*iSize))
+					//alt:bf16  r0 := (*(*bfloat16.BFloat16)(unsafe.Add(rhsData, rColBase + uintptr(col)*iSize))).Float32()
+					r0 := (*(*float16.Float16)(unsafe.Add(rhsData, rColBase+uintptr(col)*iSize))).Float32() //alt:f16
+					//alt:f64  r0 := *(*float64)(unsafe.Add(rhsData, rColBase + uintptr(col)*iSize))
 
-					//alt:f32 l0_scalar := *(*float32)(unsafe.Pointer(l_ptr))
-					//alt:bf16  l0_scalar := (*(*bfloat16.BFloat16)(unsafe.Pointer(l_ptr))).Float32()
-					l0_scalar := (*(*float16.Float16)(unsafe.Pointer(l_ptr))).Float32() //alt:f16
-					//alt:f64  l0_scalar := *(*float64)(unsafe.Pointer(l_ptr))
+					//alt:f32 l0_scalar := *(*float32)(unsafe.Add(lhsData, l_ptr))
+					//alt:bf16  l0_scalar := (*(*bfloat16.BFloat16)(unsafe.Add(lhsData, l_ptr))).Float32()
+					l0_scalar := (*(*float16.Float16)(unsafe.Add(lhsData, l_ptr))).Float32() //alt:f16
+					//alt:f64  l0_scalar := *(*float64)(unsafe.Add(lhsData, l_ptr))
 
 					outBase := outputBase + uintptr(row*rhsCrossSize+col)*oSize
 					if k == 0 {
-						*(*float32)(unsafe.Pointer(outBase)) = l0_scalar * r0 //alt:f32|bf16|f16
-						//alt:f64  *(*float64)(unsafe.Pointer(outBase)) = l0_scalar * r0
+						*(*float32)(unsafe.Add(outputData, outBase)) = l0_scalar * r0 //alt:f32|bf16|f16
+						//alt:f64  *(*float64)(unsafe.Add(outputData, outBase)) = l0_scalar * r0
 					} else {
-						*(*float32)(unsafe.Pointer(outBase)) += l0_scalar * r0 //alt:f32|bf16|f16
-						//alt:f64  *(*float64)(unsafe.Pointer(outBase)) += l0_scalar * r0
+						*(*float32)(unsafe.Add(outputData, outBase)) += l0_scalar * r0 //alt:f32|bf16|f16
+						//alt:f64  *(*float64)(unsafe.Add(outputData, outBase)) += l0_scalar * r0
 					}
 				}
 			}
@@ -482,17 +482,17 @@ func avx512SmallFloat16Transposed( //alt:f16
 	//alt:f64  var oZero float64
 	oSize := unsafe.Sizeof(oZero)
 
-	lhsPtr := uintptr(unsafe.Pointer(unsafe.SliceData(lhs)))
-	rhsPtr := uintptr(unsafe.Pointer(unsafe.SliceData(rhs)))
-	outputPtr := uintptr(unsafe.Pointer(unsafe.SliceData(output)))
+	lhsData := unsafe.Pointer(unsafe.SliceData(lhs))
+	rhsData := unsafe.Pointer(unsafe.SliceData(rhs))
+	outputData := unsafe.Pointer(unsafe.SliceData(output))
 
 	lhsByteStride := uintptr(lhsStride) * iSize
 	rhsByteStride := uintptr(rhsStride) * iSize
 	outputByteStride := uintptr(outputStride) * oSize
 
-	lhsBase := lhsPtr + uintptr(batchStart)*lhsByteStride
-	rhsBase := rhsPtr + uintptr(batchStart)*rhsByteStride
-	outputBase := outputPtr + uintptr(batchStart)*outputByteStride
+	lhsBase := uintptr(batchStart) * lhsByteStride
+	rhsBase := uintptr(batchStart) * rhsByteStride
+	outputBase := uintptr(batchStart) * outputByteStride
 
 	for range batchCount {
 		for row := 0; row < lhsCrossSize; row++ {
@@ -513,20 +513,20 @@ func avx512SmallFloat16Transposed( //alt:f16
 				// Unroll by 4 registers on the contracting size
 				for ; k+4*vecWidth <= contractingSize; k += 4 * vecWidth {
 					// Load LHS (contiguous)
-					//alt:f32 l0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Pointer(lRowBase + uintptr(k)*iSize)))
-					//alt:bf16  l0_bf16 := bfloat16.LoadBFloat16x32((*[32]bfloat16.BFloat16)(unsafe.Pointer(lRowBase + uintptr(k)*iSize)))
+					//alt:f32 l0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(lhsData, lRowBase+uintptr(k)*iSize)))
+					//alt:bf16  l0_bf16 := bfloat16.LoadBFloat16x32((*[32]bfloat16.BFloat16)(unsafe.Add(lhsData, lRowBase + uintptr(k)*iSize)))
 					//alt:bf16  l0a, l0b := l0_bf16.ToFloat32()
-					l0_f16 := float16.LoadFloat16x32((*[32]float16.Float16)(unsafe.Pointer(lRowBase + uintptr(k)*iSize))) //alt:f16
-					l0a, l0b := l0_f16.ToFloat32()                                                                        //alt:f16
-					//alt:f64  l0 := archsimd.LoadFloat64x8((*[8]float64)(unsafe.Pointer(lRowBase + uintptr(k)*iSize)))
+					l0_f16 := float16.LoadFloat16x32((*[32]float16.Float16)(unsafe.Add(lhsData, lRowBase+uintptr(k)*iSize))) //alt:f16
+					l0a, l0b := l0_f16.ToFloat32()                                                                           //alt:f16
+					//alt:f64  l0 := archsimd.LoadFloat64x8((*[8]float64)(unsafe.Add(lhsData, lRowBase + uintptr(k)*iSize)))
 
 					// Load RHS (contiguous for Transposed)
-					//alt:f32 r0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Pointer(rColBase + uintptr(k)*iSize)))
-					//alt:bf16  r0_bf16 := bfloat16.LoadBFloat16x32((*[32]bfloat16.BFloat16)(unsafe.Pointer(rColBase + uintptr(k)*iSize)))
+					//alt:f32 r0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(rhsData, rColBase+uintptr(k)*iSize)))
+					//alt:bf16  r0_bf16 := bfloat16.LoadBFloat16x32((*[32]bfloat16.BFloat16)(unsafe.Add(rhsData, rColBase + uintptr(k)*iSize)))
 					//alt:bf16  r0a, r0b := r0_bf16.ToFloat32()
-					r0_f16 := float16.LoadFloat16x32((*[32]float16.Float16)(unsafe.Pointer(rColBase + uintptr(k)*iSize))) //alt:f16
-					r0a, r0b := r0_f16.ToFloat32()                                                                        //alt:f16
-					//alt:f64  r0 := archsimd.LoadFloat64x8((*[8]float64)(unsafe.Pointer(rColBase + uintptr(k)*iSize)))
+					r0_f16 := float16.LoadFloat16x32((*[32]float16.Float16)(unsafe.Add(rhsData, rColBase+uintptr(k)*iSize))) //alt:f16
+					r0a, r0b := r0_f16.ToFloat32()                                                                           //alt:f16
+					//alt:f64  r0 := archsimd.LoadFloat64x8((*[8]float64)(unsafe.Add(rhsData, rColBase + uintptr(k)*iSize)))
 
 					//alt:f32|f64 acc = l0.MulAdd(r0, acc)
 					//alt:bf16  acc = l0a.MulAdd(r0a, acc)
@@ -534,54 +534,54 @@ func avx512SmallFloat16Transposed( //alt:f16
 					acc = l0a.MulAdd(r0a, acc) //alt:f16
 					acc = l0b.MulAdd(r0b, acc) //alt:f16
 
-					//alt:f32 l1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Pointer(lRowBase + uintptr(k+vecWidth)*iSize)))
-					//alt:bf16  l1_bf16 := bfloat16.LoadBFloat16x32((*[32]bfloat16.BFloat16)(unsafe.Pointer(lRowBase + uintptr(k+vecWidth)*iSize)))
+					//alt:f32 l1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(lhsData, lRowBase+uintptr(k+vecWidth)*iSize)))
+					//alt:bf16  l1_bf16 := bfloat16.LoadBFloat16x32((*[32]bfloat16.BFloat16)(unsafe.Add(lhsData, lRowBase + uintptr(k+vecWidth)*iSize)))
 					//alt:bf16  l1a, l1b := l1_bf16.ToFloat32()
-					l1_f16 := float16.LoadFloat16x32((*[32]float16.Float16)(unsafe.Pointer(lRowBase + uintptr(k+vecWidth)*iSize))) //alt:f16
-					l1a, l1b := l1_f16.ToFloat32()                                                                                 //alt:f16
-					//alt:f64  l1 := archsimd.LoadFloat64x8((*[8]float64)(unsafe.Pointer(lRowBase + uintptr(k+vecWidth)*iSize)))
-					//alt:f32 r1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Pointer(rColBase + uintptr(k+vecWidth)*iSize)))
-					//alt:bf16  r1_bf16 := bfloat16.LoadBFloat16x32((*[32]bfloat16.BFloat16)(unsafe.Pointer(rColBase + uintptr(k+vecWidth)*iSize)))
+					l1_f16 := float16.LoadFloat16x32((*[32]float16.Float16)(unsafe.Add(lhsData, lRowBase+uintptr(k+vecWidth)*iSize))) //alt:f16
+					l1a, l1b := l1_f16.ToFloat32()                                                                                    //alt:f16
+					//alt:f64  l1 := archsimd.LoadFloat64x8((*[8]float64)(unsafe.Add(lhsData, lRowBase + uintptr(k+vecWidth)*iSize)))
+					//alt:f32 r1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(rhsData, rColBase+uintptr(k+vecWidth)*iSize)))
+					//alt:bf16  r1_bf16 := bfloat16.LoadBFloat16x32((*[32]bfloat16.BFloat16)(unsafe.Add(rhsData, rColBase + uintptr(k+vecWidth)*iSize)))
 					//alt:bf16  r1a, r1b := r1_bf16.ToFloat32()
-					r1_f16 := float16.LoadFloat16x32((*[32]float16.Float16)(unsafe.Pointer(rColBase + uintptr(k+vecWidth)*iSize))) //alt:f16
-					r1a, r1b := r1_f16.ToFloat32()                                                                                 //alt:f16
-					//alt:f64  r1 := archsimd.LoadFloat64x8((*[8]float64)(unsafe.Pointer(rColBase + uintptr(k+vecWidth)*iSize)))
+					r1_f16 := float16.LoadFloat16x32((*[32]float16.Float16)(unsafe.Add(rhsData, rColBase+uintptr(k+vecWidth)*iSize))) //alt:f16
+					r1a, r1b := r1_f16.ToFloat32()                                                                                    //alt:f16
+					//alt:f64  r1 := archsimd.LoadFloat64x8((*[8]float64)(unsafe.Add(rhsData, rColBase + uintptr(k+vecWidth)*iSize)))
 					//alt:f32|f64 acc = l1.MulAdd(r1, acc)
 					//alt:bf16  acc = l1a.MulAdd(r1a, acc)
 					//alt:bf16  acc = l1b.MulAdd(r1b, acc)
 					acc = l1a.MulAdd(r1a, acc) //alt:f16
 					acc = l1b.MulAdd(r1b, acc) //alt:f16
 
-					//alt:f32 l2 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Pointer(lRowBase + uintptr(k+2*vecWidth)*iSize)))
-					//alt:bf16  l2_bf16 := bfloat16.LoadBFloat16x32((*[32]bfloat16.BFloat16)(unsafe.Pointer(lRowBase + uintptr(k+2*vecWidth)*iSize)))
+					//alt:f32 l2 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(lhsData, lRowBase+uintptr(k+2*vecWidth)*iSize)))
+					//alt:bf16  l2_bf16 := bfloat16.LoadBFloat16x32((*[32]bfloat16.BFloat16)(unsafe.Add(lhsData, lRowBase + uintptr(k+2*vecWidth)*iSize)))
 					//alt:bf16  l2a, l2b := l2_bf16.ToFloat32()
-					l2_f16 := float16.LoadFloat16x32((*[32]float16.Float16)(unsafe.Pointer(lRowBase + uintptr(k+2*vecWidth)*iSize))) //alt:f16
-					l2a, l2b := l2_f16.ToFloat32()                                                                                   //alt:f16
-					//alt:f64  l2 := archsimd.LoadFloat64x8((*[8]float64)(unsafe.Pointer(lRowBase + uintptr(k+2*vecWidth)*iSize)))
-					//alt:f32 r2 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Pointer(rColBase + uintptr(k+2*vecWidth)*iSize)))
-					//alt:bf16  r2_bf16 := bfloat16.LoadBFloat16x32((*[32]bfloat16.BFloat16)(unsafe.Pointer(rColBase + uintptr(k+2*vecWidth)*iSize)))
+					l2_f16 := float16.LoadFloat16x32((*[32]float16.Float16)(unsafe.Add(lhsData, lRowBase+uintptr(k+2*vecWidth)*iSize))) //alt:f16
+					l2a, l2b := l2_f16.ToFloat32()                                                                                      //alt:f16
+					//alt:f64  l2 := archsimd.LoadFloat64x8((*[8]float64)(unsafe.Add(lhsData, lRowBase + uintptr(k+2*vecWidth)*iSize)))
+					//alt:f32 r2 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(rhsData, rColBase+uintptr(k+2*vecWidth)*iSize)))
+					//alt:bf16  r2_bf16 := bfloat16.LoadBFloat16x32((*[32]bfloat16.BFloat16)(unsafe.Add(rhsData, rColBase + uintptr(k+2*vecWidth)*iSize)))
 					//alt:bf16  r2a, r2b := r2_bf16.ToFloat32()
-					r2_f16 := float16.LoadFloat16x32((*[32]float16.Float16)(unsafe.Pointer(rColBase + uintptr(k+2*vecWidth)*iSize))) //alt:f16
-					r2a, r2b := r2_f16.ToFloat32()                                                                                   //alt:f16
-					//alt:f64  r2 := archsimd.LoadFloat64x8((*[8]float64)(unsafe.Pointer(rColBase + uintptr(k+2*vecWidth)*iSize)))
+					r2_f16 := float16.LoadFloat16x32((*[32]float16.Float16)(unsafe.Add(rhsData, rColBase+uintptr(k+2*vecWidth)*iSize))) //alt:f16
+					r2a, r2b := r2_f16.ToFloat32()                                                                                      //alt:f16
+					//alt:f64  r2 := archsimd.LoadFloat64x8((*[8]float64)(unsafe.Add(rhsData, rColBase + uintptr(k+2*vecWidth)*iSize)))
 					//alt:f32|f64 acc = l2.MulAdd(r2, acc)
 					//alt:bf16  acc = l2a.MulAdd(r2a, acc)
 					//alt:bf16  acc = l2b.MulAdd(r2b, acc)
 					acc = l2a.MulAdd(r2a, acc) //alt:f16
 					acc = l2b.MulAdd(r2b, acc) //alt:f16
 
-					//alt:f32 l3 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Pointer(lRowBase + uintptr(k+3*vecWidth)*iSize)))
-					//alt:bf16  l3_bf16 := bfloat16.LoadBFloat16x32((*[32]bfloat16.BFloat16)(unsafe.Pointer(lRowBase + uintptr(k+3*vecWidth)*iSize)))
+					//alt:f32 l3 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(lhsData, lRowBase+uintptr(k+3*vecWidth)*iSize)))
+					//alt:bf16  l3_bf16 := bfloat16.LoadBFloat16x32((*[32]bfloat16.BFloat16)(unsafe.Add(lhsData, lRowBase + uintptr(k+3*vecWidth)*iSize)))
 					//alt:bf16  l3a, l3b := l3_bf16.ToFloat32()
-					l3_f16 := float16.LoadFloat16x32((*[32]float16.Float16)(unsafe.Pointer(lRowBase + uintptr(k+3*vecWidth)*iSize))) //alt:f16
-					l3a, l3b := l3_f16.ToFloat32()                                                                                   //alt:f16
-					//alt:f64  l3 := archsimd.LoadFloat64x8((*[8]float64)(unsafe.Pointer(lRowBase + uintptr(k+3*vecWidth)*iSize)))
-					//alt:f32 r3 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Pointer(rColBase + uintptr(k+3*vecWidth)*iSize)))
-					//alt:bf16  r3_bf16 := bfloat16.LoadBFloat16x32((*[32]bfloat16.BFloat16)(unsafe.Pointer(rColBase + uintptr(k+3*vecWidth)*iSize)))
+					l3_f16 := float16.LoadFloat16x32((*[32]float16.Float16)(unsafe.Add(lhsData, lRowBase+uintptr(k+3*vecWidth)*iSize))) //alt:f16
+					l3a, l3b := l3_f16.ToFloat32()                                                                                      //alt:f16
+					//alt:f64  l3 := archsimd.LoadFloat64x8((*[8]float64)(unsafe.Add(lhsData, lRowBase + uintptr(k+3*vecWidth)*iSize)))
+					//alt:f32 r3 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(rhsData, rColBase+uintptr(k+3*vecWidth)*iSize)))
+					//alt:bf16  r3_bf16 := bfloat16.LoadBFloat16x32((*[32]bfloat16.BFloat16)(unsafe.Add(rhsData, rColBase + uintptr(k+3*vecWidth)*iSize)))
 					//alt:bf16  r3a, r3b := r3_bf16.ToFloat32()
-					r3_f16 := float16.LoadFloat16x32((*[32]float16.Float16)(unsafe.Pointer(rColBase + uintptr(k+3*vecWidth)*iSize))) //alt:f16
-					r3a, r3b := r3_f16.ToFloat32()                                                                                   //alt:f16
-					//alt:f64  r3 := archsimd.LoadFloat64x8((*[8]float64)(unsafe.Pointer(rColBase + uintptr(k+3*vecWidth)*iSize)))
+					r3_f16 := float16.LoadFloat16x32((*[32]float16.Float16)(unsafe.Add(rhsData, rColBase+uintptr(k+3*vecWidth)*iSize))) //alt:f16
+					r3a, r3b := r3_f16.ToFloat32()                                                                                      //alt:f16
+					//alt:f64  r3 := archsimd.LoadFloat64x8((*[8]float64)(unsafe.Add(rhsData, rColBase + uintptr(k+3*vecWidth)*iSize)))
 					//alt:f32|f64 acc = l3.MulAdd(r3, acc)
 					//alt:bf16  acc = l3a.MulAdd(r3a, acc)
 					//alt:bf16  acc = l3b.MulAdd(r3b, acc)
@@ -591,18 +591,18 @@ func avx512SmallFloat16Transposed( //alt:f16
 
 				// Remaining full vectors
 				for ; k+vecWidth <= contractingSize; k += vecWidth {
-					//alt:f32 lVal := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Pointer(lRowBase + uintptr(k)*iSize)))
-					//alt:bf16  l_bf16 := bfloat16.LoadBFloat16x32((*[32]bfloat16.BFloat16)(unsafe.Pointer(lRowBase + uintptr(k)*iSize)))
+					//alt:f32 lVal := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(lhsData, lRowBase+uintptr(k)*iSize)))
+					//alt:bf16  l_bf16 := bfloat16.LoadBFloat16x32((*[32]bfloat16.BFloat16)(unsafe.Add(lhsData, lRowBase + uintptr(k)*iSize)))
 					//alt:bf16  la, lb := l_bf16.ToFloat32()
-					l_f16 := float16.LoadFloat16x32((*[32]float16.Float16)(unsafe.Pointer(lRowBase + uintptr(k)*iSize))) //alt:f16
-					la, lb := l_f16.ToFloat32()                                                                          //alt:f16
-					//alt:f64  lVal := archsimd.LoadFloat64x8((*[8]float64)(unsafe.Pointer(lRowBase + uintptr(k)*iSize)))
-					//alt:f32 rVal := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Pointer(rColBase + uintptr(k)*iSize)))
-					//alt:bf16  r_bf16 := bfloat16.LoadBFloat16x32((*[32]bfloat16.BFloat16)(unsafe.Pointer(rColBase + uintptr(k)*iSize)))
+					l_f16 := float16.LoadFloat16x32((*[32]float16.Float16)(unsafe.Add(lhsData, lRowBase+uintptr(k)*iSize))) //alt:f16
+					la, lb := l_f16.ToFloat32()                                                                             //alt:f16
+					//alt:f64  lVal := archsimd.LoadFloat64x8((*[8]float64)(unsafe.Add(lhsData, lRowBase + uintptr(k)*iSize)))
+					//alt:f32 rVal := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(rhsData, rColBase+uintptr(k)*iSize)))
+					//alt:bf16  r_bf16 := bfloat16.LoadBFloat16x32((*[32]bfloat16.BFloat16)(unsafe.Add(rhsData, rColBase + uintptr(k)*iSize)))
 					//alt:bf16  ra, rb := r_bf16.ToFloat32()
-					r_f16 := float16.LoadFloat16x32((*[32]float16.Float16)(unsafe.Pointer(rColBase + uintptr(k)*iSize))) //alt:f16
-					ra, rb := r_f16.ToFloat32()                                                                          //alt:f16
-					//alt:f64  rVal := archsimd.LoadFloat64x8((*[8]float64)(unsafe.Pointer(rColBase + uintptr(k)*iSize)))
+					r_f16 := float16.LoadFloat16x32((*[32]float16.Float16)(unsafe.Add(rhsData, rColBase+uintptr(k)*iSize))) //alt:f16
+					ra, rb := r_f16.ToFloat32()                                                                             //alt:f16
+					//alt:f64  rVal := archsimd.LoadFloat64x8((*[8]float64)(unsafe.Add(rhsData, rColBase + uintptr(k)*iSize)))
 					//alt:f32|f64 acc = lVal.MulAdd(rVal, acc)
 					//alt:bf16  acc = la.MulAdd(ra, acc)
 					//alt:bf16  acc = lb.MulAdd(rb, acc)
@@ -615,21 +615,21 @@ func avx512SmallFloat16Transposed( //alt:f16
 				//alt:f64  res := avx512ReduceSumFloat64x8(acc)
 				// Scalar tail
 				for ; k < contractingSize; k++ {
-					//alt:f32 lVal := *(*float32)(unsafe.Pointer(lRowBase + uintptr(k)*iSize))
-					//alt:bf16  lVal := (*(*bfloat16.BFloat16)(unsafe.Pointer(lRowBase + uintptr(k)*iSize))).Float32()
-					lVal := (*(*float16.Float16)(unsafe.Pointer(lRowBase + uintptr(k)*iSize))).Float32() //alt:f16
-					//alt:f64  lVal := *(*float64)(unsafe.Pointer(lRowBase + uintptr(k)*iSize))
-					//alt:f32 rVal := *(*float32)(unsafe.Pointer(rColBase + uintptr(k)*iSize))
-					//alt:bf16  rVal := (*(*bfloat16.BFloat16)(unsafe.Pointer(rColBase + uintptr(k)*iSize))).Float32()
-					rVal := (*(*float16.Float16)(unsafe.Pointer(rColBase + uintptr(k)*iSize))).Float32() //alt:f16
-					//alt:f64  rVal := *(*float64)(unsafe.Pointer(rColBase + uintptr(k)*iSize))
+					//alt:f32 lVal := *(*float32)(unsafe.Add(lhsData, lRowBase+uintptr(k)*iSize))
+					//alt:bf16  lVal := (*(*bfloat16.BFloat16)(unsafe.Add(lhsData, lRowBase + uintptr(k)*iSize))).Float32()
+					lVal := (*(*float16.Float16)(unsafe.Add(lhsData, lRowBase+uintptr(k)*iSize))).Float32() //alt:f16
+					//alt:f64  lVal := *(*float64)(unsafe.Add(lhsData, lRowBase + uintptr(k)*iSize))
+					//alt:f32 rVal := *(*float32)(unsafe.Add(rhsData, rColBase+uintptr(k)*iSize))
+					//alt:bf16  rVal := (*(*bfloat16.BFloat16)(unsafe.Add(rhsData, rColBase + uintptr(k)*iSize))).Float32()
+					rVal := (*(*float16.Float16)(unsafe.Add(rhsData, rColBase+uintptr(k)*iSize))).Float32() //alt:f16
+					//alt:f64  rVal := *(*float64)(unsafe.Add(rhsData, rColBase + uintptr(k)*iSize))
 					res += lVal * rVal
 				}
 
 				// Write result
 				outputIdx := outputBase + uintptr(row*rhsCrossSize+col)*oSize
-				*(*float32)(unsafe.Pointer(outputIdx)) = res //alt:f32|bf16|f16
-				//alt:f64  *(*float64)(unsafe.Pointer(outputIdx)) = res
+				*(*float32)(unsafe.Add(outputData, outputIdx)) = res //alt:f32|bf16|f16
+				//alt:f64  *(*float64)(unsafe.Add(outputData, outputIdx)) = res
 			}
 		}
 

@@ -126,8 +126,10 @@ func unsafePackLHS[T gotype.ScalarNotComplex](
 		return
 	}
 
-	panelPtr := uintptr(unsafe.Pointer(&panel[0]))
-	lhsPtr := uintptr(unsafe.Pointer(&lhs[0]))
+	// Addressed as data pointer + byte offset (unsafe.Add at each access), not as uintptr addresses.
+	panelData := unsafe.Pointer(&panel[0])
+	lhsData := unsafe.Pointer(&lhs[0])
+	panelPtr := uintptr(0) // byte offset in panel
 	elemSize := unsafe.Sizeof(T(0))
 	kernelRowsBytes := uintptr(kernelRows) * elemSize
 	lhsColsBytes := uintptr(lhsCols) * elemSize
@@ -142,7 +144,7 @@ func unsafePackLHS[T gotype.ScalarNotComplex](
 	case kernelRows == 2:
 		for stripRowIdx := 0; stripRowIdx < fullStripsRows; stripRowIdx += kernelRows {
 			srcIdxBase := ((lhsRowStart + stripRowIdx) * lhsCols) + lhsColStart
-			pSrcBase := lhsPtr + uintptr(srcIdxBase)*elemSize
+			pSrcBase := uintptr(srcIdxBase) * elemSize
 			pDstBase := panelPtr
 
 			pSrc0 := pSrcBase
@@ -151,8 +153,8 @@ func unsafePackLHS[T gotype.ScalarNotComplex](
 			pDst1 := pDstBase + elemSize
 
 			for range contractingCols {
-				*(*T)(unsafe.Pointer(pDst0)) = *(*T)(unsafe.Pointer(pSrc0))
-				*(*T)(unsafe.Pointer(pDst1)) = *(*T)(unsafe.Pointer(pSrc1))
+				*(*T)(unsafe.Add(panelData, pDst0)) = *(*T)(unsafe.Add(lhsData, pSrc0))
+				*(*T)(unsafe.Add(panelData, pDst1)) = *(*T)(unsafe.Add(lhsData, pSrc1))
 
 				pSrc0 += elemSize
 				pSrc1 += elemSize
@@ -167,7 +169,7 @@ func unsafePackLHS[T gotype.ScalarNotComplex](
 	case kernelRows == 4:
 		for stripRowIdx := 0; stripRowIdx < fullStripsRows; stripRowIdx += kernelRows {
 			srcIdxBase := ((lhsRowStart + stripRowIdx) * lhsCols) + lhsColStart
-			pSrcBase := lhsPtr + uintptr(srcIdxBase)*elemSize
+			pSrcBase := uintptr(srcIdxBase) * elemSize
 			pDstBase := panelPtr
 
 			pSrc0 := pSrcBase
@@ -181,10 +183,10 @@ func unsafePackLHS[T gotype.ScalarNotComplex](
 			pDst3 := pDst2 + elemSize
 
 			for range contractingCols {
-				*(*T)(unsafe.Pointer(pDst0)) = *(*T)(unsafe.Pointer(pSrc0))
-				*(*T)(unsafe.Pointer(pDst1)) = *(*T)(unsafe.Pointer(pSrc1))
-				*(*T)(unsafe.Pointer(pDst2)) = *(*T)(unsafe.Pointer(pSrc2))
-				*(*T)(unsafe.Pointer(pDst3)) = *(*T)(unsafe.Pointer(pSrc3))
+				*(*T)(unsafe.Add(panelData, pDst0)) = *(*T)(unsafe.Add(lhsData, pSrc0))
+				*(*T)(unsafe.Add(panelData, pDst1)) = *(*T)(unsafe.Add(lhsData, pSrc1))
+				*(*T)(unsafe.Add(panelData, pDst2)) = *(*T)(unsafe.Add(lhsData, pSrc2))
+				*(*T)(unsafe.Add(panelData, pDst3)) = *(*T)(unsafe.Add(lhsData, pSrc3))
 
 				pSrc0 += elemSize
 				pSrc1 += elemSize
@@ -209,7 +211,7 @@ func unsafePackLHS[T gotype.ScalarNotComplex](
 		// The kernelRow is multiple of 4, but > 4.
 		for stripRowIdx := 0; stripRowIdx < fullStripsRows; stripRowIdx += kernelRows {
 			srcIdxBase := ((lhsRowStart + stripRowIdx) * lhsCols) + lhsColStart
-			pSrcBase := lhsPtr + uintptr(srcIdxBase)*elemSize
+			pSrcBase := uintptr(srcIdxBase) * elemSize
 			pDstBase := panelPtr
 
 			for r := 0; r < kernelRows; r += 4 {
@@ -224,10 +226,10 @@ func unsafePackLHS[T gotype.ScalarNotComplex](
 				pDst3 := pDst2 + elemSize
 
 				for range contractingCols {
-					*(*T)(unsafe.Pointer(pDst0)) = *(*T)(unsafe.Pointer(pSrc0))
-					*(*T)(unsafe.Pointer(pDst1)) = *(*T)(unsafe.Pointer(pSrc1))
-					*(*T)(unsafe.Pointer(pDst2)) = *(*T)(unsafe.Pointer(pSrc2))
-					*(*T)(unsafe.Pointer(pDst3)) = *(*T)(unsafe.Pointer(pSrc3))
+					*(*T)(unsafe.Add(panelData, pDst0)) = *(*T)(unsafe.Add(lhsData, pSrc0))
+					*(*T)(unsafe.Add(panelData, pDst1)) = *(*T)(unsafe.Add(lhsData, pSrc1))
+					*(*T)(unsafe.Add(panelData, pDst2)) = *(*T)(unsafe.Add(lhsData, pSrc2))
+					*(*T)(unsafe.Add(panelData, pDst3)) = *(*T)(unsafe.Add(lhsData, pSrc3))
 
 					pSrc0 += elemSize
 					pSrc1 += elemSize
@@ -251,7 +253,7 @@ func unsafePackLHS[T gotype.ScalarNotComplex](
 		stripRowIdx := fullStripsRows
 		validRows := copyRows - stripRowIdx
 		srcIdxBase := ((lhsRowStart + stripRowIdx) * lhsCols) + lhsColStart
-		pSrcBase := lhsPtr + uintptr(srcIdxBase)*elemSize
+		pSrcBase := uintptr(srcIdxBase) * elemSize
 		pDstBase := panelPtr
 
 		for range validRows {
@@ -259,7 +261,7 @@ func unsafePackLHS[T gotype.ScalarNotComplex](
 			pDst := pDstBase
 
 			for range contractingCols {
-				*(*T)(unsafe.Pointer(pDst)) = *(*T)(unsafe.Pointer(pSrc))
+				*(*T)(unsafe.Add(panelData, pDst)) = *(*T)(unsafe.Add(lhsData, pSrc))
 				pSrc += elemSize
 				pDst += kernelRowsBytes
 			}
@@ -270,7 +272,7 @@ func unsafePackLHS[T gotype.ScalarNotComplex](
 		for r := validRows; r < kernelRows; r++ {
 			pDst := pDstBase
 			for range contractingCols {
-				*(*T)(unsafe.Pointer(pDst)) = T(0)
+				*(*T)(unsafe.Add(panelData, pDst)) = T(0)
 				pDst += kernelRowsBytes
 			}
 			pDstBase += elemSize
