@@ -9,6 +9,8 @@ import (
 	"unsafe"
 
 	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/dtypes/bfloat16"
+	"github.com/gomlx/compute/dtypes/float16"
 	"github.com/gomlx/compute/dtypes/gotype"
 	"github.com/gomlx/compute/internal/gobackend/dot"
 	"github.com/gomlx/compute/support/envutil"
@@ -431,4 +433,21 @@ func avx2ApplyPackedOutputFloat64(
 			outputRowIdx += outputRowStride
 		}
 	}
+}
+
+// avx2LoadBFloat16x8 converts the 8 BFloat16 values at ptr to a Float32x8, reading only those 8
+// (the 16-wide load would read past the operand when they are its last elements).
+func avx2LoadBFloat16x8(ptr *[8]bfloat16.BFloat16) archsimd.Float32x8 {
+	var buf [16]bfloat16.BFloat16
+	copy(buf[:8], ptr[:])
+	lo, _ := bfloat16.LoadBFloat16x16(&buf).ToFloat32()
+	return lo
+}
+
+// avx2LoadFloat16x8 converts the 8 Float16 values at ptr to a Float32x8, reading only those 8.
+func avx2LoadFloat16x8(ptr *[8]float16.Float16) archsimd.Float32x8 {
+	var buf [16]float16.Float16
+	copy(buf[:8], ptr[:])
+	lo, _ := float16.LoadFloat16x16(&buf).ToFloat32()
+	return lo
 }

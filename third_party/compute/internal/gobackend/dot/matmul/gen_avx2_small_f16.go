@@ -244,8 +244,8 @@ func avx2SmallFloat16( //alt:f16
 
 				for ; col+outputVecWidth <= rhsCrossSize; col += outputVecWidth {
 					//alt:f32 r0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rhsData, rColBase+uintptr(col)*iSize)))
-					//alt:bf16  r0, _ := bfloat16.LoadBFloat16x16((*[16]bfloat16.BFloat16)(unsafe.Add(rhsData, rColBase + uintptr(col)*iSize))).ToFloat32()
-					r0, _ := float16.LoadFloat16x16((*[16]float16.Float16)(unsafe.Add(rhsData, rColBase+uintptr(col)*iSize))).ToFloat32() //alt:f16
+					//alt:bf16  r0 := avx2LoadBFloat16x8((*[8]bfloat16.BFloat16)(unsafe.Add(rhsData, rColBase + uintptr(col)*iSize)))
+					r0 := avx2LoadFloat16x8((*[8]float16.Float16)(unsafe.Add(rhsData, rColBase+uintptr(col)*iSize))) //alt:f16
 					//alt:f64  r0 := archsimd.LoadFloat64x4((*[4]float64)(unsafe.Add(rhsData, rColBase + uintptr(col)*iSize)))
 
 					outBase0 := outputBase + uintptr((row+0)*rhsCrossSize+col)*oSize
@@ -352,8 +352,8 @@ func avx2SmallFloat16( //alt:f16
 				col := 0
 				for ; col+outputVecWidth <= rhsCrossSize; col += outputVecWidth {
 					//alt:f32 r0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rhsData, rColBase+uintptr(col)*iSize)))
-					//alt:bf16  r0, _ := bfloat16.LoadBFloat16x16((*[16]bfloat16.BFloat16)(unsafe.Add(rhsData, rColBase + uintptr(col)*iSize))).ToFloat32()
-					r0, _ := float16.LoadFloat16x16((*[16]float16.Float16)(unsafe.Add(rhsData, rColBase+uintptr(col)*iSize))).ToFloat32() //alt:f16
+					//alt:bf16  r0 := avx2LoadBFloat16x8((*[8]bfloat16.BFloat16)(unsafe.Add(rhsData, rColBase + uintptr(col)*iSize)))
+					r0 := avx2LoadFloat16x8((*[8]float16.Float16)(unsafe.Add(rhsData, rColBase+uintptr(col)*iSize))) //alt:f16
 					//alt:f64  r0 := archsimd.LoadFloat64x4((*[4]float64)(unsafe.Add(rhsData, rColBase + uintptr(col)*iSize)))
 
 					outBase := outputBase + uintptr(row*rhsCrossSize+col)*oSize
@@ -461,56 +461,61 @@ func avx2SmallFloat16Transposed( //alt:f16
 
 				for ; k+4*vecWidth <= contractingSize; k += 4 * vecWidth {
 					//alt:f32 l0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(lhsData, lRowBase+uintptr(k)*iSize)))
-					//alt:bf16  l0, _ := bfloat16.LoadBFloat16x16((*[16]bfloat16.BFloat16)(unsafe.Add(lhsData, lRowBase + uintptr(k)*iSize))).ToFloat32()
-					l0, _ := float16.LoadFloat16x16((*[16]float16.Float16)(unsafe.Add(lhsData, lRowBase+uintptr(k)*iSize))).ToFloat32() //alt:f16
+					//alt:bf16  l0, l0Hi := bfloat16.LoadBFloat16x16((*[16]bfloat16.BFloat16)(unsafe.Add(lhsData, lRowBase + uintptr(k)*iSize))).ToFloat32()
+					l0, l0Hi := float16.LoadFloat16x16((*[16]float16.Float16)(unsafe.Add(lhsData, lRowBase+uintptr(k)*iSize))).ToFloat32() //alt:f16
 					//alt:f64  l0 := archsimd.LoadFloat64x4((*[4]float64)(unsafe.Add(lhsData, lRowBase + uintptr(k)*iSize)))
 					//alt:f32 r0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rhsData, rColBase+uintptr(k)*iSize)))
-					//alt:bf16  r0, _ := bfloat16.LoadBFloat16x16((*[16]bfloat16.BFloat16)(unsafe.Add(rhsData, rColBase + uintptr(k)*iSize))).ToFloat32()
-					r0, _ := float16.LoadFloat16x16((*[16]float16.Float16)(unsafe.Add(rhsData, rColBase+uintptr(k)*iSize))).ToFloat32() //alt:f16
+					//alt:bf16  r0, r0Hi := bfloat16.LoadBFloat16x16((*[16]bfloat16.BFloat16)(unsafe.Add(rhsData, rColBase + uintptr(k)*iSize))).ToFloat32()
+					r0, r0Hi := float16.LoadFloat16x16((*[16]float16.Float16)(unsafe.Add(rhsData, rColBase+uintptr(k)*iSize))).ToFloat32() //alt:f16
 					//alt:f64  r0 := archsimd.LoadFloat64x4((*[4]float64)(unsafe.Add(rhsData, rColBase + uintptr(k)*iSize)))
 					acc = l0.MulAdd(r0, acc)
+					acc = l0Hi.MulAdd(r0Hi, acc) //alt:bf16|f16
 
 					//alt:f32 l1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(lhsData, lRowBase+uintptr(k+vecWidth)*iSize)))
-					//alt:bf16  l1, _ := bfloat16.LoadBFloat16x16((*[16]bfloat16.BFloat16)(unsafe.Add(lhsData, lRowBase + uintptr(k+vecWidth)*iSize))).ToFloat32()
-					l1, _ := float16.LoadFloat16x16((*[16]float16.Float16)(unsafe.Add(lhsData, lRowBase+uintptr(k+vecWidth)*iSize))).ToFloat32() //alt:f16
+					//alt:bf16  l1, l1Hi := bfloat16.LoadBFloat16x16((*[16]bfloat16.BFloat16)(unsafe.Add(lhsData, lRowBase + uintptr(k+vecWidth)*iSize))).ToFloat32()
+					l1, l1Hi := float16.LoadFloat16x16((*[16]float16.Float16)(unsafe.Add(lhsData, lRowBase+uintptr(k+vecWidth)*iSize))).ToFloat32() //alt:f16
 					//alt:f64  l1 := archsimd.LoadFloat64x4((*[4]float64)(unsafe.Add(lhsData, lRowBase + uintptr(k+vecWidth)*iSize)))
 					//alt:f32 r1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rhsData, rColBase+uintptr(k+vecWidth)*iSize)))
-					//alt:bf16  r1, _ := bfloat16.LoadBFloat16x16((*[16]bfloat16.BFloat16)(unsafe.Add(rhsData, rColBase + uintptr(k+vecWidth)*iSize))).ToFloat32()
-					r1, _ := float16.LoadFloat16x16((*[16]float16.Float16)(unsafe.Add(rhsData, rColBase+uintptr(k+vecWidth)*iSize))).ToFloat32() //alt:f16
+					//alt:bf16  r1, r1Hi := bfloat16.LoadBFloat16x16((*[16]bfloat16.BFloat16)(unsafe.Add(rhsData, rColBase + uintptr(k+vecWidth)*iSize))).ToFloat32()
+					r1, r1Hi := float16.LoadFloat16x16((*[16]float16.Float16)(unsafe.Add(rhsData, rColBase+uintptr(k+vecWidth)*iSize))).ToFloat32() //alt:f16
 					//alt:f64  r1 := archsimd.LoadFloat64x4((*[4]float64)(unsafe.Add(rhsData, rColBase + uintptr(k+vecWidth)*iSize)))
 					acc = l1.MulAdd(r1, acc)
+					acc = l1Hi.MulAdd(r1Hi, acc) //alt:bf16|f16
 
 					//alt:f32 l2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(lhsData, lRowBase+uintptr(k+2*vecWidth)*iSize)))
-					//alt:bf16  l2, _ := bfloat16.LoadBFloat16x16((*[16]bfloat16.BFloat16)(unsafe.Add(lhsData, lRowBase + uintptr(k+2*vecWidth)*iSize))).ToFloat32()
-					l2, _ := float16.LoadFloat16x16((*[16]float16.Float16)(unsafe.Add(lhsData, lRowBase+uintptr(k+2*vecWidth)*iSize))).ToFloat32() //alt:f16
+					//alt:bf16  l2, l2Hi := bfloat16.LoadBFloat16x16((*[16]bfloat16.BFloat16)(unsafe.Add(lhsData, lRowBase + uintptr(k+2*vecWidth)*iSize))).ToFloat32()
+					l2, l2Hi := float16.LoadFloat16x16((*[16]float16.Float16)(unsafe.Add(lhsData, lRowBase+uintptr(k+2*vecWidth)*iSize))).ToFloat32() //alt:f16
 					//alt:f64  l2 := archsimd.LoadFloat64x4((*[4]float64)(unsafe.Add(lhsData, lRowBase + uintptr(k+2*vecWidth)*iSize)))
 					//alt:f32 r2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rhsData, rColBase+uintptr(k+2*vecWidth)*iSize)))
-					//alt:bf16  r2, _ := bfloat16.LoadBFloat16x16((*[16]bfloat16.BFloat16)(unsafe.Add(rhsData, rColBase + uintptr(k+2*vecWidth)*iSize))).ToFloat32()
-					r2, _ := float16.LoadFloat16x16((*[16]float16.Float16)(unsafe.Add(rhsData, rColBase+uintptr(k+2*vecWidth)*iSize))).ToFloat32() //alt:f16
+					//alt:bf16  r2, r2Hi := bfloat16.LoadBFloat16x16((*[16]bfloat16.BFloat16)(unsafe.Add(rhsData, rColBase + uintptr(k+2*vecWidth)*iSize))).ToFloat32()
+					r2, r2Hi := float16.LoadFloat16x16((*[16]float16.Float16)(unsafe.Add(rhsData, rColBase+uintptr(k+2*vecWidth)*iSize))).ToFloat32() //alt:f16
 					//alt:f64  r2 := archsimd.LoadFloat64x4((*[4]float64)(unsafe.Add(rhsData, rColBase + uintptr(k+2*vecWidth)*iSize)))
 					acc = l2.MulAdd(r2, acc)
+					acc = l2Hi.MulAdd(r2Hi, acc) //alt:bf16|f16
 
 					//alt:f32 l3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(lhsData, lRowBase+uintptr(k+3*vecWidth)*iSize)))
-					//alt:bf16  l3, _ := bfloat16.LoadBFloat16x16((*[16]bfloat16.BFloat16)(unsafe.Add(lhsData, lRowBase + uintptr(k+3*vecWidth)*iSize))).ToFloat32()
-					l3, _ := float16.LoadFloat16x16((*[16]float16.Float16)(unsafe.Add(lhsData, lRowBase+uintptr(k+3*vecWidth)*iSize))).ToFloat32() //alt:f16
+					//alt:bf16  l3, l3Hi := bfloat16.LoadBFloat16x16((*[16]bfloat16.BFloat16)(unsafe.Add(lhsData, lRowBase + uintptr(k+3*vecWidth)*iSize))).ToFloat32()
+					l3, l3Hi := float16.LoadFloat16x16((*[16]float16.Float16)(unsafe.Add(lhsData, lRowBase+uintptr(k+3*vecWidth)*iSize))).ToFloat32() //alt:f16
 					//alt:f64  l3 := archsimd.LoadFloat64x4((*[4]float64)(unsafe.Add(lhsData, lRowBase + uintptr(k+3*vecWidth)*iSize)))
 					//alt:f32 r3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rhsData, rColBase+uintptr(k+3*vecWidth)*iSize)))
-					//alt:bf16  r3, _ := bfloat16.LoadBFloat16x16((*[16]bfloat16.BFloat16)(unsafe.Add(rhsData, rColBase + uintptr(k+3*vecWidth)*iSize))).ToFloat32()
-					r3, _ := float16.LoadFloat16x16((*[16]float16.Float16)(unsafe.Add(rhsData, rColBase+uintptr(k+3*vecWidth)*iSize))).ToFloat32() //alt:f16
+					//alt:bf16  r3, r3Hi := bfloat16.LoadBFloat16x16((*[16]bfloat16.BFloat16)(unsafe.Add(rhsData, rColBase + uintptr(k+3*vecWidth)*iSize))).ToFloat32()
+					r3, r3Hi := float16.LoadFloat16x16((*[16]float16.Float16)(unsafe.Add(rhsData, rColBase+uintptr(k+3*vecWidth)*iSize))).ToFloat32() //alt:f16
 					//alt:f64  r3 := archsimd.LoadFloat64x4((*[4]float64)(unsafe.Add(rhsData, rColBase + uintptr(k+3*vecWidth)*iSize)))
 					acc = l3.MulAdd(r3, acc)
+					acc = l3Hi.MulAdd(r3Hi, acc) //alt:bf16|f16
 				}
 
 				for ; k+vecWidth <= contractingSize; k += vecWidth {
 					//alt:f32 lVal := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(lhsData, lRowBase+uintptr(k)*iSize)))
-					//alt:bf16  lVal, _ := bfloat16.LoadBFloat16x16((*[16]bfloat16.BFloat16)(unsafe.Add(lhsData, lRowBase + uintptr(k)*iSize))).ToFloat32()
-					lVal, _ := float16.LoadFloat16x16((*[16]float16.Float16)(unsafe.Add(lhsData, lRowBase+uintptr(k)*iSize))).ToFloat32() //alt:f16
+					//alt:bf16  lVal, lValHi := bfloat16.LoadBFloat16x16((*[16]bfloat16.BFloat16)(unsafe.Add(lhsData, lRowBase + uintptr(k)*iSize))).ToFloat32()
+					lVal, lValHi := float16.LoadFloat16x16((*[16]float16.Float16)(unsafe.Add(lhsData, lRowBase+uintptr(k)*iSize))).ToFloat32() //alt:f16
 					//alt:f64  lVal := archsimd.LoadFloat64x4((*[4]float64)(unsafe.Add(lhsData, lRowBase + uintptr(k)*iSize)))
 					//alt:f32 rVal := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rhsData, rColBase+uintptr(k)*iSize)))
-					//alt:bf16  rVal, _ := bfloat16.LoadBFloat16x16((*[16]bfloat16.BFloat16)(unsafe.Add(rhsData, rColBase + uintptr(k)*iSize))).ToFloat32()
-					rVal, _ := float16.LoadFloat16x16((*[16]float16.Float16)(unsafe.Add(rhsData, rColBase+uintptr(k)*iSize))).ToFloat32() //alt:f16
+					//alt:bf16  rVal, rValHi := bfloat16.LoadBFloat16x16((*[16]bfloat16.BFloat16)(unsafe.Add(rhsData, rColBase + uintptr(k)*iSize))).ToFloat32()
+					rVal, rValHi := float16.LoadFloat16x16((*[16]float16.Float16)(unsafe.Add(rhsData, rColBase+uintptr(k)*iSize))).ToFloat32() //alt:f16
 					//alt:f64  rVal := archsimd.LoadFloat64x4((*[4]float64)(unsafe.Add(rhsData, rColBase + uintptr(k)*iSize)))
 					acc = lVal.MulAdd(rVal, acc)
+					acc = lValHi.MulAdd(rValHi, acc) //alt:bf16|f16
 				}
 
 				res := avx2ReduceSumFloat32x8(acc) //alt:f32|bf16|f16

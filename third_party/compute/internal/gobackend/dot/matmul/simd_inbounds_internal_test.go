@@ -127,13 +127,43 @@ func TestSIMDKernelsInBounds(t *testing.T) {
 				for _, c := range cases {
 					runSIMDRouterInBounds(t, backend, "float32", c, rng, f32, f32to64, f32, f32to64, arch.f32)
 					runSIMDRouterInBounds(t, backend, "float64", c, rng, id, id, id, id, arch.f64)
-					if arch.name == "AVX2" && variant == "small" {
-						// The AVX2 small half-precision kernels load 16 elements and use 8: past the
-						// rhs end (non-transposed) or losing half the products (transposed).
-						continue
-					}
 					runSIMDRouterInBounds(t, backend, "bfloat16", c, rng, bfloat16.FromFloat64, bf16to64, f32, f32to64, arch.bf16)
 					runSIMDRouterInBounds(t, backend, "float16", c, rng, float16.FromFloat64, f16to64, f32, f32to64, arch.f16)
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkAVX2SmallHalfPrecision times the AVX2 small bfloat16 kernels (both layouts) and reports
+// the process CPU time per product (cpu-ns/op). Run with
+// GOEXPERIMENT=simd go test -run '^$' -bench AVX2SmallHalfPrecision -cpu 1 ./internal/gobackend/dot/matmul/
+func BenchmarkAVX2SmallHalfPrecision(b *testing.B) {
+	if !archsimd.X86.AVX2() {
+		b.Skip("AVX2 is not supported on this CPU")
+	}
+	defer func() { ForceSmallVariant = false }()
+	ForceSmallVariant = true
+	backend := directTestBackend(b, 1)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, s := range [][3]int{{32, 24, 64}, {64, 40, 100}} {
+		m, n, k := s[0], s[1], s[2]
+		lhs, rhs := make([]bfloat16.BFloat16, m*k), make([]bfloat16.BFloat16, n*k)
+		for i := range lhs {
+			lhs[i] = bfloat16.FromFloat32(rng.Float32())
+		}
+		for i := range rhs {
+			rhs[i] = bfloat16.FromFloat32(rng.Float32())
+		}
+		out := make([]float32, m*n)
+		for _, layout := range []dot.Layout{dot.LayoutNonTransposed, dot.LayoutTransposed} {
+			b.Run(fmt.Sprintf("%s/%dx%dx%d", layout, m, n, k), func(b *testing.B) {
+				start := smallNoSIMDProcessCPU()
+				for b.Loop() {
+					avx2RouterBFloat16(backend, layout, lhs, rhs, 1, m, n, k, out)
+				}
+				if b.N > 0 {
+					b.ReportMetric(float64(smallNoSIMDProcessCPU()-start)/float64(b.N), "cpu-ns/op")
 				}
 			})
 		}
