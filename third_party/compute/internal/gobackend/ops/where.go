@@ -76,6 +76,9 @@ func execWhereGeneric[T gobackend.SupportedTypesConstraints](conditionBuf, onTru
 	outputFlat := outputBuf.Flat.([]T)
 	onTrueIsScalar := onTrueBuf.RawShape.IsScalar()
 	onFalseIsScalar := onFalseBuf.RawShape.IsScalar()
+	if len(conditionFlat) == 0 || whereSelect(conditionFlat, onTrueFlat, onFalseFlat, outputFlat, onTrueIsScalar, onFalseIsScalar) {
+		return
+	}
 	onTrue := onTrueFlat[0]
 	onFalse := onFalseFlat[0]
 	for outputIdx, condition := range conditionFlat {
