@@ -14,6 +14,8 @@ func init() {
 // features per vector and the last len(bias)%16 one by one; with relu, values below zero
 // become 0 (-0 and NaN kept, as in the scalar loop).
 func denseBiasRowsAVX512(output, bias []float32, relu bool) {
+	// Leave no dirty upper vector state: the scalar code after it would run slower.
+	defer archsimd.ClearAVXUpperBits()
 	n := len(bias)
 	vec := n &^ 15
 	zero := archsimd.BroadcastFloat32x16(0)

@@ -46,6 +46,8 @@ func expf32x16(x archsimd.Float32x16) archsimd.Float32x16 {
 
 // tanhFloat32AVX512 is tanhFloat32Scalar on the whole 16-element blocks of inputs.
 func tanhFloat32AVX512(inputs, outputs []float32) int {
+	// Leave no dirty upper vector state: the scalar code after it would run slower.
+	defer archsimd.ClearAVXUpperBits()
 	n := len(inputs) &^ 15
 	outputs = outputs[:len(inputs)]
 	sign := archsimd.BroadcastInt32x16(signBit)
@@ -83,6 +85,8 @@ func tanhFloat32AVX512(inputs, outputs []float32) int {
 
 // logisticFloat32AVX512 is logisticFloat32Scalar on the whole 16-element blocks of inputs.
 func logisticFloat32AVX512(inputs, outputs []float32) int {
+	// Leave no dirty upper vector state: the scalar code after it would run slower.
+	defer archsimd.ClearAVXUpperBits()
 	n := len(inputs) &^ 15
 	outputs = outputs[:len(inputs)]
 	sign := archsimd.BroadcastInt32x16(signBit)
@@ -92,6 +96,7 @@ func logisticFloat32AVX512(inputs, outputs []float32) int {
 		// e^{-|x|}: e^-x for x >= 0, e^x below.
 		negAbs := x.AsInt32x16().Or(sign).AsFloat32x16()
 		if negAbs.GreaterEqual(f32x16(-87)).ToBits() != 0xffff { // |x| > 87 or NaN somewhere
+			archsimd.ClearAVXUpperBits() // the fallback calls math.Exp
 			logisticFloat32Scalar(inputs[i:i+16], outputs[i:i+16])
 			continue
 		}
