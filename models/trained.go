@@ -33,6 +33,11 @@ type Trained struct {
 	card    Card
 	predict *model.Exec
 	sample  *model.Exec
+	// build serialises the predict Exec's graph building: outputs' workers call it with
+	// different input shapes (length buckets, the last partial chunk) and the Exec builds
+	// those graphs concurrently, but building one writes the shared Store (gomlx's
+	// Store.VariableWithShape sets a reused variable's initializer), a data race.
+	build sync.Mutex
 }
 
 // Card returns the model card.
@@ -67,6 +72,8 @@ func (t *Trained) forwardExec() (*model.Exec, error) {
 	}
 	task := t.spec.Task
 	e, err := model.NewExec(t.backend, t.store, func(scope *model.Scope, x *graph.Node) []*graph.Node {
+		t.build.Lock()
+		defer t.build.Unlock()
 		outs := slices.Clone(t.net.Forward(scope.In(modelScope), x))
 		switch task {
 		case Classification:
