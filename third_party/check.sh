@@ -39,7 +39,7 @@ version=$(sed -n "s|^[[:space:]]*$module[[:space:]]\{1,\}\(v[^[:space:]]*\).*|\1
 [ -n "$version" ] || die "go.mod: no require line for $module"
 
 # build DIR UPTO [SKIP]: pristine gofmt'd copy plus the patches numbered below UPTO ("" = all),
-# except patch SKIP, into DIR.
+# except patch SKIP, into DIR. (Its loop variables are p, name and pnum: diff reads $num after it.)
 build() {
 	dir=$1 upto=$2 skip=${3:-}
 	src=$(cd "$root" && GOFLAGS=-mod=mod go mod download -json "$module@$version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
@@ -51,14 +51,14 @@ build() {
 	for p in "$patches"/[0-9]*.patch; do
 		[ -e "$p" ] || continue
 		name=$(basename "$p")
-		num=${name%%-*}
+		pnum=${name%%-*}
 		case "$(head -c 5 "$p")" in
 		"diff "|"--- a"|"Index") die "third_party/patches/$name: starts with the diff; head it with a paragraph describing the change (as for upstream)" ;;
 		esac
-		if [ -n "$upto" ] && [ "$num" -ge "$upto" ]; then
+		if [ -n "$upto" ] && [ "$pnum" -ge "$upto" ]; then
 			continue
 		fi
-		if [ "$num" = "$skip" ]; then
+		if [ "$pnum" = "$skip" ]; then
 			continue
 		fi
 		if command -v patch >/dev/null 2>&1; then
