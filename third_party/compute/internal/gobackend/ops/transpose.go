@@ -145,6 +145,12 @@ func (it *TransposeIterator) Next() int {
 // both the reads and the writes of a tile stay in cache. The other axes are walked with an
 // odometer. The TransposeIterator gives the operand dimensions and, per operand axis, its
 // stride in the output.
+//
+// transposeZipMaxRows: when the output's innermost axis has at most this many elements and the
+// operand's innermost axis sits right outside it, the plane is zipped instead of tiled, and
+// unzipped in the reverse case (0 disables both).
+var transposeZipMaxRows = 4
+
 func execTransposeGeneric[T gobackend.SupportedTypesConstraints](operand, output *gobackend.Buffer, it *TransposeIterator) {
 	operandFlat := operand.Flat.([]T)
 	outputFlat := output.Flat.([]T)
@@ -230,6 +236,40 @@ func execTransposeGeneric[T gobackend.SupportedTypesConstraints](operand, output
 	rows, cols := dims[innerOut], dims[innerIn]
 	rowInStride := inStrides[innerOut]  // Operand stride of a step along innerOut.
 	colOutStride := outStrides[innerIn] // Output stride of a step along innerIn.
+	if rows <= transposeZipMaxRows && colOutStride == rows {
+		// An interleave: the output's innermost axis is short and the operand's innermost axis
+		// comes right outside it, so each output run of rows*cols elements zips rows operand
+		// runs (e.g. the phases of a 2x upsampling, [2, ..., W] -> [..., W, 2]). Tiles of a
+		// few rows would do one short inner loop per column.
+		for {
+			dst := outputFlat[outIdx : outIdx+rows*cols]
+			for r := range rows {
+				src := operandFlat[inIdx+r*rowInStride : inIdx+r*rowInStride+cols]
+				for c, v := range src {
+					dst[c*rows+r] = v
+				}
+			}
+			if !next() {
+				return
+			}
+		}
+	}
+	if cols <= transposeZipMaxRows && rowInStride == cols {
+		// The reverse, an unzip: the operand's innermost axis is short and the output's
+		// innermost axis comes right outside it in the operand.
+		for {
+			src := operandFlat[inIdx : inIdx+rows*cols]
+			for c := range cols {
+				dst := outputFlat[outIdx+c*colOutStride : outIdx+c*colOutStride+rows]
+				for r := range dst {
+					dst[r] = src[r*cols+c]
+				}
+			}
+			if !next() {
+				return
+			}
+		}
+	}
 	for {
 		for col0 := 0; col0 < cols; col0 += colTile {
 			col1 := min(col0+colTile, cols)
