@@ -2,7 +2,7 @@
 export GOEXPERIMENT := simd
 GO ?= go
 
-.PHONY: all build test test-xla vet fmt quickstart bench bench-pipelines fuzz clean docs verify
+.PHONY: all build test test-xla vet fmt quickstart bench bench-pipelines fuzz race clean docs verify
 
 all: build
 
@@ -45,6 +45,16 @@ fuzz:
 	    $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $$dir; \
 	  done; \
 	done
+
+# The race detector over the packages that run goroutines or the backend's unsafe kernels: the
+# model families (parallel executor, predict workers), io readers, datasets, the pipeline
+# executor, workflows, stages and the CLI, then the vendored backend's matmul kernels (-race
+# also turns on checkptr, which checks their unsafe.Pointer arithmetic). -short, as in CI.
+# Not part of `make test`: about 15 minutes on 2 cores. RACEPKG narrows it: RACEPKG=./models/...
+RACEPKG ?= ./models/... ./dataset/... ./io/... ./pipelines/... ./workflows/... ./stages/... ./cmd/...
+race:
+	$(GO) test -race -short -timeout 60m $(RACEPKG)
+	cd third_party/compute && $(GO) test -race -short ./internal/gobackend/dot/...
 
 quickstart:
 	$(GO) run ./cmd/biopipe run configs/quickstart.yaml
