@@ -25,6 +25,29 @@ const windowRunsMinElements = 16 * 1024
 // windowRunsOff makes ReduceWindow and SelectAndScatter take the generic path (tests compare the two).
 var windowRunsOff = false
 
+// maxWindowFloat32Rows, when set (AVX512), is the float32 max ReduceWindow of len(out)/n rows of
+// n >= 16 contiguous elements: out[j*n+i] is the max, in Go's max semantics (NaN if any is
+// NaN, +0 over -0), of x[base+j*rowStep+i+off] for off in offs.
+var maxWindowFloat32Rows func(out, x []float32, n, base, rowStep int, offs []int)
+
+// maxPool2x2Float32Rows, when set (AVX512), is the float32 max ReduceWindow of 2x2 windows with
+// stride 2 along rows of n outputs: out[j*n+i] is the max, in Go's max semantics, of x[t+2i],
+// x[t+2i+1], x[t+width+2i] and x[t+width+2i+1], t = base+j*rowStep.
+var maxPool2x2Float32Rows func(out, x []float32, n, base, rowStep, width int)
+
+// maxWindowFloat32Scalar sets o[i] to the max of x[b+i+off] over offs as reduceWindowRunsT does
+// (a chain of Go's max from -Inf, in window order).
+func maxWindowFloat32Scalar(o, x []float32, b int, offs []int) {
+	init := float32(math.Inf(-1))
+	for i := range o {
+		v := init
+		for _, off := range offs {
+			v = max(v, x[b+i+off])
+		}
+		o[i] = v
+	}
+}
+
 // windowPlan is the loop structure of a window op over an operand without padding or dilations.
 type windowPlan struct {
 	offsets []int // operand offset of each window element, row-major window order
@@ -127,6 +150,32 @@ func (p *windowPlan) walk(rowStart, rowEnd int, row func(base, first int)) {
 	}
 }
 
+// walkRuns calls fn(first, count, base) for the rows [rowStart, rowEnd) grouped in runs along
+// the second innermost axis: count rows from the flat output index first (a multiple of the row
+// length), base the operand offset of the first row's first window; the next row starts
+// steps[len(steps)-2] further.
+func (p *windowPlan) walkRuns(rowStart, rowEnd int, fn func(first, count, base int)) {
+	last := len(p.dims) - 1
+	n := p.dims[last]
+	if last == 0 {
+		if rowStart < rowEnd {
+			fn(0, 1, 0)
+		}
+		return
+	}
+	m := p.dims[last-1]
+	for r := rowStart; r < rowEnd; {
+		count := min(m-r%m, rowEnd-r)
+		base, q := 0, r
+		for axis := last - 1; axis >= 0; axis-- {
+			base += (q % p.dims[axis]) * p.steps[axis]
+			q /= p.dims[axis]
+		}
+		fn(r*n, count, base)
+		r += count
+	}
+}
+
 // parallelRows runs fn over [0, rows) in contiguous chunks, one per available worker, when
 // elements (rows times the row length) is large enough; else in the calling goroutine.
 func parallelRows(backend *gobackend.Backend, rows, elements int, fn func(rowStart, rowEnd int)) {
@@ -200,6 +249,31 @@ func reduceWindowRunsT[T gobackend.PODNumericConstraints](backend *gobackend.Bac
 	offs := plan.offsets
 	n := plan.dims[len(plan.dims)-1]
 	step := plan.steps[len(plan.steps)-1]
+	if xf, ok := any(x).([]float32); ok && reduction == compute.ReduceOpMax {
+		// Vector kernels (AVX512) over runs of rows: contiguous rows (channels-last pooling) or
+		// 2x2 windows with stride 2 along the row (channels-first).
+		outf := any(out).([]float32)
+		var kernel func(first, count, base int)
+		rowStep := 0
+		if len(plan.dims) > 1 {
+			rowStep = plan.steps[len(plan.steps)-2]
+		}
+		switch {
+		case step == 1 && n >= 16 && maxWindowFloat32Rows != nil:
+			kernel = func(first, count, base int) {
+				maxWindowFloat32Rows(outf[first:first+count*n], xf, n, base, rowStep, offs)
+			}
+		case step == 2 && len(offs) == 4 && offs[0] == 0 && offs[1] == 1 && offs[2] > 1 && offs[3] == offs[2]+1 && maxPool2x2Float32Rows != nil:
+			width := offs[2]
+			kernel = func(first, count, base int) {
+				maxPool2x2Float32Rows(outf[first:first+count*n], xf, n, base, rowStep, width)
+			}
+		}
+		if kernel != nil {
+			parallelRows(backend, plan.rows(), len(out), func(rowStart, rowEnd int) { plan.walkRuns(rowStart, rowEnd, kernel) })
+			return true
+		}
+	}
 	row := func(base, first int) {
 		o := out[first : first+n]
 		switch reduction { //nolint:exhaustive

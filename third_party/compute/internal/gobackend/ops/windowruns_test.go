@@ -190,3 +190,146 @@ func BenchmarkWindowRuns(b *testing.B) {
 		})
 	}
 }
+
+// TestMaxWindowFloat32Rows checks the float32 max-pool kernel over contiguous rows
+// (maxWindowFloat32Rows: AVX512 where available) bit for bit against the scalar chain of Go's max,
+// and the channels-last ReduceWindow max that uses it against the generic path: rows of 16 to
+// 70 elements (whole and ragged vectors), windows of 1 to 9 elements, values drawn mostly from
+// ±0 (Go's max(-0, +0) is +0), ±Inf, ties and rare NaNs of two payloads (a NaN anywhere in the
+// window is the result).
+func TestMaxWindowFloat32Rows(t *testing.T) {
+	if maxWindowFloat32Rows == nil || maxPool2x2Float32Rows == nil {
+		t.Skip("no vector kernel on this machine/build (needs amd64, AVX512, GOEXPERIMENT=simd)")
+	}
+	rng := rand.New(rand.NewPCG(7, 33))
+	nan2 := math.Float32frombits(0x7fc00123)
+	value := func(nanRate int) float32 {
+		switch k := rng.IntN(16); {
+		case nanRate > 0 && rng.IntN(nanRate) == 0:
+			if k%2 == 0 {
+				return float32(math.NaN())
+			}
+			return nan2
+		case k < 6:
+			return float32(math.Copysign(0, float64(1-2*(k%2))))
+		case k == 6:
+			return float32(math.Inf(1 - 2*rng.IntN(2)))
+		case k < 10:
+			return -float32(rng.IntN(3)) // negatives, so many windows max to ±0
+		}
+		return float32(rng.NormFloat64())
+	}
+	for range 400 {
+		n := 16 + rng.IntN(55)
+		rows := 1 + rng.IntN(5)
+		window := 1 + rng.IntN(9)
+		rowStep := n + rng.IntN(3*n)
+		offs := make([]int, window)
+		for k := range offs {
+			offs[k] = rng.IntN(4 * n)
+		}
+		nanRate := []int{0, 2000, 200, 10}[rng.IntN(4)]
+		x := make([]float32, (rows-1)*rowStep+6*n) // base < n, offsets < 4n
+		for i := range x {
+			x[i] = value(nanRate)
+		}
+		base := rng.IntN(n)
+		got, want := make([]float32, rows*n), make([]float32, rows*n)
+		maxWindowFloat32Rows(got, x, n, base, rowStep, offs)
+		for j := range rows {
+			maxWindowFloat32Scalar(want[j*n:(j+1)*n], x, base+j*rowStep, offs)
+		}
+		for i := range want {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("n=%d rows=%d offs=%v base=%d rowStep=%d: element %d is %x, want %x",
+					n, rows, offs, base, rowStep, i, math.Float32bits(got[i]), math.Float32bits(want[i]))
+			}
+		}
+	}
+	// The 2x2 stride-2 kernel (channels-first pooling): rows of 1 to 40 outputs (partial
+	// blocks), row widths with and without a remainder column.
+	for range 400 {
+		n := 1 + rng.IntN(40)
+		rows := 1 + rng.IntN(5)
+		width := 2*n + rng.IntN(3)
+		rowStep := 2*width + rng.IntN(3)
+		nanRate := []int{0, 2000, 200, 10}[rng.IntN(4)]
+		x := make([]float32, (rows-1)*rowStep+2*width+n)
+		for i := range x {
+			x[i] = value(nanRate)
+		}
+		base := rng.IntN(n)
+		offs := []int{0, 1, width, width + 1}
+		got, want := make([]float32, rows*n), make([]float32, rows*n)
+		maxPool2x2Float32Rows(got, x, n, base, rowStep, width)
+		for j := range rows {
+			for i := range n {
+				maxWindowFloat32Scalar(want[j*n+i:j*n+i+1], x, base+j*rowStep+2*i, offs)
+			}
+		}
+		for i := range want {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("2x2 n=%d rows=%d width=%d base=%d rowStep=%d: element %d is %x, want %x",
+					n, rows, width, base, rowStep, i, math.Float32bits(got[i]), math.Float32bits(want[i]))
+			}
+		}
+	}
+	// Whole ops, channels-first 2x2 (stride 2 along rows, 1 to 3 across), against the generic path.
+	for range 40 {
+		c := windowCase{dims: []int{1 + rng.IntN(3), 1 + rng.IntN(3), 2 + rng.IntN(12), 2 + rng.IntN(40)}}
+		c.window = []int{1, 1, 2, 2}
+		c.strides = []int{1, 1, 1 + rng.IntN(3), 2}
+		nanRate := []int{0, 500, 20}[rng.IntN(3)]
+		checkWindowRuns(t, dtypes.Float32, c, func() float32 { return value(nanRate) })
+	}
+	// Whole ops, channels-last, against the generic path.
+	for range 40 {
+		c := windowCase{dims: []int{1 + rng.IntN(3), 1 + rng.IntN(7), 1 + rng.IntN(7), 16 + rng.IntN(40)}}
+		c.window = []int{1, 1 + rng.IntN(min(3, c.dims[1])), 1 + rng.IntN(min(3, c.dims[2])), 1}
+		c.strides = []int{1, 1 + rng.IntN(3), 1 + rng.IntN(3), 1}
+		nanRate := []int{0, 500, 20}[rng.IntN(3)]
+		checkWindowRuns(t, dtypes.Float32, c, func() float32 { return value(nanRate) })
+	}
+}
+
+// BenchmarkMaxPoolFloat32 times the 2x2 max-pool ReduceWindow of the cnn benchmark's two
+// pooling layers, channels-first ([64,16,28,28], [64,32,14,14]: maxPool2x2Float32Rows) and
+// channels-last ([64,28,28,16], [64,14,14,32]: maxWindowFloat32Rows), with the scalar rows and
+// with the vector kernels (when set), one worker.
+func BenchmarkMaxPoolFloat32(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 33))
+	backend, err := gobackend.New("ops_sequential")
+	if err != nil {
+		b.Fatal(err)
+	}
+	be := backend.(*gobackend.Backend)
+	be.Workers.SetMaxParallelism(1)
+	rowsKernel, kernel2x2 := maxWindowFloat32Rows, maxPool2x2Float32Rows
+	for _, dims := range [][]int{{64, 16, 28, 28}, {64, 32, 14, 14}, {64, 28, 28, 16}, {64, 14, 14, 32}} {
+		window := []int{1, 1, 2, 2}
+		if dims[3] < dims[2] {
+			window = []int{1, 2, 2, 1}
+		}
+		operand := emptyBuffer(b, shapes.Make(dtypes.Float32, dims...))
+		for i := range operand.Flat.([]float32) {
+			operand.Flat.([]float32)[i] = float32(rng.NormFloat64())
+		}
+		outShape, _ := shapeinference.ReduceWindow(operand.RawShape, window, window, nil, nil, nil)
+		node := &gobackend.Node{Shape: outShape, Data: &reduceWindowNode{reductionType: compute.ReduceOpMax, windowDimensions: window, strides: window}}
+		for _, path := range []string{"scalar", "vector"} {
+			if path == "vector" && (rowsKernel == nil || kernel2x2 == nil) {
+				continue
+			}
+			b.Run(fmt.Sprintf("%v/%s", dims, path), func(b *testing.B) {
+				if path == "scalar" {
+					maxWindowFloat32Rows, maxPool2x2Float32Rows = nil, nil
+					defer func() { maxWindowFloat32Rows, maxPool2x2Float32Rows = rowsKernel, kernel2x2 }()
+				}
+				benchLoop(b, func() {
+					out, _ := execReduceWindow(be, node, []*gobackend.Buffer{operand}, nil)
+					be.PutBuffer(out)
+				})
+			})
+		}
+	}
+}
