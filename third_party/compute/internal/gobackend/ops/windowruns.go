@@ -433,6 +433,29 @@ func selectAndScatter4Float32(backend *gobackend.Backend, isMin bool, plan *wind
 	o0, o1, o2, o3 := plan.offsets[0], plan.offsets[1], plan.offsets[2], plan.offsets[3]
 	n := plan.dims[len(plan.dims)-1]
 	step := plan.steps[len(plan.steps)-1]
+	if !isMin {
+		// Vector kernels (AVX512) over runs of rows, as in reduceWindowRunsT.
+		var kernel func(first, count, base int)
+		rowStep := 0
+		if len(plan.dims) > 1 {
+			rowStep = plan.steps[len(plan.steps)-2]
+		}
+		offs := [4]int{o0, o1, o2, o3}
+		switch {
+		case step == 1 && n >= 16 && selectMax4Float32Rows != nil:
+			kernel = func(first, count, base int) {
+				selectMax4Float32Rows(out, x, src[first:first+count*n], n, base, rowStep, offs)
+			}
+		case step == 2 && o0 == 0 && o1 == 1 && o2 > 1 && o3 == o2+1 && selectMax2x2Float32Rows != nil:
+			kernel = func(first, count, base int) {
+				selectMax2x2Float32Rows(out, x, src[first:first+count*n], n, base, rowStep, o2)
+			}
+		}
+		if kernel != nil {
+			parallelRows(backend, plan.rows(), len(src), func(rowStart, rowEnd int) { plan.walkRuns(rowStart, rowEnd, kernel) })
+			return
+		}
+	}
 	row := func(base, first int) {
 		for i, v := range src[first : first+n] {
 			b := base + i*step
@@ -470,4 +493,38 @@ func b2u32(b bool) uint32 {
 		return 1
 	}
 	return 0
+}
+
+// selectMax4Float32Rows, when set (AVX512), is selectAndScatter4Float32's max for len(src)/n rows
+// of n >= 16 windows of 4 elements (offsets offs) a step of 1 apart: row j's windows start at
+// base+j*rowStep, and take src[j*n:(j+1)*n].
+var selectMax4Float32Rows func(out, x, src []float32, n, base, rowStep int, offs [4]int)
+
+// selectMax2x2Float32Rows, when set (AVX512), is selectAndScatter4Float32's max for len(src)/n
+// rows of n 2x2 windows a step of 2 apart (offsets 0, 1, width, width+1), row j's starting at
+// base+j*rowStep.
+var selectMax2x2Float32Rows func(out, x, src []float32, n, base, rowStep, width int)
+
+// selectMax4Float32Window is selectAndScatter4Float32's max for the one window at b with source
+// value v (the vector kernels' scalar path for blocks with a NaN).
+func selectMax4Float32Window(out, x []float32, b int, offs *[4]int, v float32) {
+	o0, o1, o2, o3 := offs[0], offs[1], offs[2], offs[3]
+	x0, x1, x2, x3 := x[b+o0], x[b+o1], x[b+o2], x[b+o3]
+	m := max(max(x0, x1), max(x2, x3))
+	var zero float32
+	if m != m {
+		w := selectScan(x, b, offs[:], false)
+		out[b+o0], out[b+o1], out[b+o2], out[b+o3] = 0, 0, 0, 0
+		out[w] = zero + v
+		return
+	}
+	e0, e1, e2 := b2u32(x0 == m), b2u32(x1 == m), b2u32(x2 == m)
+	s1 := (1 - e0) & e1
+	s2 := (1 - e0) & (1 - e1) & e2
+	s3 := (1 - e0) & (1 - e1) & (1 - e2)
+	vb := math.Float32bits(zero + v)
+	out[b+o0] = math.Float32frombits(vb & -e0)
+	out[b+o1] = math.Float32frombits(vb & -s1)
+	out[b+o2] = math.Float32frombits(vb & -s2)
+	out[b+o3] = math.Float32frombits(vb & -s3)
 }

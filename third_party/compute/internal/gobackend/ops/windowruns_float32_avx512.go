@@ -13,6 +13,8 @@ func init() {
 	if archsimd.X86.AVX512() {
 		maxWindowFloat32Rows = maxWindowFloat32RowsAVX512
 		maxPool2x2Float32Rows = maxPool2x2Float32RowsAVX512
+		selectMax4Float32Rows = selectMax4Float32RowsAVX512
+		selectMax2x2Float32Rows = selectMax2x2Float32RowsAVX512
 	}
 }
 
@@ -65,6 +67,9 @@ func maxWindowFloat32RowsAVX512(out, x []float32, n, base, rowStep int, offs []i
 var (
 	evenLanes32 = [16]uint32{0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30}
 	oddLanes32  = [16]uint32{1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31}
+	// ... and that interleave the lanes of two vectors (low half, high half).
+	interleaveLo32 = [16]uint32{0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23}
+	interleaveHi32 = [16]uint32{8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31}
 )
 
 // maxPool2x2Float32RowsAVX512 is maxPool2x2Float32Rows with 16 outputs per step: the max of the
@@ -115,5 +120,98 @@ func maxWindowFloat32Scalar2x2(o, x []float32, b int, offs [4]int) {
 	for i := range o {
 		p := b + 2*i
 		o[i] = max(max(max(max(init, x[p+offs[0]]), x[p+offs[1]]), x[p+offs[2]]), x[p+offs[3]])
+	}
+}
+
+// selectMax4Masks returns the source values (0+v, as the scalar code adds them to zero) at the
+// first maximum of the windows (x0, x1, x2, x3) and zero elsewhere: VMAXPS gives the max of
+// NaN-free inputs, the first input equal to it wins (±0 compare equal, as in the scalar code).
+func selectMax4Masks(x0, x1, x2, x3, v archsimd.Float32x16) (o0, o1, o2, o3 archsimd.Float32x16) {
+	var zero archsimd.Float32x16
+	m := x0.Max(x1).Max(x2.Max(x3))
+	vv := zero.Add(v)
+	e0, e1, e2 := x0.Equal(m), x1.Equal(m), x2.Equal(m)
+	e01 := e0.Or(e1)
+	o0 = vv.Masked(e0)
+	o1 = zero.Merge(vv.Masked(e1), e0)
+	o2 = zero.Merge(vv.Masked(e2), e01)
+	o3 = zero.Merge(vv, e01.Or(e2))
+	return
+}
+
+// selectMax4Float32RowsAVX512 is selectMax4Float32Rows with 16 windows per step (a row's last
+// step overlaps the previous one); steps with a NaN input take the scalar windows.
+func selectMax4Float32RowsAVX512(out, x, src []float32, n, base, rowStep int, offs [4]int) {
+	defer archsimd.ClearAVXUpperBits()
+	o0, o1, o2, o3 := offs[0], offs[1], offs[2], offs[3]
+	for j := 0; j*n < len(src); j++ {
+		s, b := src[j*n:(j+1)*n], base+j*rowStep
+		for i := 0; i < n; i += 16 {
+			i := min(i, n-16)
+			p := b + i
+			x0, x1 := archsimd.LoadFloat32x16Slice(x[p+o0:]), archsimd.LoadFloat32x16Slice(x[p+o1:])
+			x2, x3 := archsimd.LoadFloat32x16Slice(x[p+o2:]), archsimd.LoadFloat32x16Slice(x[p+o3:])
+			if x0.IsNaN().Or(x1.IsNaN()).Or(x2.IsNaN()).Or(x3.IsNaN()).ToBits() != 0 {
+				for l := range 16 {
+					selectMax4Float32Window(out, x, p+l, &offs, s[i+l])
+				}
+				continue
+			}
+			r0, r1, r2, r3 := selectMax4Masks(x0, x1, x2, x3, archsimd.LoadFloat32x16Slice(s[i:]))
+			r0.StoreSlice(out[p+o0:])
+			r1.StoreSlice(out[p+o1:])
+			r2.StoreSlice(out[p+o2:])
+			r3.StoreSlice(out[p+o3:])
+		}
+	}
+}
+
+// selectMax2x2Float32RowsAVX512 is selectMax2x2Float32Rows with 16 windows per step: the two
+// rows' 32 elements split into even and odd lanes (VPERMI2PS), the four masked outputs
+// interleaved back; a row's last step loads and stores only its part; steps with a NaN input
+// take the scalar windows.
+func selectMax2x2Float32RowsAVX512(out, x, src []float32, n, base, rowStep, width int) {
+	defer archsimd.ClearAVXUpperBits()
+	even, odd := archsimd.LoadUint32x16(&evenLanes32), archsimd.LoadUint32x16(&oddLanes32)
+	lo, hi := archsimd.LoadUint32x16(&interleaveLo32), archsimd.LoadUint32x16(&interleaveHi32)
+	offs := [4]int{0, 1, width, width + 1}
+	for j := 0; j*n < len(src); j++ {
+		s, t := src[j*n:(j+1)*n], base+j*rowStep
+		top, bot := x[t:t+2*n], x[t+width:t+width+2*n]
+		outTop, outBot := out[t:t+2*n], out[t+width:t+width+2*n]
+		for i := 0; i < n; i += 16 {
+			full := i+16 <= n
+			var a0, a1, b0, b1, v archsimd.Float32x16
+			if full {
+				a0, a1 = archsimd.LoadFloat32x16Slice(top[2*i:]), archsimd.LoadFloat32x16Slice(top[2*i+16:])
+				b0, b1 = archsimd.LoadFloat32x16Slice(bot[2*i:]), archsimd.LoadFloat32x16Slice(bot[2*i+16:])
+				v = archsimd.LoadFloat32x16Slice(s[i:])
+			} else {
+				a0, a1 = archsimd.LoadFloat32x16SlicePart(top[2*i:]), archsimd.LoadFloat32x16SlicePart(top[min(2*i+16, 2*n):])
+				b0, b1 = archsimd.LoadFloat32x16SlicePart(bot[2*i:]), archsimd.LoadFloat32x16SlicePart(bot[min(2*i+16, 2*n):])
+				v = archsimd.LoadFloat32x16SlicePart(s[i:])
+			}
+			if a0.IsNaN().Or(a1.IsNaN()).Or(b0.IsNaN()).Or(b1.IsNaN()).ToBits() != 0 {
+				for l := i; l < min(i+16, n); l++ {
+					selectMax4Float32Window(out, x, t+2*l, &offs, s[l])
+				}
+				continue
+			}
+			r0, r1, r2, r3 := selectMax4Masks(a0.ConcatPermute(a1, even), a0.ConcatPermute(a1, odd),
+				b0.ConcatPermute(b1, even), b0.ConcatPermute(b1, odd), v)
+			t0, t1 := r0.ConcatPermute(r1, lo), r0.ConcatPermute(r1, hi)
+			u0, u1 := r2.ConcatPermute(r3, lo), r2.ConcatPermute(r3, hi)
+			if full {
+				t0.StoreSlice(outTop[2*i:])
+				t1.StoreSlice(outTop[2*i+16:])
+				u0.StoreSlice(outBot[2*i:])
+				u1.StoreSlice(outBot[2*i+16:])
+			} else {
+				t0.StoreSlicePart(outTop[2*i:])
+				t1.StoreSlicePart(outTop[min(2*i+16, 2*n):])
+				u0.StoreSlicePart(outBot[2*i:])
+				u1.StoreSlicePart(outBot[min(2*i+16, 2*n):])
+			}
+		}
 	}
 }

@@ -191,14 +191,16 @@ func BenchmarkWindowRuns(b *testing.B) {
 	}
 }
 
-// TestMaxWindowFloat32Rows checks the float32 max-pool kernel over contiguous rows
-// (maxWindowFloat32Rows: AVX512 where available) bit for bit against the scalar chain of Go's max,
-// and the channels-last ReduceWindow max that uses it against the generic path: rows of 16 to
-// 70 elements (whole and ragged vectors), windows of 1 to 9 elements, values drawn mostly from
-// ±0 (Go's max(-0, +0) is +0), ±Inf, ties and rare NaNs of two payloads (a NaN anywhere in the
-// window is the result).
+// TestMaxWindowFloat32Rows checks the float32 max-pool vector kernels (AVX512 where available):
+// maxWindowFloat32Rows (contiguous rows, any window) and maxPool2x2Float32Rows (2x2, stride 2)
+// bit for bit against the scalar chain of Go's max, on rows of 1 to 70 outputs (whole and
+// ragged vectors), windows of 1 to 9 elements, values drawn mostly from ±0 (Go's max(-0, +0) is
+// +0), ±Inf, ties and NaNs of two payloads at four rates (a NaN anywhere in the window is the
+// result); and the ReduceWindow and SelectAndScatterMax/Min ops that use them and the
+// SelectAndScatterMax kernels (selectMax4Float32Rows, selectMax2x2Float32Rows: the first
+// maximum gets the value) against the generic path, channels-first and channels-last.
 func TestMaxWindowFloat32Rows(t *testing.T) {
-	if maxWindowFloat32Rows == nil || maxPool2x2Float32Rows == nil {
+	if maxWindowFloat32Rows == nil || maxPool2x2Float32Rows == nil || selectMax4Float32Rows == nil || selectMax2x2Float32Rows == nil {
 		t.Skip("no vector kernel on this machine/build (needs amd64, AVX512, GOEXPERIMENT=simd)")
 	}
 	rng := rand.New(rand.NewPCG(7, 33))
@@ -282,6 +284,15 @@ func TestMaxWindowFloat32Rows(t *testing.T) {
 		nanRate := []int{0, 500, 20}[rng.IntN(3)]
 		checkWindowRuns(t, dtypes.Float32, c, func() float32 { return value(nanRate) })
 	}
+	// Whole ops, channels-last 2x2 (the 4-window SelectAndScatterMax kernel; odd sizes leave
+	// elements outside every window), against the generic path.
+	for range 40 {
+		c := windowCase{dims: []int{1 + rng.IntN(3), 2 + rng.IntN(7), 2 + rng.IntN(7), 16 + rng.IntN(40)}}
+		c.window = []int{1, 2, 2, 1}
+		c.strides = []int{1, 2 + rng.IntN(2), 2, 1}
+		nanRate := []int{0, 500, 20}[rng.IntN(3)]
+		checkWindowRuns(t, dtypes.Float32, c, func() float32 { return value(nanRate) })
+	}
 	// Whole ops, channels-last, against the generic path.
 	for range 40 {
 		c := windowCase{dims: []int{1 + rng.IntN(3), 1 + rng.IntN(7), 1 + rng.IntN(7), 16 + rng.IntN(40)}}
@@ -292,10 +303,10 @@ func TestMaxWindowFloat32Rows(t *testing.T) {
 	}
 }
 
-// BenchmarkMaxPoolFloat32 times the 2x2 max-pool ReduceWindow of the cnn benchmark's two
-// pooling layers, channels-first ([64,16,28,28], [64,32,14,14]: maxPool2x2Float32Rows) and
-// channels-last ([64,28,28,16], [64,14,14,32]: maxWindowFloat32Rows), with the scalar rows and
-// with the vector kernels (when set), one worker.
+// BenchmarkMaxPoolFloat32 times the 2x2 max-pool ReduceWindow and its gradient
+// (SelectAndScatterMax) on the cnn benchmark's two pooling layers, channels-first
+// ([64,16,28,28], [64,32,14,14]) and channels-last ([64,28,28,16], [64,14,14,32]), with the
+// scalar rows and with the vector kernels (when set), one worker.
 func BenchmarkMaxPoolFloat32(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 33))
 	backend, err := gobackend.New("ops_sequential")
@@ -305,6 +316,7 @@ func BenchmarkMaxPoolFloat32(b *testing.B) {
 	be := backend.(*gobackend.Backend)
 	be.Workers.SetMaxParallelism(1)
 	rowsKernel, kernel2x2 := maxWindowFloat32Rows, maxPool2x2Float32Rows
+	select4, select2x2 := selectMax4Float32Rows, selectMax2x2Float32Rows
 	for _, dims := range [][]int{{64, 16, 28, 28}, {64, 32, 14, 14}, {64, 28, 28, 16}, {64, 14, 14, 32}} {
 		window := []int{1, 1, 2, 2}
 		if dims[3] < dims[2] {
@@ -315,18 +327,36 @@ func BenchmarkMaxPoolFloat32(b *testing.B) {
 			operand.Flat.([]float32)[i] = float32(rng.NormFloat64())
 		}
 		outShape, _ := shapeinference.ReduceWindow(operand.RawShape, window, window, nil, nil, nil)
+		source := emptyBuffer(b, outShape)
+		for i := range source.Flat.([]float32) {
+			source.Flat.([]float32)[i] = float32(rng.NormFloat64())
+		}
 		node := &gobackend.Node{Shape: outShape, Data: &reduceWindowNode{reductionType: compute.ReduceOpMax, windowDimensions: window, strides: window}}
+		gradNode := &gobackend.Node{Shape: operand.RawShape, Data: &selectAndScatterNode{windowDimensions: window, strides: window}}
 		for _, path := range []string{"scalar", "vector"} {
-			if path == "vector" && (rowsKernel == nil || kernel2x2 == nil) {
+			if path == "vector" && (rowsKernel == nil || kernel2x2 == nil || select4 == nil || select2x2 == nil) {
 				continue
 			}
-			b.Run(fmt.Sprintf("%v/%s", dims, path), func(b *testing.B) {
-				if path == "scalar" {
-					maxWindowFloat32Rows, maxPool2x2Float32Rows = nil, nil
-					defer func() { maxWindowFloat32Rows, maxPool2x2Float32Rows = rowsKernel, kernel2x2 }()
+			setPath := func() func() {
+				if path == "vector" {
+					return func() {}
 				}
+				maxWindowFloat32Rows, maxPool2x2Float32Rows, selectMax4Float32Rows, selectMax2x2Float32Rows = nil, nil, nil, nil
+				return func() {
+					maxWindowFloat32Rows, maxPool2x2Float32Rows, selectMax4Float32Rows, selectMax2x2Float32Rows = rowsKernel, kernel2x2, select4, select2x2
+				}
+			}
+			b.Run(fmt.Sprintf("reducewindow-%v/%s", dims, path), func(b *testing.B) {
+				defer setPath()()
 				benchLoop(b, func() {
 					out, _ := execReduceWindow(be, node, []*gobackend.Buffer{operand}, nil)
+					be.PutBuffer(out)
+				})
+			})
+			b.Run(fmt.Sprintf("selectandscatter-%v/%s", dims, path), func(b *testing.B) {
+				defer setPath()()
+				benchLoop(b, func() {
+					out, _ := execSelectAndScatter(be, gradNode, []*gobackend.Buffer{operand, source}, nil)
 					be.PutBuffer(out)
 				})
 			})
