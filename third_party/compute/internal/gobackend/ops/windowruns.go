@@ -35,6 +35,15 @@ var maxWindowFloat32Rows func(out, x []float32, n, base, rowStep int, offs []int
 // x[t+2i+1], x[t+width+2i] and x[t+width+2i+1], t = base+j*rowStep.
 var maxPool2x2Float32Rows func(out, x []float32, n, base, rowStep, width int)
 
+// maxPoolRunFloat32Rows, when set (AVX512), is the float32 max ReduceWindow of windows of k (2 or
+// 4) adjacent elements with stride k (1-d pooling of contiguous rows): out[j*n+i] is the max,
+// in Go's max semantics, of x[t+k*i : t+k*i+k], t = base+j*rowStep.
+var maxPoolRunFloat32Rows func(out, x []float32, n, base, rowStep, k int)
+
+// selectMaxRun4Float32Rows, when set (AVX512), is selectAndScatter4Float32's max for len(src)/n
+// rows of n windows of 4 adjacent elements with stride 4, row j's starting at base+j*rowStep.
+var selectMaxRun4Float32Rows func(out, x, src []float32, n, base, rowStep int)
+
 // maxWindowFloat32Scalar sets o[i] to the max of x[b+i+off] over offs as reduceWindowRunsT does
 // (a chain of Go's max from -Inf, in window order).
 func maxWindowFloat32Scalar(o, x []float32, b int, offs []int) {
@@ -263,6 +272,10 @@ func reduceWindowRunsT[T gobackend.PODNumericConstraints](backend *gobackend.Bac
 			kernel = func(first, count, base int) {
 				maxWindowFloat32Rows(outf[first:first+count*n], xf, n, base, rowStep, offs)
 			}
+		case (step == 2 || step == 4) && len(offs) == step && offs[0] == 0 && offs[step-1] == step-1 && maxPoolRunFloat32Rows != nil:
+			kernel = func(first, count, base int) {
+				maxPoolRunFloat32Rows(outf[first:first+count*n], xf, n, base, rowStep, step)
+			}
 		case step == 2 && len(offs) == 4 && offs[0] == 0 && offs[1] == 1 && offs[2] > 1 && offs[3] == offs[2]+1 && maxPool2x2Float32Rows != nil:
 			width := offs[2]
 			kernel = func(first, count, base int) {
@@ -445,6 +458,10 @@ func selectAndScatter4Float32(backend *gobackend.Backend, isMin bool, plan *wind
 		case step == 1 && n >= 16 && selectMax4Float32Rows != nil:
 			kernel = func(first, count, base int) {
 				selectMax4Float32Rows(out, x, src[first:first+count*n], n, base, rowStep, offs)
+			}
+		case step == 4 && o0 == 0 && o3 == 3 && selectMaxRun4Float32Rows != nil:
+			kernel = func(first, count, base int) {
+				selectMaxRun4Float32Rows(out, x, src[first:first+count*n], n, base, rowStep)
 			}
 		case step == 2 && o0 == 0 && o1 == 1 && o2 > 1 && o3 == o2+1 && selectMax2x2Float32Rows != nil:
 			kernel = func(first, count, base int) {

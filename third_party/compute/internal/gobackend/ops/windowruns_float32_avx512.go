@@ -15,6 +15,8 @@ func init() {
 		maxPool2x2Float32Rows = maxPool2x2Float32RowsAVX512
 		selectMax4Float32Rows = selectMax4Float32RowsAVX512
 		selectMax2x2Float32Rows = selectMax2x2Float32RowsAVX512
+		maxPoolRunFloat32Rows = maxPoolRunFloat32RowsAVX512
+		selectMaxRun4Float32Rows = selectMaxRun4Float32RowsAVX512
 	}
 }
 
@@ -212,6 +214,89 @@ func selectMax2x2Float32RowsAVX512(out, x, src []float32, n, base, rowStep, widt
 				u0.StoreSlicePart(outBot[2*i:])
 				u1.StoreSlicePart(outBot[min(2*i+16, 2*n):])
 			}
+		}
+	}
+}
+
+// maxPoolRunFloat32RowsAVX512 is maxPoolRunFloat32Rows with 16 outputs per step: the max of the
+// even and odd lanes of k*16 elements (VPERMI2PS), once for k = 2, twice for k = 4, with the
+// zero and NaN handling of maxWindowFloat32RowsAVX512 (the AND of the inputs' bits where the
+// max is zero; steps with a NaN input, and a row's last n%16 outputs, take the scalar chain).
+func maxPoolRunFloat32RowsAVX512(out, x []float32, n, base, rowStep, k int) {
+	defer archsimd.ClearAVXUpperBits()
+	var zero archsimd.Float32x16
+	even, odd := archsimd.LoadUint32x16(&evenLanes32), archsimd.LoadUint32x16(&oddLanes32)
+	offs := []int{0, 1, 2, 3}[:k]
+	// pairs returns the max of adjacent lanes of (a, b) and the AND of their bits.
+	pairs := func(a, b, aBits, bBits archsimd.Float32x16) (archsimd.Float32x16, archsimd.Float32x16) {
+		m := a.ConcatPermute(b, even).Max(a.ConcatPermute(b, odd))
+		bits := aBits.ConcatPermute(bBits, even).AsInt32x16().And(aBits.ConcatPermute(bBits, odd).AsInt32x16())
+		return m, bits.AsFloat32x16()
+	}
+	for j := 0; j*n < len(out); j++ {
+		o, row := out[j*n:(j+1)*n], x[base+j*rowStep:base+j*rowStep+k*n]
+		i := 0
+		for ; i+16 <= n; i += 16 {
+			p := row[k*i : k*i+16*k]
+			v0, v1 := archsimd.LoadFloat32x16Slice(p), archsimd.LoadFloat32x16Slice(p[16:])
+			nan := v0.IsNaN().Or(v1.IsNaN())
+			m, bits := pairs(v0, v1, v0, v1)
+			if k == 4 {
+				v2, v3 := archsimd.LoadFloat32x16Slice(p[32:]), archsimd.LoadFloat32x16Slice(p[48:])
+				nan = nan.Or(v2.IsNaN()).Or(v3.IsNaN())
+				m2, bits2 := pairs(v2, v3, v2, v3)
+				m, bits = pairs(m, m2, bits, bits2)
+			}
+			if nan.ToBits() != 0 {
+				for l := i; l < i+16; l++ {
+					maxWindowFloat32Scalar(o[l:l+1], row, k*l, offs)
+				}
+				continue
+			}
+			bits.Merge(m, m.Equal(zero)).StoreSlice(o[i:])
+		}
+		for l := i; l < n; l++ {
+			maxWindowFloat32Scalar(o[l:l+1], row, k*l, offs)
+		}
+	}
+}
+
+// selectMaxRun4Float32RowsAVX512 is selectMaxRun4Float32Rows with 16 windows per step: the 64
+// elements split into the windows' first, second, third and fourth elements by two rounds of
+// even/odd lanes (VPERMI2PS), the four masked outputs interleaved back; steps with a NaN input
+// and a row's last n%16 windows take the scalar windows.
+func selectMaxRun4Float32RowsAVX512(out, x, src []float32, n, base, rowStep int) {
+	defer archsimd.ClearAVXUpperBits()
+	even, odd := archsimd.LoadUint32x16(&evenLanes32), archsimd.LoadUint32x16(&oddLanes32)
+	lo, hi := archsimd.LoadUint32x16(&interleaveLo32), archsimd.LoadUint32x16(&interleaveHi32)
+	offs := [4]int{0, 1, 2, 3}
+	for j := 0; j*n < len(src); j++ {
+		s, t := src[j*n:(j+1)*n], base+j*rowStep
+		i := 0
+		for ; i+16 <= n; i += 16 {
+			p := t + 4*i
+			in, o := x[p:p+64], out[p:p+64]
+			v0, v1 := archsimd.LoadFloat32x16Slice(in), archsimd.LoadFloat32x16Slice(in[16:])
+			v2, v3 := archsimd.LoadFloat32x16Slice(in[32:]), archsimd.LoadFloat32x16Slice(in[48:])
+			if v0.IsNaN().Or(v1.IsNaN()).Or(v2.IsNaN()).Or(v3.IsNaN()).ToBits() != 0 {
+				for l := i; l < i+16; l++ {
+					selectMax4Float32Window(out, x, t+4*l, &offs, s[l])
+				}
+				continue
+			}
+			e01, o01 := v0.ConcatPermute(v1, even), v0.ConcatPermute(v1, odd)
+			e23, o23 := v2.ConcatPermute(v3, even), v2.ConcatPermute(v3, odd)
+			r0, r1, r2, r3 := selectMax4Masks(e01.ConcatPermute(e23, even), o01.ConcatPermute(o23, even),
+				e01.ConcatPermute(e23, odd), o01.ConcatPermute(o23, odd), archsimd.LoadFloat32x16Slice(s[i:]))
+			e01, e23 = r0.ConcatPermute(r2, lo), r0.ConcatPermute(r2, hi)
+			o01, o23 = r1.ConcatPermute(r3, lo), r1.ConcatPermute(r3, hi)
+			e01.ConcatPermute(o01, lo).StoreSlice(o)
+			e01.ConcatPermute(o01, hi).StoreSlice(o[16:])
+			e23.ConcatPermute(o23, lo).StoreSlice(o[32:])
+			e23.ConcatPermute(o23, hi).StoreSlice(o[48:])
+		}
+		for l := i; l < n; l++ {
+			selectMax4Float32Window(out, x, t+4*l, &offs, s[l])
 		}
 	}
 }

@@ -200,15 +200,19 @@ func BenchmarkWindowRuns(b *testing.B) {
 // SelectAndScatterMax kernels (selectMax4Float32Rows, selectMax2x2Float32Rows: the first
 // maximum gets the value) against the generic path, channels-first and channels-last.
 func TestMaxWindowFloat32Rows(t *testing.T) {
-	if maxWindowFloat32Rows == nil || maxPool2x2Float32Rows == nil || selectMax4Float32Rows == nil || selectMax2x2Float32Rows == nil {
+	if maxWindowFloat32Rows == nil || maxPool2x2Float32Rows == nil || selectMax4Float32Rows == nil || selectMax2x2Float32Rows == nil ||
+		maxPoolRunFloat32Rows == nil || selectMaxRun4Float32Rows == nil {
 		t.Skip("no vector kernel on this machine/build (needs amd64, AVX512, GOEXPERIMENT=simd)")
 	}
 	rng := rand.New(rand.NewPCG(7, 33))
 	nan2 := math.Float32frombits(0x7fc00123)
+	// The ops' checks draw one NaN payload (onePayload): where two NaNs are added (overlapping
+	// windows' gradients) the generic and run-wise paths may keep different payloads.
+	onePayload := false
 	value := func(nanRate int) float32 {
 		switch k := rng.IntN(16); {
 		case nanRate > 0 && rng.IntN(nanRate) == 0:
-			if k%2 == 0 {
+			if k%2 == 0 || onePayload {
 				return float32(math.NaN())
 			}
 			return nan2
@@ -276,6 +280,7 @@ func TestMaxWindowFloat32Rows(t *testing.T) {
 			}
 		}
 	}
+	onePayload = true
 	// Whole ops, channels-first 2x2 (stride 2 along rows, 1 to 3 across), against the generic path.
 	for range 40 {
 		c := windowCase{dims: []int{1 + rng.IntN(3), 1 + rng.IntN(3), 2 + rng.IntN(12), 2 + rng.IntN(40)}}
@@ -293,6 +298,15 @@ func TestMaxWindowFloat32Rows(t *testing.T) {
 		nanRate := []int{0, 500, 20}[rng.IntN(3)]
 		checkWindowRuns(t, dtypes.Float32, c, func() float32 { return value(nanRate) })
 	}
+	// Whole ops, 1-d pooling of 2 and 4 adjacent elements (maxPoolRunFloat32Rows,
+	// selectMaxRun4Float32Rows), lengths with and without a remainder, against the generic path.
+	for range 60 {
+		k := 2 + 2*rng.IntN(2)
+		c := windowCase{dims: []int{1 + rng.IntN(3), 1 + rng.IntN(3), k + rng.IntN(150)}}
+		c.window, c.strides = []int{1, 1, k}, []int{1, 1, k}
+		nanRate := []int{0, 2000, 500, 20}[rng.IntN(4)]
+		checkWindowRuns(t, dtypes.Float32, c, func() float32 { return value(nanRate) })
+	}
 	// Whole ops, channels-last, against the generic path.
 	for range 40 {
 		c := windowCase{dims: []int{1 + rng.IntN(3), 1 + rng.IntN(7), 1 + rng.IntN(7), 16 + rng.IntN(40)}}
@@ -305,7 +319,8 @@ func TestMaxWindowFloat32Rows(t *testing.T) {
 
 // BenchmarkMaxPoolFloat32 times the 2x2 max-pool ReduceWindow and its gradient
 // (SelectAndScatterMax) on the cnn benchmark's two pooling layers, channels-first
-// ([64,16,28,28], [64,32,14,14]) and channels-last ([64,28,28,16], [64,14,14,32]), with the
+// ([64,16,28,28], [64,32,14,14]) and channels-last ([64,28,28,16], [64,14,14,32]), and of
+// cnn1d's 1-d pooling of 4 ([32,16,128]), with the
 // scalar rows and with the vector kernels (when set), one worker.
 func BenchmarkMaxPoolFloat32(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 33))
@@ -317,11 +332,13 @@ func BenchmarkMaxPoolFloat32(b *testing.B) {
 	be.Workers.SetMaxParallelism(1)
 	rowsKernel, kernel2x2 := maxWindowFloat32Rows, maxPool2x2Float32Rows
 	select4, select2x2 := selectMax4Float32Rows, selectMax2x2Float32Rows
-	for _, dims := range [][]int{{64, 16, 28, 28}, {64, 32, 14, 14}, {64, 28, 28, 16}, {64, 14, 14, 32}} {
-		window := []int{1, 1, 2, 2}
-		if dims[3] < dims[2] {
-			window = []int{1, 2, 2, 1}
-		}
+	run, selectRun := maxPoolRunFloat32Rows, selectMaxRun4Float32Rows
+	for _, c := range []struct{ dims, window []int }{
+		{[]int{64, 16, 28, 28}, []int{1, 1, 2, 2}}, {[]int{64, 32, 14, 14}, []int{1, 1, 2, 2}},
+		{[]int{64, 28, 28, 16}, []int{1, 2, 2, 1}}, {[]int{64, 14, 14, 32}, []int{1, 2, 2, 1}},
+		{[]int{32, 16, 128}, []int{1, 1, 4}}, // cnn1d's first pooling layer
+	} {
+		dims, window := c.dims, c.window
 		operand := emptyBuffer(b, shapes.Make(dtypes.Float32, dims...))
 		for i := range operand.Flat.([]float32) {
 			operand.Flat.([]float32)[i] = float32(rng.NormFloat64())
@@ -342,8 +359,10 @@ func BenchmarkMaxPoolFloat32(b *testing.B) {
 					return func() {}
 				}
 				maxWindowFloat32Rows, maxPool2x2Float32Rows, selectMax4Float32Rows, selectMax2x2Float32Rows = nil, nil, nil, nil
+				maxPoolRunFloat32Rows, selectMaxRun4Float32Rows = nil, nil
 				return func() {
 					maxWindowFloat32Rows, maxPool2x2Float32Rows, selectMax4Float32Rows, selectMax2x2Float32Rows = rowsKernel, kernel2x2, select4, select2x2
+					maxPoolRunFloat32Rows, selectMaxRun4Float32Rows = run, selectRun
 				}
 			}
 			b.Run(fmt.Sprintf("reducewindow-%v/%s", dims, path), func(b *testing.B) {
