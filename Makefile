@@ -50,7 +50,7 @@ fuzz:
 # model families (parallel executor, predict workers), io readers, datasets, the pipeline
 # executor, workflows, stages and the CLI, then the vendored Go backend and its kernels (-race
 # also turns on checkptr, which checks their unsafe.Pointer arithmetic). -short, as in CI.
-# Not part of `make test`: about 8 minutes on 2 cores (7.5 measured on a shared machine).
+# Not part of `make test`: about 8 minutes on 2 cores (7.5 min measured on a shared machine).
 # RACEPKG narrows it: RACEPKG=./models/...
 RACEPKG ?= ./models/... ./dataset/... ./io/... ./pipelines/... ./workflows/... ./stages/... ./cmd/...
 race:
