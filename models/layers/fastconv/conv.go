@@ -219,15 +219,21 @@ func newGeometryLayout(x *graph.Node, kernel []int, cfg Config, cf bool) *geomet
 			exceptions.Panicf("fastconv: kernel %v (dilations %v) does not fit in x of shape %s (padding %s)", kernel, geo.dilations, x.Shape(), cfg.Padding)
 		}
 	}
-	// Kernel offsets in row-major order.
+	geo.offsets = kernelOffsets(kernel)
+	return geo
+}
+
+// kernelOffsets lists every offset of a kernel of the given spatial sizes, in row-major order.
+func kernelOffsets(kernel []int) [][]int {
 	n := 1
 	for _, k := range kernel {
 		n *= k
 	}
-	offset := make([]int, nsp)
+	offsets := make([][]int, 0, n)
+	offset := make([]int, len(kernel))
 	for range n {
-		geo.offsets = append(geo.offsets, slices.Clone(offset))
-		for i := nsp - 1; i >= 0; i-- {
+		offsets = append(offsets, slices.Clone(offset))
+		for i := len(kernel) - 1; i >= 0; i-- {
 			offset[i]++
 			if offset[i] < kernel[i] {
 				break
@@ -235,7 +241,23 @@ func newGeometryLayout(x *graph.Node, kernel []int, cfg Config, cf bool) *geomet
 			offset[i] = 0
 		}
 	}
-	return geo
+	return offsets
+}
+
+// sumPairwise adds parts as a balanced tree (independent adds the executor can run in
+// parallel) instead of one chain.
+func sumPairwise(parts []*graph.Node) *graph.Node {
+	for len(parts) > 1 {
+		next := parts[:0:0]
+		for i := 0; i+1 < len(parts); i += 2 {
+			next = append(next, graph.Add(parts[i], parts[i+1]))
+		}
+		if len(parts)%2 == 1 {
+			next = append(next, parts[len(parts)-1])
+		}
+		parts = next
+	}
+	return parts[0]
 }
 
 // window returns, for a kernel offset along spatial axis i, the first padded position read
@@ -371,17 +393,7 @@ func col2imParts(partOf func(o int) *graph.Node, geo *geometry) *graph.Node {
 			}
 			parts[o] = part
 		}
-		for len(parts) > 1 {
-			next := parts[:0:0]
-			for i := 0; i+1 < len(parts); i += 2 {
-				next = append(next, graph.Add(parts[i], parts[i+1]))
-			}
-			if len(parts)%2 == 1 {
-				next = append(next, parts[len(parts)-1])
-			}
-			parts = next
-		}
-		return parts[0]
+		return sumPairwise(parts)
 	}
 	var acc *graph.Node
 	for o, offset := range geo.offsets {

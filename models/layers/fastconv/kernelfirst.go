@@ -73,20 +73,6 @@ func convKernelFirstCF(x, kernel, bias *graph.Node, geo *geometry) *graph.Node {
 		}
 		return cfg
 	}
-	sumPairwise := func(parts []*graph.Node) *graph.Node {
-		for len(parts) > 1 {
-			next := parts[:0:0]
-			for i := 0; i+1 < len(parts); i += 2 {
-				next = append(next, graph.Add(parts[i], parts[i+1]))
-			}
-			if len(parts)%2 == 1 {
-				next = append(next, parts[len(parts)-1])
-			}
-			parts = next
-		}
-		return parts[0]
-	}
-
 	inputs := []*graph.Node{x, kernel}
 	if bias != nil {
 		inputs = append(inputs, bias)

@@ -145,21 +145,7 @@ func phaseGeometry(dims, kernel []int, pads [][2]int) *geometry {
 		outSp:     dims[2:],
 		cf:        true,
 	}
-	n := 1
-	for _, k := range kernel {
-		n *= k
-	}
-	offset := make([]int, nsp)
-	for range n {
-		geo.offsets = append(geo.offsets, slices.Clone(offset))
-		for i := nsp - 1; i >= 0; i-- {
-			offset[i]++
-			if offset[i] < kernel[i] {
-				break
-			}
-			offset[i] = 0
-		}
-	}
+	geo.offsets = kernelOffsets(kernel)
 	return geo
 }
 
