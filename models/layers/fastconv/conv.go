@@ -260,6 +260,11 @@ func sumPairwise(parts []*graph.Node) *graph.Node {
 	return parts[0]
 }
 
+// unitStrides reports whether every spatial stride is 1.
+func (geo *geometry) unitStrides() bool {
+	return !slices.ContainsFunc(geo.strides, func(s int) bool { return s != 1 })
+}
+
 // window returns, for a kernel offset along spatial axis i, the first padded position read
 // and the limit of the strided range.
 func (geo *geometry) window(i, off int) (start, limit int) {
@@ -278,7 +283,7 @@ func Patches(x *graph.Node, kernel []int, cfg Config) *graph.Node {
 
 // patches is Patches; extra, if not nil, is concatenated as the last columns.
 func patches(x *graph.Node, geo *geometry, extra *graph.Node) *graph.Node {
-	if geo.cf && !slices.ContainsFunc(geo.strides, func(s int) bool { return s != 1 }) {
+	if geo.cf && geo.unitStrides() {
 		return shiftedPatches(x, geo, extra)
 	}
 	x = padZeros(x, geo.pads, geo.sp(0))
@@ -370,8 +375,7 @@ func col2im(dp *graph.Node, geo *geometry) *graph.Node {
 // like x but with the output's spatial sizes.
 func col2imParts(partOf func(o int) *graph.Node, geo *geometry) *graph.Node {
 	nsp := len(geo.kernel)
-	strided := slices.ContainsFunc(geo.strides, func(s int) bool { return s != 1 })
-	if !strided {
+	if geo.unitStrides() {
 		// Each block shifted into x's (unpadded) frame by one Pad, positive and negative
 		// (cropping) amounts; the blocks summed pairwise (independent adds the executor can
 		// run in parallel).

@@ -1,8 +1,6 @@
 package fastconv
 
 import (
-	"slices"
-
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/support/exceptions"
@@ -151,7 +149,7 @@ var dxMode = 0
 // one filter), and applies only with stride 1 (a strided convolution's adjoint is one with
 // holes).
 func dxByConvolution(geo *geometry, f int) bool {
-	if slices.ContainsFunc(geo.strides, func(s int) bool { return s != 1 }) {
+	if !geo.unitStrides() {
 		return false
 	}
 	switch dxMode {

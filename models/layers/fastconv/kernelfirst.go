@@ -15,7 +15,7 @@ var kernelFirstMode = 0
 // the im2col matrix ([prod(kernel)*C, M]) is far larger than the per-offset products
 // ([prod(kernel)*F, M_padded]) that the kernel-first form moves instead.
 func useKernelFirst(geo *geometry, f int) bool {
-	if slices.ContainsFunc(geo.strides, func(s int) bool { return s != 1 }) {
+	if !geo.unitStrides() {
 		return false
 	}
 	switch kernelFirstMode {
