@@ -22,28 +22,6 @@ func f32x16(v float32) archsimd.Float32x16 { return archsimd.BroadcastFloat32x16
 
 const signBit = -1 << 31 // the float32 sign bit, as an int32
 
-// expf32x16 is expf32Core on 16 lanes (inputs in [-87, 87]; other lanes give unspecified
-// values).
-func expf32x16(x archsimd.Float32x16) archsimd.Float32x16 {
-	const (
-		log2e = 1.44269504088896341
-		c1    = 0.693359375
-		c2    = -2.12194440e-4
-	)
-	n := x.Mul(f32x16(log2e)).Add(f32x16(0.5)).FloorScaled(0)
-	r := x.Sub(n.Mul(f32x16(c1))).Sub(n.Mul(f32x16(c2)))
-	p := f32x16(1.9875691500e-4).Mul(r)
-	p = p.Add(f32x16(1.3981999507e-3)).Mul(r)
-	p = p.Add(f32x16(8.3334519073e-3)).Mul(r)
-	p = p.Add(f32x16(4.1665795894e-2)).Mul(r)
-	p = p.Add(f32x16(1.6666665459e-1)).Mul(r)
-	p = p.Add(f32x16(5.0000001201e-1))
-	p = p.Mul(r).Mul(r).Add(r).Add(f32x16(1))
-	// 2^n from the exponent bits (n is integral: the conversion is exact).
-	scale := n.ConvertToInt32().Add(archsimd.BroadcastInt32x16(127)).ShiftAllLeft(23).AsFloat32x16()
-	return p.Mul(scale)
-}
-
 // tanhFloat32AVX512 is tanhFloat32Scalar on the whole 16-element blocks of inputs.
 func tanhFloat32AVX512(inputs, outputs []float32) int {
 	// Leave no dirty upper vector state: the scalar code after it would run slower.
@@ -70,7 +48,7 @@ func tanhFloat32AVX512(inputs, outputs []float32) int {
 		// 0.625 < |x| < 10: ±(1 - 2/(e^{2|x|}+1)).
 		mid := a.Greater(f32x16(0.625))
 		if mid.ToBits() != 0 {
-			e := expf32x16(a.Add(a))
+			e := expFloat32x16(a.Add(a))
 			big := one.Sub(f32x16(2).Div(e.Add(one)))
 			y = big.AsInt32x16().Or(signs).AsFloat32x16().Merge(y, mid)
 		}
@@ -100,7 +78,7 @@ func logisticFloat32AVX512(inputs, outputs []float32) int {
 			logisticFloat32Scalar(inputs[i:i+16], outputs[i:i+16])
 			continue
 		}
-		e := expf32x16(negAbs)
+		e := expFloat32x16(negAbs)
 		num := one.Merge(e, x.GreaterEqual(f32x16(0)))
 		num.Div(one.Add(e)).StoreSlice(outputs[i : i+16])
 	}
