@@ -353,29 +353,35 @@ func (g *geometry) transform(rng *rand.Rand, o Options, sd float64, src, dst []f
 	return d
 }
 
+// source is the inverse map of d's flips, shifts and rotation (cos, sin of d.angle, about
+// the plane's centre): output pixel (y, x) reads input position (sy, sx).
+func (g *geometry) source(d draw, cos, sin float64, x, y int) (sx, sy float64) {
+	cy, cx := float64(g.rows-1)/2, float64(g.cols-1)/2
+	ox, oy := float64(x), float64(y)
+	if d.flipH {
+		ox = float64(g.cols-1) - ox
+	}
+	if d.flipV {
+		oy = float64(g.rows-1) - oy
+	}
+	ox, oy = ox-d.dx-cx, oy-d.dy-cy
+	return cos*ox + sin*oy + cx, -sin*ox + cos*oy + cy
+}
+
 // applyNearest writes src (class indices) moved by d's flips, rotation and shifts into
 // dst, reading the nearest source voxel; voxels brought in from outside are 0 (background).
 // It is apply's geometry without interpolation or intensity changes, so a mask stays on its
 // image.
 func (g *geometry) applyNearest(d draw, src, dst []float32) {
 	cos, sin := math.Cos(d.angle), math.Sin(d.angle)
-	cy, cx := float64(g.rows-1)/2, float64(g.cols-1)/2
 	plane := g.rows * g.cols * g.ch
 	for z := range g.depth {
 		sz := int(math.Round(float64(z) - d.dz))
 		dp := dst[z*plane : (z+1)*plane]
 		for y := range g.rows {
 			for x := range g.cols {
-				ox, oy := float64(x), float64(y)
-				if d.flipH {
-					ox = float64(g.cols-1) - ox
-				}
-				if d.flipV {
-					oy = float64(g.rows-1) - oy
-				}
-				ox, oy = ox-d.dx-cx, oy-d.dy-cy
-				sx := int(math.Round(cos*ox + sin*oy + cx))
-				sy := int(math.Round(-sin*ox + cos*oy + cy))
+				fx, fy := g.source(d, cos, sin, x, y)
+				sx, sy := int(math.Round(fx)), int(math.Round(fy))
 				inside := sz >= 0 && sz < g.depth && sy >= 0 && sy < g.rows && sx >= 0 && sx < g.cols
 				for c := range g.ch {
 					v := float32(0)
@@ -392,7 +398,6 @@ func (g *geometry) applyNearest(d draw, src, dst []float32) {
 // apply writes src transformed by d into dst.
 func (g *geometry) apply(d draw, o Options, src, dst []float32) {
 	cos, sin := math.Cos(d.angle), math.Sin(d.angle)
-	cy, cx := float64(g.rows-1)/2, float64(g.cols-1)/2
 	plane := g.rows * g.cols * g.ch
 	for z := range g.depth {
 		// Depth shift: nearest slice (volumes are short along depth).
@@ -403,17 +408,7 @@ func (g *geometry) apply(d draw, o Options, src, dst []float32) {
 		dp := dst[z*plane : (z+1)*plane]
 		for y := range g.rows {
 			for x := range g.cols {
-				// Inverse map: output (y, x) reads input (sy, sx).
-				ox, oy := float64(x), float64(y)
-				if d.flipH {
-					ox = float64(g.cols-1) - ox
-				}
-				if d.flipV {
-					oy = float64(g.rows-1) - oy
-				}
-				ox, oy = ox-d.dx-cx, oy-d.dy-cy
-				sx := cos*ox + sin*oy + cx
-				sy := -sin*ox + cos*oy + cy
+				sx, sy := g.source(d, cos, sin, x, y)
 				for c := range g.ch {
 					v := g.sample(sp, sy, sx, c, o)
 					if !zOK && o.Fill == FillConstant {
