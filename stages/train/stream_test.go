@@ -64,7 +64,7 @@ func writeTensorTable(t *testing.T, path string, rows, batchRows, dim int) {
 	require.NoError(t, w.Close())
 }
 
-// streamEnv is a train stage env reading the table in dir.
+// streamEnv is a train stage env reading the table in dir (newEnv writes one there first).
 func streamEnv(t *testing.T, dir string, raw map[string]any) (*contract.Env, contract.Stage) {
 	t.Helper()
 	cfg, issues := contract.Check(Fields, raw)

@@ -51,15 +51,7 @@ func newEnv(t *testing.T, raw map[string]any, f *dataset.Frame) (*contract.Env, 
 	t.Helper()
 	in := t.TempDir()
 	require.NoError(t, f.WriteFile(filepath.Join(in, contract.DataFile)))
-	cfg, issues := contract.Check(Fields, raw)
-	require.Empty(t, issues)
-	st, err := newStage(cfg)
-	require.NoError(t, err)
-	env := contract.NewEnv(nil)
-	env.StageID, env.Kind, env.Config, env.Seed, env.Backend = "train", KindName, cfg, 42, "go"
-	env.Inputs = []contract.Input{{StageID: "split", Type: contract.Table, Port: PortData, Dir: in}}
-	env.OutDir = t.TempDir()
-	return env, st
+	return streamEnv(t, in, raw)
 }
 
 func TestStageTrainsClassifier(t *testing.T) {
